@@ -1,0 +1,272 @@
+/*
+ * index/index.c: generations, publishing and reclamation.
+ *
+ * How a publish stays invisible to readers
+ *   A generation is an immutable array of segment pointers. A writer builds the next generation
+ *   privately (copying the pointer array, swapping in its new segment), then publishes it with one
+ *   release store of idx->current. A reader loads idx->current inside a ck_epoch section and uses
+ *   it until it leaves the section; it never writes shared memory except its own epoch record.
+ *
+ * Why the old generation can be freed
+ *   After the store, no new reader can obtain the old pointer. ck_epoch_synchronize() returns only
+ *   once every reader that was inside a section at the time of the store has left it, so after it
+ *   no thread holds the old generation. The writer then drops one reference from each segment the
+ *   old generation listed and frees the generation struct and any segment left unreferenced.
+ *   Segments are shared by consecutive generations (a publish replaces one source), so reference
+ *   counts live in the segments; only writers touch them, under publish_lock.
+ *
+ * Writers wait (ck_epoch_synchronize spins until readers leave); readers never do. Writers are
+ * loader threads, never event-loop threads, so the wait never blocks a search.
+ *
+ * The pointer itself is published with a C11 release store and read with an acquire load. On
+ * x86-64 these are the same plain mov that ck_pr_store_ptr/ck_pr_load_ptr emit, but ck_pr
+ * implements them as volatile accesses, which ThreadSanitizer treats as plain memory and reports
+ * as races; the C11 forms let TSan check the publication instead of ignoring it.
+ *
+ * ThreadSanitizer cannot see libck's uninstrumented epoch internals either, so in TSan builds each
+ * reader releases, and each writer after synchronize acquires, a sync address: the happens-before
+ * edge the epoch protocol provides, stated to the tool.
+ */
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <ck_pr.h>
+#include "index/index.h"
+
+#if defined(__SANITIZE_THREAD__)
+#define FS_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define FS_TSAN 1
+#endif
+#endif
+#ifdef FS_TSAN
+void __tsan_acquire(void *addr);
+void __tsan_release(void *addr);
+#define TSAN_RELEASE(addr) __tsan_release(addr)
+#define TSAN_ACQUIRE(addr) __tsan_acquire(addr)
+#else
+#define TSAN_RELEASE(addr) ((void)(addr))
+#define TSAN_ACQUIRE(addr) ((void)(addr))
+#endif
+
+struct fs_index {
+    /* read by every reader on every search: alone on its cache line */
+    fs_generation_t *current CK_CC_CACHELINE;
+    ck_epoch_t epoch CK_CC_CACHELINE;
+    pthread_mutex_t publish_lock; /* writers only */
+    uint64_t last_number;         /* under publish_lock */
+    int tsan_sync;
+};
+
+fs_index_t *fs_index_new(void)
+{
+    fs_index_t *idx;
+    if (posix_memalign((void **)&idx, 64, sizeof(*idx)) != 0)
+        return NULL;
+    memset(idx, 0, sizeof(*idx));
+    fs_generation_t *gen = calloc(1, sizeof(*gen));
+    if (gen == NULL) {
+        free(idx);
+        return NULL;
+    }
+    ck_epoch_init(&idx->epoch);
+    pthread_mutex_init(&idx->publish_lock, NULL);
+    idx->current = gen; /* generation 0: empty */
+    return idx;
+}
+
+static void segment_unref(fs_segment_t *seg, fs_segment_t **to_free, unsigned *nfree)
+{
+    if (--seg->refs == 0)
+        to_free[(*nfree)++] = seg;
+}
+
+void fs_index_free(fs_index_t *idx)
+{
+    if (idx == NULL)
+        return;
+    fs_generation_t *gen = idx->current;
+    for (unsigned i = 0; i < gen->segment_count; i++)
+        fs_segment_free(gen->segments[i]);
+    free(gen);
+    pthread_mutex_destroy(&idx->publish_lock);
+    free(idx);
+}
+
+void fs_index_thread_register(fs_index_t *idx, fs_index_thread_t *th)
+{
+    memset(th, 0, sizeof(*th));
+    ck_epoch_register(&idx->epoch, &th->record, NULL);
+}
+
+const fs_generation_t *fs_index_read_begin(fs_index_t *idx, fs_index_thread_t *th)
+{
+    ck_epoch_begin(&th->record, NULL);
+    return __atomic_load_n(&idx->current, __ATOMIC_ACQUIRE);
+}
+
+void fs_index_read_end(fs_index_t *idx, fs_index_thread_t *th)
+{
+    TSAN_RELEASE(&idx->tsan_sync);
+    ck_epoch_end(&th->record, NULL);
+}
+
+uint64_t fs_index_generation_number(fs_index_t *idx)
+{
+    const fs_generation_t *gen = __atomic_load_n(&idx->current, __ATOMIC_ACQUIRE);
+    return gen->number; /* immutable once published */
+}
+
+const fs_segment_t *fs_generation_source(const fs_generation_t *gen, const char *source)
+{
+    unsigned lo = 0, hi = gen->segment_count;
+    while (lo < hi) {
+        unsigned mid = (lo + hi) / 2;
+        int c = strcmp(gen->segments[mid]->source, source);
+        if (c == 0)
+            return gen->segments[mid];
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
+/*
+ * Builds the successor of the current generation with seg in place of its source (or without
+ * source when seg is NULL), swaps it in and returns the old one. Called under publish_lock.
+ */
+static int64_t swap_locked(fs_index_t *idx, fs_segment_t *seg, const char *remove_source, fs_generation_t **old_out)
+{
+    fs_generation_t *old = idx->current;
+    fs_generation_t *gen = malloc(sizeof(*gen));
+    if (gen == NULL)
+        return FS_ENOMEM;
+    const char *name = seg != NULL ? seg->source : remove_source;
+    unsigned n = 0, found = 0;
+    for (unsigned i = 0; i < old->segment_count; i++) {
+        fs_segment_t *s = old->segments[i];
+        int c = strcmp(s->source, name);
+        if (c > 0 && seg != NULL && !found) {
+            gen->segments[n++] = seg;
+            found = 1;
+        }
+        if (c == 0) {
+            found = 1;
+            if (seg != NULL)
+                gen->segments[n++] = seg;
+            continue;
+        }
+        gen->segments[n++] = s;
+    }
+    if (!found) {
+        if (seg == NULL) {
+            free(gen);
+            return FS_ENOENT;
+        }
+        if (old->segment_count >= FS_MAX_SOURCES) {
+            free(gen);
+            return FS_ERANGE;
+        }
+        gen->segments[n++] = seg;
+    }
+    gen->segment_count = n;
+    gen->leg_count = 0;
+    for (unsigned i = 0; i < n; i++) {
+        gen->segments[i]->refs++;
+        gen->leg_count += gen->segments[i]->leg_count;
+    }
+    gen->number = ++idx->last_number;
+    /* release: the generation's contents are visible before the pointer that publishes it */
+    __atomic_store_n(&idx->current, gen, __ATOMIC_RELEASE);
+    *old_out = old;
+    return (int64_t)gen->number;
+}
+
+/* Called by ck_epoch while a reader is still inside a section: give the core away instead of
+ * spinning. With more busy threads than cores, the reader we wait for may be preempted; spinning
+ * until the scheduler notices cost a quantum per publish (2000 publishes: 75 s; yielding: ~1 s). */
+static void epoch_wait_yield(ck_epoch_t *epoch, ck_epoch_record_t *record, void *arg)
+{
+    (void)epoch;
+    (void)record;
+    (void)arg;
+    sched_yield();
+}
+
+/* Waits for readers of old, then drops its references (freeing what nothing lists any more). */
+static void reclaim(fs_index_t *idx, fs_index_thread_t *th, fs_generation_t *old)
+{
+    (void)th;
+    ck_epoch_synchronize_wait(&idx->epoch, epoch_wait_yield, NULL);
+    TSAN_ACQUIRE(&idx->tsan_sync);
+    fs_segment_t *to_free[FS_MAX_SOURCES];
+    unsigned nfree = 0;
+    pthread_mutex_lock(&idx->publish_lock);
+    for (unsigned i = 0; i < old->segment_count; i++)
+        segment_unref(old->segments[i], to_free, &nfree);
+    pthread_mutex_unlock(&idx->publish_lock);
+    for (unsigned i = 0; i < nfree; i++)
+        fs_segment_free(to_free[i]);
+    free(old);
+}
+
+int64_t fs_index_publish_segment(fs_index_t *idx, fs_index_thread_t *th, fs_segment_t *seg)
+{
+    fs_generation_t *old = NULL;
+    pthread_mutex_lock(&idx->publish_lock);
+    int64_t r = swap_locked(idx, seg, NULL, &old);
+    pthread_mutex_unlock(&idx->publish_lock);
+    if (r < 0) {
+        fs_segment_free(seg);
+        return r;
+    }
+    reclaim(idx, th, old);
+    return r;
+}
+
+int64_t fs_index_retire_source(fs_index_t *idx, fs_index_thread_t *th, const char *source)
+{
+    fs_generation_t *old = NULL;
+    pthread_mutex_lock(&idx->publish_lock);
+    int64_t r = swap_locked(idx, NULL, source, &old);
+    pthread_mutex_unlock(&idx->publish_lock);
+    if (r < 0)
+        return r;
+    reclaim(idx, th, old);
+    return r;
+}
+
+/* The old generations a locked callback replaced, reclaimed once the lock is dropped. */
+static __thread fs_generation_t *pending_old[8];
+static __thread unsigned pending_old_count;
+
+int64_t fs_index_publish_segment_locked(fs_index_t *idx, fs_index_thread_t *th, fs_segment_t *seg)
+{
+    (void)th;
+    if (pending_old_count == sizeof(pending_old) / sizeof(pending_old[0])) {
+        fs_segment_free(seg);
+        return FS_ERANGE;
+    }
+    fs_generation_t *old = NULL;
+    int64_t r = swap_locked(idx, seg, NULL, &old);
+    if (r < 0) {
+        fs_segment_free(seg);
+        return r;
+    }
+    pending_old[pending_old_count++] = old;
+    return r;
+}
+
+int64_t fs_index_with_writer_lock(fs_index_t *idx, fs_index_thread_t *th,
+                                  int64_t (*fn)(void *arg, const fs_generation_t *current), void *arg)
+{
+    pthread_mutex_lock(&idx->publish_lock);
+    int64_t r = fn(arg, idx->current);
+    pthread_mutex_unlock(&idx->publish_lock);
+    while (pending_old_count > 0)
+        reclaim(idx, th, pending_old[--pending_old_count]);
+    return r;
+}

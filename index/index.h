@@ -1,0 +1,381 @@
+/*
+ * index/index.h: the fare/seat index. This header is the module's contract; everything else in
+ * index/ is private to it. No HTTP here: the server, the loaders, the tests and the bench all
+ * drive the index through these functions.
+ *
+ * Vocabulary
+ *   leg         one flight on one local departure date, with per-cabin seats and fares.
+ *   segment     every leg one source (partner) published, immutable, sorted by route and day.
+ *   generation  the set of segments readers see; immutable, replaced by one pointer swap.
+ *
+ * Error convention (used project-wide): functions return 0 or a negative FS_E* code;
+ * fs_strerror() turns a code into words.
+ *
+ * Concurrency contract
+ *   - Everything reachable from an fs_generation_t is immutable once published.
+ *   - Readers (event-loop threads) call fs_index_read_begin()/fs_index_read_end() around any use
+ *     of a generation: no lock, no wait, ever. A reader must not keep pointers past read_end.
+ *   - Writers (loader threads) build segments privately, then fs_index_publish_*(): publishing is
+ *     serialised by a mutex among writers only; the swap is one atomic pointer store; the old
+ *     generation is reclaimed by the writer after an epoch barrier (ck_epoch), never by a reader.
+ */
+#ifndef FS_INDEX_H
+#define FS_INDEX_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <pthread.h>
+#include <ck_epoch.h>
+
+/* ---------------------------------------------------------------- errors */
+
+#define FS_EINVAL (-22)   /* malformed or out-of-range input */
+#define FS_ENOMEM (-12)   /* allocation failed */
+#define FS_ERANGE (-34)   /* a capacity limit was reached (documented where it applies) */
+#define FS_ENOENT (-2)    /* no such thing */
+#define FS_EIO (-5)       /* I/O failure */
+#define FS_EEXIST (-17)   /* already present (duplicate key) */
+
+/** Returns a static English description of an FS_E* code. Any thread. */
+const char *fs_strerror(int err);
+
+/* ----------------------------------------------------------------- codes
+ * Airport, carrier and currency codes are interned to small integers by a fixed, perfect encoding
+ * rather than a shared table: an IATA airport code is 3 letters (26^3 values), a carrier designator
+ * 2 letters or digits (36^2), a currency 3 letters. No table means no lock and no growth, and ids
+ * are stable across generations and restarts. */
+
+typedef uint16_t fs_airport_t;  /* 0 .. 17575 */
+typedef uint16_t fs_carrier_t;  /* 0 .. 1295 */
+typedef uint16_t fs_currency_t; /* 0 .. 17575 */
+
+#define FS_AIRPORT_COUNT 17576u
+#define FS_CARRIER_COUNT 1296u
+
+/** Parses exactly 3 ASCII uppercase letters. 0 or FS_EINVAL. */
+int fs_airport_parse(const char *s, size_t len, fs_airport_t *out);
+/** Writes the 3-letter code and a NUL into out. */
+void fs_airport_format(fs_airport_t a, char out[4]);
+/** Parses exactly 2 characters from [A-Z0-9] (an IATA airline designator). 0 or FS_EINVAL. */
+int fs_carrier_parse(const char *s, size_t len, fs_carrier_t *out);
+void fs_carrier_format(fs_carrier_t c, char out[3]);
+/** Parses exactly 3 ASCII uppercase letters (ISO 4217 shape; not checked against the list). */
+int fs_currency_parse(const char *s, size_t len, fs_currency_t *out);
+void fs_currency_format(fs_currency_t c, char out[4]);
+
+/* ------------------------------------------------------------------ time
+ * Dates are days since 1970-01-01 (proleptic Gregorian). A local time is a date, a minute of the
+ * day and the UTC offset in minutes that applied then; feeds carry offsets explicitly, so DST is
+ * whatever offset the feed states for that instant. */
+
+typedef struct fs_localtime {
+    int32_t day;        /* local date, days since 1970-01-01 */
+    uint16_t minute;    /* local minute of the day, 0..1439 */
+    int16_t offset_min; /* UTC offset in minutes, e.g. -180 for -03:00 */
+} fs_localtime_t;
+
+/** Days since 1970-01-01 of a civil date; the date is not validated. */
+int32_t fs_days_from_civil(int32_t y, unsigned m, unsigned d);
+/** The civil date of a day number. */
+void fs_civil_from_days(int32_t days, int32_t *y, unsigned *m, unsigned *d);
+/** Parses "YYYY-MM-DD" (exactly 10 characters, a real calendar date from 1970-01-01 to 2149-06-06,
+ *  the last day a leg's 16-bit date holds). */
+int fs_date_parse(const char *s, size_t len, int32_t *days);
+/** Writes "YYYY-MM-DD" (10 characters, no NUL) and returns 10. */
+size_t fs_date_format(int32_t days, char *out);
+/**
+ * Parses an ISO 8601 local time with offset: "YYYY-MM-DDTHH:MM[:SS](Z|+HH:MM|-HH:MM)".
+ * Seconds, when present, must be 00..59 and are dropped (schedules are to the minute).
+ * The offset must lie in -12:00..+14:00 and be a multiple of 15 minutes.
+ * Returns 0, or FS_EINVAL (shape or calendar) or FS_ERANGE (offset out of range).
+ */
+int fs_datetime_parse(const char *s, size_t len, fs_localtime_t *out);
+/** Minutes since 1970-01-01T00:00Z of a local time. */
+int64_t fs_localtime_to_utc_min(fs_localtime_t t);
+/** Writes "YYYY-MM-DDTHH:MM:00+HH:MM" (25 characters, no NUL) and returns 25. */
+size_t fs_datetime_format(fs_localtime_t t, char *out);
+/** Parses a UTC timestamp "YYYY-MM-DDTHH:MM:SSZ" (an offset is accepted and applied). */
+int fs_timestamp_parse(const char *s, size_t len, int64_t *unix_seconds);
+/** Writes "YYYY-MM-DDTHH:MM:SSZ" (20 characters, no NUL) and returns 20. */
+size_t fs_timestamp_format(int64_t unix_seconds, char *out);
+
+/* ------------------------------------------------------------------ legs */
+
+enum { FS_CABIN_ECONOMY, FS_CABIN_PREMIUM, FS_CABIN_BUSINESS, FS_CABIN_FIRST, FS_CABIN_COUNT };
+
+/** "economy", "premium", "business", "first". */
+extern const char *const fs_cabin_names[FS_CABIN_COUNT];
+/** One-letter booking-class family used in result ids: Y, W, J, F. */
+extern const char fs_cabin_letters[FS_CABIN_COUNT];
+/** Parses a cabin name; returns the FS_CABIN_* value or FS_EINVAL. */
+int fs_cabin_parse(const char *s, size_t len);
+
+/** Limits a leg must respect (validated by the loaders, relied on by the index's packing). */
+#define FS_MAX_SEATS 99
+#define FS_MIN_MILES 1u
+#define FS_MAX_MILES 10000000u
+#define FS_MAX_FLIGHT 9999
+#define FS_MAX_DURATION_MIN (30 * 60 - 1)
+#define FS_MIN_OFFSET_MIN (-12 * 60)
+#define FS_MAX_OFFSET_MIN (14 * 60)
+
+typedef struct fs_fare {
+    uint32_t miles;
+    uint32_t taxes_cents;
+    fs_currency_t currency;
+} fs_fare_t;
+
+/** A leg as decoded from a feed: full fidelity, used only while building. */
+typedef struct fs_leg_in {
+    fs_carrier_t carrier;
+    uint16_t flight;
+    fs_airport_t origin, destination;
+    fs_localtime_t departs, arrives;
+    uint8_t cabin_mask;         /* bit c set when cabin c is present (with 0 seats it is sold out) */
+    uint8_t seats[FS_CABIN_COUNT];
+    fs_fare_t fare[FS_CABIN_COUNT];
+    int64_t last_seen;          /* unix seconds: the generated_at of the feed that carried it */
+} fs_leg_in_t;
+
+/**
+ * A leg as stored: 40 bytes, fixed size, no pointers. Fares are interned per segment, so a cabin
+ * is one 32-bit word: seats in the top 7 bits, the fare's index in the segment's fare table below.
+ * Field order keeps the fields a search filters on (day, times, route) in the first 16 bytes.
+ */
+typedef struct fs_leg {
+    uint16_t day;          /* local departure date, days since 1970-01-01 (to 2149) */
+    uint16_t dep_minute;   /* local departure minute of day */
+    fs_airport_t origin, destination;
+    uint16_t duration_min; /* arrival minus departure, in UTC */
+    int8_t dep_offset_q;   /* departure UTC offset, quarter hours */
+    int8_t arr_offset_q;   /* arrival UTC offset, quarter hours */
+    fs_carrier_t carrier;
+    uint16_t flight;
+    uint32_t last_seen;    /* unix seconds */
+    uint8_t cabin_mask;    /* bit c set when cabin c is present */
+    uint8_t reserved[3];   /* zero; the source is the segment the leg lives in */
+    uint32_t cabin[FS_CABIN_COUNT];
+} fs_leg_t;
+
+#define FS_CABIN_SEATS(word) ((unsigned)((word) >> 25))
+#define FS_CABIN_FARE(word) ((word)&0x1ffffffu)
+#define FS_MAX_FARES_PER_SEGMENT 0x1ffffffu
+
+/** A leg's key: (carrier, flight, origin, local departure date), packed into 64 bits. Two legs of
+ *  one source with the same key are the same leg: a delta's upsert replaces it. */
+static inline uint64_t fs_leg_key(fs_carrier_t carrier, uint16_t flight, fs_airport_t origin, int32_t day)
+{
+    return ((uint64_t)carrier << 48) | ((uint64_t)flight << 32) | ((uint64_t)origin << 16) | (uint16_t)day;
+}
+
+/** Departure and arrival of a stored leg as local times, and in UTC minutes. */
+fs_localtime_t fs_leg_departs(const fs_leg_t *leg);
+fs_localtime_t fs_leg_arrives(const fs_leg_t *leg);
+int64_t fs_leg_departs_utc_min(const fs_leg_t *leg);
+int64_t fs_leg_arrives_utc_min(const fs_leg_t *leg);
+
+/* -------------------------------------------------------------- segments */
+
+#define FS_SOURCE_NAME_MAX 32
+/** Most sources one index holds (a generation lists its segments in a fixed array). */
+#define FS_MAX_SOURCES 250
+
+/** A route's legs within a segment: legs[first .. first+count) share origin and destination and
+ *  are sorted by (day, dep_minute, carrier, flight). */
+typedef struct fs_route {
+    fs_airport_t origin, destination;
+    uint32_t first, count;
+    uint16_t first_day, last_day;
+} fs_route_t;
+
+/** Everything one source published. Immutable once built; owned by the generations that list it
+ *  (reference counted by the writer side only, under the publish mutex). */
+typedef struct fs_segment {
+    char source[FS_SOURCE_NAME_MAX + 1];
+    uint64_t sequence;      /* the feed's sequence */
+    int64_t generated_at;   /* unix seconds, from the feed */
+    int64_t updated_at;     /* unix seconds, when this segment was published */
+    uint64_t body_hash;     /* xxHash64 of the feed body that produced it (duplicate detection) */
+
+    const fs_leg_t *legs;   /* sorted by (origin, destination, day, dep_minute, carrier, flight) */
+    uint32_t leg_count;
+    const fs_fare_t *fares;
+    uint32_t fare_count;
+    const fs_route_t *routes; /* sorted by (origin, destination) */
+    uint32_t route_count;
+    const uint32_t *route_slots; /* open-addressing table: route index + 1, 0 = empty */
+    uint32_t route_slot_mask;
+
+    unsigned refs;          /* writer-side only */
+    size_t bytes;           /* heap bytes owned by this segment */
+} fs_segment_t;
+
+/** Finds the route origin->destination in a segment, or NULL. Any thread, read side. */
+const fs_route_t *fs_segment_route(const fs_segment_t *seg, fs_airport_t origin, fs_airport_t destination);
+/** Index range [*first, *end) of the legs of a route whose day lies in [from_day, to_day]. */
+void fs_route_days(const fs_segment_t *seg, const fs_route_t *route, int32_t from_day, int32_t to_day, uint32_t *first,
+                   uint32_t *end);
+
+/** Builds one segment. Single-threaded: one builder belongs to one loader thread. */
+typedef struct fs_segment_builder fs_segment_builder_t;
+
+fs_segment_builder_t *fs_segment_builder_new(const char *source, uint64_t sequence, int64_t generated_at);
+/** Adds a validated leg. FS_ENOMEM, or FS_ERANGE when the segment's fare table is full. */
+int fs_segment_builder_add(fs_segment_builder_t *b, const fs_leg_in_t *leg);
+/** Adds every leg of an existing segment except those for which skip(arg, leg) returns nonzero
+ *  (how a delta carries over the legs it does not replace). */
+int fs_segment_builder_add_segment(fs_segment_builder_t *b, const fs_segment_t *seg,
+                                   int (*skip)(void *arg, const fs_leg_t *leg), void *arg);
+/** Sorts, indexes and returns the segment (refs = 0), consuming the builder. NULL on ENOMEM. */
+fs_segment_t *fs_segment_builder_finish(fs_segment_builder_t *b, uint64_t body_hash);
+void fs_segment_builder_free(fs_segment_builder_t *b);
+/** Frees a segment no generation lists any more. Writer side. */
+void fs_segment_free(fs_segment_t *seg);
+
+/* ----------------------------------------------------------- generations */
+
+typedef struct fs_generation {
+    uint64_t number;          /* increases by one per publish */
+    unsigned segment_count;
+    fs_segment_t *segments[FS_MAX_SOURCES]; /* sorted by source name */
+    uint64_t leg_count;
+} fs_generation_t;
+
+typedef struct fs_index fs_index_t;
+
+/** One per thread that reads or writes the index; registered once, reused forever. */
+typedef struct fs_index_thread {
+    ck_epoch_record_t record;
+    ck_epoch_section_t section;
+} fs_index_thread_t;
+
+fs_index_t *fs_index_new(void);
+/** Frees the index and its current generation. No thread may use it any more. */
+void fs_index_free(fs_index_t *idx);
+/** Registers the calling thread's record. Call once per thread before read_begin or publish. */
+void fs_index_thread_register(fs_index_t *idx, fs_index_thread_t *th);
+
+/** Enters a read section and returns the current generation (never NULL). Lock-free, wait-free. */
+const fs_generation_t *fs_index_read_begin(fs_index_t *idx, fs_index_thread_t *th);
+void fs_index_read_end(fs_index_t *idx, fs_index_thread_t *th);
+
+/** The number of the current generation, without entering a section. */
+uint64_t fs_index_generation_number(fs_index_t *idx);
+
+/**
+ * Publishes a new generation in which seg replaces the source of the same name (or is added).
+ * Consumes seg. Returns the new generation number (> 0), or FS_ERANGE when FS_MAX_SOURCES sources
+ * exist already, or FS_ENOMEM. Writer threads only; waits for readers of the generation it
+ * replaces before freeing it (never call it on an event-loop thread).
+ */
+int64_t fs_index_publish_segment(fs_index_t *idx, fs_index_thread_t *th, fs_segment_t *seg);
+/** Publishes a generation without the named source. FS_ENOENT when there is none. Writer only. */
+int64_t fs_index_retire_source(fs_index_t *idx, fs_index_thread_t *th, const char *source);
+
+/**
+ * Runs fn(arg, current) under the publish mutex, so that a writer can read the current segment of
+ * a source and publish its successor with no other writer in between (deltas). fn may call
+ * fs_index_publish_segment_locked.
+ */
+int64_t fs_index_with_writer_lock(fs_index_t *idx, fs_index_thread_t *th,
+                                  int64_t (*fn)(void *arg, const fs_generation_t *current), void *arg);
+int64_t fs_index_publish_segment_locked(fs_index_t *idx, fs_index_thread_t *th, fs_segment_t *seg);
+
+/** The segment of a source in a generation, or NULL. */
+const fs_segment_t *fs_generation_source(const fs_generation_t *gen, const char *source);
+
+/* ---------------------------------------------------------------- search */
+
+#define FS_QUERY_MAX_AIRPORTS 10
+#define FS_QUERY_MAX_FILTER 16
+#define FS_SEARCH_MAX_LIMIT 500
+#define FS_ID_MAX 96
+
+enum fs_sort { FS_SORT_MILES, FS_SORT_DEPARTURE, FS_SORT_DURATION };
+
+/** A position in a sorted result list: the sort key of the last result of a page. */
+typedef struct fs_cursor {
+    int present;
+    int64_t sort_value;
+    int64_t departs_utc_min;
+    char id[FS_ID_MAX];
+} fs_cursor_t;
+
+typedef struct fs_search_query {
+    fs_airport_t origins[FS_QUERY_MAX_AIRPORTS];
+    unsigned origin_count;
+    fs_airport_t destinations[FS_QUERY_MAX_AIRPORTS];
+    unsigned destination_count;
+    int32_t start_day, end_day; /* inclusive, local departure dates at the origin */
+    int cabin;                  /* FS_CABIN_* or -1 for every cabin */
+    unsigned seats;             /* at least this many seats, >= 1 */
+    char sources[FS_QUERY_MAX_FILTER][FS_SOURCE_NAME_MAX + 1];
+    unsigned source_count;      /* 0 = every source */
+    fs_carrier_t carriers[FS_QUERY_MAX_FILTER];
+    unsigned carrier_count;     /* 0 = every carrier */
+    unsigned max_stops;
+    enum fs_sort sort;
+    unsigned limit;
+    fs_cursor_t cursor;
+} fs_search_query_t;
+
+/** One result: a leg in one cabin. Points into the generation: valid until read_end. */
+typedef struct fs_result {
+    const fs_segment_t *segment;
+    const fs_leg_t *leg;
+    uint8_t cabin;
+    uint8_t seats;
+    uint32_t miles;
+    uint32_t taxes_cents;
+    fs_currency_t currency;
+    int64_t departs_utc_min;
+    int64_t sort_value;
+} fs_result_t;
+
+typedef struct fs_search_result {
+    fs_result_t *results; /* sorted page, count entries, caller-provided storage of limit entries */
+    unsigned count;
+    uint64_t total;       /* every match, before the cursor and the limit */
+    int has_more;         /* results remain after this page */
+} fs_search_result_t;
+
+/**
+ * Runs a search over one generation. results must have room for q->limit entries. Any thread,
+ * inside a read section. Returns 0 or FS_ENOMEM.
+ */
+int fs_search(const fs_generation_t *gen, const fs_search_query_t *q, fs_result_t *results, fs_search_result_t *out);
+
+/** Writes the result's id (stable while the leg exists) with a NUL; returns its length. */
+size_t fs_result_id(const fs_result_t *r, char out[FS_ID_MAX]);
+/** Total order of results for a sort: <0, 0, >0. */
+int fs_result_compare(enum fs_sort sort, const fs_result_t *a, const fs_result_t *b);
+
+/** Per-day, per-cabin availability over a date range. */
+typedef struct fs_calendar_cell {
+    uint32_t min_miles;
+    uint32_t max_seats;
+    uint32_t count;
+} fs_calendar_cell_t;
+
+#define FS_CALENDAR_MAX_DAYS 366
+/** Fills cells[(day - start_day) * FS_CABIN_COUNT + cabin]; q->cabin filters, sort/limit/cursor
+ *  are ignored. cells must have (end_day - start_day + 1) * FS_CABIN_COUNT entries. */
+int fs_calendar(const fs_generation_t *gen, const fs_search_query_t *q, fs_calendar_cell_t *cells);
+
+/** A destination served from an origin, over every source. */
+typedef struct fs_route_summary {
+    fs_airport_t destination;
+    uint64_t legs;
+    int32_t first_day, last_day;
+} fs_route_summary_t;
+
+/** Fills up to max destinations from origin, sorted by code; returns how many (or FS_ENOMEM). */
+int fs_routes_from(const fs_generation_t *gen, fs_airport_t origin, const fs_search_query_t *filter,
+                   fs_route_summary_t *out, unsigned max);
+
+/* ------------------------------------------------------------------ hash */
+
+/** xxHash64 with the project's seed: keys and checksums. */
+uint64_t fs_hash64(const void *data, size_t len);
+
+#endif
