@@ -1,0 +1,176 @@
+/*
+ * loaders/load.c: snapshot files into published segments (start-up loading).
+ *
+ * A file is mapped read-only, decoded and validated straight into a segment builder, and the
+ * segment is published only when the whole file was valid: one bad record refuses the file (the
+ * source keeps what it had), and the other files still load.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include "loaders/loaders.h"
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+    return n > k && strcmp(s + n - k, suffix) == 0;
+}
+
+typedef struct build_sink {
+    fs_segment_builder_t *builder;
+} build_sink_t;
+
+static int sink_leg(void *arg, uint64_t index, const fs_leg_in_t *leg)
+{
+    (void)index;
+    build_sink_t *s = arg;
+    return fs_segment_builder_add(s->builder, leg);
+}
+
+/* Maps a whole file read-only. An empty file maps to a zero-length buffer. */
+static int map_file(const char *path, const uint8_t **data, size_t *len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ENOENT ? FS_ENOENT : FS_EIO;
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        close(fd);
+        return FS_EIO;
+    }
+    *len = (size_t)st.st_size;
+    *data = NULL;
+    if (*len > 0) {
+        void *p = mmap(NULL, *len, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (p == MAP_FAILED) {
+            close(fd);
+            return FS_EIO;
+        }
+        madvise(p, *len, MADV_SEQUENTIAL);
+        *data = p;
+    }
+    close(fd);
+    return 0;
+}
+
+int64_t fs_loader_load_file(fs_index_t *idx, fs_index_thread_t *th, const char *path, char *errbuf, size_t errcap)
+{
+    fs_feed_format_t format;
+    if (ends_with(path, ".msgpack"))
+        format = FS_FEED_MSGPACK;
+    else if (ends_with(path, ".json"))
+        format = FS_FEED_JSON;
+    else {
+        snprintf(errbuf, errcap, "%s: not a snapshot file (expected .msgpack or .json)", path);
+        return FS_EINVAL;
+    }
+    const uint8_t *data;
+    size_t len;
+    int r = map_file(path, &data, &len);
+    if (r != 0) {
+        snprintf(errbuf, errcap, "%s: cannot read: %s", path, strerror(errno));
+        return r;
+    }
+
+    /* The source is only known once the header is decoded, so the builder starts unnamed and the
+     * segment takes the header's name below. */
+    fs_segment_builder_t *b = fs_segment_builder_new("", 0, 0);
+    fs_feed_errors_t *errs = calloc(1, sizeof(*errs));
+    if (b == NULL || errs == NULL) {
+        fs_segment_builder_free(b);
+        free(errs);
+        if (data != NULL)
+            munmap((void *)data, len);
+        snprintf(errbuf, errcap, "%s: out of memory", path);
+        return FS_ENOMEM;
+    }
+    build_sink_t bs = {b};
+    fs_feed_sink_t sink = {.leg = sink_leg, .remove = NULL, .arg = &bs};
+    fs_feed_header_t header;
+    memset(&header, 0, sizeof(header));
+    r = fs_feed_decode(data, len, format, FS_FEED_SNAPSHOT, NULL, &header, &sink, errs);
+    uint64_t body_hash = r == 0 ? fs_hash64(data, len) : 0;
+    if (data != NULL)
+        munmap((void *)data, len);
+    if (r != 0) {
+        fs_segment_builder_free(b);
+        if (r == FS_EINVAL && errs->count > 0) {
+            const fs_feed_error_t *e = &errs->e[0];
+            int n = snprintf(errbuf, errcap, "%s: refused (%llu problem%s): ", path, (unsigned long long)errs->total,
+                             errs->total == 1 ? "" : "s");
+            if (n > 0 && (size_t)n < errcap) {
+                if (e->index >= 0)
+                    snprintf(errbuf + n, errcap - (size_t)n, "record %lld, field %s: %s", (long long)e->index, e->field,
+                             e->reason);
+                else
+                    snprintf(errbuf + n, errcap - (size_t)n, "field %s: %s", e->field[0] ? e->field : "(document)", e->reason);
+            }
+        } else {
+            snprintf(errbuf, errcap, "%s: refused: %s", path, fs_strerror(r));
+        }
+        free(errs);
+        return r;
+    }
+    free(errs);
+    fs_segment_t *seg = fs_segment_builder_finish(b, body_hash);
+    if (seg == NULL) {
+        snprintf(errbuf, errcap, "%s: out of memory building the index", path);
+        return FS_ENOMEM;
+    }
+    snprintf(seg->source, sizeof(seg->source), "%s", header.source);
+    seg->sequence = header.sequence;
+    seg->generated_at = header.generated_at;
+    int64_t gen = fs_index_publish_segment(idx, th, seg);
+    if (gen < 0)
+        snprintf(errbuf, errcap, "%s: cannot publish: %s", path, fs_strerror((int)gen));
+    return gen;
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int fs_loader_load_dir(fs_index_t *idx, fs_index_thread_t *th, const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (d == NULL)
+        return errno == ENOENT ? 0 : FS_EIO;
+    char **names = NULL;
+    size_t count = 0, cap = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        if (de->d_name[0] == '.' || !(ends_with(de->d_name, ".msgpack") || ends_with(de->d_name, ".json")))
+            continue;
+        if (count == cap) {
+            cap = cap ? cap * 2 : 16;
+            char **n = realloc(names, cap * sizeof(*n));
+            if (n == NULL)
+                break;
+            names = n;
+        }
+        names[count++] = strdup(de->d_name);
+    }
+    closedir(d);
+    /* a fixed order makes start-up deterministic when two files carry the same source */
+    qsort(names, count, sizeof(*names), name_cmp);
+    int loaded = 0;
+    for (size_t i = 0; i < count; i++) {
+        char path[4096], err[1024];
+        snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+        int64_t r = fs_loader_load_file(idx, th, path, err, sizeof(err));
+        if (r > 0)
+            loaded++;
+        else
+            fprintf(stderr, "flightsearch: %s; the other files still load\n", err);
+        free(names[i]);
+    }
+    free(names);
+    return loaded;
+}
