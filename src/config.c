@@ -1,0 +1,178 @@
+/*
+ * src/config.c: the command line. Every flag is listed in --help; a bad value names the flag,
+ * says what was expected and exits 2 before anything starts.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "src/server.h"
+
+void fs_config_usage(FILE *out)
+{
+    fprintf(out, "usage: flightsearch [options]\n"
+                 "\n"
+                 "Award-availability search over HTTP/1.1, h2c and (with TLS) h2.\n"
+                 "\n"
+                 "options:\n"
+                 "  --listen HOST:PORT      plain HTTP (HTTP/1.1 and h2c) address (default 127.0.0.1:8080;\n"
+                 "                          port 0 picks a free port and prints it)\n"
+                 "  --threads N             event-loop threads, each with its own SO_REUSEPORT listener\n"
+                 "                          (default: the number of cores)\n"
+                 "  --data-dir DIR          where snapshots are loaded from at start-up (default ./data)\n"
+                 "  --tls-cert FILE         PEM certificate chain; with --tls-key enables HTTPS (h2, http/1.1)\n"
+                 "  --tls-key FILE          PEM private key\n"
+                 "  --tls-listen HOST:PORT  HTTPS address (default 127.0.0.1:8443)\n"
+                 "  --max-feed-bytes N      largest request body accepted, in bytes; K, M, G suffixes\n"
+                 "                          (default 1G)\n"
+                 "  --quiet                 no start-up and shutdown log lines\n"
+                 "  --help                  this text\n"
+                 "  --version               the version\n"
+                 "\n"
+                 "endpoints: GET /v1/search, /v1/calendar, /v1/routes, /healthz, /readyz, /metrics\n"
+                 "(docs/api.md). Stop with SIGTERM or SIGINT: in-flight requests finish, exit 0.\n");
+}
+
+/* Parses HOST:PORT; the host may be [v6]. */
+static int parse_hostport(const char *s, char *host, size_t hostcap, unsigned *port)
+{
+    const char *colon = strrchr(s, ':');
+    if (colon == NULL || colon == s)
+        return FS_EINVAL;
+    const char *h = s;
+    size_t hlen = (size_t)(colon - s);
+    if (h[0] == '[' && hlen >= 2 && h[hlen - 1] == ']') {
+        h++;
+        hlen -= 2;
+    }
+    if (hlen == 0 || hlen >= hostcap)
+        return FS_EINVAL;
+    char *end;
+    errno = 0;
+    unsigned long p = strtoul(colon + 1, &end, 10);
+    if (errno != 0 || *end != '\0' || end == colon + 1 || p > 65535)
+        return FS_EINVAL;
+    memcpy(host, h, hlen);
+    host[hlen] = '\0';
+    *port = (unsigned)p;
+    return 0;
+}
+
+static int parse_size(const char *s, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno != 0 || end == s || s[0] == '-')
+        return FS_EINVAL;
+    unsigned shift = 0;
+    switch (*end) {
+    case '\0':
+        break;
+    case 'K': case 'k': shift = 10; end++; break;
+    case 'M': case 'm': shift = 20; end++; break;
+    case 'G': case 'g': shift = 30; end++; break;
+    default:
+        return FS_EINVAL;
+    }
+    if (*end != '\0' || v == 0 || v > (UINT64_MAX >> shift))
+        return FS_EINVAL;
+    *out = (uint64_t)v << shift;
+    return 0;
+}
+
+int fs_config_parse(fs_config_t *cfg, int argc, char **argv, char *err, size_t errcap)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    strcpy(cfg->listen_host, "127.0.0.1");
+    cfg->listen_port = 8080;
+    strcpy(cfg->tls_listen_host, "127.0.0.1");
+    cfg->tls_listen_port = 8443;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    cfg->threads = cores > 0 ? (unsigned)cores : 1;
+    cfg->data_dir = "./data";
+    cfg->max_feed_bytes = 1ull << 30;
+
+    for (int i = 1; i < argc; i++) {
+        const char *flag = argv[i];
+        /* accept both "--flag value" and "--flag=value" */
+        const char *value = NULL;
+        char name[64];
+        const char *eq = strchr(flag, '=');
+        if (strncmp(flag, "--", 2) == 0 && eq != NULL && (size_t)(eq - flag) < sizeof(name)) {
+            memcpy(name, flag, (size_t)(eq - flag));
+            name[eq - flag] = '\0';
+            value = eq + 1;
+            flag = name;
+        }
+        if (strcmp(flag, "--help") == 0 || strcmp(flag, "-h") == 0) {
+            fs_config_usage(stdout);
+            return 1;
+        }
+        if (strcmp(flag, "--version") == 0) {
+            printf("%s\n", FS_SERVER_NAME);
+            return 1;
+        }
+        if (strcmp(flag, "--quiet") == 0) {
+            cfg->quiet = 1;
+            continue;
+        }
+        static const char *const with_value[] = {"--listen", "--threads", "--data-dir", "--tls-cert",
+                                                 "--tls-key", "--tls-listen", "--max-feed-bytes", NULL};
+        int known = 0;
+        for (int k = 0; with_value[k] != NULL; k++)
+            known |= strcmp(flag, with_value[k]) == 0;
+        if (!known) {
+            snprintf(err, errcap, "unknown option '%s' (see --help)", argv[i]);
+            return FS_EINVAL;
+        }
+        if (value == NULL) {
+            if (i + 1 >= argc) {
+                snprintf(err, errcap, "option '%s' needs a value (see --help)", flag);
+                return FS_EINVAL;
+            }
+            value = argv[++i];
+        }
+        if (strcmp(flag, "--listen") == 0) {
+            if (parse_hostport(value, cfg->listen_host, sizeof(cfg->listen_host), &cfg->listen_port) != 0) {
+                snprintf(err, errcap, "--listen: expected HOST:PORT with a port 0-65535, got '%s'", value);
+                return FS_EINVAL;
+            }
+        } else if (strcmp(flag, "--tls-listen") == 0) {
+            if (parse_hostport(value, cfg->tls_listen_host, sizeof(cfg->tls_listen_host), &cfg->tls_listen_port) != 0) {
+                snprintf(err, errcap, "--tls-listen: expected HOST:PORT with a port 0-65535, got '%s'", value);
+                return FS_EINVAL;
+            }
+        } else if (strcmp(flag, "--threads") == 0) {
+            char *end;
+            errno = 0;
+            long n = strtol(value, &end, 10);
+            if (errno != 0 || *end != '\0' || end == value || n < 1 || n > 256) {
+                snprintf(err, errcap, "--threads: expected a whole number from 1 to 256, got '%s'", value);
+                return FS_EINVAL;
+            }
+            cfg->threads = (unsigned)n;
+        } else if (strcmp(flag, "--data-dir") == 0) {
+            if (value[0] == '\0') {
+                snprintf(err, errcap, "--data-dir: expected a directory path, got an empty string");
+                return FS_EINVAL;
+            }
+            cfg->data_dir = value;
+        } else if (strcmp(flag, "--tls-cert") == 0) {
+            cfg->tls_cert = value;
+        } else if (strcmp(flag, "--tls-key") == 0) {
+            cfg->tls_key = value;
+        } else if (strcmp(flag, "--max-feed-bytes") == 0) {
+            if (parse_size(value, &cfg->max_feed_bytes) != 0) {
+                snprintf(err, errcap, "--max-feed-bytes: expected a positive size like 1048576, 512M or 1G, got '%s'", value);
+                return FS_EINVAL;
+            }
+        }
+    }
+    if ((cfg->tls_cert != NULL) != (cfg->tls_key != NULL)) {
+        snprintf(err, errcap, "%s", cfg->tls_cert != NULL ? "--tls-cert needs --tls-key too" : "--tls-key needs --tls-cert too");
+        return FS_EINVAL;
+    }
+    cfg->tls_enabled = cfg->tls_cert != NULL;
+    return 0;
+}

@@ -1,0 +1,64 @@
+/*
+ * src/enc.h: the response writer. One API writes the same document as JSON or as msgpack, so
+ * every endpoint gets `Accept: application/msgpack` for free.
+ *
+ * Memory: the buffer grows inside the request's h2o memory pool (or with malloc when pool is
+ * NULL, for tests and tools); nothing points into index memory, every string is copied.
+ * msgpack maps and arrays are written with 32-bit length headers that are patched when the
+ * container ends, so callers never count elements up front (valid, non-minimal msgpack).
+ *
+ * Threads: an fs_enc_t belongs to one thread.
+ */
+#ifndef FS_ENC_H
+#define FS_ENC_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <h2o.h>
+
+typedef enum fs_enc_format { FS_ENC_JSON, FS_ENC_MSGPACK } fs_enc_format_t;
+
+#define FS_ENC_MAX_DEPTH 32
+
+typedef struct fs_enc {
+    char *buf;
+    size_t len, cap;
+    h2o_mem_pool_t *pool; /* NULL: malloc/realloc, freed by fs_enc_dispose */
+    fs_enc_format_t format;
+    int failed;           /* allocation failed or nesting too deep: the document is unusable */
+    int depth;
+    struct {
+        size_t header_pos; /* msgpack: where the 32-bit count goes */
+        uint32_t count;    /* elements (arrays) or keys (maps) written so far */
+        uint8_t is_map;
+        uint8_t after_key; /* JSON: the next value follows a key, no comma */
+    } stack[FS_ENC_MAX_DEPTH];
+} fs_enc_t;
+
+void fs_enc_init(fs_enc_t *e, fs_enc_format_t format, h2o_mem_pool_t *pool, size_t initial_capacity);
+/** Frees a malloc-backed buffer (no-op for a pool-backed one). */
+void fs_enc_dispose(fs_enc_t *e);
+
+void fs_enc_map_begin(fs_enc_t *e);
+void fs_enc_map_end(fs_enc_t *e);
+void fs_enc_array_begin(fs_enc_t *e);
+void fs_enc_array_end(fs_enc_t *e);
+/** The key of the next value; only inside a map. */
+void fs_enc_key(fs_enc_t *e, const char *key, size_t len);
+#define fs_enc_key_lit(e, lit) fs_enc_key((e), (lit), sizeof(lit) - 1)
+
+/** A UTF-8 string, escaped for JSON (quotes, backslash, control characters as \u00XX). */
+void fs_enc_str(fs_enc_t *e, const char *s, size_t len);
+#define fs_enc_str_lit(e, lit) fs_enc_str((e), (lit), sizeof(lit) - 1)
+void fs_enc_cstr(fs_enc_t *e, const char *s);
+void fs_enc_int(fs_enc_t *e, int64_t v);
+void fs_enc_uint(fs_enc_t *e, uint64_t v);
+/** A finite double; JSON gets up to 6 significant decimals after the point, trailing zeros cut. */
+void fs_enc_double(fs_enc_t *e, double v);
+void fs_enc_bool(fs_enc_t *e, int v);
+void fs_enc_null(fs_enc_t *e);
+
+/** The finished document (all containers closed), or an empty iovec when failed. */
+h2o_iovec_t fs_enc_result(fs_enc_t *e);
+
+#endif

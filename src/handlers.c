@@ -1,0 +1,612 @@
+/*
+ * src/handlers.c: route -> parse -> index lookup -> encode -> send, for every endpoint.
+ *
+ * Every handler runs on its connection's event-loop thread. Index memory is read only between
+ * fs_index_read_begin and fs_index_read_end, and every byte that goes into a response is copied
+ * into the request's pool by the encoder while inside that section.
+ */
+#include <string.h>
+#include <time.h>
+#include <ck_pr.h>
+#ifdef FS_HAVE_JEMALLOC
+#include <jemalloc/jemalloc.h>
+#endif
+#include "src/internal.h"
+
+const char *const fs_endpoint_names[FS_EP_COUNT] = {"search", "calendar", "routes", "healthz", "readyz", "metrics", "other"};
+
+static uint64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static const char *reason_phrase(int status)
+{
+    switch (status) {
+    case 200: return "OK";
+    case 304: return "Not Modified";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 409: return "Conflict";
+    case 413: return "Payload Too Large";
+    case 422: return "Unprocessable Entity";
+    case 503: return "Service Unavailable";
+    default: return "Internal Server Error";
+    }
+}
+
+static fs_worker_t *worker_of(h2o_req_t *req)
+{
+    return (fs_worker_t *)req->conn->ctx;
+}
+
+static fs_enc_format_t negotiate(h2o_req_t *req)
+{
+    ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_ACCEPT, -1);
+    if (i >= 0) {
+        h2o_iovec_t v = req->headers.entries[i].value;
+        if (h2o_strstr(v.base, v.len, H2O_STRLIT("application/msgpack")) != SIZE_MAX ||
+            h2o_strstr(v.base, v.len, H2O_STRLIT("application/x-msgpack")) != SIZE_MAX)
+            return FS_ENC_MSGPACK;
+    }
+    return FS_ENC_JSON;
+}
+
+/* Sends the encoded document. The body already lives in the request's pool. */
+static void send_doc(h2o_req_t *req, int status, fs_enc_t *e, fs_endpoint_t ep, uint64_t started_us)
+{
+    h2o_iovec_t body = fs_enc_result(e);
+    if (body.base == NULL) {
+        status = 500;
+        body = h2o_iovec_init(H2O_STRLIT("{\"error\": {\"code\": \"internal\", \"message\": \"out of memory\"}}"));
+    }
+    req->res.status = status;
+    req->res.reason = reason_phrase(status);
+    if (e->format == FS_ENC_MSGPACK && status < 400)
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("application/msgpack"));
+    else
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("application/json"));
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_VARY, NULL, H2O_STRLIT("accept"));
+    req->res.content_length = body.len;
+    fs_metrics_record(&worker_of(req)->metrics, ep, status, now_us() - started_us);
+    h2o_generator_t *generator = h2o_mem_alloc_pool(&req->pool, sizeof(*generator));
+    generator->proceed = NULL;
+    generator->stop = NULL;
+    h2o_start_response(req, generator);
+    h2o_send(req, &body, 1, H2O_SEND_STATE_FINAL);
+}
+
+/* {"error": {"code", "message", "parameter"?}}; always JSON (errors are read by people). */
+static int send_error(h2o_req_t *req, int status, const char *code, const char *parameter, const char *message,
+                      fs_endpoint_t ep, uint64_t started_us)
+{
+    fs_enc_t e;
+    fs_enc_init(&e, FS_ENC_JSON, &req->pool, 256);
+    fs_enc_map_begin(&e);
+    fs_enc_key_lit(&e, "error");
+    fs_enc_map_begin(&e);
+    fs_enc_key_lit(&e, "code");
+    fs_enc_cstr(&e, code);
+    fs_enc_key_lit(&e, "message");
+    fs_enc_cstr(&e, message);
+    if (parameter != NULL) {
+        fs_enc_key_lit(&e, "parameter");
+        fs_enc_cstr(&e, parameter);
+    }
+    fs_enc_map_end(&e);
+    fs_enc_map_end(&e);
+    send_doc(req, status, &e, ep, started_us);
+    return 0;
+}
+
+/* ------------------------------------------------------------- ETag
+ * The ETag is the generation number and a hash of the request path with its query and the
+ * response format: the same query against the same generation gives the same document (but
+ * for took_us, which is not part of its meaning). */
+
+static int etag_check(h2o_req_t *req, uint64_t generation, fs_enc_format_t format, fs_endpoint_t ep, uint64_t started_us)
+{
+    uint64_t h = fs_hash64(req->path.base, req->path.len) ^ (format == FS_ENC_MSGPACK ? 0x9e3779b97f4a7c15ull : 0);
+    char *etag = h2o_mem_alloc_pool(&req->pool, 48);
+    int n = snprintf(etag, 48, "\"%llx-%016llx\"", (unsigned long long)generation, (unsigned long long)h);
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ETAG, NULL, etag, (size_t)n);
+    ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_IF_NONE_MATCH, -1);
+    if (i < 0)
+        return 0;
+    h2o_iovec_t v = req->headers.entries[i].value;
+    if ((v.len == 1 && v.base[0] == '*') || h2o_strstr(v.base, v.len, etag, (size_t)n) != SIZE_MAX) {
+        req->res.status = 304;
+        req->res.reason = reason_phrase(304);
+        fs_metrics_record(&worker_of(req)->metrics, ep, 304, now_us() - started_us);
+        h2o_send_inline(req, NULL, 0);
+        return 1;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------ writing */
+
+static void enc_date(fs_enc_t *e, int32_t day)
+{
+    char buf[10];
+    fs_enc_str(e, buf, fs_date_format(day, buf));
+}
+
+static void enc_localtime(fs_enc_t *e, fs_localtime_t t)
+{
+    char buf[25];
+    fs_enc_str(e, buf, fs_datetime_format(t, buf));
+}
+
+static void enc_timestamp(fs_enc_t *e, int64_t unix_seconds)
+{
+    char buf[20];
+    fs_enc_str(e, buf, fs_timestamp_format(unix_seconds, buf));
+}
+
+static void enc_airport(fs_enc_t *e, fs_airport_t a)
+{
+    char buf[4];
+    fs_airport_format(a, buf);
+    fs_enc_str(e, buf, 3);
+}
+
+static void enc_result(fs_enc_t *e, const fs_result_t *r)
+{
+    const fs_leg_t *leg = r->leg;
+    char buf[FS_ID_MAX];
+    fs_localtime_t dep = fs_leg_departs(leg), arr = fs_leg_arrives(leg);
+    fs_enc_map_begin(e);
+    fs_enc_key_lit(e, "id");
+    fs_enc_str(e, buf, fs_result_id(r, buf));
+    fs_enc_key_lit(e, "origin");
+    enc_airport(e, leg->origin);
+    fs_enc_key_lit(e, "destination");
+    enc_airport(e, leg->destination);
+    fs_enc_key_lit(e, "date");
+    enc_date(e, leg->day);
+    fs_enc_key_lit(e, "departs_at");
+    enc_localtime(e, dep);
+    fs_enc_key_lit(e, "arrives_at");
+    enc_localtime(e, arr);
+    fs_enc_key_lit(e, "duration_min");
+    fs_enc_uint(e, leg->duration_min);
+    fs_enc_key_lit(e, "stops");
+    fs_enc_uint(e, 0);
+    fs_enc_key_lit(e, "cabin");
+    fs_enc_cstr(e, fs_cabin_names[r->cabin]);
+    fs_enc_key_lit(e, "miles");
+    fs_enc_uint(e, r->miles);
+    fs_enc_key_lit(e, "taxes_cents");
+    fs_enc_uint(e, r->taxes_cents);
+    fs_enc_key_lit(e, "currency");
+    fs_currency_format(r->currency, buf);
+    fs_enc_str(e, buf, 3);
+    fs_enc_key_lit(e, "seats");
+    fs_enc_uint(e, r->seats);
+    fs_enc_key_lit(e, "source");
+    fs_enc_cstr(e, r->segment->source);
+    fs_enc_key_lit(e, "last_seen");
+    enc_timestamp(e, leg->last_seen);
+    fs_enc_key_lit(e, "segments");
+    fs_enc_array_begin(e);
+    fs_enc_map_begin(e);
+    fs_enc_key_lit(e, "carrier");
+    fs_carrier_format(leg->carrier, buf);
+    fs_enc_str(e, buf, 2);
+    fs_enc_key_lit(e, "flight");
+    fs_enc_uint(e, leg->flight);
+    fs_enc_key_lit(e, "origin");
+    enc_airport(e, leg->origin);
+    fs_enc_key_lit(e, "destination");
+    enc_airport(e, leg->destination);
+    fs_enc_key_lit(e, "departs_at");
+    enc_localtime(e, dep);
+    fs_enc_key_lit(e, "arrives_at");
+    enc_localtime(e, arr);
+    fs_enc_key_lit(e, "duration_min");
+    fs_enc_uint(e, leg->duration_min);
+    fs_enc_key_lit(e, "cabin");
+    fs_enc_cstr(e, fs_cabin_names[r->cabin]);
+    fs_enc_key_lit(e, "seats");
+    fs_enc_uint(e, r->seats);
+    fs_enc_key_lit(e, "miles");
+    fs_enc_uint(e, r->miles);
+    fs_enc_map_end(e);
+    fs_enc_array_end(e);
+    fs_enc_map_end(e);
+}
+
+static int source_listed(const fs_search_query_t *q, const char *source)
+{
+    if (q->source_count == 0)
+        return 1;
+    for (unsigned i = 0; i < q->source_count; i++)
+        if (strcmp(q->sources[i], source) == 0)
+            return 1;
+    return 0;
+}
+
+/* "searched": which sources a query consulted, so an empty answer says what was searched. */
+static void enc_searched(fs_enc_t *e, const fs_generation_t *gen, const fs_search_query_t *q)
+{
+    fs_enc_key_lit(e, "searched");
+    fs_enc_array_begin(e);
+    for (unsigned i = 0; i < gen->segment_count; i++) {
+        const fs_segment_t *seg = gen->segments[i];
+        if (!source_listed(q, seg->source))
+            continue;
+        fs_enc_map_begin(e);
+        fs_enc_key_lit(e, "source");
+        fs_enc_cstr(e, seg->source);
+        fs_enc_key_lit(e, "sequence");
+        fs_enc_uint(e, seg->sequence);
+        fs_enc_key_lit(e, "updated_at");
+        enc_timestamp(e, seg->updated_at);
+        fs_enc_key_lit(e, "legs");
+        fs_enc_uint(e, seg->leg_count);
+        fs_enc_map_end(e);
+    }
+    fs_enc_array_end(e);
+}
+
+/* -------------------------------------------------------------- reads */
+
+static int parse_or_fail(h2o_req_t *req, fs_endpoint_t ep, fs_search_query_t *q, uint64_t started_us)
+{
+    const char *qs = "";
+    size_t qlen = 0;
+    if (req->query_at != SIZE_MAX) {
+        qs = req->path.base + req->query_at + 1;
+        qlen = req->path.len - req->query_at - 1;
+    }
+    fs_param_error_t err;
+    if (fs_query_parse(ep, qs, qlen, q, &err) != 0) {
+        send_error(req, 400, "invalid_parameter", err.parameter, err.message, ep, started_us);
+        return -1;
+    }
+    return 0;
+}
+
+static int handle_search(h2o_req_t *req, fs_worker_t *w, uint64_t started_us)
+{
+    fs_search_query_t q;
+    if (parse_or_fail(req, FS_EP_SEARCH, &q, started_us) != 0)
+        return 0;
+    fs_enc_format_t format = negotiate(req);
+    const fs_generation_t *gen = fs_index_read_begin(w->shared->index, &w->index_thread);
+    if (etag_check(req, gen->number, format, FS_EP_SEARCH, started_us)) {
+        fs_index_read_end(w->shared->index, &w->index_thread);
+        return 0;
+    }
+    fs_search_result_t res;
+    fs_search(gen, &q, w->results, &res);
+    fs_enc_t e;
+    fs_enc_init(&e, format, &req->pool, 1024 + (size_t)res.count * 600);
+    fs_enc_map_begin(&e);
+    fs_enc_key_lit(&e, "results");
+    fs_enc_array_begin(&e);
+    for (unsigned i = 0; i < res.count; i++)
+        enc_result(&e, &res.results[i]);
+    fs_enc_array_end(&e);
+    fs_enc_key_lit(&e, "count");
+    fs_enc_uint(&e, res.count);
+    fs_enc_key_lit(&e, "total");
+    fs_enc_uint(&e, res.total);
+    fs_enc_key_lit(&e, "next_cursor");
+    if (res.has_more && res.count > 0) {
+        char cursor[FS_ID_MAX * 2];
+        size_t n = fs_cursor_encode(q.sort, &res.results[res.count - 1], cursor, sizeof(cursor));
+        fs_enc_str(&e, cursor, n);
+    } else {
+        fs_enc_null(&e);
+    }
+    fs_enc_key_lit(&e, "generation");
+    fs_enc_uint(&e, gen->number);
+    enc_searched(&e, gen, &q);
+    fs_index_read_end(w->shared->index, &w->index_thread);
+    fs_enc_key_lit(&e, "took_us");
+    fs_enc_uint(&e, now_us() - started_us);
+    fs_enc_map_end(&e);
+    send_doc(req, 200, &e, FS_EP_SEARCH, started_us);
+    return 0;
+}
+
+static int handle_calendar(h2o_req_t *req, fs_worker_t *w, uint64_t started_us)
+{
+    fs_search_query_t q;
+    if (parse_or_fail(req, FS_EP_CALENDAR, &q, started_us) != 0)
+        return 0;
+    fs_enc_format_t format = negotiate(req);
+    const fs_generation_t *gen = fs_index_read_begin(w->shared->index, &w->index_thread);
+    if (etag_check(req, gen->number, format, FS_EP_CALENDAR, started_us)) {
+        fs_index_read_end(w->shared->index, &w->index_thread);
+        return 0;
+    }
+    fs_calendar(gen, &q, w->cells);
+    uint64_t generation = gen->number;
+    fs_enc_t e;
+    int32_t days = q.end_day - q.start_day + 1;
+    fs_enc_init(&e, format, &req->pool, 256 + (size_t)days * 200);
+    fs_enc_map_begin(&e);
+    fs_enc_key_lit(&e, "days");
+    fs_enc_array_begin(&e);
+    for (int32_t d = 0; d < days; d++) {
+        const fs_calendar_cell_t *row = &w->cells[(size_t)d * FS_CABIN_COUNT];
+        fs_enc_map_begin(&e);
+        fs_enc_key_lit(&e, "date");
+        enc_date(&e, q.start_day + d);
+        for (int c = 0; c < FS_CABIN_COUNT; c++) {
+            if (row[c].count == 0)
+                continue;
+            fs_enc_key(&e, fs_cabin_names[c], strlen(fs_cabin_names[c]));
+            fs_enc_map_begin(&e);
+            fs_enc_key_lit(&e, "min_miles");
+            fs_enc_uint(&e, row[c].min_miles);
+            fs_enc_key_lit(&e, "max_seats");
+            fs_enc_uint(&e, row[c].max_seats);
+            fs_enc_key_lit(&e, "count");
+            fs_enc_uint(&e, row[c].count);
+            fs_enc_map_end(&e);
+        }
+        fs_enc_map_end(&e);
+    }
+    fs_enc_array_end(&e);
+    fs_enc_key_lit(&e, "generation");
+    fs_enc_uint(&e, generation);
+    enc_searched(&e, gen, &q);
+    fs_index_read_end(w->shared->index, &w->index_thread);
+    fs_enc_key_lit(&e, "took_us");
+    fs_enc_uint(&e, now_us() - started_us);
+    fs_enc_map_end(&e);
+    send_doc(req, 200, &e, FS_EP_CALENDAR, started_us);
+    return 0;
+}
+
+static int handle_routes(h2o_req_t *req, fs_worker_t *w, uint64_t started_us)
+{
+    fs_search_query_t q;
+    if (parse_or_fail(req, FS_EP_ROUTES, &q, started_us) != 0)
+        return 0;
+    fs_enc_format_t format = negotiate(req);
+    const fs_generation_t *gen = fs_index_read_begin(w->shared->index, &w->index_thread);
+    if (etag_check(req, gen->number, format, FS_EP_ROUTES, started_us)) {
+        fs_index_read_end(w->shared->index, &w->index_thread);
+        return 0;
+    }
+    int n = fs_routes_from(gen, q.origins[0], &q, w->routes, FS_AIRPORT_COUNT);
+    fs_enc_t e;
+    fs_enc_init(&e, format, &req->pool, 256 + (size_t)(n > 0 ? n : 0) * 96);
+    fs_enc_map_begin(&e);
+    fs_enc_key_lit(&e, "origin");
+    enc_airport(&e, q.origins[0]);
+    fs_enc_key_lit(&e, "destinations");
+    fs_enc_array_begin(&e);
+    for (int i = 0; i < n; i++) {
+        fs_enc_map_begin(&e);
+        fs_enc_key_lit(&e, "destination");
+        enc_airport(&e, w->routes[i].destination);
+        fs_enc_key_lit(&e, "legs");
+        fs_enc_uint(&e, w->routes[i].legs);
+        fs_enc_key_lit(&e, "first_date");
+        enc_date(&e, w->routes[i].first_day);
+        fs_enc_key_lit(&e, "last_date");
+        enc_date(&e, w->routes[i].last_day);
+        fs_enc_map_end(&e);
+    }
+    fs_enc_array_end(&e);
+    fs_enc_key_lit(&e, "generation");
+    fs_enc_uint(&e, gen->number);
+    enc_searched(&e, gen, &q);
+    fs_index_read_end(w->shared->index, &w->index_thread);
+    fs_enc_key_lit(&e, "took_us");
+    fs_enc_uint(&e, now_us() - started_us);
+    fs_enc_map_end(&e);
+    send_doc(req, 200, &e, FS_EP_ROUTES, started_us);
+    return 0;
+}
+
+static int handle_health(h2o_req_t *req, fs_worker_t *w, fs_endpoint_t ep, uint64_t started_us)
+{
+    fs_enc_t e;
+    fs_enc_init(&e, negotiate(req), &req->pool, 256);
+    int status = 200;
+    fs_enc_map_begin(&e);
+    fs_enc_key_lit(&e, "status");
+    if (ep == FS_EP_READYZ) {
+        int ready = ck_pr_load_int(&w->shared->ready) && !ck_pr_load_int(&w->shared->shutting_down);
+        status = ready ? 200 : 503;
+        fs_enc_cstr(&e, ready ? "ready" : ck_pr_load_int(&w->shared->shutting_down) ? "shutting_down" : "loading");
+        fs_enc_key_lit(&e, "generation");
+        fs_enc_uint(&e, fs_index_generation_number(w->shared->index));
+    } else {
+        fs_enc_cstr(&e, "ok");
+    }
+    fs_enc_key_lit(&e, "version");
+    fs_enc_cstr(&e, FS_VERSION);
+    fs_enc_map_end(&e);
+    send_doc(req, status, &e, ep, started_us);
+    return 0;
+}
+
+/* ------------------------------------------------------------ metrics */
+
+/* /metrics is Prometheus text, written straight into a pool buffer. */
+static char *metrics_text(h2o_req_t *req, fs_shared_t *shared, size_t *len)
+{
+    size_t cap = 64 * 1024, n = 0;
+    char *out = h2o_mem_alloc_pool(&req->pool, cap);
+#define EMIT(...)                                                                                                          \
+    do {                                                                                                                   \
+        int k_ = snprintf(out + n, cap - n, __VA_ARGS__);                                                                  \
+        if (k_ > 0)                                                                                                        \
+            n = n + (size_t)k_ < cap ? n + (size_t)k_ : cap - 1;                                                           \
+    } while (0)
+    EMIT("# HELP flightsearch_requests_total Requests answered, by endpoint and status.\n"
+         "# TYPE flightsearch_requests_total counter\n");
+    for (int ep = 0; ep < FS_EP_COUNT; ep++) {
+        for (int s = 0; s < FS_METRIC_STATUS_COUNT; s++) {
+            uint64_t v = 0;
+            for (unsigned k = 0; k < shared->worker_count; k++)
+                v += ck_pr_load_64(&shared->workers[k]->metrics.requests[ep][s]);
+            if (v == 0 && !(s == 0 && ep <= FS_EP_ROUTES))
+                continue;
+            char status[8];
+            snprintf(status, sizeof(status), "%d", fs_metric_statuses[s]);
+            EMIT("flightsearch_requests_total{endpoint=\"%s\",status=\"%s\"} %llu\n", fs_endpoint_names[ep],
+                 fs_metric_statuses[s] ? status : "other", (unsigned long long)v);
+        }
+    }
+    EMIT("# HELP flightsearch_errors_total Requests answered with a 4xx or 5xx status, by endpoint.\n"
+         "# TYPE flightsearch_errors_total counter\n");
+    for (int ep = 0; ep < FS_EP_COUNT; ep++) {
+        uint64_t v = 0;
+        for (int s = 0; s < FS_METRIC_STATUS_COUNT; s++)
+            if (fs_metric_statuses[s] >= 400 || fs_metric_statuses[s] == 0)
+                for (unsigned k = 0; k < shared->worker_count; k++)
+                    v += ck_pr_load_64(&shared->workers[k]->metrics.requests[ep][s]);
+        EMIT("flightsearch_errors_total{endpoint=\"%s\"} %llu\n", fs_endpoint_names[ep], (unsigned long long)v);
+    }
+    EMIT("# HELP flightsearch_request_duration_seconds Time from routing to the response, by endpoint.\n"
+         "# TYPE flightsearch_request_duration_seconds histogram\n");
+    for (int ep = 0; ep <= FS_EP_ROUTES; ep++) {
+        uint64_t cumulative = 0, sum = 0;
+        for (unsigned k = 0; k < shared->worker_count; k++)
+            sum += ck_pr_load_64(&shared->workers[k]->metrics.latency_sum_us[ep]);
+        for (int b = 0; b < FS_LATENCY_BUCKETS; b++) {
+            for (unsigned k = 0; k < shared->worker_count; k++)
+                cumulative += ck_pr_load_64(&shared->workers[k]->metrics.latency[ep][b]);
+            if (b == FS_LATENCY_BUCKETS - 1)
+                EMIT("flightsearch_request_duration_seconds_bucket{endpoint=\"%s\",le=\"+Inf\"} %llu\n", fs_endpoint_names[ep],
+                     (unsigned long long)cumulative);
+            else
+                EMIT("flightsearch_request_duration_seconds_bucket{endpoint=\"%s\",le=\"%g\"} %llu\n", fs_endpoint_names[ep],
+                     fs_latency_bounds_us[b] / 1e6, (unsigned long long)cumulative);
+        }
+        EMIT("flightsearch_request_duration_seconds_sum{endpoint=\"%s\"} %.6f\n", fs_endpoint_names[ep], sum / 1e6);
+        EMIT("flightsearch_request_duration_seconds_count{endpoint=\"%s\"} %llu\n", fs_endpoint_names[ep],
+             (unsigned long long)cumulative);
+    }
+
+    fs_worker_t *w = worker_of(req);
+    const fs_generation_t *gen = fs_index_read_begin(shared->index, &w->index_thread);
+    EMIT("# HELP flightsearch_generation The index generation being served.\n# TYPE flightsearch_generation gauge\n"
+         "flightsearch_generation %llu\n",
+         (unsigned long long)gen->number);
+    EMIT("# HELP flightsearch_legs Legs in the index, in all and by source.\n# TYPE flightsearch_legs gauge\n"
+         "flightsearch_legs %llu\n",
+         (unsigned long long)gen->leg_count);
+    for (unsigned i = 0; i < gen->segment_count && n + 512 < cap; i++)
+        EMIT("flightsearch_source_legs{source=\"%s\"} %u\n", gen->segments[i]->source, gen->segments[i]->leg_count);
+    EMIT("# HELP flightsearch_source_sequence The last sequence applied, by source.\n# TYPE flightsearch_source_sequence gauge\n");
+    for (unsigned i = 0; i < gen->segment_count && n + 512 < cap; i++)
+        EMIT("flightsearch_source_sequence{source=\"%s\"} %llu\n", gen->segments[i]->source,
+             (unsigned long long)gen->segments[i]->sequence);
+    EMIT("# HELP flightsearch_source_age_seconds Seconds since the source was last updated.\n"
+         "# TYPE flightsearch_source_age_seconds gauge\n");
+    int64_t now = (int64_t)time(NULL);
+    for (unsigned i = 0; i < gen->segment_count && n + 512 < cap; i++)
+        EMIT("flightsearch_source_age_seconds{source=\"%s\"} %lld\n", gen->segments[i]->source,
+             (long long)(now - gen->segments[i]->updated_at));
+    size_t index_bytes = 0;
+    for (unsigned i = 0; i < gen->segment_count; i++)
+        index_bytes += gen->segments[i]->bytes;
+    fs_index_read_end(shared->index, &w->index_thread);
+    EMIT("# HELP flightsearch_index_bytes Heap bytes held by the index's current generation.\n"
+         "# TYPE flightsearch_index_bytes gauge\nflightsearch_index_bytes %zu\n",
+         index_bytes);
+    EMIT("# HELP flightsearch_ready 1 once the data directory is loaded.\n# TYPE flightsearch_ready gauge\n"
+         "flightsearch_ready %d\n",
+         ck_pr_load_int(&shared->ready));
+    EMIT("# HELP flightsearch_uptime_seconds Seconds since start.\n# TYPE flightsearch_uptime_seconds gauge\n"
+         "flightsearch_uptime_seconds %lld\n",
+         (long long)(now - shared->started_at));
+#ifdef FS_HAVE_JEMALLOC
+    uint64_t epoch = 1;
+    size_t sz = sizeof(epoch);
+    mallctl("epoch", &epoch, &sz, &epoch, sz);
+    size_t allocated = 0, resident = 0;
+    sz = sizeof(size_t);
+    mallctl("stats.allocated", &allocated, &sz, NULL, 0);
+    sz = sizeof(size_t);
+    mallctl("stats.resident", &resident, &sz, NULL, 0);
+    EMIT("# HELP flightsearch_jemalloc_allocated_bytes Bytes allocated by the application (jemalloc stats.allocated).\n"
+         "# TYPE flightsearch_jemalloc_allocated_bytes gauge\nflightsearch_jemalloc_allocated_bytes %zu\n"
+         "# HELP flightsearch_jemalloc_resident_bytes Bytes in physically resident pages mapped by jemalloc.\n"
+         "# TYPE flightsearch_jemalloc_resident_bytes gauge\nflightsearch_jemalloc_resident_bytes %zu\n",
+         allocated, resident);
+#endif
+#undef EMIT
+    *len = n;
+    return out;
+}
+
+static int handle_metrics(h2o_req_t *req, fs_worker_t *w, uint64_t started_us)
+{
+    size_t len;
+    char *body = metrics_text(req, w->shared, &len);
+    req->res.status = 200;
+    req->res.reason = "OK";
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("text/plain; version=0.0.4"));
+    fs_metrics_record(&w->metrics, FS_EP_METRICS, 200, now_us() - started_us);
+    h2o_send_inline(req, body, len);
+    return 0;
+}
+
+/* ------------------------------------------------------------- routing */
+
+static int path_is(h2o_req_t *req, const char *path)
+{
+    return h2o_memis(req->path_normalized.base, req->path_normalized.len, path, strlen(path));
+}
+
+int fs_handle_request(h2o_handler_t *self, h2o_req_t *req)
+{
+    (void)self;
+    uint64_t started_us = now_us();
+    fs_worker_t *w = worker_of(req);
+    static const struct {
+        const char *path;
+        fs_endpoint_t ep;
+    } routes[] = {{"/v1/search", FS_EP_SEARCH}, {"/v1/calendar", FS_EP_CALENDAR}, {"/v1/routes", FS_EP_ROUTES},
+                  {"/healthz", FS_EP_HEALTHZ},  {"/readyz", FS_EP_READYZ},        {"/metrics", FS_EP_METRICS}};
+    fs_endpoint_t ep = FS_EP_OTHER;
+    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
+        if (path_is(req, routes[i].path))
+            ep = routes[i].ep;
+    if (ep == FS_EP_OTHER) {
+        char msg[200];
+        snprintf(msg, sizeof(msg), "no endpoint at %.*s; the read endpoints are /v1/search, /v1/calendar and /v1/routes",
+                 (int)(req->path_normalized.len > 100 ? 100 : req->path_normalized.len), req->path_normalized.base);
+        return send_error(req, 404, "not_found", NULL, msg, FS_EP_OTHER, started_us);
+    }
+    int is_get = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET"));
+    int is_head = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"));
+    if (!is_get && !is_head) {
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, H2O_STRLIT("GET, HEAD"));
+        char msg[160];
+        snprintf(msg, sizeof(msg), "%.*s is not allowed on %s; use GET", (int)(req->method.len > 16 ? 16 : req->method.len),
+                 req->method.base, fs_endpoint_names[ep]);
+        return send_error(req, 405, "method_not_allowed", NULL, msg, ep, started_us);
+    }
+    if (req->entity.base != NULL && req->entity.len > 0)
+        return send_error(req, 413, "body_not_allowed", NULL, "read endpoints take no request body", ep, started_us);
+
+    switch (ep) {
+    case FS_EP_SEARCH:
+        return handle_search(req, w, started_us);
+    case FS_EP_CALENDAR:
+        return handle_calendar(req, w, started_us);
+    case FS_EP_ROUTES:
+        return handle_routes(req, w, started_us);
+    case FS_EP_METRICS:
+        return handle_metrics(req, w, started_us);
+    default:
+        return handle_health(req, w, ep, started_us);
+    }
+}

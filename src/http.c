@@ -1,0 +1,314 @@
+/*
+ * src/http.c: the process. Listeners, one h2o evloop per worker thread, TLS, signals, start-up
+ * loading and the graceful drain.
+ *
+ * Each worker owns an SO_REUSEPORT listener of its own (plain, and TLS when enabled), so the
+ * kernel spreads connections over workers and no two threads ever touch one connection. A worker
+ * never blocks: the only shared state it reads is the index (lock-free) and a few atomics.
+ *
+ * Shutdown: SIGTERM/SIGINT set a flag that every loop sees within 100 ms. Each worker closes its
+ * listeners, asks h2o to shut its connections down gracefully (GOAWAY for HTTP/2, close after the
+ * current response for HTTP/1.1) and keeps running until its connections are gone or
+ * FS_DRAIN_TIMEOUT_MS passes. Then the process exits 0.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <ck_pr.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include "loaders/loaders.h"
+#include "src/internal.h"
+
+#define FS_DRAIN_TIMEOUT_MS 10000
+
+static volatile sig_atomic_t stop_signal;
+
+static void on_signal(int signo)
+{
+    stop_signal = signo;
+}
+
+static int64_t monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Binds one listening socket; port 0 asks the kernel. Returns the fd or -1 with msg filled. */
+static int bind_listener(const char *host, unsigned port, char *msg, size_t msgcap)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV | AI_PASSIVE};
+    struct addrinfo *res;
+    char portstr[8];
+    snprintf(portstr, sizeof(portstr), "%u", port);
+    int gai = getaddrinfo(host, portstr, &hints, &res);
+    if (gai != 0) {
+        snprintf(msg, msgcap, "cannot resolve listen address '%s': %s", host, gai_strerror(gai));
+        return -1;
+    }
+    int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int on = 1;
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) != 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) != 0 || bind(fd, res->ai_addr, res->ai_addrlen) != 0 ||
+        listen(fd, SOMAXCONN) != 0) {
+        snprintf(msg, msgcap, "cannot listen on %s:%u: %s", host, port, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        freeaddrinfo(res);
+        return -1;
+    }
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+    freeaddrinfo(res);
+    return fd;
+}
+
+static unsigned bound_port(int fd)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
+        return 0;
+    if (ss.ss_family == AF_INET6)
+        return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+}
+
+/* Binds count listeners on one address; when port is 0 the first decides it for the rest. */
+static int bind_listeners(const char *host, unsigned *port, int *fds, unsigned count, char *msg, size_t msgcap)
+{
+    for (unsigned i = 0; i < count; i++) {
+        fds[i] = bind_listener(host, *port, msg, msgcap);
+        if (fds[i] < 0) {
+            while (i > 0)
+                close(fds[--i]);
+            return -1;
+        }
+        if (*port == 0)
+            *port = bound_port(fds[i]);
+    }
+    return 0;
+}
+
+static void on_accept(h2o_socket_t *listener, const char *err)
+{
+    if (err != NULL)
+        return;
+    h2o_accept_ctx_t *accept_ctx = listener->data;
+    /* accept a few per wake-up: fewer epoll round trips under connection storms */
+    for (int i = 0; i < 16; i++) {
+        h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
+        if (sock == NULL)
+            return;
+        h2o_accept(accept_ctx, sock);
+    }
+}
+
+typedef struct worker_start {
+    fs_worker_t *worker;
+    int plain_fd, tls_fd;
+    SSL_CTX *ssl_ctx;
+} worker_start_t;
+
+static h2o_socket_t *start_listener(fs_worker_t *w, int fd, h2o_accept_ctx_t *accept_ctx)
+{
+    h2o_socket_t *sock = h2o_evloop_socket_create(w->loop, fd, H2O_SOCKET_FLAG_DONT_READ);
+    sock->data = accept_ctx;
+    h2o_socket_read_start(sock, on_accept);
+    return sock;
+}
+
+static void close_listener(h2o_socket_t **sock)
+{
+    if (*sock == NULL)
+        return;
+    h2o_socket_read_stop(*sock);
+    h2o_socket_close(*sock);
+    *sock = NULL;
+}
+
+static void *worker_main(void *arg)
+{
+    worker_start_t *start = arg;
+    fs_worker_t *w = start->worker;
+    fs_shared_t *shared = w->shared;
+
+    w->loop = h2o_evloop_create();
+    h2o_context_init(&w->ctx, w->loop, &shared->h2o_config);
+    fs_index_thread_register(shared->index, &w->index_thread);
+    w->accept_plain.ctx = &w->ctx;
+    w->accept_plain.hosts = shared->h2o_config.hosts;
+    w->listener_plain = start_listener(w, start->plain_fd, &w->accept_plain);
+    if (start->tls_fd >= 0) {
+        w->accept_tls.ctx = &w->ctx;
+        w->accept_tls.hosts = shared->h2o_config.hosts;
+        w->accept_tls.ssl_ctx = start->ssl_ctx;
+        w->listener_tls = start_listener(w, start->tls_fd, &w->accept_tls);
+    }
+
+    while (!ck_pr_load_int(&shared->shutting_down))
+        h2o_evloop_run(w->loop, 100);
+
+    /* drain: no new connections, finish what is in flight */
+    close_listener(&w->listener_plain);
+    close_listener(&w->listener_tls);
+    h2o_context_request_shutdown(&w->ctx);
+    int64_t deadline = monotonic_ms() + FS_DRAIN_TIMEOUT_MS;
+    while ((!h2o_linklist_is_empty(&w->ctx.http1._conns) || !h2o_linklist_is_empty(&w->ctx.http2._conns)) &&
+           monotonic_ms() < deadline)
+        h2o_evloop_run(w->loop, 50);
+    return NULL;
+}
+
+typedef struct loader_start {
+    fs_shared_t *shared;
+    const char *data_dir;
+    int quiet;
+} loader_start_t;
+
+/* Loads the data dir on a loader thread, so /healthz answers while it loads and /readyz says so. */
+static void *startup_loader_main(void *arg)
+{
+    loader_start_t *ls = arg;
+    fs_index_thread_t th;
+    fs_index_thread_register(ls->shared->index, &th);
+    int64_t t0 = monotonic_ms();
+    int n = fs_loader_load_dir(ls->shared->index, &th, ls->data_dir);
+    if (n < 0)
+        fprintf(stderr, "flightsearch: cannot read --data-dir %s: %s; serving an empty index\n", ls->data_dir, fs_strerror(n));
+    else if (!ls->quiet)
+        fprintf(stderr, "flightsearch: loaded %d snapshot file%s from %s in %lld ms (generation %llu); ready\n", n,
+                n == 1 ? "" : "s", ls->data_dir, (long long)(monotonic_ms() - t0),
+                (unsigned long long)fs_index_generation_number(ls->shared->index));
+    ck_pr_store_int(&ls->shared->ready, 1);
+    return NULL;
+}
+
+static SSL_CTX *make_ssl_ctx(const fs_config_t *cfg, char *msg, size_t msgcap)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    if (ctx == NULL) {
+        snprintf(msg, msgcap, "cannot create a TLS context");
+        return NULL;
+    }
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION);
+    if (SSL_CTX_use_certificate_chain_file(ctx, cfg->tls_cert) != 1) {
+        snprintf(msg, msgcap, "--tls-cert %s: cannot load a PEM certificate chain (%s)", cfg->tls_cert,
+                 ERR_reason_error_string(ERR_get_error()));
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
+    if (SSL_CTX_use_PrivateKey_file(ctx, cfg->tls_key, SSL_FILETYPE_PEM) != 1 || SSL_CTX_check_private_key(ctx) != 1) {
+        snprintf(msg, msgcap, "--tls-key %s: cannot load a PEM private key matching the certificate (%s)", cfg->tls_key,
+                 ERR_reason_error_string(ERR_get_error()));
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
+    h2o_ssl_register_alpn_protocols(ctx, h2o_http2_alpn_protocols);
+    return ctx;
+}
+
+int fs_server_run(const fs_config_t *cfg)
+{
+    static fs_shared_t shared;
+    char msg[512];
+    shared.config = cfg;
+    shared.started_at = (int64_t)time(NULL);
+    shared.index = fs_index_new();
+    if (shared.index == NULL) {
+        fprintf(stderr, "flightsearch: out of memory\n");
+        return 1;
+    }
+
+    h2o_config_init(&shared.h2o_config);
+    shared.h2o_config.server_name = h2o_iovec_init(H2O_STRLIT(FS_SERVER_NAME));
+    shared.h2o_config.max_request_entity_size = cfg->max_feed_bytes;
+    shared.h2o_config.handshake_timeout = 10000;
+    shared.h2o_config.http1.req_timeout = 10000;    /* headers and body must arrive within 10 s */
+    shared.h2o_config.http2.idle_timeout = 30000;   /* an idle HTTP/2 connection is closed after 30 s */
+    shared.h2o_config.http2.graceful_shutdown_timeout = FS_DRAIN_TIMEOUT_MS;
+    h2o_hostconf_t *host = h2o_config_register_host(&shared.h2o_config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+    h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);
+    fs_handler_t *handler = (fs_handler_t *)h2o_create_handler(path, sizeof(*handler));
+    handler->super.on_req = fs_handle_request;
+    handler->shared = &shared;
+
+    unsigned n = cfg->threads;
+    int *plain_fds = calloc(n, sizeof(int)), *tls_fds = calloc(n, sizeof(int));
+    unsigned port = cfg->listen_port, tls_port = cfg->tls_listen_port;
+    if (bind_listeners(cfg->listen_host, &port, plain_fds, n, msg, sizeof(msg)) != 0) {
+        fprintf(stderr, "flightsearch: --listen: %s\n", msg);
+        return 1;
+    }
+    SSL_CTX *ssl_ctx = NULL;
+    for (unsigned i = 0; i < n; i++)
+        tls_fds[i] = -1;
+    if (cfg->tls_enabled) {
+        ssl_ctx = make_ssl_ctx(cfg, msg, sizeof(msg));
+        if (ssl_ctx == NULL) {
+            fprintf(stderr, "flightsearch: %s\n", msg);
+            return 1;
+        }
+        if (bind_listeners(cfg->tls_listen_host, &tls_port, tls_fds, n, msg, sizeof(msg)) != 0) {
+            fprintf(stderr, "flightsearch: --tls-listen: %s\n", msg);
+            return 1;
+        }
+    }
+
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    pthread_t loader;
+    loader_start_t ls = {&shared, cfg->data_dir, cfg->quiet};
+    pthread_create(&loader, NULL, startup_loader_main, &ls);
+
+    shared.worker_count = n;
+    shared.workers = calloc(n, sizeof(*shared.workers));
+    worker_start_t *starts = calloc(n, sizeof(*starts));
+    for (unsigned i = 0; i < n; i++) {
+        fs_worker_t *w;
+        if (posix_memalign((void **)&w, 64, sizeof(*w)) != 0)
+            return 1;
+        memset(w, 0, sizeof(*w));
+        w->shared = &shared;
+        w->id = i;
+        w->results = calloc(FS_SEARCH_MAX_LIMIT, sizeof(*w->results));
+        w->cells = calloc((size_t)FS_CALENDAR_MAX_DAYS * FS_CABIN_COUNT, sizeof(*w->cells));
+        w->routes = calloc(FS_AIRPORT_COUNT, sizeof(*w->routes));
+        shared.workers[i] = w;
+        starts[i] = (worker_start_t){w, plain_fds[i], tls_fds[i], ssl_ctx};
+    }
+    for (unsigned i = 0; i < n; i++)
+        pthread_create(&shared.workers[i]->thread, NULL, worker_main, &starts[i]);
+    if (!cfg->quiet) {
+        fprintf(stderr, "flightsearch: listening on http://%s:%u (HTTP/1.1, h2c)", cfg->listen_host, port);
+        if (cfg->tls_enabled)
+            fprintf(stderr, " and https://%s:%u (h2, HTTP/1.1)", cfg->tls_listen_host, tls_port);
+        fprintf(stderr, " with %u thread%s; data dir %s\n", n, n == 1 ? "" : "s", cfg->data_dir);
+    }
+
+    while (stop_signal == 0)
+        usleep(50 * 1000);
+    if (!cfg->quiet)
+        fprintf(stderr, "flightsearch: %s received, draining connections\n", stop_signal == SIGINT ? "SIGINT" : "SIGTERM");
+    ck_pr_store_int(&shared.shutting_down, 1);
+    for (unsigned i = 0; i < n; i++)
+        pthread_join(shared.workers[i]->thread, NULL);
+    pthread_join(loader, NULL);
+    if (!cfg->quiet)
+        fprintf(stderr, "flightsearch: stopped\n");
+    return 0;
+}

@@ -1,0 +1,19 @@
+/*
+ * src/main.c: flightsearch. Parses the command line and runs the server (src/http.c).
+ */
+#include <stdio.h>
+#include "src/server.h"
+
+int main(int argc, char **argv)
+{
+    fs_config_t cfg;
+    char err[512];
+    int r = fs_config_parse(&cfg, argc, argv, err, sizeof(err));
+    if (r == 1)
+        return 0;
+    if (r != 0) {
+        fprintf(stderr, "flightsearch: %s\n", err);
+        return 2;
+    }
+    return fs_server_run(&cfg);
+}

@@ -1,0 +1,376 @@
+/*
+ * src/query.c: query strings into fs_search_query_t. Strict on purpose: an unknown or repeated
+ * parameter is an error rather than silently ignored, because a frontend with a typo
+ * ("cabn=business") would otherwise get plausible but wrong answers.
+ */
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include "src/server.h"
+
+#define VALUE_MAX 512
+
+enum param {
+    P_ORIGIN,
+    P_DESTINATION,
+    P_DATE,
+    P_START_DATE,
+    P_END_DATE,
+    P_CABIN,
+    P_SEATS,
+    P_SOURCES,
+    P_CARRIERS,
+    P_MAX_STOPS,
+    P_SORT,
+    P_LIMIT,
+    P_CURSOR,
+    P_COUNT
+};
+
+static const char *const param_names[P_COUNT] = {"origin", "destination", "date",      "start_date", "end_date",
+                                                 "cabin",  "seats",       "sources",   "carriers",   "max_stops",
+                                                 "sort",   "limit",       "cursor"};
+
+/* Which parameters each endpoint takes. */
+static const unsigned endpoint_params[FS_EP_COUNT] = {
+    [FS_EP_SEARCH] = (1u << P_COUNT) - 1,
+    [FS_EP_CALENDAR] = 1u << P_ORIGIN | 1u << P_DESTINATION | 1u << P_START_DATE | 1u << P_END_DATE | 1u << P_CABIN |
+                       1u << P_SEATS | 1u << P_SOURCES | 1u << P_CARRIERS | 1u << P_MAX_STOPS,
+    [FS_EP_ROUTES] = 1u << P_ORIGIN | 1u << P_START_DATE | 1u << P_END_DATE | 1u << P_SOURCES | 1u << P_CARRIERS |
+                     1u << P_MAX_STOPS,
+};
+
+static int fail(fs_param_error_t *err, const char *param, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(fs_param_error_t *err, const char *param, const char *fmt, ...)
+{
+    snprintf(err->parameter, sizeof(err->parameter), "%s", param);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err->message, sizeof(err->message), fmt, ap);
+    va_end(ap);
+    return FS_EINVAL;
+}
+
+static int hexval(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Percent-decodes src into dst (NUL-terminated). Returns the length or -1 when malformed/too long. */
+static int url_decode(const char *src, size_t len, char *dst, size_t cap)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++) {
+        int c = (unsigned char)src[i];
+        if (c == '+') {
+            c = ' ';
+        } else if (c == '%') {
+            if (i + 2 >= len) /* "%4" at the end: truncated escape */
+                return -1;
+            int hi = hexval(src[i + 1]), lo = hexval(src[i + 2]);
+            if (hi < 0 || lo < 0)
+                return -1;
+            c = hi * 16 + lo;
+            i += 2;
+        }
+        if (c == 0 || n + 1 >= cap)
+            return -1;
+        dst[n++] = (char)c;
+    }
+    dst[n] = '\0';
+    return (int)n;
+}
+
+/* Calls fn on each comma-separated item of s; stops at the first nonzero return. */
+static int each_item(const char *s, int (*fn)(void *arg, const char *item, size_t len), void *arg)
+{
+    for (;;) {
+        const char *comma = strchr(s, ',');
+        size_t len = comma ? (size_t)(comma - s) : strlen(s);
+        int r = fn(arg, s, len);
+        if (r != 0)
+            return r;
+        if (comma == NULL)
+            return 0;
+        s = comma + 1;
+    }
+}
+
+typedef struct airport_list {
+    fs_airport_t *codes;
+    unsigned *count;
+    const char *param;
+    fs_param_error_t *err;
+} airport_list_t;
+
+static int add_airport(void *arg, const char *item, size_t len)
+{
+    airport_list_t *l = arg;
+    fs_airport_t a;
+    if (fs_airport_parse(item, len, &a) != 0)
+        return fail(l->err, l->param, "%s: '%.*s' is not a 3-letter uppercase IATA airport code", l->param, (int)(len > 20 ? 20 : len),
+                    item);
+    for (unsigned i = 0; i < *l->count; i++)
+        if (l->codes[i] == a)
+            return 0; /* GRU,GRU is GRU */
+    if (*l->count == FS_QUERY_MAX_AIRPORTS)
+        return fail(l->err, l->param, "%s: at most %d airports", l->param, FS_QUERY_MAX_AIRPORTS);
+    l->codes[(*l->count)++] = a;
+    return 0;
+}
+
+typedef struct filter_list {
+    fs_search_query_t *q;
+    fs_param_error_t *err;
+} filter_list_t;
+
+static int add_source(void *arg, const char *item, size_t len)
+{
+    filter_list_t *l = arg;
+    int ok = len >= 1 && len <= FS_SOURCE_NAME_MAX;
+    for (size_t i = 0; ok && i < len; i++)
+        ok = (item[i] >= 'a' && item[i] <= 'z') || (item[i] >= '0' && item[i] <= '9') || item[i] == '_' || item[i] == '-';
+    if (!ok)
+        return fail(l->err, "sources", "sources: '%.*s' is not a source name ([a-z0-9_-]{1,32})", (int)(len > 40 ? 40 : len),
+                    item);
+    if (l->q->source_count == FS_QUERY_MAX_FILTER)
+        return fail(l->err, "sources", "sources: at most %d sources", FS_QUERY_MAX_FILTER);
+    memcpy(l->q->sources[l->q->source_count], item, len);
+    l->q->sources[l->q->source_count++][len] = '\0';
+    return 0;
+}
+
+static int add_carrier(void *arg, const char *item, size_t len)
+{
+    filter_list_t *l = arg;
+    fs_carrier_t c;
+    if (fs_carrier_parse(item, len, &c) != 0)
+        return fail(l->err, "carriers", "carriers: '%.*s' is not a 2-character IATA airline code (A-Z, 0-9)",
+                    (int)(len > 20 ? 20 : len), item);
+    if (l->q->carrier_count == FS_QUERY_MAX_FILTER)
+        return fail(l->err, "carriers", "carriers: at most %d carriers", FS_QUERY_MAX_FILTER);
+    l->q->carriers[l->q->carrier_count++] = c;
+    return 0;
+}
+
+static int parse_uint(const char *v, unsigned min, unsigned max, unsigned *out)
+{
+    if (*v == '\0' || strlen(v) > 9)
+        return FS_EINVAL;
+    unsigned n = 0;
+    for (const char *p = v; *p; p++) {
+        if (*p < '0' || *p > '9')
+            return FS_EINVAL;
+        n = n * 10 + (unsigned)(*p - '0');
+    }
+    if (n < min || n > max)
+        return FS_EINVAL;
+    *out = n;
+    return 0;
+}
+
+static int parse_date_param(const char *name, const char *v, int32_t *day, fs_param_error_t *err)
+{
+    if (fs_date_parse(v, strlen(v), day) != 0)
+        return fail(err, name, "%s: '%.*s' is not a calendar date in the form YYYY-MM-DD", name, 20, v);
+    return 0;
+}
+
+int fs_query_parse(fs_endpoint_t ep, const char *qs, size_t len, fs_search_query_t *q, fs_param_error_t *err)
+{
+    memset(q, 0, sizeof(*q));
+    q->cabin = -1;
+    q->seats = 1;
+    q->limit = 50;
+    q->sort = FS_SORT_MILES;
+    err->parameter[0] = err->message[0] = '\0';
+
+    char values[P_COUNT][VALUE_MAX];
+    unsigned seen = 0;
+    const char *p = qs, *end = qs + len;
+    while (p < end) {
+        const char *amp = memchr(p, '&', (size_t)(end - p));
+        const char *item_end = amp ? amp : end;
+        if (item_end == p) { /* "a=1&&b=2": tolerate empty items */
+            p = item_end + 1;
+            continue;
+        }
+        const char *eq = memchr(p, '=', (size_t)(item_end - p));
+        const char *name_end = eq ? eq : item_end;
+        char name[64];
+        if (url_decode(p, (size_t)(name_end - p), name, sizeof(name)) < 0)
+            return fail(err, "", "a parameter name is malformed or too long");
+        int which = -1;
+        for (int i = 0; i < P_COUNT; i++)
+            if (strcmp(name, param_names[i]) == 0)
+                which = i;
+        if (which < 0 || (endpoint_params[ep] & (1u << which)) == 0)
+            return fail(err, name, "unknown parameter '%s' for %s (see docs/api.md)", name, fs_endpoint_names[ep]);
+        if (seen & (1u << which))
+            return fail(err, name, "%s is given more than once", name);
+        seen |= 1u << which;
+        if (eq == NULL || url_decode(eq + 1, (size_t)(item_end - eq - 1), values[which], VALUE_MAX) < 0)
+            return fail(err, name, "%s: the value is missing, malformed or longer than %d bytes", name, VALUE_MAX - 1);
+        if (values[which][0] == '\0')
+            return fail(err, name, "%s: the value is empty", name);
+        p = item_end + (amp ? 1 : 0);
+    }
+
+#define HAS(x) ((seen & (1u << (x))) != 0)
+    /* origin, destination */
+    if (!HAS(P_ORIGIN))
+        return fail(err, "origin", "origin is required (IATA airport codes, comma-separated)");
+    airport_list_t ol = {q->origins, &q->origin_count, "origin", err};
+    if (each_item(values[P_ORIGIN], add_airport, &ol) != 0)
+        return FS_EINVAL;
+    if (ep == FS_EP_ROUTES && q->origin_count != 1)
+        return fail(err, "origin", "origin: routes takes exactly one airport");
+    if (ep != FS_EP_ROUTES) {
+        if (!HAS(P_DESTINATION))
+            return fail(err, "destination", "destination is required (IATA airport codes, comma-separated)");
+        airport_list_t dl = {q->destinations, &q->destination_count, "destination", err};
+        if (each_item(values[P_DESTINATION], add_airport, &dl) != 0)
+            return FS_EINVAL;
+    }
+
+    /* dates */
+    if (HAS(P_DATE) && (HAS(P_START_DATE) || HAS(P_END_DATE)))
+        return fail(err, "date", "give either date or start_date and end_date, not both");
+    if (HAS(P_DATE)) {
+        if (parse_date_param("date", values[P_DATE], &q->start_day, err) != 0)
+            return FS_EINVAL;
+        q->end_day = q->start_day;
+    } else if (HAS(P_START_DATE) || HAS(P_END_DATE)) {
+        if (!HAS(P_START_DATE))
+            return fail(err, "start_date", "start_date is required with end_date");
+        if (!HAS(P_END_DATE))
+            return fail(err, "end_date", "end_date is required with start_date");
+        if (parse_date_param("start_date", values[P_START_DATE], &q->start_day, err) != 0 ||
+            parse_date_param("end_date", values[P_END_DATE], &q->end_day, err) != 0)
+            return FS_EINVAL;
+        if (q->end_day < q->start_day)
+            return fail(err, "end_date", "end_date %s is before start_date %s", values[P_END_DATE], values[P_START_DATE]);
+        int max_days = ep == FS_EP_CALENDAR ? FS_CALENDAR_MAX_DAYS : ep == FS_EP_SEARCH ? 90 : 366 * 2;
+        if (q->end_day - q->start_day + 1 > max_days)
+            return fail(err, "end_date", "the range is %d days; at most %d for %s", q->end_day - q->start_day + 1, max_days,
+                        fs_endpoint_names[ep]);
+    } else if (ep == FS_EP_ROUTES) {
+        q->start_day = 0;
+        q->end_day = UINT16_MAX;
+    } else if (ep == FS_EP_CALENDAR) {
+        return fail(err, "start_date", "start_date and end_date are required (YYYY-MM-DD, at most %d days)", FS_CALENDAR_MAX_DAYS);
+    } else {
+        return fail(err, "date", "date (YYYY-MM-DD), or start_date and end_date, is required");
+    }
+
+    if (HAS(P_CABIN)) {
+        q->cabin = fs_cabin_parse(values[P_CABIN], strlen(values[P_CABIN]));
+        if (q->cabin < 0)
+            return fail(err, "cabin", "cabin: expected economy, premium, business or first, got '%.20s'", values[P_CABIN]);
+    }
+    if (HAS(P_SEATS) && parse_uint(values[P_SEATS], 1, 9, &q->seats) != 0)
+        return fail(err, "seats", "seats: expected a whole number from 1 to 9, got '%.20s'", values[P_SEATS]);
+    filter_list_t fl = {q, err};
+    if (HAS(P_SOURCES) && each_item(values[P_SOURCES], add_source, &fl) != 0)
+        return FS_EINVAL;
+    if (HAS(P_CARRIERS) && each_item(values[P_CARRIERS], add_carrier, &fl) != 0)
+        return FS_EINVAL;
+    if (HAS(P_MAX_STOPS) && parse_uint(values[P_MAX_STOPS], 0, 0, &q->max_stops) != 0)
+        return fail(err, "max_stops", "max_stops: only 0 (nonstop) is supported, got '%.20s'", values[P_MAX_STOPS]);
+    if (HAS(P_SORT)) {
+        const char *s = values[P_SORT];
+        if (strcmp(s, "miles") == 0)
+            q->sort = FS_SORT_MILES;
+        else if (strcmp(s, "departure") == 0)
+            q->sort = FS_SORT_DEPARTURE;
+        else if (strcmp(s, "duration") == 0)
+            q->sort = FS_SORT_DURATION;
+        else
+            return fail(err, "sort", "sort: expected miles, departure or duration, got '%.20s'", s);
+    }
+    if (HAS(P_LIMIT) && parse_uint(values[P_LIMIT], 1, FS_SEARCH_MAX_LIMIT, &q->limit) != 0)
+        return fail(err, "limit", "limit: expected a whole number from 1 to %d, got '%.20s'", FS_SEARCH_MAX_LIMIT, values[P_LIMIT]);
+    if (HAS(P_CURSOR) && fs_cursor_decode(q->sort, values[P_CURSOR], strlen(values[P_CURSOR]), &q->cursor) != 0)
+        return fail(err, "cursor", "cursor: not a cursor from a previous page of this search with this sort");
+#undef HAS
+    return 0;
+}
+
+/* ------------------------------------------------------------- cursors
+ * A cursor is "<sort letter>.<sort value>.<departure UTC minute>.<result id>" in unpadded
+ * base64url: opaque to clients, stateless for the server, and valid across generations. */
+
+static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+static const char sort_letters[] = {'m', 'd', 't'};
+
+size_t fs_cursor_encode(enum fs_sort sort, const fs_result_t *last, char *out, size_t cap)
+{
+    char id[FS_ID_MAX], text[FS_ID_MAX + 64];
+    fs_result_id(last, id);
+    int n = snprintf(text, sizeof(text), "%c.%lld.%lld.%s", sort_letters[sort], (long long)last->sort_value,
+                     (long long)last->departs_utc_min, id);
+    size_t o = 0;
+    for (int i = 0; i < n; i += 3) {
+        uint32_t v = (uint32_t)(unsigned char)text[i] << 16;
+        if (i + 1 < n)
+            v |= (uint32_t)(unsigned char)text[i + 1] << 8;
+        if (i + 2 < n)
+            v |= (unsigned char)text[i + 2];
+        int chars = i + 2 < n ? 4 : i + 1 < n ? 3 : 2;
+        for (int k = 0; k < chars && o + 1 < cap; k++)
+            out[o++] = b64url[(v >> (18 - 6 * k)) & 63];
+    }
+    out[o] = '\0';
+    return o;
+}
+
+int fs_cursor_decode(enum fs_sort sort, const char *s, size_t len, fs_cursor_t *out)
+{
+    char text[FS_ID_MAX + 64];
+    size_t n = 0;
+    if (len == 0 || len > (sizeof(text) - 1) * 4 / 3 || len % 4 == 1)
+        return FS_EINVAL;
+    uint32_t acc = 0;
+    int bits = 0;
+    for (size_t i = 0; i < len; i++) {
+        const char *p = memchr(b64url, s[i], 64);
+        if (p == NULL || s[i] == '\0')
+            return FS_EINVAL;
+        acc = (acc << 6) | (uint32_t)(p - b64url);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            text[n++] = (char)((acc >> bits) & 0xff);
+        }
+    }
+    text[n] = '\0';
+    if (n < 7 || text[0] != sort_letters[sort] || text[1] != '.')
+        return FS_EINVAL;
+    char *p = text + 2, *end;
+    long long sv = strtoll(p, &end, 10);
+    if (end == p || *end != '.')
+        return FS_EINVAL;
+    p = end + 1;
+    long long dep = strtoll(p, &end, 10);
+    if (end == p || *end != '.')
+        return FS_EINVAL;
+    p = end + 1;
+    size_t idlen = strlen(p);
+    if (idlen == 0 || idlen >= FS_ID_MAX)
+        return FS_EINVAL;
+    for (size_t i = 0; i < idlen; i++)
+        if (!isalnum((unsigned char)p[i]) && p[i] != '-' && p[i] != '_')
+            return FS_EINVAL;
+    out->present = 1;
+    out->sort_value = sv;
+    out->departs_utc_min = dep;
+    memcpy(out->id, p, idlen + 1);
+    return 0;
+}

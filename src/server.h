@@ -1,0 +1,77 @@
+/*
+ * src/server.h: the flightsearch server. This header is the module's contract: the
+ * configuration, the entry point, and the request-parsing functions the tests drive directly.
+ * Private parts (workers, handlers, metrics) are declared in src/internal.h.
+ *
+ * Data path, one file per step: request (http.c) -> parse (query.c) -> plan and index lookup
+ * (handlers.c over index/) -> encode (enc.c) -> send (handlers.c).
+ */
+#ifndef FS_SERVER_H
+#define FS_SERVER_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include "index/index.h"
+
+#define FS_VERSION "0.1.0"
+#define FS_SERVER_NAME "flightsearch/" FS_VERSION
+
+typedef struct fs_config {
+    char listen_host[256];
+    unsigned listen_port;
+    int tls_enabled;
+    char tls_listen_host[256];
+    unsigned tls_listen_port;
+    const char *tls_cert, *tls_key;
+    unsigned threads;          /* event-loop threads */
+    const char *data_dir;
+    uint64_t max_feed_bytes;   /* largest request body accepted */
+    int quiet;                 /* no access log lines */
+} fs_config_t;
+
+/**
+ * Parses the command line into cfg (defaults first). Returns 0 to run, 1 when --help or --version
+ * was printed (exit 0), or FS_EINVAL with a message naming the flag in err (exit 2).
+ */
+int fs_config_parse(fs_config_t *cfg, int argc, char **argv, char *err, size_t errcap);
+/** Prints the --help text. */
+void fs_config_usage(FILE *out);
+
+/** Runs the server until SIGTERM or SIGINT, then drains and returns the exit status. */
+int fs_server_run(const fs_config_t *cfg);
+
+/* ------------------------------------------------------------ queries */
+
+typedef enum fs_endpoint {
+    FS_EP_SEARCH,
+    FS_EP_CALENDAR,
+    FS_EP_ROUTES,
+    FS_EP_HEALTHZ,
+    FS_EP_READYZ,
+    FS_EP_METRICS,
+    FS_EP_OTHER, /* unknown paths and wrong methods */
+    FS_EP_COUNT
+} fs_endpoint_t;
+
+extern const char *const fs_endpoint_names[FS_EP_COUNT];
+
+/** Why a query was refused: the parameter and a sentence saying what to fix. */
+typedef struct fs_param_error {
+    char parameter[40];
+    char message[240];
+} fs_param_error_t;
+
+/**
+ * Parses the query string (the part after '?', not NUL-terminated) of a search, calendar or
+ * routes request into q, with defaults for what is absent. Unknown and repeated parameters,
+ * malformed values, impossible dates and reversed or too-long ranges are errors. Returns 0 or
+ * FS_EINVAL with err filled. Pure: any thread.
+ */
+int fs_query_parse(fs_endpoint_t ep, const char *qs, size_t len, fs_search_query_t *q, fs_param_error_t *err);
+
+/** Encodes a cursor (the sort key of a page's last result) as an opaque URL-safe token. */
+size_t fs_cursor_encode(enum fs_sort sort, const fs_result_t *last, char *out, size_t cap);
+/** Decodes a cursor token for the given sort; FS_EINVAL when malformed or made for another sort. */
+int fs_cursor_decode(enum fs_sort sort, const char *s, size_t len, fs_cursor_t *out);
+
+#endif
