@@ -576,6 +576,21 @@ static int cmp_flight(const void *x, const void *y)
     return p->flight < q->flight ? -1 : p->flight > q->flight;
 }
 
+/* Trunk routes a new user will try first ("GRU to Lisbon?"): the demo always flies them, whatever
+ * the draw, so the README's example queries have answers. Either direction matches. */
+static int is_demo_anchor(const gen_world_t *w, const cand_t *c)
+{
+    static const char *const anchors[][2] = {{"GRU", "LIS"}, {"GRU", "GIG"}, {"GRU", "JFK"}, {"GRU", "MIA"}, {"GRU", "LHR"},
+                                             {"GRU", "CDG"}, {"GRU", "MAD"}, {"GIG", "LIS"}, {"JFK", "LHR"}, {"LHR", "CDG"},
+                                             {"GRU", "EZE"}, {"GRU", "SCL"}, {"LIS", "LHR"}, {"LIS", "CDG"}, {"MIA", "JFK"}};
+    const char *a = w->airports[c->a].code, *b = w->airports[c->b].code;
+    for (size_t i = 0; i < sizeof(anchors) / sizeof(anchors[0]); i++)
+        if ((strcmp(a, anchors[i][0]) == 0 && strcmp(b, anchors[i][1]) == 0) ||
+            (strcmp(a, anchors[i][1]) == 0 && strcmp(b, anchors[i][0]) == 0))
+            return 1;
+    return 0;
+}
+
 int gen_plan_build(const gen_config_t *cfg, const gen_world_t *w, gen_plan_t *plan)
 {
     unsigned sc = gen_source_count(cfg->size), enabled = (1u << sc) - 1;
@@ -622,6 +637,8 @@ int gen_plan_build(const gen_config_t *cfg, const gen_world_t *w, gen_plan_t *pl
         cand_t *c = &cs.v[i];
         double u = gen_unit(gen_mix(c->h ^ 0x4b)) + 0x1p-60;
         c->key = -log(u) / (c->weight * (c->own ? 16.0 : c->known ? 4.0 : 1.0) + 1e-12);
+        if (cfg->size == GEN_DEMO && is_demo_anchor(w, c))
+            c->key = -1.0; /* drawn first */
     }
     qsort(cs.v, cs.n, sizeof(*cs.v), cmp_key);
 
