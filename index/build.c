@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/mman.h>
 #include "index/index.h"
 
 struct fs_segment_builder {
@@ -153,9 +154,51 @@ int fs_segment_builder_add(fs_segment_builder_t *b, const fs_leg_in_t *in)
     return 0;
 }
 
+/* Takes over seg's fare table as it is, so legs carried over keep their cabin words: a delta on a
+ * 10M-leg source then copies legs instead of hashing ~25M fares again. */
+static int seed_fares(fs_segment_builder_t *b, const fs_segment_t *seg)
+{
+    if (seg->fare_count == 0)
+        return 0;
+    b->fares = malloc(seg->fare_count * sizeof(*b->fares));
+    if (b->fares == NULL)
+        return FS_ENOMEM;
+    memcpy(b->fares, seg->fares, seg->fare_count * sizeof(*b->fares));
+    b->fare_count = b->fare_cap = seg->fare_count;
+    size_t slots = 1024;
+    while (slots < b->fare_count * 2 + 2)
+        slots *= 2;
+    b->fare_slots = calloc(slots, sizeof(*b->fare_slots));
+    if (b->fare_slots == NULL)
+        return FS_ENOMEM;
+    b->fare_slot_mask = slots - 1;
+    for (size_t i = 0; i < b->fare_count; i++) {
+        size_t s = fare_hash(&b->fares[i]) & b->fare_slot_mask;
+        while (b->fare_slots[s] != 0)
+            s = (s + 1) & b->fare_slot_mask;
+        b->fare_slots[s] = (uint32_t)i + 1;
+    }
+    return 0;
+}
+
 int fs_segment_builder_add_segment(fs_segment_builder_t *b, const fs_segment_t *seg,
                                    int (*skip)(void *arg, const fs_leg_t *leg), void *arg)
 {
+    if (b->fare_count == 0 && b->fares == NULL) {
+        int r = seed_fares(b, seg);
+        if (r != 0)
+            return r;
+        for (uint32_t i = 0; i < seg->leg_count; i++) {
+            if (skip != NULL && skip(arg, &seg->legs[i]))
+                continue;
+            fs_leg_t *leg = leg_slot(b);
+            if (leg == NULL)
+                return FS_ENOMEM;
+            *leg = seg->legs[i];
+            b->leg_count++;
+        }
+        return 0;
+    }
     for (uint32_t i = 0; i < seg->leg_count; i++) {
         const fs_leg_t *src = &seg->legs[i];
         if (skip != NULL && skip(arg, src))
@@ -234,6 +277,55 @@ static uint64_t route_hash(fs_airport_t origin, fs_airport_t destination)
     return fs_hash64(&od, sizeof(od));
 }
 
+/*
+ * Builds the route table and its hash over legs sorted by (origin, destination, day, ...), and
+ * hands legs to seg (seg->legs, seg->leg_count, seg->bytes). Shared by the builder and by segments
+ * mapped back from a persisted image.
+ */
+int fs_segment_index_routes(fs_segment_t *seg, const fs_leg_t *legs, size_t n)
+{
+    size_t route_count = 0;
+    for (size_t i = 0; i < n; i++)
+        if (i == 0 || legs[i].origin != legs[i - 1].origin || legs[i].destination != legs[i - 1].destination)
+            route_count++;
+    fs_route_t *routes = calloc(route_count ? route_count : 1, sizeof(*routes));
+    size_t slot_count = 16;
+    while (slot_count < route_count * 2)
+        slot_count *= 2;
+    uint32_t *slots = calloc(slot_count, sizeof(*slots));
+    seg->legs = legs;
+    seg->leg_count = (uint32_t)n;
+    if (routes == NULL || slots == NULL) {
+        free(routes);
+        free(slots);
+        return FS_ENOMEM;
+    }
+    size_t r = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (i == 0 || legs[i].origin != legs[i - 1].origin || legs[i].destination != legs[i - 1].destination) {
+            routes[r].origin = legs[i].origin;
+            routes[r].destination = legs[i].destination;
+            routes[r].first = (uint32_t)i;
+            routes[r].first_day = legs[i].day;
+            r++;
+        }
+        routes[r - 1].count++;
+        routes[r - 1].last_day = legs[i].day;
+    }
+    for (size_t i = 0; i < route_count; i++) {
+        size_t s = route_hash(routes[i].origin, routes[i].destination) & (slot_count - 1);
+        while (slots[s] != 0)
+            s = (s + 1) & (slot_count - 1);
+        slots[s] = (uint32_t)i + 1;
+    }
+    seg->routes = routes;
+    seg->route_count = (uint32_t)route_count;
+    seg->route_slots = slots;
+    seg->route_slot_mask = (uint32_t)(slot_count - 1);
+    seg->bytes = sizeof(*seg) + n * sizeof(fs_leg_t) + route_count * sizeof(fs_route_t) + slot_count * sizeof(uint32_t);
+    return 0;
+}
+
 fs_segment_t *fs_segment_builder_finish(fs_segment_builder_t *b, uint64_t body_hash)
 {
     fs_segment_t *seg = calloc(1, sizeof(*seg));
@@ -265,65 +357,28 @@ fs_segment_t *fs_segment_builder_finish(fs_segment_builder_t *b, uint64_t body_h
     free(b->legs);
     b->legs = NULL;
 
-    /* routes */
-    size_t route_count = 0;
-    for (size_t i = 0; i < n; i++)
-        if (i == 0 || legs[i].origin != legs[i - 1].origin || legs[i].destination != legs[i - 1].destination)
-            route_count++;
-    fs_route_t *routes = calloc(route_count ? route_count : 1, sizeof(*routes));
-    size_t slot_count = 16;
-    while (slot_count < route_count * 2)
-        slot_count *= 2;
-    uint32_t *slots = calloc(slot_count, sizeof(*slots));
-    if (routes == NULL || slots == NULL) {
-        free(routes);
-        free(slots);
-        goto fail;
-    }
-    size_t r = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (i == 0 || legs[i].origin != legs[i - 1].origin || legs[i].destination != legs[i - 1].destination) {
-            routes[r].origin = legs[i].origin;
-            routes[r].destination = legs[i].destination;
-            routes[r].first = (uint32_t)i;
-            routes[r].first_day = legs[i].day;
-            r++;
-        }
-        routes[r - 1].count++;
-        routes[r - 1].last_day = legs[i].day;
-    }
-    for (size_t i = 0; i < route_count; i++) {
-        size_t s = route_hash(routes[i].origin, routes[i].destination) & (slot_count - 1);
-        while (slots[s] != 0)
-            s = (s + 1) & (slot_count - 1);
-        slots[s] = (uint32_t)i + 1;
-    }
+    if (fs_segment_index_routes(seg, legs, n) != 0)
+        goto fail; /* legs belong to seg now */
 
     snprintf(seg->source, sizeof(seg->source), "%s", b->source);
     seg->sequence = b->sequence;
     seg->generated_at = b->generated_at;
     seg->updated_at = (int64_t)time(NULL);
     seg->body_hash = body_hash;
-    seg->legs = legs;
-    seg->leg_count = (uint32_t)n;
     /* the fare table is kept exactly as built; shrink it to its size */
     fs_fare_t *fares = b->fare_count ? realloc(b->fares, b->fare_count * sizeof(*fares)) : NULL;
     seg->fares = fares != NULL ? fares : b->fares;
     b->fares = NULL;
     seg->fare_count = (uint32_t)b->fare_count;
-    seg->routes = routes;
-    seg->route_count = (uint32_t)route_count;
-    seg->route_slots = slots;
-    seg->route_slot_mask = (uint32_t)(slot_count - 1);
-    seg->bytes = sizeof(*seg) + n * sizeof(fs_leg_t) + b->fare_count * sizeof(fs_fare_t) + route_count * sizeof(fs_route_t) +
-                 slot_count * sizeof(uint32_t);
+    seg->bytes += b->fare_count * sizeof(fs_fare_t);
     fs_segment_builder_free(b);
     return seg;
 
 fail:
-    free(seg);
+    if (seg == NULL || seg->legs == NULL)
+        free(legs);
+    fs_segment_free(seg);
     free(items);
-    free(legs);
     fs_segment_builder_free(b);
     return NULL;
 }
@@ -332,8 +387,12 @@ void fs_segment_free(fs_segment_t *seg)
 {
     if (seg == NULL)
         return;
-    free((void *)seg->legs);
-    free((void *)seg->fares);
+    if (seg->mapping != NULL) {
+        munmap(seg->mapping, seg->mapping_len); /* legs and fares live in the mapped image */
+    } else {
+        free((void *)seg->legs);
+        free((void *)seg->fares);
+    }
     free((void *)seg->routes);
     free((void *)seg->route_slots);
     free(seg);

@@ -57,6 +57,8 @@ struct fs_index {
     pthread_mutex_t publish_lock; /* writers only */
     uint64_t last_number;         /* under publish_lock */
     int tsan_sync;
+    fs_index_thread_t **owned;    /* records fs_index_thread_get allocated; under publish_lock */
+    size_t owned_count, owned_cap;
 };
 
 fs_index_t *fs_index_new(void)
@@ -90,6 +92,9 @@ void fs_index_free(fs_index_t *idx)
     for (unsigned i = 0; i < gen->segment_count; i++)
         fs_segment_free(gen->segments[i]);
     free(gen);
+    for (size_t i = 0; i < idx->owned_count; i++)
+        free(idx->owned[i]);
+    free(idx->owned);
     pthread_mutex_destroy(&idx->publish_lock);
     free(idx);
 }
@@ -98,6 +103,35 @@ void fs_index_thread_register(fs_index_t *idx, fs_index_thread_t *th)
 {
     memset(th, 0, sizeof(*th));
     ck_epoch_register(&idx->epoch, &th->record, NULL);
+}
+
+fs_index_thread_t *fs_index_thread_get(fs_index_t *idx)
+{
+    ck_epoch_record_t *r = ck_epoch_recycle(&idx->epoch, NULL);
+    if (r != NULL) /* every record of this epoch is the first member of an fs_index_thread_t */
+        return (fs_index_thread_t *)r;
+    fs_index_thread_t *th = malloc(sizeof(*th));
+    pthread_mutex_lock(&idx->publish_lock);
+    if (th != NULL && idx->owned_count == idx->owned_cap) {
+        size_t cap = idx->owned_cap ? idx->owned_cap * 2 : 16;
+        fs_index_thread_t **n = realloc(idx->owned, cap * sizeof(*n));
+        if (n != NULL) {
+            idx->owned = n;
+            idx->owned_cap = cap;
+        }
+    }
+    if (th == NULL || idx->owned_count == idx->owned_cap)
+        abort(); /* a few dozen bytes at start-up: nothing sensible to do without them */
+    idx->owned[idx->owned_count++] = th;
+    pthread_mutex_unlock(&idx->publish_lock);
+    fs_index_thread_register(idx, th);
+    return th;
+}
+
+void fs_index_thread_put(fs_index_t *idx, fs_index_thread_t *th)
+{
+    (void)idx;
+    ck_epoch_unregister(&th->record); /* stays in the list, marked free for the next get */
 }
 
 const fs_generation_t *fs_index_read_begin(fs_index_t *idx, fs_index_thread_t *th)
@@ -110,6 +144,13 @@ void fs_index_read_end(fs_index_t *idx, fs_index_thread_t *th)
 {
     TSAN_RELEASE(&idx->tsan_sync);
     ck_epoch_end(&th->record, NULL);
+}
+
+uint64_t fs_index_leg_count(fs_index_t *idx, fs_index_thread_t *th)
+{
+    uint64_t n = fs_index_read_begin(idx, th)->leg_count;
+    fs_index_read_end(idx, th);
+    return n;
 }
 
 uint64_t fs_index_generation_number(fs_index_t *idx)
@@ -179,6 +220,8 @@ static int64_t swap_locked(fs_index_t *idx, fs_segment_t *seg, const char *remov
         gen->leg_count += gen->segments[i]->leg_count;
     }
     gen->number = ++idx->last_number;
+    if (seg != NULL)
+        seg->generation = gen->number; /* still private: published by the store below */
     /* release: the generation's contents are visible before the pointer that publishes it */
     __atomic_store_n(&idx->current, gen, __ATOMIC_RELEASE);
     *old_out = old;

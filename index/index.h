@@ -206,8 +206,11 @@ typedef struct fs_segment {
     const uint32_t *route_slots; /* open-addressing table: route index + 1, 0 = empty */
     uint32_t route_slot_mask;
 
+    uint64_t generation;    /* the generation that published it (set at publish) */
     unsigned refs;          /* writer-side only */
     size_t bytes;           /* heap bytes owned by this segment */
+    void *mapping;          /* non-NULL: legs and fares live in this read-only file mapping */
+    size_t mapping_len;
 } fs_segment_t;
 
 /** Finds the route origin->destination in a segment, or NULL. Any thread, read side. */
@@ -232,6 +235,24 @@ void fs_segment_builder_free(fs_segment_builder_t *b);
 /** Frees a segment no generation lists any more. Writer side. */
 void fs_segment_free(fs_segment_t *seg);
 
+/*
+ * Segment images: a segment's legs and fares are flat and pointerless, so they are persisted as
+ * they are in memory (little-endian x86-64 layout) and mapped back read-only at start-up; only the
+ * route table is rebuilt. Layout: a 128-byte header (magic, version, source, sequence,
+ * generated_at, updated_at, body_hash, counts, payload length and xxHash64, the header's own
+ * xxHash64), then legs[leg_count], then fares[fare_count].
+ */
+#define FS_IMAGE_HEADER_SIZE 128
+/** Writes seg's image to fd from its current offset. Returns bytes written or a negative FS_E*
+ *  (FS_EIO with errno set). The caller owns durability (fsync, rename). */
+int64_t fs_segment_write_image(const fs_segment_t *seg, int fd);
+/** Builds seg's route table over legs already sorted like a segment's and gives legs to seg.
+ *  Used by the builder and by image loading. FS_ENOMEM. */
+int fs_segment_index_routes(fs_segment_t *seg, const fs_leg_t *legs, size_t n);
+/** Maps an image file and returns its segment (refs = 0), or NULL with a sentence in err: a
+ *  truncated file, a bad magic or version, or a checksum mismatch is refused. */
+fs_segment_t *fs_segment_map_image(const char *path, char *err, size_t errcap);
+
 /* ----------------------------------------------------------- generations */
 
 typedef struct fs_generation {
@@ -252,13 +273,20 @@ typedef struct fs_index_thread {
 fs_index_t *fs_index_new(void);
 /** Frees the index and its current generation. No thread may use it any more. */
 void fs_index_free(fs_index_t *idx);
-/** Registers the calling thread's record. Call once per thread before read_begin or publish. */
+/** Registers a record for a long-lived thread. ck_epoch keeps every record in its list for the
+ *  life of the index, so th's storage must outlive the index (a worker struct, a static). */
 void fs_index_thread_register(fs_index_t *idx, fs_index_thread_t *th);
+/** A record for a short-lived thread: taken from the index's free records (or allocated), handed
+ *  back with fs_index_thread_put when the thread is done with the index. */
+fs_index_thread_t *fs_index_thread_get(fs_index_t *idx);
+void fs_index_thread_put(fs_index_t *idx, fs_index_thread_t *th);
 
 /** Enters a read section and returns the current generation (never NULL). Lock-free, wait-free. */
 const fs_generation_t *fs_index_read_begin(fs_index_t *idx, fs_index_thread_t *th);
 void fs_index_read_end(fs_index_t *idx, fs_index_thread_t *th);
 
+/** Legs in the current generation (enters and leaves a read section). */
+uint64_t fs_index_leg_count(fs_index_t *idx, fs_index_thread_t *th);
 /** The number of the current generation, without entering a section. */
 uint64_t fs_index_generation_number(fs_index_t *idx);
 

@@ -1,8 +1,8 @@
 /*
  * loaders/load.c: snapshot files into published segments (start-up loading).
  *
- * A file is mapped read-only, decoded and validated straight into a segment builder, and the
- * segment is published only when the whole file was valid: one bad record refuses the file (the
+ * A file is mapped read-only, decoded and validated straight into a segment builder
+ * (fs_apply_snapshot), and the segment is published only when the whole file was valid: one bad record refuses the file (the
  * source keeps what it had), and the other files still load.
  */
 #include <dirent.h>
@@ -14,23 +14,12 @@
 #include <unistd.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include "loaders/loaders.h"
+#include "loaders/internal.h"
 
 static int ends_with(const char *s, const char *suffix)
 {
     size_t n = strlen(s), k = strlen(suffix);
     return n > k && strcmp(s + n - k, suffix) == 0;
-}
-
-typedef struct build_sink {
-    fs_segment_builder_t *builder;
-} build_sink_t;
-
-static int sink_leg(void *arg, uint64_t index, const fs_leg_in_t *leg)
-{
-    (void)index;
-    build_sink_t *s = arg;
-    return fs_segment_builder_add(s->builder, leg);
 }
 
 /* Maps a whole file read-only. An empty file maps to a zero-length buffer. */
@@ -78,28 +67,18 @@ int64_t fs_loader_load_file(fs_index_t *idx, fs_index_thread_t *th, const char *
         return r;
     }
 
-    /* The source is only known once the header is decoded, so the builder starts unnamed and the
-     * segment takes the header's name below. */
-    fs_segment_builder_t *b = fs_segment_builder_new("", 0, 0);
     fs_feed_errors_t *errs = calloc(1, sizeof(*errs));
-    if (b == NULL || errs == NULL) {
-        fs_segment_builder_free(b);
-        free(errs);
+    if (errs == NULL) {
         if (data != NULL)
             munmap((void *)data, len);
         snprintf(errbuf, errcap, "%s: out of memory", path);
         return FS_ENOMEM;
     }
-    build_sink_t bs = {b};
-    fs_feed_sink_t sink = {.leg = sink_leg, .remove = NULL, .arg = &bs};
     fs_feed_header_t header;
-    memset(&header, 0, sizeof(header));
-    r = fs_feed_decode(data, len, format, FS_FEED_SNAPSHOT, NULL, &header, &sink, errs);
-    uint64_t body_hash = r == 0 ? fs_hash64(data, len) : 0;
+    fs_segment_t *seg = fs_apply_snapshot(NULL, data, len, format, errs, &header, &r);
     if (data != NULL)
         munmap((void *)data, len);
-    if (r != 0) {
-        fs_segment_builder_free(b);
+    if (seg == NULL) {
         if (r == FS_EINVAL && errs->count > 0) {
             const fs_feed_error_t *e = &errs->e[0];
             int n = snprintf(errbuf, errcap, "%s: refused (%llu problem%s): ", path, (unsigned long long)errs->total,
@@ -118,14 +97,6 @@ int64_t fs_loader_load_file(fs_index_t *idx, fs_index_thread_t *th, const char *
         return r;
     }
     free(errs);
-    fs_segment_t *seg = fs_segment_builder_finish(b, body_hash);
-    if (seg == NULL) {
-        snprintf(errbuf, errcap, "%s: out of memory building the index", path);
-        return FS_ENOMEM;
-    }
-    snprintf(seg->source, sizeof(seg->source), "%s", header.source);
-    seg->sequence = header.sequence;
-    seg->generated_at = header.generated_at;
     int64_t gen = fs_index_publish_segment(idx, th, seg);
     if (gen < 0)
         snprintf(errbuf, errcap, "%s: cannot publish: %s", path, fs_strerror((int)gen));
@@ -168,9 +139,10 @@ int fs_loader_load_dir(fs_index_t *idx, fs_index_thread_t *th, const char *dir)
         if (r > 0)
             loaded++;
         else
-            fprintf(stderr, "flightsearch: %s; the other files still load\n", err);
+            fs_log("%s; the other files still load", err);
         free(names[i]);
     }
     free(names);
     return loaded;
 }
+

@@ -104,4 +104,109 @@ int64_t fs_loader_load_file(fs_index_t *idx, fs_index_thread_t *th, const char *
  */
 int fs_loader_load_dir(fs_index_t *idx, fs_index_thread_t *th, const char *dir);
 
+/** Finds the document's "source" without validating the rest (the spool routes a file to its
+ *  source's loader before decoding it). 0, or FS_EINVAL when there is none or it is malformed. */
+int fs_feed_peek_source(const uint8_t *body, size_t len, fs_feed_format_t format, char out[FS_SOURCE_NAME_MAX + 1]);
+
+/* ---------------------------------------------------------------- store
+ * Crash-safe persistence, one directory per source: DATA_DIR/sources/<source>/
+ *   base-<sequence>.seg      a segment image (index.h), written for every snapshot
+ *   delta-<sequence>.delta   a delta body as received, behind a header with its length and xxHash64
+ * Every file is written as: temp file in the same directory, write all, fsync, rename, fsync the
+ * directory. A source's state is its newest valid base plus the valid deltas after it, in order.
+ * Not thread-safe per source: one loader thread owns each source.
+ */
+
+typedef struct fs_store fs_store_t;
+
+/** Opens (creating) DATA_DIR/sources and DATA_DIR/inbox/{done,failed}. NULL with err filled. */
+fs_store_t *fs_store_open(const char *data_dir, char *err, size_t errcap);
+void fs_store_close(fs_store_t *st);
+const char *fs_store_data_dir(const fs_store_t *st);
+
+/** Persists a snapshot's segment as the source's new base. Returns bytes written or FS_E*. */
+int64_t fs_store_write_base(fs_store_t *st, const fs_segment_t *seg);
+/** Persists a delta body. Returns bytes written or FS_E*. */
+int64_t fs_store_write_delta(fs_store_t *st, const char *source, uint64_t sequence, fs_feed_format_t format,
+                             const uint8_t *body, size_t len);
+/** Removes the files of a source older than its base of base_sequence (superseded bases and deltas
+ *  at or below it). Failures are logged, not fatal: stale files are ignored by recovery. */
+void fs_store_prune(fs_store_t *st, const char *source, uint64_t base_sequence);
+/** Removes every file of a source and its directory (DELETE), leaving a tombstone with the
+ *  retired sequence so that a seed file of that source in DATA_DIR is not imported again. */
+int fs_store_remove_source(fs_store_t *st, const char *source, uint64_t sequence);
+/** Bytes of the source's files on disk. */
+uint64_t fs_store_source_bytes(fs_store_t *st, const char *source);
+/** Deltas written since the source's base (compaction trigger). */
+unsigned fs_store_delta_count(fs_store_t *st, const char *source, uint64_t *bytes);
+
+/**
+ * Restores every source under DATA_DIR/sources into the index: newest valid base, then valid
+ * deltas after it in sequence order; a truncated or corrupt file is skipped with a log line
+ * (falling back to the last good state); stale temp files are removed. Then imports the plain
+ * snapshot files directly under DATA_DIR (writing each into the store as its source's base) for
+ * sources the store holds at an older sequence or not at all. Returns how many sources were
+ * restored or imported.
+ */
+int fs_store_recover(fs_store_t *st, fs_index_t *idx, fs_index_thread_t *th);
+
+/**
+ * Fault injection for tests: the next `countdown`-th store I/O step (open, write, fsync, rename,
+ * directory fsync) fails with EIO; 0 disables. Process-wide.
+ */
+void fs_store_inject_fault(unsigned countdown);
+
+/* ------------------------------------------------------------- pipeline
+ * Loader threads. A job is handed over by any thread (an event loop, the spool) through a
+ * per-loader ck_ring (multi-producer, single-consumer); a source always goes to the same loader,
+ * so pushes for one source apply in order while different sources proceed in parallel. When a job
+ * is done its done() callback runs on the loader thread: the server uses it to post the answer
+ * back to the request's own event loop.
+ */
+
+typedef enum fs_feed_op { FS_FEED_OP_SNAPSHOT, FS_FEED_OP_DELTA, FS_FEED_OP_DELETE } fs_feed_op_t;
+
+typedef struct fs_feed_job fs_feed_job_t;
+struct fs_feed_job {
+    /* in */
+    fs_feed_op_t op;
+    fs_feed_format_t format;
+    char source[FS_SOURCE_NAME_MAX + 1];
+    uint8_t *body; /* malloc'd, owned by the job; freed by the pipeline when done */
+    size_t len;
+    const char *origin;   /* "push" or "spool:<file>", for logs and status */
+    /* out */
+    int status;           /* HTTP status */
+    char *response;       /* malloc'd JSON document */
+    size_t response_len;
+    /* completion: called on the loader thread; owns the job from then on */
+    void (*done)(fs_feed_job_t *job);
+    void *ctx;
+};
+
+typedef struct fs_feeds fs_feeds_t;
+
+typedef struct fs_feeds_config {
+    unsigned loaders;         /* loader threads (default 2) */
+    unsigned queue_depth;     /* jobs waiting per loader before 503 (power of two, default 64) */
+    unsigned compact_deltas;  /* compact a source after this many deltas (default 64) */
+    unsigned spool_interval_ms; /* inbox scan period (default 200; 0 disables the spool) */
+} fs_feeds_config_t;
+
+/** Starts the loader threads (and the spool). The store and the index must outlive the pipeline. */
+fs_feeds_t *fs_feeds_start(fs_index_t *idx, fs_store_t *st, const fs_feeds_config_t *cfg);
+/** Stops accepting, finishes queued jobs, joins the threads. */
+void fs_feeds_stop(fs_feeds_t *f);
+/** Queues a job. Any thread, never blocks. 0, or FS_ERANGE when that loader's queue is full. */
+int fs_feeds_submit(fs_feeds_t *f, fs_feed_job_t *job);
+/** Frees a finished job (body, response, the job itself). */
+void fs_feed_job_free(fs_feed_job_t *job);
+
+/**
+ * Writes the feeds status document ({"sources": [...]} or, for one source, its object) into a
+ * malloc'd string. Takes a short mutex (status of refused pushes) and a read section with the
+ * caller's index thread record. Returns NULL for an unknown source.
+ */
+char *fs_feeds_status_json(fs_feeds_t *f, fs_index_thread_t *th, const char *source, size_t *len);
+
 #endif

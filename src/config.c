@@ -24,13 +24,19 @@ void fs_config_usage(FILE *out)
                  "  --tls-key FILE          PEM private key\n"
                  "  --tls-listen HOST:PORT  HTTPS address (default 127.0.0.1:8443)\n"
                  "  --max-feed-bytes N      largest request body accepted, in bytes; K, M, G suffixes\n"
-                 "                          (default 1G)\n"
+                 "                          (default 1G); larger pushes get 413\n"
+                 "  --tokens FILE           bearer tokens for the feed endpoints, one 'TOKEN SCOPE' per line\n"
+                 "                          (SCOPE: * or a comma list of sources); SIGHUP reloads it.\n"
+                 "                          Without it the feed endpoints answer 403\n"
+                 "  --loaders N             loader threads that decode, persist and publish feeds (default 2)\n"
                  "  --quiet                 no start-up and shutdown log lines\n"
                  "  --help                  this text\n"
                  "  --version               the version\n"
                  "\n"
                  "endpoints: GET /v1/search, /v1/calendar, /v1/routes, /healthz, /readyz, /metrics\n"
-                 "(docs/api.md). Stop with SIGTERM or SIGINT: in-flight requests finish, exit 0.\n");
+                 "(docs/api.md); PUT/POST/GET/DELETE /v1/feeds/... (docs/feeds.md). Files moved into\n"
+                 "DATA_DIR/inbox/ are ingested like pushes. Stop with SIGTERM or SIGINT: in-flight\n"
+                 "requests finish, exit 0.\n");
 }
 
 /* Parses HOST:PORT; the host may be [v6]. */
@@ -92,6 +98,7 @@ int fs_config_parse(fs_config_t *cfg, int argc, char **argv, char *err, size_t e
     cfg->threads = cores > 0 ? (unsigned)cores : 1;
     cfg->data_dir = "./data";
     cfg->max_feed_bytes = 1ull << 30;
+    cfg->loaders = 2;
 
     for (int i = 1; i < argc; i++) {
         const char *flag = argv[i];
@@ -118,7 +125,7 @@ int fs_config_parse(fs_config_t *cfg, int argc, char **argv, char *err, size_t e
             continue;
         }
         static const char *const with_value[] = {"--listen", "--threads", "--data-dir", "--tls-cert",
-                                                 "--tls-key", "--tls-listen", "--max-feed-bytes", NULL};
+                                                 "--tls-key", "--tls-listen", "--max-feed-bytes", "--tokens", "--loaders", NULL};
         int known = 0;
         for (int k = 0; with_value[k] != NULL; k++)
             known |= strcmp(flag, with_value[k]) == 0;
@@ -162,6 +169,17 @@ int fs_config_parse(fs_config_t *cfg, int argc, char **argv, char *err, size_t e
             cfg->tls_cert = value;
         } else if (strcmp(flag, "--tls-key") == 0) {
             cfg->tls_key = value;
+        } else if (strcmp(flag, "--tokens") == 0) {
+            cfg->tokens_file = value;
+        } else if (strcmp(flag, "--loaders") == 0) {
+            char *end;
+            errno = 0;
+            long n = strtol(value, &end, 10);
+            if (errno != 0 || *end != '\0' || end == value || n < 1 || n > 64) {
+                snprintf(err, errcap, "--loaders: expected a whole number from 1 to 64, got '%s'", value);
+                return FS_EINVAL;
+            }
+            cfg->loaders = (unsigned)n;
         } else if (strcmp(flag, "--max-feed-bytes") == 0) {
             if (parse_size(value, &cfg->max_feed_bytes) != 0) {
                 snprintf(err, errcap, "--max-feed-bytes: expected a positive size like 1048576, 512M or 1G, got '%s'", value);

@@ -13,7 +13,8 @@
 #endif
 #include "src/internal.h"
 
-const char *const fs_endpoint_names[FS_EP_COUNT] = {"search", "calendar", "routes", "healthz", "readyz", "metrics", "other"};
+const char *const fs_endpoint_names[FS_EP_COUNT] = {"search", "calendar", "routes", "healthz",
+                                                    "readyz", "metrics",  "feeds",  "other"};
 
 static uint64_t now_us(void)
 {
@@ -34,6 +35,7 @@ static const char *reason_phrase(int status)
     case 405: return "Method Not Allowed";
     case 409: return "Conflict";
     case 413: return "Payload Too Large";
+    case 415: return "Unsupported Media Type";
     case 422: return "Unprocessable Entity";
     case 503: return "Service Unavailable";
     default: return "Internal Server Error";
@@ -81,8 +83,25 @@ static void send_doc(h2o_req_t *req, int status, fs_enc_t *e, fs_endpoint_t ep, 
     h2o_send(req, &body, 1, H2O_SEND_STATE_FINAL);
 }
 
+void fs_send_json(h2o_req_t *req, int status, const char *body, size_t len, fs_endpoint_t ep, uint64_t started_us)
+{
+    char *copy = h2o_mem_alloc_pool(&req->pool, len ? len : 1);
+    memcpy(copy, body, len);
+    h2o_iovec_t buf = h2o_iovec_init(copy, len);
+    req->res.status = status;
+    req->res.reason = reason_phrase(status);
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("application/json"));
+    req->res.content_length = len;
+    fs_metrics_record(&worker_of(req)->metrics, ep, status, now_us() - started_us);
+    h2o_generator_t *generator = h2o_mem_alloc_pool(&req->pool, sizeof(*generator));
+    generator->proceed = NULL;
+    generator->stop = NULL;
+    h2o_start_response(req, generator);
+    h2o_send(req, &buf, 1, H2O_SEND_STATE_FINAL);
+}
+
 /* {"error": {"code", "message", "parameter"?}}; always JSON (errors are read by people). */
-static int send_error(h2o_req_t *req, int status, const char *code, const char *parameter, const char *message,
+int fs_send_error(h2o_req_t *req, int status, const char *code, const char *parameter, const char *message,
                       fs_endpoint_t ep, uint64_t started_us)
 {
     fs_enc_t e;
@@ -267,7 +286,7 @@ static int parse_or_fail(h2o_req_t *req, fs_endpoint_t ep, fs_search_query_t *q,
     }
     fs_param_error_t err;
     if (fs_query_parse(ep, qs, qlen, q, &err) != 0) {
-        send_error(req, 400, "invalid_parameter", err.parameter, err.message, ep, started_us);
+        fs_send_error(req, 400, "invalid_parameter", err.parameter, err.message, ep, started_us);
         return -1;
     }
     return 0;
@@ -451,7 +470,7 @@ static char *metrics_text(h2o_req_t *req, fs_shared_t *shared, size_t *len)
          "# TYPE flightsearch_requests_total counter\n");
     for (int ep = 0; ep < FS_EP_COUNT; ep++) {
         for (int s = 0; s < FS_METRIC_STATUS_COUNT; s++) {
-            uint64_t v = 0;
+            uint64_t v = 0; /* the last slot counts every status not listed */
             for (unsigned k = 0; k < shared->worker_count; k++)
                 v += ck_pr_load_64(&shared->workers[k]->metrics.requests[ep][s]);
             if (v == 0 && !(s == 0 && ep <= FS_EP_ROUTES))
@@ -575,15 +594,18 @@ int fs_handle_request(h2o_handler_t *self, h2o_req_t *req)
         fs_endpoint_t ep;
     } routes[] = {{"/v1/search", FS_EP_SEARCH}, {"/v1/calendar", FS_EP_CALENDAR}, {"/v1/routes", FS_EP_ROUTES},
                   {"/healthz", FS_EP_HEALTHZ},  {"/readyz", FS_EP_READYZ},        {"/metrics", FS_EP_METRICS}};
+    if (req->path_normalized.len >= 9 && memcmp(req->path_normalized.base, "/v1/feeds", 9) == 0 &&
+        (req->path_normalized.len == 9 || req->path_normalized.base[9] == '/'))
+        return fs_handle_feeds(req, w, started_us);
     fs_endpoint_t ep = FS_EP_OTHER;
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
         if (path_is(req, routes[i].path))
             ep = routes[i].ep;
     if (ep == FS_EP_OTHER) {
         char msg[200];
-        snprintf(msg, sizeof(msg), "no endpoint at %.*s; the read endpoints are /v1/search, /v1/calendar and /v1/routes",
+        snprintf(msg, sizeof(msg), "no endpoint at %.*s; the endpoints are /v1/search, /v1/calendar, /v1/routes and /v1/feeds",
                  (int)(req->path_normalized.len > 100 ? 100 : req->path_normalized.len), req->path_normalized.base);
-        return send_error(req, 404, "not_found", NULL, msg, FS_EP_OTHER, started_us);
+        return fs_send_error(req, 404, "not_found", NULL, msg, FS_EP_OTHER, started_us);
     }
     int is_get = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET"));
     int is_head = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"));
@@ -592,10 +614,10 @@ int fs_handle_request(h2o_handler_t *self, h2o_req_t *req)
         char msg[160];
         snprintf(msg, sizeof(msg), "%.*s is not allowed on %s; use GET", (int)(req->method.len > 16 ? 16 : req->method.len),
                  req->method.base, fs_endpoint_names[ep]);
-        return send_error(req, 405, "method_not_allowed", NULL, msg, ep, started_us);
+        return fs_send_error(req, 405, "method_not_allowed", NULL, msg, ep, started_us);
     }
     if (req->entity.base != NULL && req->entity.len > 0)
-        return send_error(req, 413, "body_not_allowed", NULL, "read endpoints take no request body", ep, started_us);
+        return fs_send_error(req, 413, "body_not_allowed", NULL, "read endpoints take no request body", ep, started_us);
 
     switch (ep) {
     case FS_EP_SEARCH:

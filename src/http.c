@@ -30,11 +30,14 @@
 
 #define FS_DRAIN_TIMEOUT_MS 10000
 
-static volatile sig_atomic_t stop_signal;
+static volatile sig_atomic_t stop_signal, reload_signal;
 
 static void on_signal(int signo)
 {
-    stop_signal = signo;
+    if (signo == SIGHUP)
+        reload_signal = 1;
+    else
+        stop_signal = signo;
 }
 
 static int64_t monotonic_ms(void)
@@ -145,6 +148,9 @@ static void *worker_main(void *arg)
     w->loop = h2o_evloop_create();
     h2o_context_init(&w->ctx, w->loop, &shared->h2o_config);
     fs_index_thread_register(shared->index, &w->index_thread);
+    fs_auth_thread_register(&w->auth_record);
+    w->feed_queue = h2o_multithread_create_queue(w->loop);
+    h2o_multithread_register_receiver(w->feed_queue, &w->feed_receiver, fs_feeds_on_answers);
     w->accept_plain.ctx = &w->ctx;
     w->accept_plain.hosts = shared->h2o_config.hosts;
     w->listener_plain = start_listener(w, start->plain_fd, &w->accept_plain);
@@ -171,24 +177,26 @@ static void *worker_main(void *arg)
 
 typedef struct loader_start {
     fs_shared_t *shared;
-    const char *data_dir;
-    int quiet;
+    fs_store_t *store;
+    const fs_config_t *config;
 } loader_start_t;
 
-/* Loads the data dir on a loader thread, so /healthz answers while it loads and /readyz says so. */
+/* Restores the data dir on its own thread, so /healthz answers while it loads and /readyz says
+ * so; then starts the loader threads and turns ready. */
 static void *startup_loader_main(void *arg)
 {
     loader_start_t *ls = arg;
-    fs_index_thread_t th;
-    fs_index_thread_register(ls->shared->index, &th);
+    fs_index_thread_t *th = fs_index_thread_get(ls->shared->index);
     int64_t t0 = monotonic_ms();
-    int n = fs_loader_load_dir(ls->shared->index, &th, ls->data_dir);
-    if (n < 0)
-        fprintf(stderr, "flightsearch: cannot read --data-dir %s: %s; serving an empty index\n", ls->data_dir, fs_strerror(n));
-    else if (!ls->quiet)
-        fprintf(stderr, "flightsearch: loaded %d snapshot file%s from %s in %lld ms (generation %llu); ready\n", n,
-                n == 1 ? "" : "s", ls->data_dir, (long long)(monotonic_ms() - t0),
-                (unsigned long long)fs_index_generation_number(ls->shared->index));
+    int n = fs_store_recover(ls->store, ls->shared->index, th);
+    fs_feeds_config_t fc = {.loaders = ls->config->loaders, .queue_depth = 64, .compact_deltas = 64, .spool_interval_ms = 200};
+    ck_pr_store_ptr(&ls->shared->feeds, fs_feeds_start(ls->shared->index, ls->store, &fc));
+    if (!ls->config->quiet)
+        fprintf(stderr, "flightsearch: restored %d source%s from %s in %lld ms (generation %llu, %llu legs); ready\n", n,
+                n == 1 ? "" : "s", ls->config->data_dir, (long long)(monotonic_ms() - t0),
+                (unsigned long long)fs_index_generation_number(ls->shared->index),
+                (unsigned long long)fs_index_leg_count(ls->shared->index, th));
+    fs_index_thread_put(ls->shared->index, th);
     ck_pr_store_int(&ls->shared->ready, 1);
     return NULL;
 }
@@ -265,14 +273,25 @@ int fs_server_run(const fs_config_t *cfg)
         }
     }
 
+    if (fs_auth_init(cfg->tokens_file, msg, sizeof(msg)) != 0) {
+        fprintf(stderr, "flightsearch: %s\n", msg);
+        return 1;
+    }
+    fs_store_t *store = fs_store_open(cfg->data_dir, msg, sizeof(msg));
+    if (store == NULL) {
+        fprintf(stderr, "flightsearch: --data-dir: %s\n", msg);
+        return 1;
+    }
+
     struct sigaction sa = {.sa_handler = on_signal};
     sigemptyset(&sa.sa_mask);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
     pthread_t loader;
-    loader_start_t ls = {&shared, cfg->data_dir, cfg->quiet};
+    loader_start_t ls = {&shared, store, cfg};
     pthread_create(&loader, NULL, startup_loader_main, &ls);
 
     shared.worker_count = n;
@@ -300,14 +319,29 @@ int fs_server_run(const fs_config_t *cfg)
         fprintf(stderr, " with %u thread%s; data dir %s\n", n, n == 1 ? "" : "s", cfg->data_dir);
     }
 
-    while (stop_signal == 0)
+    while (stop_signal == 0) {
         usleep(50 * 1000);
+        if (reload_signal) {
+            reload_signal = 0;
+            if (cfg->tokens_file == NULL) {
+                fprintf(stderr, "flightsearch: SIGHUP: no --tokens file to reload\n");
+            } else {
+                int r = fs_auth_reload(cfg->tokens_file, msg, sizeof(msg));
+                if (r < 0)
+                    fprintf(stderr, "flightsearch: SIGHUP: %s; the previous tokens stay in force\n", msg);
+                else
+                    fprintf(stderr, "flightsearch: SIGHUP: reloaded %d token%s from %s\n", r, r == 1 ? "" : "s", cfg->tokens_file);
+            }
+        }
+    }
     if (!cfg->quiet)
         fprintf(stderr, "flightsearch: %s received, draining connections\n", stop_signal == SIGINT ? "SIGINT" : "SIGTERM");
     ck_pr_store_int(&shared.shutting_down, 1);
     for (unsigned i = 0; i < n; i++)
         pthread_join(shared.workers[i]->thread, NULL);
     pthread_join(loader, NULL);
+    fs_feeds_stop(ck_pr_load_ptr(&shared.feeds)); /* finishes queued pushes */
+    fs_store_close(store);
     if (!cfg->quiet)
         fprintf(stderr, "flightsearch: stopped\n");
     return 0;

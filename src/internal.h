@@ -13,8 +13,9 @@
  * Counters are per worker and written only by their worker's thread (a plain load and store of an
  * aligned 64-bit word: no lock prefix on the hot path); /metrics sums them with relaxed loads. */
 
-#define FS_METRIC_STATUS_COUNT 12
-extern const int fs_metric_statuses[FS_METRIC_STATUS_COUNT]; /* 200, 304, 400, ... , 0 = other */
+#define FS_METRIC_STATUS_COUNT 14
+#define FS_METRIC_STATUS_OTHER (FS_METRIC_STATUS_COUNT - 1) /* the slot counting every other status */
+extern const int fs_metric_statuses[FS_METRIC_STATUS_COUNT]; /* 200, 304, 400, ..., 0 = other */
 #define FS_LATENCY_BUCKETS 14
 extern const uint32_t fs_latency_bounds_us[FS_LATENCY_BUCKETS]; /* upper bounds; last = +Inf */
 
@@ -35,6 +36,7 @@ typedef struct fs_worker fs_worker_t;
 typedef struct fs_shared {
     const fs_config_t *config;
     fs_index_t *index;
+    struct fs_feeds *feeds; /* ck_pr: set once the data dir is restored */
     h2o_globalconf_t h2o_config;
     fs_worker_t **workers;
     unsigned worker_count;
@@ -51,12 +53,48 @@ struct fs_worker {
     h2o_accept_ctx_t accept_plain, accept_tls;
     h2o_socket_t *listener_plain, *listener_tls;
     fs_index_thread_t index_thread;
+    ck_epoch_record_t auth_record;
+    h2o_multithread_queue_t *feed_queue;
+    h2o_multithread_receiver_t feed_receiver; /* loaders post finished pushes here */
     fs_metrics_t metrics;
     fs_result_t *results;        /* scratch: FS_SEARCH_MAX_LIMIT results */
     fs_calendar_cell_t *cells;   /* scratch: FS_CALENDAR_MAX_DAYS * FS_CABIN_COUNT cells */
     fs_route_summary_t *routes;  /* scratch: FS_AIRPORT_COUNT destinations */
     pthread_t thread;
 };
+
+/** Sends a JSON body (copied into the request's pool) and records the metrics. */
+void fs_send_json(h2o_req_t *req, int status, const char *body, size_t len, fs_endpoint_t ep, uint64_t started_us);
+/** Sends {"error": {"code", "message", "parameter"?}}; always returns 0 (a handler's answer). */
+int fs_send_error(h2o_req_t *req, int status, const char *code, const char *parameter, const char *message, fs_endpoint_t ep,
+                  uint64_t started_us);
+
+/* ---------------------------------------------------------------- feeds */
+
+/** Routes /v1/feeds*. Event-loop thread. */
+int fs_handle_feeds(h2o_req_t *req, fs_worker_t *w, uint64_t started_us);
+/** Receives finished pushes from loader threads and answers them. Event-loop thread. */
+void fs_feeds_on_answers(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages);
+
+/* ----------------------------------------------------------------- auth */
+
+typedef struct fs_tokens fs_tokens_t;
+/** Parses a tokens file. 0, or FS_E* with a message naming the file and line in err. */
+int fs_tokens_parse(const char *path, fs_tokens_t **out, char *err, size_t errcap);
+/** Loads the tokens file (NULL: feeds disabled). Call once before the workers start. */
+int fs_auth_init(const char *path, char *err, size_t errcap);
+int fs_auth_enabled(void);
+/** Registers a worker's epoch record for token checks. */
+void fs_auth_thread_register(ck_epoch_record_t *record);
+/** Re-reads the tokens file (SIGHUP); on error the old tokens stay. Returns the token count or FS_E*. */
+int fs_auth_reload(const char *path, char *err, size_t errcap);
+/**
+ * Checks an Authorization header value. 0: allowed; 401: missing, malformed or unknown token;
+ * 403: the token's scope does not cover source (or want_all and the scope is not *).
+ * Constant time in the token; lock-free. Event-loop threads, each with its own record.
+ */
+int fs_auth_check(ck_epoch_record_t *record, const char *header, size_t header_len, const char *source, int want_all,
+                  char *scope_out, size_t scope_cap);
 
 /** The single h2o handler: routes by path and method. */
 int fs_handle_request(h2o_handler_t *self, h2o_req_t *req);

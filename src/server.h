@@ -26,6 +26,8 @@ typedef struct fs_config {
     unsigned threads;          /* event-loop threads */
     const char *data_dir;
     uint64_t max_feed_bytes;   /* largest request body accepted */
+    const char *tokens_file;   /* bearer tokens for the feed endpoints; NULL: feeds disabled */
+    unsigned loaders;          /* loader threads */
     int quiet;                 /* no access log lines */
 } fs_config_t;
 
@@ -49,6 +51,7 @@ typedef enum fs_endpoint {
     FS_EP_HEALTHZ,
     FS_EP_READYZ,
     FS_EP_METRICS,
+    FS_EP_FEEDS,
     FS_EP_OTHER, /* unknown paths and wrong methods */
     FS_EP_COUNT
 } fs_endpoint_t;

@@ -47,8 +47,7 @@ static fs_segment_t *make_segment(const char *source, uint64_t sequence)
 static void *reader_main(void *arg)
 {
     unsigned id = (unsigned)(uintptr_t)arg;
-    fs_index_thread_t th;
-    fs_index_thread_register(idx, &th);
+    fs_index_thread_t *th = fs_index_thread_get(idx);
     fs_result_t page[100];
     fs_search_query_t q;
     memset(&q, 0, sizeof(q));
@@ -61,7 +60,7 @@ static void *reader_main(void *arg)
     q.seats = 1;
     q.limit = 100;
     while (!__atomic_load_n(&done, __ATOMIC_ACQUIRE)) {
-        const fs_generation_t *gen = fs_index_read_begin(idx, &th);
+        const fs_generation_t *gen = fs_index_read_begin(idx, th);
         for (unsigned s = 0; s < gen->segment_count; s++) {
             const fs_segment_t *seg = gen->segments[s];
             if (seg->leg_count != legs_for(seg->sequence))
@@ -81,12 +80,13 @@ static void *reader_main(void *arg)
             if (page[i].leg->last_seen != page[i].segment->sequence)
                 inconsistencies[id]++;
         results_seen[id] += res.count;
-        fs_index_read_end(idx, &th);
+        fs_index_read_end(idx, th);
         /* Event loops are not inside sections all the time; with three busy threads on two cores,
          * readers that never yield starve the writer for whole scheduler quanta. */
         if ((++reads[id] & 7) == 0)
             sched_yield();
     }
+    fs_index_thread_put(idx, th);
     return NULL;
 }
 

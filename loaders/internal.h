@@ -1,0 +1,33 @@
+/*
+ * loaders/internal.h: private to loaders/.
+ */
+#ifndef FS_LOADERS_INTERNAL_H
+#define FS_LOADERS_INTERNAL_H
+
+#include "loaders/loaders.h"
+
+/** One log line on stderr, prefixed "flightsearch: ". Any thread. */
+void fs_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/**
+ * Decodes and validates a snapshot body into a finished segment (refs 0, not published).
+ * NULL on refusal: *rc is FS_EINVAL (errs says why) or FS_ENOMEM / FS_ERANGE.
+ */
+fs_segment_t *fs_apply_snapshot(const char *expected_source, const uint8_t *body, size_t len, fs_feed_format_t format,
+                                fs_feed_errors_t *errs, fs_feed_header_t *header, int *rc);
+
+typedef struct fs_delta_result {
+    fs_feed_header_t header;
+    uint64_t upserted, removed;
+    int rc; /* 0, FS_EINVAL (errs), FS_ENOMEM, FS_ERANGE */
+} fs_delta_result_t;
+
+/**
+ * Decodes a delta body and applies it to base (NULL: the source has no legs yet), returning the
+ * successor segment (not published). base is only read. NULL on refusal (res->rc, errs).
+ */
+fs_segment_t *fs_apply_delta(const fs_segment_t *base, const char *source, const uint8_t *body, size_t len,
+                             fs_feed_format_t format, fs_feed_errors_t *errs, fs_delta_result_t *res);
+
+
+#endif

@@ -1,0 +1,749 @@
+/*
+ * loaders/pipeline.c: loader threads, their queues, and what they do with a push.
+ *
+ * Queues. Each loader has a ck_ring of job pointers: event loops (and the spool) enqueue with
+ * ck_ring_enqueue_mpsc and never block (a full ring is a 503 with Retry-After); the loader is the
+ * ring's single consumer. An eventfd wakes the loader: producers write it after enqueueing, and
+ * the loader only sleeps in poll() after finding the ring empty, so no wake-up is lost.
+ *
+ * Ownership of a source. hash(source) picks the loader, so one thread applies every push of a
+ * source, in arrival order, and pushes of different sources proceed in parallel. It also makes
+ * the loader the only thread that replaces or retires that source's segment, which is why it may
+ * keep using the source's current segment outside a read section while it builds the next one:
+ * nothing else can unpublish it.
+ *
+ * A push: hash the body (an identical retry of the last accepted push is answered as a
+ * duplicate without decoding) -> decode and validate -> check the sequence -> build -> persist
+ * (crash-safe, store.c) -> publish -> answer. The answer is 200 only once the data is both durable
+ * and visible to searches. Compaction (a new base image after compact_deltas deltas) runs after
+ * the answer, on the same thread.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <semaphore.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <ck_ring.h>
+#include "loaders/internal.h"
+
+typedef struct source_status {
+    char source[FS_SOURCE_NAME_MAX + 1];
+    uint64_t bytes_on_disk;
+    uint64_t accepted, refused;
+    int64_t refused_at;
+    int refused_status;
+    char refused_reason[400];
+} source_status_t;
+
+typedef struct loader {
+    fs_feeds_t *feeds;
+    unsigned id;
+    pthread_t thread;
+    struct ck_ring ring;
+    ck_ring_buffer_t *buffer;
+    int wake_fd;
+    fs_index_thread_t *index_thread; /* from fs_index_thread_get: outlives this struct */
+} loader_t;
+
+struct fs_feeds {
+    fs_index_t *index;
+    fs_store_t *store;
+    fs_feeds_config_t cfg;
+    loader_t *loaders;
+    int stopping; /* atomic */
+    pthread_t spool;
+    int spool_started;
+    pthread_mutex_t status_lock; /* guards status[]: loaders write, the status endpoint reads */
+    source_status_t *status;
+    unsigned status_count;
+};
+
+static int64_t now_s(void)
+{
+    return (int64_t)time(NULL);
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ------------------------------------------------------------ status */
+
+/* Under status_lock. */
+static source_status_t *status_of(fs_feeds_t *f, const char *source, int create)
+{
+    for (unsigned i = 0; i < f->status_count; i++)
+        if (strcmp(f->status[i].source, source) == 0)
+            return &f->status[i];
+    if (!create || f->status_count >= FS_MAX_SOURCES * 2)
+        return NULL;
+    source_status_t *s = &f->status[f->status_count++];
+    memset(s, 0, sizeof(*s));
+    snprintf(s->source, sizeof(s->source), "%s", source);
+    return s;
+}
+
+static void note_accepted(fs_feeds_t *f, const char *source)
+{
+    uint64_t bytes = fs_store_source_bytes(f->store, source);
+    pthread_mutex_lock(&f->status_lock);
+    source_status_t *s = status_of(f, source, 1);
+    if (s != NULL) {
+        s->accepted++;
+        s->bytes_on_disk = bytes;
+    }
+    pthread_mutex_unlock(&f->status_lock);
+}
+
+static void note_refused(fs_feeds_t *f, const char *source, int status, const char *reason)
+{
+    pthread_mutex_lock(&f->status_lock);
+    source_status_t *s = status_of(f, source, 1);
+    if (s != NULL) {
+        s->refused++;
+        s->refused_at = now_s();
+        s->refused_status = status;
+        snprintf(s->refused_reason, sizeof(s->refused_reason), "%s", reason);
+    }
+    pthread_mutex_unlock(&f->status_lock);
+}
+
+/* ------------------------------------------------------------ answers */
+
+static size_t json_escape(const char *s, char *out, size_t cap)
+{
+    size_t n = 0;
+    for (; *s && n + 7 < cap; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') {
+            out[n++] = '\\';
+            out[n++] = (char)c;
+        } else if (c < 0x20) {
+            n += (size_t)snprintf(out + n, cap - n, "\\u%04x", c);
+        } else {
+            out[n++] = (char)c;
+        }
+    }
+    out[n] = '\0';
+    return n;
+}
+
+static void answer(fs_feed_job_t *job, int status, char *doc)
+{
+    job->status = status;
+    job->response = doc;
+    job->response_len = doc != NULL ? strlen(doc) : 0;
+}
+
+static void answer_error(fs_feeds_t *f, fs_feed_job_t *job, int status, const char *code, const char *message, const char *extra)
+{
+    char esc[1024];
+    json_escape(message, esc, sizeof(esc));
+    size_t cap = strlen(esc) + (extra ? strlen(extra) : 0) + 256;
+    char *doc = malloc(cap);
+    if (doc != NULL)
+        snprintf(doc, cap, "{\"error\": {\"code\": \"%s\", \"message\": \"%s\"%s%s}}", code, esc, extra ? ", " : "",
+                 extra ? extra : "");
+    answer(job, status, doc);
+    if (job->op != FS_FEED_OP_DELETE)
+        note_refused(f, job->source, status, message);
+}
+
+static void answer_feed_errors(fs_feeds_t *f, fs_feed_job_t *job, const fs_feed_errors_t *errs)
+{
+    size_t need = fs_feed_errors_json(errs, NULL, 0) + 1;
+    char *doc = malloc(need);
+    if (doc != NULL)
+        fs_feed_errors_json(errs, doc, need);
+    int status = errs->malformed ? 400 : 422;
+    answer(job, status, doc);
+    char reason[400];
+    if (errs->count > 0 && errs->e[0].index >= 0)
+        snprintf(reason, sizeof(reason), "%s: record %lld, field %s: %s (%llu problem%s)", errs->malformed ? "malformed" : "invalid",
+                 (long long)errs->e[0].index, errs->e[0].field, errs->e[0].reason, (unsigned long long)errs->total,
+                 errs->total == 1 ? "" : "s");
+    else if (errs->count > 0)
+        snprintf(reason, sizeof(reason), "%s: %s: %s", errs->malformed ? "malformed" : "invalid", errs->e[0].field[0] ? errs->e[0].field : "document",
+                 errs->e[0].reason);
+    else
+        snprintf(reason, sizeof(reason), "refused");
+    note_refused(f, job->source, status, reason);
+}
+
+static void answer_ok(fs_feed_job_t *job, const char *source, uint64_t sequence, uint64_t generation, uint64_t legs,
+                      uint64_t upserted, uint64_t removed, int64_t took_ms, int duplicate)
+{
+    char *doc = malloc(512);
+    if (doc != NULL)
+        snprintf(doc, 512,
+                 "{\"source\": \"%s\", \"sequence\": %llu, \"generation\": %llu, \"legs\": %llu, \"upserted\": %llu, "
+                 "\"removed\": %llu, \"took_ms\": %lld%s}",
+                 source, (unsigned long long)sequence, (unsigned long long)generation, (unsigned long long)legs,
+                 (unsigned long long)upserted, (unsigned long long)removed, (long long)took_ms,
+                 duplicate ? ", \"duplicate\": true" : "");
+    answer(job, 200, doc);
+}
+
+/* ------------------------------------------------------------ applying */
+
+/* The source's current segment. Safe to use after read_end on the loader that owns the source
+ * (see the file comment). */
+static const fs_segment_t *current_segment(loader_t *l, const char *source, uint64_t *generation)
+{
+    const fs_generation_t *gen = fs_index_read_begin(l->feeds->index, l->index_thread);
+    const fs_segment_t *seg = fs_generation_source(gen, source);
+    *generation = gen->number;
+    fs_index_read_end(l->feeds->index, l->index_thread);
+    return seg;
+}
+
+static void stale(fs_feeds_t *f, fs_feed_job_t *job, uint64_t got, uint64_t current)
+{
+    char msg[256], extra[64];
+    snprintf(msg, sizeof(msg), "sequence %llu is not greater than the current sequence %llu of source %s; send a newer one",
+             (unsigned long long)got, (unsigned long long)current, job->source);
+    snprintf(extra, sizeof(extra), "\"current_sequence\": %llu", (unsigned long long)current);
+    answer_error(f, job, 409, "stale_sequence", msg, extra);
+}
+
+static void compact_if_due(loader_t *l, const char *source)
+{
+    fs_feeds_t *f = l->feeds;
+    uint64_t delta_bytes;
+    unsigned deltas = fs_store_delta_count(f->store, source, &delta_bytes);
+    if (deltas < f->cfg.compact_deltas)
+        return;
+    uint64_t generation;
+    const fs_segment_t *seg = current_segment(l, source, &generation);
+    if (seg == NULL)
+        return;
+    int64_t t0 = now_ms();
+    if (fs_store_write_base(f->store, seg) < 0) {
+        fs_log("compaction of %s failed; its deltas are kept and replayed at start-up", source);
+        return;
+    }
+    fs_store_prune(f->store, source, seg->sequence);
+    fs_log("compacted %s: %u deltas into a base at sequence %llu in %lld ms", source, deltas, (unsigned long long)seg->sequence,
+           (long long)(now_ms() - t0));
+    note_accepted(f, source); /* refresh bytes on disk */
+}
+
+static void apply_snapshot(loader_t *l, fs_feed_job_t *job, int64_t t0)
+{
+    fs_feeds_t *f = l->feeds;
+    uint64_t generation;
+    const fs_segment_t *cur = current_segment(l, job->source, &generation);
+    uint64_t body_hash = fs_hash64(job->body, job->len);
+    if (cur != NULL && cur->body_hash == body_hash) {
+        answer_ok(job, cur->source, cur->sequence, cur->generation, cur->leg_count, 0, 0, now_ms() - t0, 1);
+        return;
+    }
+    fs_feed_errors_t errs;
+    fs_feed_header_t header;
+    int rc;
+    fs_segment_t *seg = fs_apply_snapshot(job->source, job->body, job->len, job->format, &errs, &header, &rc);
+    if (seg == NULL) {
+        if (rc == FS_EINVAL)
+            answer_feed_errors(f, job, &errs);
+        else
+            answer_error(f, job, rc == FS_ERANGE ? 422 : 500, "cannot_build", fs_strerror(rc), NULL);
+        return;
+    }
+    if (cur != NULL && seg->sequence <= cur->sequence) {
+        stale(f, job, seg->sequence, cur->sequence);
+        fs_segment_free(seg);
+        return;
+    }
+    uint64_t previous_legs = cur != NULL ? cur->leg_count : 0, legs = seg->leg_count, sequence = seg->sequence;
+    if (fs_store_write_base(f->store, seg) < 0) {
+        answer_error(f, job, 500, "storage_failed",
+                     "the snapshot could not be written durably; nothing was applied and the previous data is still served; retry",
+                     NULL);
+        fs_segment_free(seg);
+        return;
+    }
+    int64_t g = fs_index_publish_segment(f->index, l->index_thread, seg); /* consumes seg */
+    if (g < 0) {
+        answer_error(f, job, 500, "cannot_publish", fs_strerror((int)g), NULL);
+        return;
+    }
+    fs_store_prune(f->store, job->source, sequence);
+    answer_ok(job, job->source, sequence, (uint64_t)g, legs, legs, previous_legs, now_ms() - t0, 0);
+    note_accepted(f, job->source);
+}
+
+static void apply_delta(loader_t *l, fs_feed_job_t *job, int64_t t0)
+{
+    fs_feeds_t *f = l->feeds;
+    uint64_t generation;
+    const fs_segment_t *cur = current_segment(l, job->source, &generation);
+    uint64_t body_hash = fs_hash64(job->body, job->len);
+    if (cur != NULL && cur->body_hash == body_hash) {
+        answer_ok(job, cur->source, cur->sequence, cur->generation, cur->leg_count, 0, 0, now_ms() - t0, 1);
+        return;
+    }
+    fs_feed_errors_t errs;
+    fs_delta_result_t res;
+    fs_segment_t *seg = fs_apply_delta(cur, job->source, job->body, job->len, job->format, &errs, &res);
+    if (seg == NULL) {
+        if (res.rc == FS_EINVAL)
+            answer_feed_errors(f, job, &errs);
+        else
+            answer_error(f, job, res.rc == FS_ERANGE ? 422 : 500, "cannot_build", fs_strerror(res.rc), NULL);
+        return;
+    }
+    if (cur != NULL && seg->sequence <= cur->sequence) {
+        stale(f, job, seg->sequence, cur->sequence);
+        fs_segment_free(seg);
+        return;
+    }
+    uint64_t legs = seg->leg_count, sequence = seg->sequence;
+    if (fs_store_write_delta(f->store, job->source, sequence, job->format, job->body, job->len) < 0) {
+        answer_error(f, job, 500, "storage_failed",
+                     "the delta could not be written durably; nothing was applied and the previous data is still served; retry",
+                     NULL);
+        fs_segment_free(seg);
+        return;
+    }
+    int64_t g = fs_index_publish_segment(f->index, l->index_thread, seg);
+    if (g < 0) {
+        answer_error(f, job, 500, "cannot_publish", fs_strerror((int)g), NULL);
+        return;
+    }
+    answer_ok(job, job->source, sequence, (uint64_t)g, legs, res.upserted, res.removed, now_ms() - t0, 0);
+    note_accepted(f, job->source);
+}
+
+static void apply_delete(loader_t *l, fs_feed_job_t *job)
+{
+    fs_feeds_t *f = l->feeds;
+    uint64_t generation;
+    const fs_segment_t *cur = current_segment(l, job->source, &generation);
+    uint64_t retired_at = cur != NULL ? cur->sequence : 0; /* read before retiring frees it */
+    int64_t g = fs_index_retire_source(f->index, l->index_thread, job->source);
+    if (g == FS_ENOENT) {
+        char msg[128];
+        snprintf(msg, sizeof(msg), "no source named %s", job->source);
+        answer_error(f, job, 404, "unknown_source", msg, NULL);
+        fs_store_remove_source(f->store, job->source, 0); /* stray files, if any */
+        return;
+    }
+    if (g < 0) {
+        answer_error(f, job, 500, "cannot_publish", fs_strerror((int)g), NULL);
+        return;
+    }
+    int r = fs_store_remove_source(f->store, job->source, retired_at);
+    pthread_mutex_lock(&f->status_lock);
+    for (unsigned i = 0; i < f->status_count; i++)
+        if (strcmp(f->status[i].source, job->source) == 0)
+            f->status[i] = f->status[--f->status_count];
+    pthread_mutex_unlock(&f->status_lock);
+    char *doc = malloc(256);
+    if (doc != NULL)
+        snprintf(doc, 256, "{\"source\": \"%s\", \"retired\": true, \"generation\": %lld%s}", job->source, (long long)g,
+                 r != 0 ? ", \"warning\": \"some files could not be removed\"" : "");
+    answer(job, 200, doc);
+}
+
+static void process(loader_t *l, fs_feed_job_t *job)
+{
+    int64_t t0 = now_ms();
+    switch (job->op) {
+    case FS_FEED_OP_SNAPSHOT:
+        apply_snapshot(l, job, t0);
+        break;
+    case FS_FEED_OP_DELTA:
+        apply_delta(l, job, t0);
+        break;
+    case FS_FEED_OP_DELETE:
+        apply_delete(l, job);
+        break;
+    }
+    int accepted_delta = job->op == FS_FEED_OP_DELTA && job->status == 200;
+    char source[FS_SOURCE_NAME_MAX + 1];
+    snprintf(source, sizeof(source), "%s", job->source);
+    /* the body is not needed any more: free it before answering (a 1 GB snapshot) */
+    free(job->body);
+    job->body = NULL;
+    job->len = 0;
+    job->done(job); /* the job belongs to the caller from here */
+    if (accepted_delta)
+        compact_if_due(l, source);
+}
+
+static void *loader_main(void *arg)
+{
+    loader_t *l = arg;
+    fs_feeds_t *f = l->feeds;
+    l->index_thread = fs_index_thread_get(f->index);
+    for (;;) {
+        void *p;
+        if (ck_ring_dequeue_mpsc(&l->ring, l->buffer, &p)) {
+            process(l, p);
+            continue;
+        }
+        if (__atomic_load_n(&f->stopping, __ATOMIC_ACQUIRE))
+            break;
+        struct pollfd pfd = {.fd = l->wake_fd, .events = POLLIN};
+        if (poll(&pfd, 1, 200) > 0) {
+            uint64_t v;
+            if (read(l->wake_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+                fs_log("loader %u: wake-up read failed: %s", l->id, strerror(errno));
+        }
+    }
+    fs_index_thread_put(f->index, l->index_thread);
+    return NULL;
+}
+
+int fs_feeds_submit(fs_feeds_t *f, fs_feed_job_t *job)
+{
+    if (__atomic_load_n(&f->stopping, __ATOMIC_ACQUIRE))
+        return FS_ERANGE;
+    loader_t *l = &f->loaders[fs_hash64(job->source, strlen(job->source)) % f->cfg.loaders];
+    if (!ck_ring_enqueue_mpsc(&l->ring, l->buffer, job))
+        return FS_ERANGE;
+    uint64_t one = 1;
+    if (write(l->wake_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+        fs_log("cannot wake loader %u: %s", l->id, strerror(errno));
+    return 0;
+}
+
+void fs_feed_job_free(fs_feed_job_t *job)
+{
+    if (job == NULL)
+        return;
+    free(job->body);
+    free(job->response);
+    free(job);
+}
+
+/* ------------------------------------------------------------- spool */
+
+typedef struct spool_wait {
+    sem_t done;
+} spool_wait_t;
+
+static void spool_done(fs_feed_job_t *job)
+{
+    sem_post(&((spool_wait_t *)job->ctx)->done);
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+    return n > k && strcmp(s + n - k, suffix) == 0;
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Moves inbox/name to inbox/done/ or inbox/failed/ (+ name.error holding the error document). */
+static void spool_finish(const char *inbox, const char *name, int ok, const char *doc)
+{
+    char from[4200], to[4300];
+    snprintf(from, sizeof(from), "%s/%s", inbox, name);
+    snprintf(to, sizeof(to), "%s/%s/%s", inbox, ok ? "done" : "failed", name);
+    if (rename(from, to) != 0) {
+        fs_log("spool: cannot move %s: %s; removing it so it is not ingested twice", from, strerror(errno));
+        unlink(from);
+    }
+    if (!ok && doc != NULL) {
+        char errpath[4400];
+        snprintf(errpath, sizeof(errpath), "%s/failed/%s.error", inbox, name);
+        FILE *fp = fopen(errpath, "w");
+        if (fp != NULL) {
+            fprintf(fp, "%s\n", doc);
+            fclose(fp);
+        }
+    }
+}
+
+/* Reads a whole regular file. NULL when unreadable. */
+static uint8_t *read_file(const char *path, size_t *len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return NULL;
+    struct stat sb;
+    uint8_t *buf = NULL;
+    if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode)) {
+        buf = malloc(sb.st_size ? (size_t)sb.st_size : 1);
+        size_t got = 0;
+        while (buf != NULL && got < (size_t)sb.st_size) {
+            ssize_t n = read(fd, buf + got, (size_t)sb.st_size - got);
+            if (n <= 0) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            got += (size_t)n;
+        }
+        *len = got;
+    }
+    close(fd);
+    return buf;
+}
+
+static void spool_one(fs_feeds_t *f, const char *inbox, const char *name)
+{
+    char path[4200];
+    snprintf(path, sizeof(path), "%s/%s", inbox, name);
+    struct stat sb;
+    /* a file still being written (scp, cp) changes: wait until it has been still for a second */
+    if (stat(path, &sb) != 0 || !S_ISREG(sb.st_mode) || sb.st_mtime >= now_s() - 1)
+        return;
+    size_t len = 0;
+    uint8_t *body = read_file(path, &len);
+    if (body == NULL) {
+        fs_log("spool: cannot read %s: %s", path, strerror(errno));
+        return;
+    }
+    fs_feed_job_t *job = calloc(1, sizeof(*job));
+    job->format = ends_with(name, ".json") ? FS_FEED_JSON : FS_FEED_MSGPACK;
+    job->op = strstr(name, ".delta.") != NULL ? FS_FEED_OP_DELTA : FS_FEED_OP_SNAPSHOT;
+    job->body = body;
+    job->len = len;
+    job->origin = "spool";
+    if (fs_feed_peek_source(body, len, job->format, job->source) != 0) {
+        const char *doc = "{\"error\": {\"code\": \"malformed_feed\", \"message\": \"the file has no valid \\\"source\\\" field "
+                          "([a-z0-9_-]{1,32}) at its top level\"}}";
+        fs_log("spool: %s refused: no valid source field", name);
+        spool_finish(inbox, name, 0, doc);
+        fs_feed_job_free(job);
+        return;
+    }
+    spool_wait_t w;
+    sem_init(&w.done, 0, 0);
+    job->done = spool_done;
+    job->ctx = &w;
+    if (fs_feeds_submit(f, job) != 0) {
+        fs_feed_job_free(job); /* queue full or stopping: the file stays for the next scan */
+        sem_destroy(&w.done);
+        return;
+    }
+    while (sem_wait(&w.done) != 0 && errno == EINTR)
+        ;
+    sem_destroy(&w.done);
+    int ok = job->status == 200;
+    fs_log("spool: %s %s (%d)", name, ok ? "ingested" : "refused", job->status);
+    spool_finish(inbox, name, ok, job->response);
+    fs_feed_job_free(job);
+}
+
+static void *spool_main(void *arg)
+{
+    fs_feeds_t *f = arg;
+    char inbox[4096];
+    snprintf(inbox, sizeof(inbox), "%s/inbox", fs_store_data_dir(f->store));
+    while (!__atomic_load_n(&f->stopping, __ATOMIC_ACQUIRE)) {
+        DIR *d = opendir(inbox);
+        char **names = NULL;
+        size_t count = 0, cap = 0;
+        struct dirent *de;
+        while (d != NULL && (de = readdir(d)) != NULL) {
+            if (de->d_name[0] == '.' || !(ends_with(de->d_name, ".msgpack") || ends_with(de->d_name, ".json")))
+                continue;
+            if (count == cap) {
+                cap = cap ? cap * 2 : 16;
+                char **n = realloc(names, cap * sizeof(*n));
+                if (n == NULL)
+                    break;
+                names = n;
+            }
+            names[count++] = strdup(de->d_name);
+        }
+        if (d != NULL)
+            closedir(d);
+        /* name order: operators number their files to have them applied in order */
+        qsort(names, count, sizeof(*names), name_cmp);
+        for (size_t i = 0; i < count; i++) {
+            if (!__atomic_load_n(&f->stopping, __ATOMIC_ACQUIRE))
+                spool_one(f, inbox, names[i]);
+            free(names[i]);
+        }
+        free(names);
+        usleep(f->cfg.spool_interval_ms * 1000u);
+    }
+    return NULL;
+}
+
+/* ---------------------------------------------------------- lifecycle */
+
+fs_feeds_t *fs_feeds_start(fs_index_t *idx, fs_store_t *st, const fs_feeds_config_t *cfg)
+{
+    fs_feeds_t *f = calloc(1, sizeof(*f));
+    f->index = idx;
+    f->store = st;
+    f->cfg = *cfg;
+    if (f->cfg.loaders == 0)
+        f->cfg.loaders = 2;
+    unsigned depth = 2;
+    while (depth < (f->cfg.queue_depth ? f->cfg.queue_depth : 64))
+        depth *= 2;
+    f->cfg.queue_depth = depth;
+    if (f->cfg.compact_deltas == 0)
+        f->cfg.compact_deltas = 64;
+    pthread_mutex_init(&f->status_lock, NULL);
+    f->status = calloc(FS_MAX_SOURCES * 2, sizeof(*f->status));
+    f->loaders = calloc(f->cfg.loaders, sizeof(*f->loaders));
+    for (unsigned i = 0; i < f->cfg.loaders; i++) {
+        loader_t *l = &f->loaders[i];
+        l->feeds = f;
+        l->id = i;
+        l->buffer = calloc(depth, sizeof(*l->buffer));
+        ck_ring_init(&l->ring, depth);
+        l->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        pthread_create(&l->thread, NULL, loader_main, l);
+    }
+    /* status of what was recovered: bytes on disk per source */
+    fs_index_thread_t *th = fs_index_thread_get(idx);
+    const fs_generation_t *gen = fs_index_read_begin(idx, th);
+    char names[FS_MAX_SOURCES][FS_SOURCE_NAME_MAX + 1];
+    unsigned n = gen->segment_count;
+    for (unsigned i = 0; i < n; i++)
+        snprintf(names[i], sizeof(names[i]), "%s", gen->segments[i]->source);
+    fs_index_read_end(idx, th);
+    fs_index_thread_put(idx, th);
+    for (unsigned i = 0; i < n; i++) {
+        uint64_t bytes = fs_store_source_bytes(st, names[i]);
+        pthread_mutex_lock(&f->status_lock);
+        source_status_t *s = status_of(f, names[i], 1);
+        if (s != NULL)
+            s->bytes_on_disk = bytes;
+        pthread_mutex_unlock(&f->status_lock);
+    }
+    if (f->cfg.spool_interval_ms > 0) {
+        pthread_create(&f->spool, NULL, spool_main, f);
+        f->spool_started = 1;
+    }
+    return f;
+}
+
+void fs_feeds_stop(fs_feeds_t *f)
+{
+    if (f == NULL)
+        return;
+    __atomic_store_n(&f->stopping, 1, __ATOMIC_RELEASE);
+    if (f->spool_started)
+        pthread_join(f->spool, NULL);
+    for (unsigned i = 0; i < f->cfg.loaders; i++) {
+        uint64_t one = 1;
+        if (write(f->loaders[i].wake_fd, &one, sizeof(one)) < 0)
+            fs_log("cannot wake loader %u to stop it", i);
+        pthread_join(f->loaders[i].thread, NULL);
+        close(f->loaders[i].wake_fd);
+        free(f->loaders[i].buffer);
+    }
+    free(f->loaders);
+    free(f->status);
+    pthread_mutex_destroy(&f->status_lock);
+    free(f);
+}
+
+/* ------------------------------------------------------------- status */
+
+static int append(char **buf, size_t *len, size_t *cap, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static int append(char **buf, size_t *len, size_t *cap, const char *fmt, ...)
+{
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(*buf + *len, *cap - *len, fmt, ap);
+        va_end(ap);
+        if (n < 0)
+            return -1;
+        if (*len + (size_t)n < *cap) {
+            *len += (size_t)n;
+            return 0;
+        }
+        char *nb = realloc(*buf, *cap * 2 + (size_t)n);
+        if (nb == NULL)
+            return -1;
+        *buf = nb;
+        *cap = *cap * 2 + (size_t)n;
+    }
+}
+
+static void source_json(char **buf, size_t *len, size_t *cap, const char *source, const fs_segment_t *seg,
+                        const source_status_t *s, int64_t now)
+{
+    char ts[24], refused_ts[24], reason[900];
+    append(buf, len, cap, "{\"source\": \"%s\"", source);
+    if (seg != NULL) {
+        ts[fs_timestamp_format(seg->updated_at, ts)] = '\0';
+        append(buf, len, cap,
+               ", \"sequence\": %llu, \"generation\": %llu, \"legs\": %u, \"updated_at\": \"%s\", \"age_seconds\": %lld",
+               (unsigned long long)seg->sequence, (unsigned long long)seg->generation, seg->leg_count, ts,
+               (long long)(now - seg->updated_at));
+    } else {
+        append(buf, len, cap, ", \"sequence\": null, \"generation\": null, \"legs\": 0, \"updated_at\": null, \"age_seconds\": null");
+    }
+    append(buf, len, cap, ", \"bytes_on_disk\": %llu, \"accepted\": %llu, \"refused\": %llu",
+           (unsigned long long)(s ? s->bytes_on_disk : 0), (unsigned long long)(s ? s->accepted : 0),
+           (unsigned long long)(s ? s->refused : 0));
+    if (s != NULL && s->refused_at > 0) {
+        refused_ts[fs_timestamp_format(s->refused_at, refused_ts)] = '\0';
+        json_escape(s->refused_reason, reason, sizeof(reason));
+        append(buf, len, cap, ", \"last_refused\": {\"at\": \"%s\", \"status\": %d, \"reason\": \"%s\"}", refused_ts,
+               s->refused_status, reason);
+    } else {
+        append(buf, len, cap, ", \"last_refused\": null");
+    }
+    append(buf, len, cap, "}");
+}
+
+char *fs_feeds_status_json(fs_feeds_t *f, fs_index_thread_t *th, const char *source, size_t *out_len)
+{
+    size_t len = 0, cap = 4096;
+    char *buf = malloc(cap);
+    if (buf == NULL)
+        return NULL;
+    buf[0] = '\0';
+    int64_t now = now_s();
+    const fs_generation_t *gen = fs_index_read_begin(f->index, th);
+    pthread_mutex_lock(&f->status_lock);
+    if (source != NULL) {
+        const fs_segment_t *seg = fs_generation_source(gen, source);
+        const source_status_t *s = status_of(f, source, 0);
+        if (seg == NULL && s == NULL) {
+            free(buf);
+            buf = NULL;
+        } else {
+            source_json(&buf, &len, &cap, source, seg, s, now);
+        }
+    } else {
+        append(&buf, &len, &cap, "{\"generation\": %llu, \"sources\": [", (unsigned long long)gen->number);
+        unsigned listed = 0;
+        for (unsigned i = 0; i < gen->segment_count; i++) {
+            const fs_segment_t *seg = gen->segments[i];
+            append(&buf, &len, &cap, "%s", listed++ ? ", " : "");
+            source_json(&buf, &len, &cap, seg->source, seg, status_of(f, seg->source, 0), now);
+        }
+        /* sources that only ever had refused pushes */
+        for (unsigned i = 0; i < f->status_count; i++) {
+            if (fs_generation_source(gen, f->status[i].source) != NULL)
+                continue;
+            append(&buf, &len, &cap, "%s", listed++ ? ", " : "");
+            source_json(&buf, &len, &cap, f->status[i].source, NULL, &f->status[i], now);
+        }
+        append(&buf, &len, &cap, "]}");
+    }
+    pthread_mutex_unlock(&f->status_lock);
+    fs_index_read_end(f->index, th);
+    if (buf != NULL)
+        *out_len = len;
+    return buf;
+}

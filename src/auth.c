@@ -1,0 +1,229 @@
+/*
+ * src/auth.c: bearer tokens for the feed endpoints.
+ *
+ * The tokens file holds one "TOKEN SCOPE" per line (# comments, blank lines ignored); SCOPE is
+ * "*" (every source, and the only scope allowed to DELETE) or a comma list of sources. Only the
+ * SHA-256 of each token is kept in memory; a presented token is hashed and compared with every
+ * entry with CRYPTO_memcmp and no early exit, so timing says nothing about which token, or how
+ * much of one, matched. Tokens are never logged.
+ *
+ * SIGHUP reloads the file: the new table is published with one atomic pointer store and the old
+ * one freed after a ck_epoch barrier, so a check on an event loop never waits and never sees a
+ * freed table. A file that does not parse leaves the old table in place.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <ck_epoch.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include "src/internal.h"
+
+#define TOKEN_MIN 16
+#define SCOPE_MAX 64
+
+typedef struct token_entry {
+    unsigned char digest[32];
+    int all;
+    unsigned source_count;
+    char sources[SCOPE_MAX][FS_SOURCE_NAME_MAX + 1];
+} token_entry_t;
+
+struct fs_tokens {
+    unsigned count;
+    token_entry_t *entries;
+};
+
+static fs_tokens_t *current_tokens; /* atomic pointer */
+static ck_epoch_t auth_epoch;
+static ck_epoch_record_t reloader_record;
+static int auth_enabled;
+
+static void sha256(const void *data, size_t len, unsigned char out[32])
+{
+    unsigned int n = 32;
+    EVP_Digest(data, len, out, &n, EVP_sha256(), NULL);
+}
+
+static int valid_source(const char *s, size_t len)
+{
+    if (len < 1 || len > FS_SOURCE_NAME_MAX)
+        return 0;
+    for (size_t i = 0; i < len; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_' || s[i] == '-'))
+            return 0;
+    return 1;
+}
+
+static void tokens_free(fs_tokens_t *t)
+{
+    if (t == NULL)
+        return;
+    OPENSSL_cleanse(t->entries, t->count * sizeof(*t->entries));
+    free(t->entries);
+    free(t);
+}
+
+int fs_tokens_parse(const char *path, fs_tokens_t **out, char *err, size_t errcap)
+{
+    FILE *fp = fopen(path, "r");
+    if (fp == NULL) {
+        snprintf(err, errcap, "--tokens %s: cannot open: %s", path, strerror(errno));
+        return FS_EIO;
+    }
+    fs_tokens_t *t = calloc(1, sizeof(*t));
+    size_t cap = 0;
+    char line[4096];
+    unsigned lineno = 0;
+    int rc = 0;
+    while (fgets(line, sizeof(line), fp) != NULL) {
+        lineno++;
+        char *p = line, *tok, *scope, *extra, *save;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (*p == '#' || *p == '\n' || *p == '\r' || *p == '\0')
+            continue;
+        tok = strtok_r(p, " \t\r\n", &save);
+        scope = strtok_r(NULL, " \t\r\n", &save);
+        extra = strtok_r(NULL, " \t\r\n", &save);
+        if (tok == NULL || scope == NULL || extra != NULL) {
+            snprintf(err, errcap, "--tokens %s line %u: expected 'TOKEN SCOPE' (SCOPE is * or a comma list of sources)", path,
+                     lineno);
+            rc = FS_EINVAL;
+            break;
+        }
+        if (strlen(tok) < TOKEN_MIN) {
+            snprintf(err, errcap, "--tokens %s line %u: the token is shorter than %d characters; use a random one (openssl rand -hex 24)",
+                     path, lineno, TOKEN_MIN);
+            rc = FS_EINVAL;
+            break;
+        }
+        if (t->count == cap) {
+            cap = cap ? cap * 2 : 8;
+            token_entry_t *n = realloc(t->entries, cap * sizeof(*n));
+            if (n == NULL) {
+                rc = FS_ENOMEM;
+                break;
+            }
+            t->entries = n;
+        }
+        token_entry_t *e = &t->entries[t->count];
+        memset(e, 0, sizeof(*e));
+        sha256(tok, strlen(tok), e->digest);
+        OPENSSL_cleanse(tok, strlen(tok));
+        if (strcmp(scope, "*") == 0) {
+            e->all = 1;
+        } else {
+            char *s, *save2;
+            for (s = strtok_r(scope, ",", &save2); s != NULL; s = strtok_r(NULL, ",", &save2)) {
+                if (!valid_source(s, strlen(s)) || e->source_count == SCOPE_MAX) {
+                    snprintf(err, errcap, "--tokens %s line %u: '%.40s' is not a source name ([a-z0-9_-]{1,32}), or more than %d sources",
+                             path, lineno, s, SCOPE_MAX);
+                    rc = FS_EINVAL;
+                    break;
+                }
+                snprintf(e->sources[e->source_count++], FS_SOURCE_NAME_MAX + 1, "%s", s);
+            }
+            if (rc != 0)
+                break;
+        }
+        t->count++;
+    }
+    OPENSSL_cleanse(line, sizeof(line));
+    fclose(fp);
+    if (rc == 0 && t->count == 0) {
+        snprintf(err, errcap, "--tokens %s: no tokens in the file", path);
+        rc = FS_EINVAL;
+    }
+    if (rc != 0) {
+        tokens_free(t);
+        return rc;
+    }
+    *out = t;
+    return 0;
+}
+
+int fs_auth_init(const char *path, char *err, size_t errcap)
+{
+    ck_epoch_init(&auth_epoch);
+    ck_epoch_register(&auth_epoch, &reloader_record, NULL);
+    if (path == NULL)
+        return 0;
+    fs_tokens_t *t;
+    int rc = fs_tokens_parse(path, &t, err, errcap);
+    if (rc != 0)
+        return rc;
+    __atomic_store_n(&current_tokens, t, __ATOMIC_RELEASE);
+    auth_enabled = 1;
+    return 0;
+}
+
+int fs_auth_enabled(void)
+{
+    return auth_enabled;
+}
+
+void fs_auth_thread_register(ck_epoch_record_t *record)
+{
+    ck_epoch_register(&auth_epoch, record, NULL);
+}
+
+int fs_auth_reload(const char *path, char *err, size_t errcap)
+{
+    fs_tokens_t *t;
+    int rc = fs_tokens_parse(path, &t, err, errcap);
+    if (rc != 0)
+        return rc;
+    fs_tokens_t *old = __atomic_exchange_n(&current_tokens, t, __ATOMIC_ACQ_REL);
+    ck_epoch_synchronize(&reloader_record);
+    tokens_free(old);
+    return (int)t->count;
+}
+
+static int in_scope(const token_entry_t *e, const char *source, int want_all)
+{
+    if (e->all)
+        return 1;
+    if (want_all || source == NULL)
+        return 0;
+    for (unsigned i = 0; i < e->source_count; i++)
+        if (strcmp(e->sources[i], source) == 0)
+            return 1;
+    return 0;
+}
+
+int fs_auth_check(ck_epoch_record_t *record, const char *header, size_t header_len, const char *source, int want_all,
+                  char *scope_out, size_t scope_cap)
+{
+    static const char bearer[] = "Bearer ";
+    if (header == NULL || header_len <= sizeof(bearer) - 1 || strncasecmp(header, bearer, sizeof(bearer) - 1) != 0)
+        return 401;
+    unsigned char digest[32];
+    sha256(header + sizeof(bearer) - 1, header_len - (sizeof(bearer) - 1), digest);
+    int status = 401;
+    ck_epoch_begin(record, NULL);
+    const fs_tokens_t *t = __atomic_load_n(&current_tokens, __ATOMIC_ACQUIRE);
+    const token_entry_t *match = NULL;
+    for (unsigned i = 0; t != NULL && i < t->count; i++) {
+        /* every entry is compared, whatever matched before */
+        int same = CRYPTO_memcmp(digest, t->entries[i].digest, 32) == 0;
+        if (same && match == NULL)
+            match = &t->entries[i];
+    }
+    if (match != NULL) {
+        status = in_scope(match, source, want_all) ? 0 : 403;
+        if (scope_out != NULL) {
+            if (match->all) {
+                snprintf(scope_out, scope_cap, "*");
+            } else {
+                size_t n = 0;
+                scope_out[0] = '\0';
+                for (unsigned i = 0; i < match->source_count && n + FS_SOURCE_NAME_MAX + 2 < scope_cap; i++)
+                    n += (size_t)snprintf(scope_out + n, scope_cap - n, "%s%s", i ? "," : "", match->sources[i]);
+            }
+        }
+    }
+    ck_epoch_end(record, NULL);
+    return status;
+}
