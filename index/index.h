@@ -314,10 +314,11 @@ const fs_segment_t *fs_generation_source(const fs_generation_t *gen, const char 
 
 /* ---------------------------------------------------------------- search */
 
-#define FS_QUERY_MAX_AIRPORTS 10
+#define FS_QUERY_MAX_AIRPORTS 32 /* after city codes are expanded (a query names at most 10 codes) */
 #define FS_QUERY_MAX_FILTER 16
 #define FS_SEARCH_MAX_LIMIT 500
-#define FS_ID_MAX 96
+#define FS_ID_MAX 160            /* two leg ids joined by '+' */
+#define FS_MAX_CONNECTION_MIN 2880
 
 enum fs_sort { FS_SORT_MILES, FS_SORT_DEPARTURE, FS_SORT_DURATION };
 
@@ -341,22 +342,38 @@ typedef struct fs_search_query {
     unsigned source_count;      /* 0 = every source */
     fs_carrier_t carriers[FS_QUERY_MAX_FILTER];
     unsigned carrier_count;     /* 0 = every carrier */
-    unsigned max_stops;
+    unsigned max_stops;         /* 0: nonstop only; 1: nonstop and 1-stop itineraries */
+    unsigned min_connection;    /* minutes between arrival and the next departure, in UTC */
+    unsigned max_connection;
+    int mixed_cabin;            /* 1-stop: each leg may take a lower cabin (see fs_search) */
+    int same_source;            /* 1-stop: both legs from one source */
+    unsigned max_duration;      /* minutes from first departure to last arrival; 0 = no limit */
+    int depart_after;           /* local minute of day at the origin, inclusive; -1 = none */
+    int depart_before;          /* inclusive; -1 = none */
     enum fs_sort sort;
     unsigned limit;
     fs_cursor_t cursor;
 } fs_search_query_t;
 
-/** One result: a leg in one cabin. Points into the generation: valid until read_end. */
+/** Fills the defaults every query starts from (cabin any, 1 seat, nonstop, connections 60-720
+ *  minutes, no time filters, sort by miles, limit 50). */
+void fs_search_query_init(fs_search_query_t *q);
+
+/** One result: a nonstop leg in one cabin, or a 1-stop itinerary of two legs. Points into the
+ *  generation: valid until read_end. */
 typedef struct fs_result {
-    const fs_segment_t *segment;
+    const fs_segment_t *segment;  /* first leg */
     const fs_leg_t *leg;
-    uint8_t cabin;
-    uint8_t seats;
-    uint32_t miles;
-    uint32_t taxes_cents;
+    const fs_segment_t *segment2; /* second leg; NULL for a nonstop result */
+    const fs_leg_t *leg2;
+    uint8_t cabin;                /* the itinerary's cabin: the lowest of its legs' */
+    uint8_t leg_cabin[2];         /* the cabin each leg is booked in */
+    uint8_t seats;                /* the fewest seats over the legs */
+    uint32_t miles;               /* summed over the legs */
+    uint32_t taxes_cents;         /* summed; legs in different currencies are never combined */
     fs_currency_t currency;
-    int64_t departs_utc_min;
+    int64_t departs_utc_min;      /* first departure */
+    uint32_t duration_min;        /* first departure to last arrival */
     int64_t sort_value;
 } fs_result_t;
 
@@ -370,6 +387,13 @@ typedef struct fs_search_result {
 /**
  * Runs a search over one generation. results must have room for q->limit entries. Any thread,
  * inside a read section. Returns 0 or FS_ENOMEM.
+ *
+ * With max_stops = 1 it adds 1-stop itineraries A->X->B: X is neither A nor B; the second leg
+ * departs between min_connection and max_connection minutes after the first arrives, in UTC;
+ * both legs carry the cabin with at least `seats` seats. With mixed_cabin, each leg takes the
+ * highest cabin at or below the requested one (first, when none is requested) that has the
+ * seats, and the itinerary's cabin is the lower of the two. Legs priced in different currencies
+ * are not combined. max_duration and depart_after/depart_before apply to every result.
  */
 int fs_search(const fs_generation_t *gen, const fs_search_query_t *q, fs_result_t *results, fs_search_result_t *out);
 
@@ -393,11 +417,15 @@ int fs_calendar(const fs_generation_t *gen, const fs_search_query_t *q, fs_calen
 /** A destination served from an origin, over every source. */
 typedef struct fs_route_summary {
     fs_airport_t destination;
-    uint64_t legs;
+    uint64_t legs;     /* nonstop legs (0 for a destination reached only with a stop) */
     int32_t first_day, last_day;
+    int stops;         /* 0: served nonstop; 1: only through a connection point */
 } fs_route_summary_t;
 
-/** Fills up to max destinations from origin, sorted by code; returns how many (or FS_ENOMEM). */
+/** Fills up to max destinations from origin, sorted by code; returns how many (or FS_ERANGE).
+ *  filter (may be NULL) applies sources, carriers, the date range and max_stops: with 1, the
+ *  destinations of routes X->B leaving a nonstop destination X are added with stops = 1 and the
+ *  dates of those X->B legs (schedules are not matched: explore says where, search says when). */
 int fs_routes_from(const fs_generation_t *gen, fs_airport_t origin, const fs_search_query_t *filter,
                    fs_route_summary_t *out, unsigned max);
 

@@ -1,33 +1,65 @@
 /*
  * index/search.c: the read side: search, calendar, routes explore.
  *
- * A search visits, for every source and every (origin, destination) pair, only the legs of that
- * route whose day lies in the range (a hash lookup and two binary searches), so its cost is the
- * number of legs it could return, not the size of the index. Every match is counted into total;
- * the page is kept in a bounded max-heap of `limit` entries, so a wide search costs
- * O(matches * log(limit)) and no allocation.
+ * Nonstop. For every source and every (origin, destination) pair, only the legs of that route
+ * whose day lies in the range are visited (a hash lookup and two binary searches), so the cost is
+ * the number of legs that could match, not the size of the index.
+ *
+ * One stop (A -> X -> B). For every first leg A->X in range, the second legs X->B that can follow
+ * it are those departing in [arrival + min_connection, arrival + max_connection] in UTC. Legs are
+ * indexed by local date, and a local date is within -12h..+14h of UTC, so the candidates lie in
+ * the local days covering that window widened by those offsets: two binary searches, then an
+ * exact UTC check per candidate. Connections across midnight, time zones and the date line fall
+ * out of working in UTC. Every source pair is tried (a connection may mix partners) unless
+ * same_source.
+ *
+ * Every match goes through emit(): search counts it into total and offers it to a bounded
+ * max-heap of `limit` entries (O(matches * log(limit)), no allocation); calendar folds it into
+ * its day and cabin cell.
  *
  * Order: the sort value (miles, departure in UTC, or duration), then departure in UTC, then the
  * result id. Ids are built only to break exact ties, which are rare. A cursor is the sort key of
- * the last result of a page; the next page is every result strictly after it in that order, which
- * needs no server-side state and holds across generations.
+ * the last result of a page; the next page is every result strictly after it, which needs no
+ * server-side state and holds across generations.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "index/index.h"
 
-size_t fs_result_id(const fs_result_t *r, char out[FS_ID_MAX])
+void fs_search_query_init(fs_search_query_t *q)
 {
-    const fs_leg_t *l = r->leg;
+    memset(q, 0, sizeof(*q));
+    q->cabin = -1;
+    q->seats = 1;
+    q->min_connection = 60;
+    q->max_connection = 720;
+    q->depart_after = -1;
+    q->depart_before = -1;
+    q->sort = FS_SORT_MILES;
+    q->limit = 50;
+}
+
+static size_t leg_id(const fs_segment_t *seg, const fs_leg_t *l, unsigned cabin, char *out, size_t cap)
+{
     char carrier[3], origin[4], date[11];
     fs_carrier_format(l->carrier, carrier);
     fs_airport_format(l->origin, origin);
     fs_date_format(l->day, date);
-    /* yyyymmdd: drop the dashes */
-    int n = snprintf(out, FS_ID_MAX, "%s-%s%u-%s-%.4s%.2s%.2s-%c", r->segment->source, carrier, (unsigned)l->flight, origin,
-                     date, date + 5, date + 8, fs_cabin_letters[r->cabin]);
-    return n < 0 ? 0 : (size_t)n >= FS_ID_MAX ? FS_ID_MAX - 1 : (size_t)n;
+    /* yyyymmdd: the date without its dashes */
+    int n = snprintf(out, cap, "%s-%s%u-%s-%.4s%.2s%.2s-%c", seg->source, carrier, (unsigned)l->flight, origin, date, date + 5,
+                     date + 8, fs_cabin_letters[cabin]);
+    return n < 0 ? 0 : (size_t)n >= cap ? cap - 1 : (size_t)n;
+}
+
+size_t fs_result_id(const fs_result_t *r, char out[FS_ID_MAX])
+{
+    size_t n = leg_id(r->segment, r->leg, r->leg_cabin[0], out, FS_ID_MAX);
+    if (r->leg2 != NULL && n + 2 < FS_ID_MAX) {
+        out[n++] = '+';
+        n += leg_id(r->segment2, r->leg2, r->leg_cabin[1], out + n, FS_ID_MAX - n);
+    }
+    return n;
 }
 
 static int cmp_i64(int64_t a, int64_t b)
@@ -83,6 +115,195 @@ static int carrier_wanted(const fs_search_query_t *q, fs_carrier_t carrier)
     return 0;
 }
 
+static int departure_wanted(const fs_search_query_t *q, const fs_leg_t *leg)
+{
+    return (q->depart_after < 0 || leg->dep_minute >= q->depart_after) && (q->depart_before < 0 || leg->dep_minute <= q->depart_before);
+}
+
+static int cabin_open(const fs_leg_t *leg, unsigned c, unsigned seats)
+{
+    return (leg->cabin_mask & (1u << c)) != 0 && FS_CABIN_SEATS(leg->cabin[c]) >= seats;
+}
+
+/* The cabin a leg takes in a mixed-cabin itinerary: the highest at or below `top` with seats. */
+static int mixed_pick(const fs_leg_t *leg, int top, unsigned seats)
+{
+    for (int c = top; c >= 0; c--)
+        if (cabin_open(leg, (unsigned)c, seats))
+            return c;
+    return -1;
+}
+
+static void set_sort_value(fs_result_t *r, enum fs_sort sort)
+{
+    r->sort_value = sort == FS_SORT_DEPARTURE ? r->departs_utc_min : sort == FS_SORT_DURATION ? (int64_t)r->duration_min : r->miles;
+}
+
+typedef void (*emit_fn)(void *arg, const fs_result_t *r);
+
+/* ------------------------------------------------------------ nonstop */
+
+static void nonstop(const fs_generation_t *gen, const fs_search_query_t *q, emit_fn emit, void *arg)
+{
+    unsigned c0 = q->cabin < 0 ? 0 : (unsigned)q->cabin, c1 = q->cabin < 0 ? FS_CABIN_COUNT : (unsigned)q->cabin + 1;
+    for (unsigned s = 0; s < gen->segment_count; s++) {
+        const fs_segment_t *seg = gen->segments[s];
+        if (!source_wanted(q, seg))
+            continue;
+        for (unsigned o = 0; o < q->origin_count; o++) {
+            for (unsigned d = 0; d < q->destination_count; d++) {
+                const fs_route_t *route = fs_segment_route(seg, q->origins[o], q->destinations[d]);
+                if (route == NULL)
+                    continue;
+                uint32_t i, end;
+                fs_route_days(seg, route, q->start_day, q->end_day, &i, &end);
+                for (; i < end; i++) {
+                    const fs_leg_t *leg = &seg->legs[i];
+                    if (!carrier_wanted(q, leg->carrier) || !departure_wanted(q, leg) ||
+                        (q->max_duration != 0 && leg->duration_min > q->max_duration))
+                        continue;
+                    for (unsigned c = c0; c < c1; c++) {
+                        if (!cabin_open(leg, c, q->seats))
+                            continue;
+                        const fs_fare_t *fare = &seg->fares[FS_CABIN_FARE(leg->cabin[c])];
+                        fs_result_t r = {.segment = seg, .leg = leg, .cabin = (uint8_t)c, .leg_cabin = {(uint8_t)c, 0},
+                                         .seats = (uint8_t)FS_CABIN_SEATS(leg->cabin[c]), .miles = fare->miles,
+                                         .taxes_cents = fare->taxes_cents, .currency = fare->currency,
+                                         .departs_utc_min = fs_leg_departs_utc_min(leg), .duration_min = leg->duration_min};
+                        set_sort_value(&r, q->sort);
+                        emit(arg, &r);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/* ------------------------------------------------------------ one stop */
+
+static void itinerary(const fs_search_query_t *q, const fs_segment_t *s1, const fs_leg_t *l1, const fs_segment_t *s2,
+                      const fs_leg_t *l2, int64_t dep_utc, uint32_t duration, emit_fn emit, void *arg)
+{
+    unsigned c0, c1;
+    if (q->mixed_cabin) { /* one itinerary: each leg takes its best cabin at or below the request */
+        c0 = q->cabin < 0 ? FS_CABIN_FIRST : (unsigned)q->cabin;
+        c1 = c0 + 1;
+    } else {
+        c0 = q->cabin < 0 ? 0 : (unsigned)q->cabin;
+        c1 = q->cabin < 0 ? FS_CABIN_COUNT : (unsigned)q->cabin + 1;
+    }
+    for (unsigned c = c0; c < c1; c++) {
+        int k1 = (int)c, k2 = (int)c;
+        if (q->mixed_cabin) {
+            k1 = mixed_pick(l1, (int)c, q->seats);
+            k2 = mixed_pick(l2, (int)c, q->seats);
+            if (k1 < 0 || k2 < 0)
+                continue;
+        } else if (!cabin_open(l1, c, q->seats) || !cabin_open(l2, c, q->seats)) {
+            continue;
+        }
+        const fs_fare_t *f1 = &s1->fares[FS_CABIN_FARE(l1->cabin[k1])], *f2 = &s2->fares[FS_CABIN_FARE(l2->cabin[k2])];
+        if (f1->currency != f2->currency)
+            continue; /* miles add up; taxes in two currencies do not */
+        unsigned seats1 = FS_CABIN_SEATS(l1->cabin[k1]), seats2 = FS_CABIN_SEATS(l2->cabin[k2]);
+        fs_result_t r = {.segment = s1, .leg = l1, .segment2 = s2, .leg2 = l2, .cabin = (uint8_t)(k1 < k2 ? k1 : k2),
+                         .leg_cabin = {(uint8_t)k1, (uint8_t)k2}, .seats = (uint8_t)(seats1 < seats2 ? seats1 : seats2),
+                         .miles = f1->miles + f2->miles, .taxes_cents = f1->taxes_cents + f2->taxes_cents,
+                         .currency = f1->currency, .departs_utc_min = dep_utc, .duration_min = duration};
+        set_sort_value(&r, q->sort);
+        emit(arg, &r);
+    }
+}
+
+/* The routes of a segment leaving origin: [*lo, *hi) in seg->routes (sorted by origin). */
+static void routes_from(const fs_segment_t *seg, fs_airport_t origin, uint32_t *lo_out, uint32_t *hi_out)
+{
+    uint32_t lo = 0, hi = seg->route_count;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (seg->routes[mid].origin < origin)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    uint32_t end = lo;
+    while (end < seg->route_count && seg->routes[end].origin == origin)
+        end++;
+    *lo_out = lo;
+    *hi_out = end;
+}
+
+static int64_t floor_div(int64_t a, int64_t b)
+{
+    return a >= 0 ? a / b : -((-a + b - 1) / b);
+}
+
+static void one_stop(const fs_generation_t *gen, const fs_search_query_t *q, emit_fn emit, void *arg)
+{
+    for (unsigned o = 0; o < q->origin_count; o++) {
+        fs_airport_t a = q->origins[o];
+        for (unsigned d = 0; d < q->destination_count; d++) {
+            fs_airport_t b = q->destinations[d];
+            if (a == b)
+                continue;
+            for (unsigned s1i = 0; s1i < gen->segment_count; s1i++) {
+                const fs_segment_t *s1 = gen->segments[s1i];
+                if (!source_wanted(q, s1))
+                    continue;
+                uint32_t r, rend;
+                routes_from(s1, a, &r, &rend);
+                for (; r < rend; r++) {
+                    const fs_route_t *r1 = &s1->routes[r];
+                    fs_airport_t x = r1->destination;
+                    if (x == b)
+                        continue; /* that is the nonstop */
+                    uint32_t i0, i1;
+                    fs_route_days(s1, r1, q->start_day, q->end_day, &i0, &i1);
+                    if (i0 == i1)
+                        continue;
+                    for (unsigned s2i = 0; s2i < gen->segment_count; s2i++) {
+                        const fs_segment_t *s2 = gen->segments[s2i];
+                        if ((q->same_source && s2 != s1) || !source_wanted(q, s2))
+                            continue;
+                        const fs_route_t *r2 = fs_segment_route(s2, x, b);
+                        if (r2 == NULL)
+                            continue;
+                        for (uint32_t i = i0; i < i1; i++) {
+                            const fs_leg_t *l1 = &s1->legs[i];
+                            if (!carrier_wanted(q, l1->carrier) || !departure_wanted(q, l1))
+                                continue;
+                            int64_t dep1 = fs_leg_departs_utc_min(l1), arr1 = dep1 + l1->duration_min;
+                            int64_t lo = arr1 + q->min_connection, hi = arr1 + q->max_connection;
+                            uint32_t j, jend;
+                            fs_route_days(s2, r2, (int32_t)floor_div(lo + FS_MIN_OFFSET_MIN, 1440),
+                                          (int32_t)floor_div(hi + FS_MAX_OFFSET_MIN, 1440), &j, &jend);
+                            for (; j < jend; j++) {
+                                const fs_leg_t *l2 = &s2->legs[j];
+                                int64_t dep2 = fs_leg_departs_utc_min(l2);
+                                if (dep2 < lo || dep2 > hi || !carrier_wanted(q, l2->carrier))
+                                    continue;
+                                int64_t duration = dep2 + l2->duration_min - dep1;
+                                if (q->max_duration != 0 && duration > q->max_duration)
+                                    continue;
+                                itinerary(q, s1, l1, s2, l2, dep1, (uint32_t)duration, emit, arg);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+static void each_result(const fs_generation_t *gen, const fs_search_query_t *q, emit_fn emit, void *arg)
+{
+    nonstop(gen, q, emit, arg);
+    if (q->max_stops >= 1)
+        one_stop(gen, q, emit, arg);
+}
+
+/* -------------------------------------------------------------- search */
+
 /* The heap keeps the `limit` best results seen so far, the worst of them at the root. */
 typedef struct page_heap {
     fs_result_t *items;
@@ -135,58 +356,6 @@ static int result_qsort_cmp(const void *a, const void *b)
     return fs_result_compare(FS_SORT_MILES, a, b);
 }
 
-static void fill_result(fs_result_t *r, const fs_segment_t *seg, const fs_leg_t *leg, unsigned cabin, enum fs_sort sort)
-{
-    const fs_fare_t *fare = &seg->fares[FS_CABIN_FARE(leg->cabin[cabin])];
-    r->segment = seg;
-    r->leg = leg;
-    r->cabin = (uint8_t)cabin;
-    r->seats = (uint8_t)FS_CABIN_SEATS(leg->cabin[cabin]);
-    r->miles = fare->miles;
-    r->taxes_cents = fare->taxes_cents;
-    r->currency = fare->currency;
-    r->departs_utc_min = fs_leg_departs_utc_min(leg);
-    switch (sort) {
-    case FS_SORT_DEPARTURE:
-        r->sort_value = r->departs_utc_min;
-        break;
-    case FS_SORT_DURATION:
-        r->sort_value = leg->duration_min;
-        break;
-    default:
-        r->sort_value = fare->miles;
-        break;
-    }
-}
-
-/*
- * Calls visit(arg, seg, leg) for every leg of every wanted source and carrier on every
- * (origin, destination) pair of the query whose local departure date is in range.
- */
-static void each_leg(const fs_generation_t *gen, const fs_search_query_t *q,
-                     void (*visit)(void *arg, const fs_segment_t *seg, const fs_leg_t *leg), void *arg)
-{
-    for (unsigned s = 0; s < gen->segment_count; s++) {
-        const fs_segment_t *seg = gen->segments[s];
-        if (!source_wanted(q, seg))
-            continue;
-        for (unsigned o = 0; o < q->origin_count; o++) {
-            for (unsigned d = 0; d < q->destination_count; d++) {
-                const fs_route_t *route = fs_segment_route(seg, q->origins[o], q->destinations[d]);
-                if (route == NULL)
-                    continue;
-                uint32_t i, end;
-                fs_route_days(seg, route, q->start_day, q->end_day, &i, &end);
-                for (; i < end; i++) {
-                    const fs_leg_t *leg = &seg->legs[i];
-                    if (carrier_wanted(q, leg->carrier))
-                        visit(arg, seg, leg);
-                }
-            }
-        }
-    }
-}
-
 typedef struct search_state {
     const fs_search_query_t *q;
     page_heap_t heap;
@@ -194,28 +363,20 @@ typedef struct search_state {
     uint64_t after_cursor;
 } search_state_t;
 
-static void search_visit(void *arg, const fs_segment_t *seg, const fs_leg_t *leg)
+static void search_emit(void *arg, const fs_result_t *r)
 {
     search_state_t *st = arg;
-    const fs_search_query_t *q = st->q;
-    unsigned c0 = q->cabin < 0 ? 0 : (unsigned)q->cabin, c1 = q->cabin < 0 ? FS_CABIN_COUNT : (unsigned)q->cabin + 1;
-    for (unsigned c = c0; c < c1; c++) {
-        if ((leg->cabin_mask & (1u << c)) == 0 || FS_CABIN_SEATS(leg->cabin[c]) < q->seats)
-            continue;
-        fs_result_t r;
-        fill_result(&r, seg, leg, c, q->sort);
-        st->total++;
-        if (q->cursor.present && compare_to_cursor(&r, &q->cursor) <= 0)
-            continue;
-        st->after_cursor++;
-        heap_offer(&st->heap, &r);
-    }
+    st->total++;
+    if (st->q->cursor.present && compare_to_cursor(r, &st->q->cursor) <= 0)
+        return;
+    st->after_cursor++;
+    heap_offer(&st->heap, r);
 }
 
 int fs_search(const fs_generation_t *gen, const fs_search_query_t *q, fs_result_t *results, fs_search_result_t *out)
 {
     search_state_t st = {.q = q, .heap = {.items = results, .count = 0, .cap = q->limit, .sort = q->sort}};
-    each_leg(gen, q, search_visit, &st);
+    each_result(gen, q, search_emit, &st);
     qsort(results, st.heap.count, sizeof(*results), result_qsort_cmp);
     out->results = results;
     out->count = st.heap.count;
@@ -231,24 +392,15 @@ typedef struct calendar_state {
     fs_calendar_cell_t *cells;
 } calendar_state_t;
 
-static void calendar_visit(void *arg, const fs_segment_t *seg, const fs_leg_t *leg)
+static void calendar_emit(void *arg, const fs_result_t *r)
 {
     calendar_state_t *st = arg;
-    const fs_search_query_t *q = st->q;
-    unsigned c0 = q->cabin < 0 ? 0 : (unsigned)q->cabin, c1 = q->cabin < 0 ? FS_CABIN_COUNT : (unsigned)q->cabin + 1;
-    fs_calendar_cell_t *row = &st->cells[(size_t)((int32_t)leg->day - q->start_day) * FS_CABIN_COUNT];
-    for (unsigned c = c0; c < c1; c++) {
-        unsigned seats = FS_CABIN_SEATS(leg->cabin[c]);
-        if ((leg->cabin_mask & (1u << c)) == 0 || seats < q->seats)
-            continue;
-        uint32_t miles = seg->fares[FS_CABIN_FARE(leg->cabin[c])].miles;
-        fs_calendar_cell_t *cell = &row[c];
-        if (cell->count == 0 || miles < cell->min_miles)
-            cell->min_miles = miles;
-        if (seats > cell->max_seats)
-            cell->max_seats = seats;
-        cell->count++;
-    }
+    fs_calendar_cell_t *cell = &st->cells[(size_t)((int32_t)r->leg->day - st->q->start_day) * FS_CABIN_COUNT + r->cabin];
+    if (cell->count == 0 || r->miles < cell->min_miles)
+        cell->min_miles = r->miles;
+    if (r->seats > cell->max_seats)
+        cell->max_seats = r->seats;
+    cell->count++;
 }
 
 int fs_calendar(const fs_generation_t *gen, const fs_search_query_t *q, fs_calendar_cell_t *cells)
@@ -256,7 +408,7 @@ int fs_calendar(const fs_generation_t *gen, const fs_search_query_t *q, fs_calen
     size_t days = (size_t)(q->end_day - q->start_day + 1);
     memset(cells, 0, days * FS_CABIN_COUNT * sizeof(*cells));
     calendar_state_t st = {.q = q, .cells = cells};
-    each_leg(gen, q, calendar_visit, &st);
+    each_result(gen, q, calendar_emit, &st);
     return 0;
 }
 
@@ -268,6 +420,47 @@ static int summary_cmp(const void *a, const void *b)
     return (int)x->destination - (int)y->destination;
 }
 
+/* Adds legs of one route (filtered) to the summary of its destination. */
+static int add_summary(const fs_segment_t *seg, const fs_route_t *route, fs_airport_t destination, const fs_search_query_t *filter,
+                       fs_route_summary_t *out, unsigned *n, unsigned max, int stops, int count_legs)
+{
+    uint64_t legs = 0;
+    int32_t first = -1, last = -1;
+    for (uint32_t i = route->first; i < route->first + route->count; i++) {
+        const fs_leg_t *leg = &seg->legs[i];
+        if (filter != NULL && !carrier_wanted(filter, leg->carrier))
+            continue;
+        if (filter != NULL && ((int32_t)leg->day < filter->start_day || (int32_t)leg->day > filter->end_day))
+            continue;
+        if (first < 0)
+            first = leg->day;
+        last = leg->day;
+        legs++;
+    }
+    if (legs == 0)
+        return 0;
+    unsigned k = 0;
+    while (k < *n && out[k].destination != destination)
+        k++;
+    if (k == *n) {
+        if (*n == max)
+            return FS_ERANGE;
+        out[(*n)++] = (fs_route_summary_t){.destination = destination, .legs = 0, .first_day = first, .last_day = last, .stops = stops};
+    }
+    if (stops < out[k].stops) { /* a nonstop found after a 1-stop summary: the nonstop defines it */
+        out[k] = (fs_route_summary_t){.destination = destination, .legs = 0, .first_day = first, .last_day = last, .stops = stops};
+    } else if (stops > out[k].stops) {
+        return 0; /* already reachable nonstop */
+    }
+    if (count_legs)
+        out[k].legs += legs;
+    if (first < out[k].first_day)
+        out[k].first_day = first;
+    if (last > out[k].last_day)
+        out[k].last_day = last;
+    return 0;
+}
+
 int fs_routes_from(const fs_generation_t *gen, fs_airport_t origin, const fs_search_query_t *filter,
                    fs_route_summary_t *out, unsigned max)
 {
@@ -276,45 +469,32 @@ int fs_routes_from(const fs_generation_t *gen, fs_airport_t origin, const fs_sea
         const fs_segment_t *seg = gen->segments[s];
         if (filter != NULL && !source_wanted(filter, seg))
             continue;
-        /* routes are sorted by (origin, destination): find the first with this origin */
-        uint32_t lo = 0, hi = seg->route_count;
-        while (lo < hi) {
-            uint32_t mid = lo + (hi - lo) / 2;
-            if (seg->routes[mid].origin < origin)
-                lo = mid + 1;
-            else
-                hi = mid;
-        }
-        for (uint32_t r = lo; r < seg->route_count && seg->routes[r].origin == origin; r++) {
-            const fs_route_t *route = &seg->routes[r];
-            uint64_t legs = 0;
-            int32_t first = -1, last = -1;
-            for (uint32_t i = route->first; i < route->first + route->count; i++) {
-                const fs_leg_t *leg = &seg->legs[i];
-                if (filter != NULL && !carrier_wanted(filter, leg->carrier))
+        uint32_t r, rend;
+        routes_from(seg, origin, &r, &rend);
+        for (; r < rend; r++)
+            if (add_summary(seg, &seg->routes[r], seg->routes[r].destination, filter, out, &n, max, 0, 1) != 0)
+                return FS_ERANGE;
+    }
+    if (filter != NULL && filter->max_stops >= 1) {
+        /* one stop: B is reachable when some A->X and X->B routes exist (schedules not matched:
+         * explore shows where one can go; search says when). Dates are the X->B legs'. */
+        unsigned nonstop_count = n;
+        for (unsigned k = 0; k < nonstop_count; k++) {
+            fs_airport_t x = out[k].destination;
+            for (unsigned s = 0; s < gen->segment_count; s++) {
+                const fs_segment_t *seg = gen->segments[s];
+                if (!source_wanted(filter, seg))
                     continue;
-                if (filter != NULL && ((int32_t)leg->day < filter->start_day || (int32_t)leg->day > filter->end_day))
-                    continue;
-                if (first < 0)
-                    first = leg->day;
-                last = leg->day;
-                legs++;
+                uint32_t r, rend;
+                routes_from(seg, x, &r, &rend);
+                for (; r < rend; r++) {
+                    fs_airport_t b = seg->routes[r].destination;
+                    if (b == origin)
+                        continue;
+                    if (add_summary(seg, &seg->routes[r], b, filter, out, &n, max, 1, 0) != 0)
+                        return FS_ERANGE;
+                }
             }
-            if (legs == 0)
-                continue;
-            unsigned k = 0;
-            while (k < n && out[k].destination != route->destination)
-                k++;
-            if (k == n) {
-                if (n == max)
-                    return FS_ERANGE;
-                out[n++] = (fs_route_summary_t){.destination = route->destination, .legs = 0, .first_day = first, .last_day = last};
-            }
-            out[k].legs += legs;
-            if (first < out[k].first_day)
-                out[k].first_day = first;
-            if (last > out[k].last_day)
-                out[k].last_day = last;
         }
     }
     qsort(out, n, sizeof(*out), summary_cmp);

@@ -65,19 +65,36 @@ static void tokens_free(fs_tokens_t *t)
     free(t);
 }
 
-int fs_tokens_parse(const char *path, fs_tokens_t **out, char *err, size_t errcap)
+/* One line as fgets() into a 4096-byte buffer would return it: up to and including the next '\n',
+ * at most 4095 bytes (a longer line comes back in pieces), NUL-terminated. Returns the bytes
+ * consumed, 0 at the end of the text. */
+static size_t next_line(const char *text, size_t len, size_t pos, char *line, size_t cap)
 {
-    FILE *fp = fopen(path, "r");
-    if (fp == NULL) {
-        snprintf(err, errcap, "--tokens %s: cannot open: %s", path, strerror(errno));
-        return FS_EIO;
+    size_t n = 0;
+    while (pos + n < len && n < cap - 1) {
+        line[n] = text[pos + n];
+        if (text[pos + n++] == '\n')
+            break;
     }
+    line[n] = '\0';
+    return n;
+}
+
+int fs_tokens_parse_buffer(const char *text, size_t len, const char *name_for_errors, fs_tokens_t **out, char *err,
+                           size_t errcap)
+{
+    const char *path = name_for_errors;
     fs_tokens_t *t = calloc(1, sizeof(*t));
-    size_t cap = 0;
+    if (t == NULL) {
+        snprintf(err, errcap, "--tokens %s: out of memory", path);
+        return FS_ENOMEM;
+    }
+    size_t cap = 0, pos = 0, n;
     char line[4096];
     unsigned lineno = 0;
     int rc = 0;
-    while (fgets(line, sizeof(line), fp) != NULL) {
+    while ((n = next_line(text, len, pos, line, sizeof(line))) != 0) {
+        pos += n;
         lineno++;
         char *p = line, *tok, *scope, *extra, *save;
         while (*p == ' ' || *p == '\t')
@@ -131,7 +148,6 @@ int fs_tokens_parse(const char *path, fs_tokens_t **out, char *err, size_t errca
         t->count++;
     }
     OPENSSL_cleanse(line, sizeof(line));
-    fclose(fp);
     if (rc == 0 && t->count == 0) {
         snprintf(err, errcap, "--tokens %s: no tokens in the file", path);
         rc = FS_EINVAL;
@@ -142,6 +158,53 @@ int fs_tokens_parse(const char *path, fs_tokens_t **out, char *err, size_t errca
     }
     *out = t;
     return 0;
+}
+
+int fs_tokens_parse(const char *path, fs_tokens_t **out, char *err, size_t errcap)
+{
+    FILE *fp = fopen(path, "r");
+    if (fp == NULL) {
+        snprintf(err, errcap, "--tokens %s: cannot open: %s", path, strerror(errno));
+        return FS_EIO;
+    }
+    char *text = NULL;
+    size_t len = 0, cap = 0;
+    int rc = 0;
+    for (;;) {
+        if (len == cap) {
+            char *n = cap < SIZE_MAX / 2 ? malloc(cap ? cap * 2 : 4096) : NULL;
+            if (n == NULL) {
+                snprintf(err, errcap, "--tokens %s: out of memory", path);
+                rc = FS_ENOMEM;
+                break;
+            }
+            /* copied by hand rather than realloc'd, so that no stale copy of a token is left behind */
+            if (len != 0)
+                memcpy(n, text, len);
+            if (text != NULL) {
+                OPENSSL_cleanse(text, cap);
+                free(text);
+            }
+            text = n;
+            cap = cap ? cap * 2 : 4096;
+        }
+        size_t got = fread(text + len, 1, cap - len, fp);
+        len += got;
+        if (got == 0)
+            break;
+    }
+    if (rc == 0 && ferror(fp)) {
+        snprintf(err, errcap, "--tokens %s: cannot read: %s", path, strerror(errno));
+        rc = FS_EIO;
+    }
+    fclose(fp);
+    if (rc == 0)
+        rc = fs_tokens_parse_buffer(text, len, path, out, err, errcap);
+    if (text != NULL) {
+        OPENSSL_cleanse(text, cap);
+        free(text);
+    }
+    return rc;
 }
 
 int fs_auth_init(const char *path, char *err, size_t errcap)

@@ -29,6 +29,8 @@ void fs_config_usage(FILE *out)
                  "                          (SCOPE: * or a comma list of sources); SIGHUP reloads it.\n"
                  "                          Without it the feed endpoints answer 403\n"
                  "  --loaders N             loader threads that decode, persist and publish feeds (default 2)\n"
+                 "  --cities FILE           extra or overriding metropolitan codes, 'CODE AIRPORT,AIRPORT' per line\n"
+                 "                          (built in: NYC, LON, PAR, SAO, RIO, TYO, ... see docs/api.md)\n"
                  "  --quiet                 no start-up and shutdown log lines\n"
                  "  --help                  this text\n"
                  "  --version               the version\n"
@@ -125,7 +127,7 @@ int fs_config_parse(fs_config_t *cfg, int argc, char **argv, char *err, size_t e
             continue;
         }
         static const char *const with_value[] = {"--listen", "--threads", "--data-dir", "--tls-cert",
-                                                 "--tls-key", "--tls-listen", "--max-feed-bytes", "--tokens", "--loaders", NULL};
+                                                 "--tls-key", "--tls-listen", "--max-feed-bytes", "--tokens", "--loaders", "--cities", NULL};
         int known = 0;
         for (int k = 0; with_value[k] != NULL; k++)
             known |= strcmp(flag, with_value[k]) == 0;
@@ -169,6 +171,8 @@ int fs_config_parse(fs_config_t *cfg, int argc, char **argv, char *err, size_t e
             cfg->tls_cert = value;
         } else if (strcmp(flag, "--tls-key") == 0) {
             cfg->tls_key = value;
+        } else if (strcmp(flag, "--cities") == 0) {
+            cfg->cities_file = value;
         } else if (strcmp(flag, "--tokens") == 0) {
             cfg->tokens_file = value;
         } else if (strcmp(flag, "--loaders") == 0) {

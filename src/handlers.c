@@ -175,28 +175,57 @@ static void enc_airport(fs_enc_t *e, fs_airport_t a)
     fs_enc_str(e, buf, 3);
 }
 
-static void enc_result(fs_enc_t *e, const fs_result_t *r)
+static void enc_segment(fs_enc_t *e, const fs_segment_t *seg, const fs_leg_t *leg, unsigned cabin)
 {
-    const fs_leg_t *leg = r->leg;
-    char buf[FS_ID_MAX];
-    fs_localtime_t dep = fs_leg_departs(leg), arr = fs_leg_arrives(leg);
+    char buf[8];
     fs_enc_map_begin(e);
-    fs_enc_key_lit(e, "id");
-    fs_enc_str(e, buf, fs_result_id(r, buf));
+    fs_enc_key_lit(e, "carrier");
+    fs_carrier_format(leg->carrier, buf);
+    fs_enc_str(e, buf, 2);
+    fs_enc_key_lit(e, "flight");
+    fs_enc_uint(e, leg->flight);
     fs_enc_key_lit(e, "origin");
     enc_airport(e, leg->origin);
     fs_enc_key_lit(e, "destination");
     enc_airport(e, leg->destination);
-    fs_enc_key_lit(e, "date");
-    enc_date(e, leg->day);
     fs_enc_key_lit(e, "departs_at");
-    enc_localtime(e, dep);
+    enc_localtime(e, fs_leg_departs(leg));
     fs_enc_key_lit(e, "arrives_at");
-    enc_localtime(e, arr);
+    enc_localtime(e, fs_leg_arrives(leg));
     fs_enc_key_lit(e, "duration_min");
     fs_enc_uint(e, leg->duration_min);
+    fs_enc_key_lit(e, "cabin");
+    fs_enc_cstr(e, fs_cabin_names[cabin]);
+    fs_enc_key_lit(e, "seats");
+    fs_enc_uint(e, FS_CABIN_SEATS(leg->cabin[cabin]));
+    fs_enc_key_lit(e, "miles");
+    fs_enc_uint(e, seg->fares[FS_CABIN_FARE(leg->cabin[cabin])].miles);
+    fs_enc_key_lit(e, "source");
+    fs_enc_cstr(e, seg->source);
+    fs_enc_map_end(e);
+}
+
+static void enc_result(fs_enc_t *e, const fs_result_t *r)
+{
+    const fs_leg_t *first = r->leg, *last = r->leg2 != NULL ? r->leg2 : r->leg;
+    char buf[FS_ID_MAX];
+    fs_enc_map_begin(e);
+    fs_enc_key_lit(e, "id");
+    fs_enc_str(e, buf, fs_result_id(r, buf));
+    fs_enc_key_lit(e, "origin");
+    enc_airport(e, first->origin);
+    fs_enc_key_lit(e, "destination");
+    enc_airport(e, last->destination);
+    fs_enc_key_lit(e, "date");
+    enc_date(e, first->day);
+    fs_enc_key_lit(e, "departs_at");
+    enc_localtime(e, fs_leg_departs(first));
+    fs_enc_key_lit(e, "arrives_at");
+    enc_localtime(e, fs_leg_arrives(last));
+    fs_enc_key_lit(e, "duration_min");
+    fs_enc_uint(e, r->duration_min);
     fs_enc_key_lit(e, "stops");
-    fs_enc_uint(e, 0);
+    fs_enc_uint(e, r->leg2 != NULL ? 1 : 0);
     fs_enc_key_lit(e, "cabin");
     fs_enc_cstr(e, fs_cabin_names[r->cabin]);
     fs_enc_key_lit(e, "miles");
@@ -209,36 +238,38 @@ static void enc_result(fs_enc_t *e, const fs_result_t *r)
     fs_enc_key_lit(e, "seats");
     fs_enc_uint(e, r->seats);
     fs_enc_key_lit(e, "source");
-    fs_enc_cstr(e, r->segment->source);
+    if (r->leg2 == NULL || r->segment2 == r->segment) {
+        fs_enc_cstr(e, r->segment->source);
+    } else { /* a connection sold by two partners: both, in flight order */
+        int n = snprintf(buf, sizeof(buf), "%s+%s", r->segment->source, r->segment2->source);
+        fs_enc_str(e, buf, (size_t)n);
+    }
     fs_enc_key_lit(e, "last_seen");
-    enc_timestamp(e, leg->last_seen);
+    enc_timestamp(e, r->leg2 != NULL && r->leg2->last_seen < first->last_seen ? r->leg2->last_seen : first->last_seen);
     fs_enc_key_lit(e, "segments");
     fs_enc_array_begin(e);
-    fs_enc_map_begin(e);
-    fs_enc_key_lit(e, "carrier");
-    fs_carrier_format(leg->carrier, buf);
-    fs_enc_str(e, buf, 2);
-    fs_enc_key_lit(e, "flight");
-    fs_enc_uint(e, leg->flight);
-    fs_enc_key_lit(e, "origin");
-    enc_airport(e, leg->origin);
-    fs_enc_key_lit(e, "destination");
-    enc_airport(e, leg->destination);
-    fs_enc_key_lit(e, "departs_at");
-    enc_localtime(e, dep);
-    fs_enc_key_lit(e, "arrives_at");
-    enc_localtime(e, arr);
-    fs_enc_key_lit(e, "duration_min");
-    fs_enc_uint(e, leg->duration_min);
-    fs_enc_key_lit(e, "cabin");
-    fs_enc_cstr(e, fs_cabin_names[r->cabin]);
-    fs_enc_key_lit(e, "seats");
-    fs_enc_uint(e, r->seats);
-    fs_enc_key_lit(e, "miles");
-    fs_enc_uint(e, r->miles);
-    fs_enc_map_end(e);
+    enc_segment(e, r->segment, first, r->leg_cabin[0]);
+    if (r->leg2 != NULL)
+        enc_segment(e, r->segment2, r->leg2, r->leg_cabin[1]);
     fs_enc_array_end(e);
     fs_enc_map_end(e);
+}
+
+/* The airports a query searched, after city codes were expanded. */
+static void enc_airports(fs_enc_t *e, const fs_search_query_t *q, int with_destinations)
+{
+    fs_enc_key_lit(e, "origins");
+    fs_enc_array_begin(e);
+    for (unsigned i = 0; i < q->origin_count; i++)
+        enc_airport(e, q->origins[i]);
+    fs_enc_array_end(e);
+    if (!with_destinations)
+        return;
+    fs_enc_key_lit(e, "destinations");
+    fs_enc_array_begin(e);
+    for (unsigned i = 0; i < q->destination_count; i++)
+        enc_airport(e, q->destinations[i]);
+    fs_enc_array_end(e);
 }
 
 static int source_listed(const fs_search_query_t *q, const char *source)
@@ -327,6 +358,7 @@ static int handle_search(h2o_req_t *req, fs_worker_t *w, uint64_t started_us)
     }
     fs_enc_key_lit(&e, "generation");
     fs_enc_uint(&e, gen->number);
+    enc_airports(&e, &q, 1);
     enc_searched(&e, gen, &q);
     fs_index_read_end(w->shared->index, &w->index_thread);
     fs_enc_key_lit(&e, "took_us");
@@ -378,6 +410,7 @@ static int handle_calendar(h2o_req_t *req, fs_worker_t *w, uint64_t started_us)
     fs_enc_array_end(&e);
     fs_enc_key_lit(&e, "generation");
     fs_enc_uint(&e, generation);
+    enc_airports(&e, &q, 1);
     enc_searched(&e, gen, &q);
     fs_index_read_end(w->shared->index, &w->index_thread);
     fs_enc_key_lit(&e, "took_us");
@@ -416,6 +449,8 @@ static int handle_routes(h2o_req_t *req, fs_worker_t *w, uint64_t started_us)
         enc_date(&e, w->routes[i].first_day);
         fs_enc_key_lit(&e, "last_date");
         enc_date(&e, w->routes[i].last_day);
+        fs_enc_key_lit(&e, "stops");
+        fs_enc_uint(&e, (uint64_t)w->routes[i].stops);
         fs_enc_map_end(&e);
     }
     fs_enc_array_end(&e);

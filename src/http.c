@@ -273,6 +273,10 @@ int fs_server_run(const fs_config_t *cfg)
         }
     }
 
+    if (fs_cities_load(cfg->cities_file, msg, sizeof(msg)) != 0) {
+        fprintf(stderr, "flightsearch: %s\n", msg);
+        return 1;
+    }
     if (fs_auth_init(cfg->tokens_file, msg, sizeof(msg)) != 0) {
         fprintf(stderr, "flightsearch: %s\n", msg);
         return 1;

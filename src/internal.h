@@ -81,6 +81,10 @@ void fs_feeds_on_answers(h2o_multithread_receiver_t *receiver, h2o_linklist_t *m
 typedef struct fs_tokens fs_tokens_t;
 /** Parses a tokens file. 0, or FS_E* with a message naming the file and line in err. */
 int fs_tokens_parse(const char *path, fs_tokens_t **out, char *err, size_t errcap);
+/** The same over text[0..len) already in memory (the file's contents; NUL bytes allowed), with
+ *  name_for_errors where the file's path goes in err. The caller's text is left as it is. */
+int fs_tokens_parse_buffer(const char *text, size_t len, const char *name_for_errors, fs_tokens_t **out, char *err,
+                           size_t errcap);
 /** Loads the tokens file (NULL: feeds disabled). Call once before the workers start. */
 int fs_auth_init(const char *path, char *err, size_t errcap);
 int fs_auth_enabled(void);

@@ -25,18 +25,31 @@ enum param {
     P_SORT,
     P_LIMIT,
     P_CURSOR,
+    P_MIN_CONNECTION,
+    P_MAX_CONNECTION,
+    P_MIXED_CABIN,
+    P_SAME_SOURCE,
+    P_MAX_DURATION,
+    P_DEPART_AFTER,
+    P_DEPART_BEFORE,
     P_COUNT
 };
 
-static const char *const param_names[P_COUNT] = {"origin", "destination", "date",      "start_date", "end_date",
-                                                 "cabin",  "seats",       "sources",   "carriers",   "max_stops",
-                                                 "sort",   "limit",       "cursor"};
+static const char *const param_names[P_COUNT] = {
+    "origin",    "destination", "date",           "start_date",     "end_date",    "cabin",       "seats",
+    "sources",   "carriers",    "max_stops",      "sort",           "limit",       "cursor",      "min_connection",
+    "max_connection", "mixed_cabin", "same_source", "max_duration", "depart_after", "depart_before"};
+
+/* The parameters that shape itineraries, valid wherever max_stops is. */
+#define ITINERARY_PARAMS                                                                                                   \
+    (1u << P_MIN_CONNECTION | 1u << P_MAX_CONNECTION | 1u << P_MIXED_CABIN | 1u << P_SAME_SOURCE | 1u << P_MAX_DURATION |  \
+     1u << P_DEPART_AFTER | 1u << P_DEPART_BEFORE)
 
 /* Which parameters each endpoint takes. */
 static const unsigned endpoint_params[FS_EP_COUNT] = {
     [FS_EP_SEARCH] = (1u << P_COUNT) - 1,
     [FS_EP_CALENDAR] = 1u << P_ORIGIN | 1u << P_DESTINATION | 1u << P_START_DATE | 1u << P_END_DATE | 1u << P_CABIN |
-                       1u << P_SEATS | 1u << P_SOURCES | 1u << P_CARRIERS | 1u << P_MAX_STOPS,
+                       1u << P_SEATS | 1u << P_SOURCES | 1u << P_CARRIERS | 1u << P_MAX_STOPS | ITINERARY_PARAMS,
     [FS_EP_ROUTES] = 1u << P_ORIGIN | 1u << P_START_DATE | 1u << P_END_DATE | 1u << P_SOURCES | 1u << P_CARRIERS |
                      1u << P_MAX_STOPS,
 };
@@ -103,26 +116,68 @@ static int each_item(const char *s, int (*fn)(void *arg, const char *item, size_
     }
 }
 
+#define MAX_CODES_PER_PARAM 10
+
 typedef struct airport_list {
     fs_airport_t *codes;
     unsigned *count;
+    unsigned items;
     const char *param;
     fs_param_error_t *err;
 } airport_list_t;
 
+static int add_one_airport(airport_list_t *l, fs_airport_t a)
+{
+    for (unsigned i = 0; i < *l->count; i++)
+        if (l->codes[i] == a)
+            return 0; /* GRU,GRU is GRU; SAO,GRU is SAO */
+    if (*l->count == FS_QUERY_MAX_AIRPORTS)
+        return fail(l->err, l->param, "%s: the codes expand to more than %d airports", l->param, FS_QUERY_MAX_AIRPORTS);
+    l->codes[(*l->count)++] = a;
+    return 0;
+}
+
 static int add_airport(void *arg, const char *item, size_t len)
 {
     airport_list_t *l = arg;
-    fs_airport_t a;
+    fs_airport_t a, expanded[FS_QUERY_MAX_AIRPORTS];
     if (fs_airport_parse(item, len, &a) != 0)
-        return fail(l->err, l->param, "%s: '%.*s' is not a 3-letter uppercase IATA airport code", l->param, (int)(len > 20 ? 20 : len),
-                    item);
-    for (unsigned i = 0; i < *l->count; i++)
-        if (l->codes[i] == a)
-            return 0; /* GRU,GRU is GRU */
-    if (*l->count == FS_QUERY_MAX_AIRPORTS)
-        return fail(l->err, l->param, "%s: at most %d airports", l->param, FS_QUERY_MAX_AIRPORTS);
-    l->codes[(*l->count)++] = a;
+        return fail(l->err, l->param, "%s: '%.*s' is not a 3-letter uppercase IATA airport or city code", l->param,
+                    (int)(len > 20 ? 20 : len), item);
+    if (++l->items > MAX_CODES_PER_PARAM)
+        return fail(l->err, l->param, "%s: at most %d codes", l->param, MAX_CODES_PER_PARAM);
+    unsigned n = fs_city_expand(a, expanded, FS_QUERY_MAX_AIRPORTS);
+    if (n == 0)
+        return add_one_airport(l, a);
+    for (unsigned i = 0; i < n; i++)
+        if (add_one_airport(l, expanded[i]) != 0)
+            return FS_EINVAL;
+    return 0;
+}
+
+/* "HH:MM" -> minute of the day. */
+static int parse_hhmm(const char *v, int *out)
+{
+    if (strlen(v) != 5 || v[2] != ':')
+        return FS_EINVAL;
+    for (int i = 0; i < 5; i++)
+        if (i != 2 && (v[i] < '0' || v[i] > '9'))
+            return FS_EINVAL;
+    int h = (v[0] - '0') * 10 + (v[1] - '0'), m = (v[3] - '0') * 10 + (v[4] - '0');
+    if (h > 23 || m > 59)
+        return FS_EINVAL;
+    *out = h * 60 + m;
+    return 0;
+}
+
+static int parse_bool(const char *v, int *out)
+{
+    if (strcmp(v, "true") == 0 || strcmp(v, "1") == 0)
+        *out = 1;
+    else if (strcmp(v, "false") == 0 || strcmp(v, "0") == 0)
+        *out = 0;
+    else
+        return FS_EINVAL;
     return 0;
 }
 
@@ -185,11 +240,7 @@ static int parse_date_param(const char *name, const char *v, int32_t *day, fs_pa
 
 int fs_query_parse(fs_endpoint_t ep, const char *qs, size_t len, fs_search_query_t *q, fs_param_error_t *err)
 {
-    memset(q, 0, sizeof(*q));
-    q->cabin = -1;
-    q->seats = 1;
-    q->limit = 50;
-    q->sort = FS_SORT_MILES;
+    fs_search_query_init(q);
     err->parameter[0] = err->message[0] = '\0';
 
     char values[P_COUNT][VALUE_MAX];
@@ -227,15 +278,15 @@ int fs_query_parse(fs_endpoint_t ep, const char *qs, size_t len, fs_search_query
     /* origin, destination */
     if (!HAS(P_ORIGIN))
         return fail(err, "origin", "origin is required (IATA airport codes, comma-separated)");
-    airport_list_t ol = {q->origins, &q->origin_count, "origin", err};
+    airport_list_t ol = {q->origins, &q->origin_count, 0, "origin", err};
     if (each_item(values[P_ORIGIN], add_airport, &ol) != 0)
         return FS_EINVAL;
     if (ep == FS_EP_ROUTES && q->origin_count != 1)
-        return fail(err, "origin", "origin: routes takes exactly one airport");
+        return fail(err, "origin", "origin: routes takes exactly one airport (not a list, not a city code)");
     if (ep != FS_EP_ROUTES) {
         if (!HAS(P_DESTINATION))
             return fail(err, "destination", "destination is required (IATA airport codes, comma-separated)");
-        airport_list_t dl = {q->destinations, &q->destination_count, "destination", err};
+        airport_list_t dl = {q->destinations, &q->destination_count, 0, "destination", err};
         if (each_item(values[P_DESTINATION], add_airport, &dl) != 0)
             return FS_EINVAL;
     }
@@ -282,8 +333,30 @@ int fs_query_parse(fs_endpoint_t ep, const char *qs, size_t len, fs_search_query
         return FS_EINVAL;
     if (HAS(P_CARRIERS) && each_item(values[P_CARRIERS], add_carrier, &fl) != 0)
         return FS_EINVAL;
-    if (HAS(P_MAX_STOPS) && parse_uint(values[P_MAX_STOPS], 0, 0, &q->max_stops) != 0)
-        return fail(err, "max_stops", "max_stops: only 0 (nonstop) is supported, got '%.20s'", values[P_MAX_STOPS]);
+    if (HAS(P_MAX_STOPS) && parse_uint(values[P_MAX_STOPS], 0, 1, &q->max_stops) != 0)
+        return fail(err, "max_stops", "max_stops: expected 0 (nonstop) or 1 (up to one connection), got '%.20s'", values[P_MAX_STOPS]);
+    if (HAS(P_MIN_CONNECTION) && parse_uint(values[P_MIN_CONNECTION], 0, FS_MAX_CONNECTION_MIN, &q->min_connection) != 0)
+        return fail(err, "min_connection", "min_connection: expected minutes from 0 to %d, got '%.20s'", FS_MAX_CONNECTION_MIN,
+                    values[P_MIN_CONNECTION]);
+    if (HAS(P_MAX_CONNECTION) && parse_uint(values[P_MAX_CONNECTION], 0, FS_MAX_CONNECTION_MIN, &q->max_connection) != 0)
+        return fail(err, "max_connection", "max_connection: expected minutes from 0 to %d, got '%.20s'", FS_MAX_CONNECTION_MIN,
+                    values[P_MAX_CONNECTION]);
+    if (q->min_connection > q->max_connection)
+        return fail(err, HAS(P_MAX_CONNECTION) ? "max_connection" : "min_connection",
+                    "min_connection (%u) is greater than max_connection (%u)", q->min_connection, q->max_connection);
+    if (HAS(P_MIXED_CABIN) && parse_bool(values[P_MIXED_CABIN], &q->mixed_cabin) != 0)
+        return fail(err, "mixed_cabin", "mixed_cabin: expected true or false, got '%.20s'", values[P_MIXED_CABIN]);
+    if (HAS(P_SAME_SOURCE) && parse_bool(values[P_SAME_SOURCE], &q->same_source) != 0)
+        return fail(err, "same_source", "same_source: expected true or false, got '%.20s'", values[P_SAME_SOURCE]);
+    if (HAS(P_MAX_DURATION) && parse_uint(values[P_MAX_DURATION], 1, 7 * 1440, &q->max_duration) != 0)
+        return fail(err, "max_duration", "max_duration: expected minutes from 1 to %d, got '%.20s'", 7 * 1440, values[P_MAX_DURATION]);
+    if (HAS(P_DEPART_AFTER) && parse_hhmm(values[P_DEPART_AFTER], &q->depart_after) != 0)
+        return fail(err, "depart_after", "depart_after: expected a local time HH:MM, got '%.20s'", values[P_DEPART_AFTER]);
+    if (HAS(P_DEPART_BEFORE) && parse_hhmm(values[P_DEPART_BEFORE], &q->depart_before) != 0)
+        return fail(err, "depart_before", "depart_before: expected a local time HH:MM, got '%.20s'", values[P_DEPART_BEFORE]);
+    if (q->depart_after >= 0 && q->depart_before >= 0 && q->depart_after > q->depart_before)
+        return fail(err, "depart_before", "depart_before %s is earlier than depart_after %s", values[P_DEPART_BEFORE],
+                    values[P_DEPART_AFTER]);
     if (HAS(P_SORT)) {
         const char *s = values[P_SORT];
         if (strcmp(s, "miles") == 0)
@@ -308,6 +381,7 @@ int fs_query_parse(fs_endpoint_t ep, const char *qs, size_t len, fs_search_query
  * base64url: opaque to clients, stateless for the server, and valid across generations. */
 
 static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+/* '+' joins the two legs of a 1-stop id */
 static const char sort_letters[] = {'m', 'd', 't'};
 
 size_t fs_cursor_encode(enum fs_sort sort, const fs_result_t *last, char *out, size_t cap)
@@ -366,7 +440,7 @@ int fs_cursor_decode(enum fs_sort sort, const char *s, size_t len, fs_cursor_t *
     if (idlen == 0 || idlen >= FS_ID_MAX)
         return FS_EINVAL;
     for (size_t i = 0; i < idlen; i++)
-        if (!isalnum((unsigned char)p[i]) && p[i] != '-' && p[i] != '_')
+        if (!isalnum((unsigned char)p[i]) && p[i] != '-' && p[i] != '_' && p[i] != '+')
             return FS_EINVAL;
     out->present = 1;
     out->sort_value = sv;

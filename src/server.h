@@ -27,6 +27,7 @@ typedef struct fs_config {
     const char *data_dir;
     uint64_t max_feed_bytes;   /* largest request body accepted */
     const char *tokens_file;   /* bearer tokens for the feed endpoints; NULL: feeds disabled */
+    const char *cities_file;   /* extra or overriding metropolitan codes */
     unsigned loaders;          /* loader threads */
     int quiet;                 /* no access log lines */
 } fs_config_t;
@@ -71,6 +72,12 @@ typedef struct fs_param_error {
  * FS_EINVAL with err filled. Pure: any thread.
  */
 int fs_query_parse(fs_endpoint_t ep, const char *qs, size_t len, fs_search_query_t *q, fs_param_error_t *err);
+
+/** Loads the built-in city codes, then FILE's (NULL: built-in only). Call once at start-up,
+ *  before any thread parses a query. 0, or FS_E* with a message naming the file and line. */
+int fs_cities_load(const char *path, char *err, size_t errcap);
+/** The airports of a metropolitan code (NYC -> JFK, EWR, LGA), or 0 when code is not a city. */
+unsigned fs_city_expand(fs_airport_t code, fs_airport_t *out, unsigned max);
 
 /** Encodes a cursor (the sort key of a page's last result) as an opaque URL-safe token. */
 size_t fs_cursor_encode(enum fs_sort sort, const fs_result_t *last, char *out, size_t cap);

@@ -50,7 +50,7 @@ static void *reader_main(void *arg)
     fs_index_thread_t *th = fs_index_thread_get(idx);
     fs_result_t page[100];
     fs_search_query_t q;
-    memset(&q, 0, sizeof(q));
+    fs_search_query_init(&q);
     fs_airport_parse("GRU", 3, &q.origins[0]);
     fs_airport_parse("LIS", 3, &q.destinations[0]);
     q.origin_count = q.destination_count = 1;

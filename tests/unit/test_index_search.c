@@ -117,7 +117,7 @@ static size_t brute_force(const tquery_t *q, expect_t *out)
 
 static void to_index_query(const tquery_t *t, fs_search_query_t *q)
 {
-    memset(q, 0, sizeof(*q));
+    fs_search_query_init(q);
     for (int i = 0; i < t->no; i++)
         fs_airport_parse(airport_codes[t->origins[i]], 3, &q->origins[q->origin_count++]);
     for (int i = 0; i < t->nd; i++)
