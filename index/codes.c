@@ -125,12 +125,13 @@ const char fs_cabin_letters[FS_CABIN_COUNT] = {'Y', 'W', 'J', 'F'};
 
 int fs_cabin_parse(const char *s, size_t len)
 {
+    /* on the decode hot path (every cabin of every leg): the lengths tell the names apart */
+    static const unsigned char lengths[FS_CABIN_COUNT] = {7, 7, 8, 5};
     if (s == NULL)
         return FS_EINVAL;
-    for (int c = 0; c < FS_CABIN_COUNT; c++) {
-        if (strlen(fs_cabin_names[c]) == len && memcmp(fs_cabin_names[c], s, len) == 0)
+    for (int c = 0; c < FS_CABIN_COUNT; c++)
+        if (lengths[c] == len && memcmp(fs_cabin_names[c], s, len) == 0)
             return c;
-    }
     return FS_EINVAL;
 }
 

@@ -2,8 +2,9 @@
  * loaders/loaders.h: partner feeds in, index generations out. This header is the module's
  * contract; everything else in loaders/ is private to it.
  *
- * Feed path, one file per step: receive -> decode (decode.c, over reader_msgpack.c or
- * reader_json.c) -> validate (validate.c) -> build (index builder) -> persist -> publish.
+ * Feed path, one file per step: receive (src/feeds.c, pipeline.c) -> decode and validate
+ * (decode.c, over reader_msgpack.c or reader_json.c) -> build (apply.c, over the index builder)
+ * -> persist (store.c) -> publish (pipeline.c).
  *
  * Hostile input: the decoders never allocate from a length they have not checked against the
  * bytes that remain, nest at most FS_FEED_MAX_DEPTH containers, and never read past the body.
@@ -28,7 +29,8 @@ typedef enum fs_feed_kind { FS_FEED_SNAPSHOT, FS_FEED_DELTA } fs_feed_kind_t;
 
 /** One problem in a feed. index is the record's position in "legs" (or "upsert"/"remove"),
  *  -1 for the document's own fields. field is a path inside the record, e.g.
- *  "cabins.economy.miles", or the top-level name, e.g. "sequence". */
+ *  "cabins.economy.miles" (in a delta prefixed with its list: "upsert.cabins.economy.miles",
+ *  "remove.date"), or the top-level name, e.g. "sequence". */
 typedef struct fs_feed_error {
     int64_t index;
     char field[FS_FEED_FIELD_MAX];
@@ -59,8 +61,10 @@ typedef struct fs_leg_remove {
 
 /** Where decoded records go. Called only for records that passed validation, in document order,
  *  and only while no error has been found: once the push is known to be refused, the decoder
- *  keeps validating (to report up to 20 problems) but calls the sink no more. A sink returning
- *  nonzero stops decoding with that code (e.g. FS_ENOMEM). */
+ *  keeps validating (to report up to 20 problems) but calls the sink no more. A problem found
+ *  after the records (an unknown key or trailing bytes behind "legs") comes after the sink took
+ *  them, so what the sink received is provisional until fs_feed_decode returns 0. A sink
+ *  returning nonzero stops decoding with that code (e.g. FS_ENOMEM). */
 typedef struct fs_feed_sink {
     int (*leg)(void *arg, uint64_t index, const fs_leg_in_t *leg); /* snapshot legs, delta upserts */
     int (*remove)(void *arg, uint64_t index, const fs_leg_remove_t *key);
@@ -84,7 +88,8 @@ int fs_feed_decode(const uint8_t *body, size_t len, fs_feed_format_t format, fs_
 /**
  * Writes errs as the JSON error document a push gets:
  * {"error": {"code": "invalid_feed"|"malformed_feed", "message": ..., "errors": [{"index", "field", "reason"}]}}
- * into out (NUL-terminated, truncated to cap). Returns the length it needed.
+ * into out (NUL-terminated, truncated to cap; out may be NULL with cap 0). Returns the length of
+ * the whole document without its NUL, as snprintf does.
  */
 size_t fs_feed_errors_json(const fs_feed_errors_t *errs, char *out, size_t cap);
 

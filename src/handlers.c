@@ -59,6 +59,23 @@ static fs_enc_format_t negotiate(h2o_req_t *req)
     return FS_ENC_JSON;
 }
 
+/*
+ * Starts the response and sends body, which lives in the request's pool. A HEAD gets the headers
+ * alone: libh2o 2.2.5 forwards a HEAD response's body over HTTP/2 as DATA frames, which clients
+ * reject as a protocol error, so the body is simply not sent (nor its length announced).
+ */
+static void send_body(h2o_req_t *req, h2o_iovec_t body)
+{
+    h2o_generator_t *generator = h2o_mem_alloc_pool(&req->pool, sizeof(*generator));
+    generator->proceed = NULL;
+    generator->stop = NULL;
+    int is_head = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"));
+    if (!is_head)
+        req->res.content_length = body.len;
+    h2o_start_response(req, generator);
+    h2o_send(req, &body, is_head ? 0 : 1, H2O_SEND_STATE_FINAL);
+}
+
 /* Sends the encoded document. The body already lives in the request's pool. */
 static void send_doc(h2o_req_t *req, int status, fs_enc_t *e, fs_endpoint_t ep, uint64_t started_us)
 {
@@ -74,13 +91,8 @@ static void send_doc(h2o_req_t *req, int status, fs_enc_t *e, fs_endpoint_t ep, 
     else
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("application/json"));
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_VARY, NULL, H2O_STRLIT("accept"));
-    req->res.content_length = body.len;
     fs_metrics_record(&worker_of(req)->metrics, ep, status, now_us() - started_us);
-    h2o_generator_t *generator = h2o_mem_alloc_pool(&req->pool, sizeof(*generator));
-    generator->proceed = NULL;
-    generator->stop = NULL;
-    h2o_start_response(req, generator);
-    h2o_send(req, &body, 1, H2O_SEND_STATE_FINAL);
+    send_body(req, body);
 }
 
 void fs_send_json(h2o_req_t *req, int status, const char *body, size_t len, fs_endpoint_t ep, uint64_t started_us)
@@ -91,13 +103,8 @@ void fs_send_json(h2o_req_t *req, int status, const char *body, size_t len, fs_e
     req->res.status = status;
     req->res.reason = reason_phrase(status);
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("application/json"));
-    req->res.content_length = len;
     fs_metrics_record(&worker_of(req)->metrics, ep, status, now_us() - started_us);
-    h2o_generator_t *generator = h2o_mem_alloc_pool(&req->pool, sizeof(*generator));
-    generator->proceed = NULL;
-    generator->stop = NULL;
-    h2o_start_response(req, generator);
-    h2o_send(req, &buf, 1, H2O_SEND_STATE_FINAL);
+    send_body(req, buf);
 }
 
 /* {"error": {"code", "message", "parameter"?}}; always JSON (errors are read by people). */
@@ -608,7 +615,7 @@ static int handle_metrics(h2o_req_t *req, fs_worker_t *w, uint64_t started_us)
     req->res.reason = "OK";
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("text/plain; version=0.0.4"));
     fs_metrics_record(&w->metrics, FS_EP_METRICS, 200, now_us() - started_us);
-    h2o_send_inline(req, body, len);
+    send_body(req, h2o_iovec_init(body, len));
     return 0;
 }
 
