@@ -59,10 +59,12 @@ static inline uint64_t keyset_hash(uint64_t key)
 static int keyset_grow(keyset_t *s)
 {
     size_t cap = s->cap != 0 ? s->cap * 2 : 1024;
+    if (cap < s->cap || cap > SIZE_MAX / sizeof(uint64_t))
+        return FS_ENOMEM;
     uint64_t *keys = calloc(cap, sizeof(*keys));
     uint32_t *first = malloc(cap * sizeof(*first));
 
-    if (keys == NULL || first == NULL || cap < s->cap) {
+    if (keys == NULL || first == NULL) {
         free(keys);
         free(first);
         return FS_ENOMEM;
@@ -84,9 +86,10 @@ static int keyset_grow(keyset_t *s)
     return 0;
 }
 
-/* The probe of a big set is a cache miss (a 1M-leg feed has a 16 MB set); decode_record asks for
- * the slot as soon as a record's key is known and probes after the cabins are parsed, which took
- * msgpack decoding from 1.2M to 1.5M legs/s. */
+/* The probe of a big set is a cache miss (a 1M-leg feed has a 16 MB set): without this, perf put
+ * ~15% of the 1M-leg msgpack bench on that one load. decode_record asks for the slot as soon as a
+ * record's key is known and probes after the rest (usually the cabins) is parsed; that took the
+ * bench from ~1.5M to ~1.75M legs/s on a busy 2-core VM, where timings vary by 10-20%. */
 static inline void keyset_prefetch(const keyset_t *s, uint64_t hash)
 {
     if (s->cap != 0)
@@ -123,7 +126,7 @@ static const char *const top_names[T_COUNT] = {"source", "sequence", "generated_
 enum { L_CARRIER, L_FLIGHT, L_ORIGIN, L_DESTINATION, L_DEPARTS_AT, L_ARRIVES_AT, L_CABINS, L_DATE, L_COUNT };
 static const char *const leg_names[L_COUNT] = {"carrier",    "flight",     "origin", "destination",
                                                "departs_at", "arrives_at", "cabins", "date"};
-#define LEG_BITS 0x7fu                                                     /* carrier .. cabins */
+#define LEG_BITS 0x7fu /* carrier .. cabins */
 #define REMOVE_BITS (1u << L_CARRIER | 1u << L_FLIGHT | 1u << L_ORIGIN | 1u << L_DATE)
 
 enum { C_SEATS, C_MILES, C_TAXES_CENTS, C_CURRENCY, C_COUNT };
@@ -136,9 +139,9 @@ typedef struct dec {
     const fs_feed_sink_t *sink;
     fs_feed_errors_t *errs;
     fs_feed_header_t hdr;
-    unsigned top_seen;  /* T_* bits */
+    unsigned top_seen; /* T_* bits */
     int peeked;
-    int hold;           /* the peek found the header missing or bad: keep the sink off */
+    int hold; /* the peek found the header missing or bad: keep the sink off */
     int64_t last_seen;
     int stop_rc;        /* nonzero: stop with this code (the sink's, or FS_ENOMEM) */
     const char *prefix; /* "" in a snapshot, "upsert" or "remove" in a delta */
@@ -292,8 +295,8 @@ __attribute__((cold, noinline)) static int not_a_str(dec_t *d, int64_t index, co
     return fs_rd_skip_rest(&d->rd, v);
 }
 
-__attribute__((cold, noinline)) static int not_a_uint(dec_t *d, int64_t index, const char *cabin, const char *field,
-                                                      uint64_t min, uint64_t max, const fs_rd_val_t *v)
+__attribute__((cold, noinline)) static int not_a_uint(dec_t *d, int64_t index, const char *cabin, const char *field, uint64_t min,
+                                                      uint64_t max, const fs_rd_val_t *v)
 {
     if (v->type == FS_RD_UINT)
         report(d, index, cabin, field, "must be between %" PRIu64 " and %" PRIu64 ", got %" PRIu64, min, max, v->v.u);
@@ -307,7 +310,7 @@ __attribute__((cold, noinline)) static int not_a_uint(dec_t *d, int64_t index, c
 
 /* The next value as a string. 1: in *out; 0: something else (reported, skipped); < 0: stop.
  * The fields are copied one by one on purpose: a 16-byte copy of the two 8-byte stores the reader
- * just made defeats store-to-load forwarding, and perf showed that stall as 10% of the decode. */
+ * just made defeats store-to-load forwarding, and perf put most of get_str's samples on that load. */
 static inline int get_str(dec_t *d, int64_t index, const char *cabin, const char *field, fs_rd_str_t *out)
 {
     fs_rd_val_t v;
@@ -323,8 +326,7 @@ static inline int get_str(dec_t *d, int64_t index, const char *cabin, const char
 }
 
 /* The next value as an integer in [min, max]. Same returns as get_str. */
-static inline int get_uint(dec_t *d, int64_t index, const char *cabin, const char *field, uint64_t min, uint64_t max,
-                           uint64_t *out)
+static inline int get_uint(dec_t *d, int64_t index, const char *cabin, const char *field, uint64_t min, uint64_t max, uint64_t *out)
 {
     fs_rd_val_t v;
     int r;
@@ -405,8 +407,7 @@ static int decode_cabin(dec_t *d, int64_t index, int c, fs_leg_in_t *leg)
     while ((r = fs_rd_map_next(&d->rd, &k)) > 0) {
         int f = cabin_field(k);
         if (f < 0) {
-            report(d, index, name, clean(buf, sizeof(buf), k),
-                   "unknown field; a cabin has seats, miles, taxes_cents and currency");
+            report(d, index, name, clean(buf, sizeof(buf), k), "unknown field; a cabin has seats, miles, taxes_cents and currency");
             if ((r = skip_value(d)) < 0)
                 return r;
             continue;
@@ -434,8 +435,7 @@ static int decode_cabin(dec_t *d, int64_t index, int c, fs_leg_in_t *leg)
             break;
         default:
             if ((r = get_str(d, index, name, "currency", &s)) > 0 && fs_currency_parse(s.p, s.len, &leg->fare[c].currency) < 0) {
-                report(d, index, name, "currency", "must be a 3-letter ISO 4217 code in capitals, got %s",
-                       quote(q, sizeof(q), s));
+                report(d, index, name, "currency", "must be a 3-letter ISO 4217 code in capitals, got %s", quote(q, sizeof(q), s));
                 r = 0;
             }
             break;
@@ -608,8 +608,7 @@ static int decode_record(dec_t *d, int64_t index, int remove)
                            quote(q, sizeof(q), s));
                 else if (e < 0)
                     report(d, index, NULL, leg_names[f],
-                           "must be a local time with UTC offset like 2026-12-01T21:35:00-03:00, got %s",
-                           quote(q, sizeof(q), s));
+                           "must be a local time with UTC offset like 2026-12-01T21:35:00-03:00, got %s", quote(q, sizeof(q), s));
                 r = e == 0;
             }
             break;
@@ -898,9 +897,8 @@ int fs_feed_source_valid(const char *s, size_t len)
     return 1;
 }
 
-int fs_feed_decode(const uint8_t *body, size_t len, fs_feed_format_t format, fs_feed_kind_t kind,
-                   const char *expected_source, fs_feed_header_t *header, const fs_feed_sink_t *sink,
-                   fs_feed_errors_t *errs)
+int fs_feed_decode(const uint8_t *body, size_t len, fs_feed_format_t format, fs_feed_kind_t kind, const char *expected_source,
+                   fs_feed_header_t *header, const fs_feed_sink_t *sink, fs_feed_errors_t *errs)
 {
     static const uint8_t empty[1];
     fs_feed_errors_t scratch_errs;

@@ -63,10 +63,10 @@ typedef struct fs_rd {
     struct {
         uint64_t remaining; /* msgpack: elements (arrays) or key/value pairs (maps) left */
         uint8_t is_map;
-        uint8_t first;      /* JSON: no element read yet, so no comma is due */
+        uint8_t first; /* JSON: no element read yet, so no comma is due */
     } stack[FS_FEED_MAX_DEPTH];
-    int err;         /* 0, or FS_EINVAL once the body is known to be malformed */
-    size_t err_off;  /* byte offset of the malformation */
+    int err;        /* 0, or FS_EINVAL once the body is known to be malformed */
+    size_t err_off; /* byte offset of the malformation */
     char err_msg[96];
     char key_scratch[FS_RD_SCRATCH];
     char val_scratch[FS_RD_SCRATCH];
@@ -119,9 +119,9 @@ int fs_rd_json_finish(fs_rd_t *rd);
 /*
  * msgpack fast paths. Most bytes of a feed are one-byte headers: fixstr keys and short values,
  * positive fixints, small fixmaps, uint16/uint32. Decoding them here, inline in decode.c, and
- * leaving everything else (and every error) to reader_msgpack.c saves a call per value: about
- * 30 calls a leg, 1.7M -> 2.2M legs/s in the decode bench. The checks are the same as the slow
- * path's: the header and the string must fit in the bytes that remain.
+ * leaving everything else (and every error) to reader_msgpack.c saves a call per value, about
+ * 30 a leg: 8% fewer instructions per leg (callgrind on the 1M-leg bench: 4830 -> 4420). The
+ * checks are the slow path's: the header and the string must fit in the bytes that remain.
  */
 static inline int fs_rd_msgpack_read_fast(fs_rd_t *rd, fs_rd_val_t *out)
 {

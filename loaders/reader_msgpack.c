@@ -22,8 +22,7 @@ static int fail(fs_rd_t *rd, const uint8_t *at, const char *msg)
 static int truncated(fs_rd_t *rd, const uint8_t *at, const char *what, uint64_t want)
 {
     char msg[96];
-    snprintf(msg, sizeof(msg), "truncated: %s needs %" PRIu64 " bytes, %zu remain", what, want,
-             (size_t)(rd->end - rd->p));
+    snprintf(msg, sizeof(msg), "truncated: %s needs %" PRIu64 " bytes, %zu remain", what, want, (size_t)(rd->end - rd->p));
     return fail(rd, at, msg);
 }
 
