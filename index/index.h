@@ -35,6 +35,7 @@
 #define FS_ENOENT (-2)    /* no such thing */
 #define FS_EIO (-5)       /* I/O failure */
 #define FS_EEXIST (-17)   /* already present (duplicate key) */
+#define FS_ETIMEDOUT (-110) /* a search ran past its deadline */
 
 /** Returns a static English description of an FS_E* code. Any thread. */
 const char *fs_strerror(int err);
@@ -353,6 +354,7 @@ typedef struct fs_search_query {
     enum fs_sort sort;
     unsigned limit;
     fs_cursor_t cursor;
+    int64_t deadline_us;        /* CLOCK_MONOTONIC microseconds; 0: no deadline */
 } fs_search_query_t;
 
 /** Fills the defaults every query starts from (cabin any, 1 seat, nonstop, connections 60-720
@@ -386,7 +388,8 @@ typedef struct fs_search_result {
 
 /**
  * Runs a search over one generation. results must have room for q->limit entries. Any thread,
- * inside a read section. Returns 0 or FS_ENOMEM.
+ * inside a read section. Returns 0, or FS_ETIMEDOUT when q->deadline_us passed before the search
+ * was complete (the partial results must not be used).
  *
  * With max_stops = 1 it adds 1-stop itineraries A->X->B: X is neither A nor B; the second leg
  * departs between min_connection and max_connection minutes after the first arrives, in UTC;
@@ -411,7 +414,8 @@ typedef struct fs_calendar_cell {
 
 #define FS_CALENDAR_MAX_DAYS 366
 /** Fills cells[(day - start_day) * FS_CABIN_COUNT + cabin]; q->cabin filters, sort/limit/cursor
- *  are ignored. cells must have (end_day - start_day + 1) * FS_CABIN_COUNT entries. */
+ *  are ignored. cells must have (end_day - start_day + 1) * FS_CABIN_COUNT entries. Returns 0 or
+ *  FS_ETIMEDOUT (see fs_search). */
 int fs_calendar(const fs_generation_t *gen, const fs_search_query_t *q, fs_calendar_cell_t *cells);
 
 /** A destination served from an origin, over every source. */

@@ -25,7 +25,30 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include "index/index.h"
+
+/*
+ * The time budget. Reading the clock costs ~20 ns (vDSO), a leg visit a few ns, so the clock is
+ * read every 256 legs: a search overruns its deadline by at most ~256 leg visits (microseconds).
+ */
+typedef struct budget {
+    int64_t deadline_us;
+    unsigned ticks;
+    int expired;
+} budget_t;
+
+static int budget_spent(budget_t *b)
+{
+    if (b->expired)
+        return 1;
+    if (b->deadline_us == 0 || (++b->ticks & 255) != 0)
+        return 0;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    b->expired = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000 > b->deadline_us;
+    return b->expired;
+}
 
 void fs_search_query_init(fs_search_query_t *q)
 {
@@ -143,7 +166,7 @@ typedef void (*emit_fn)(void *arg, const fs_result_t *r);
 
 /* ------------------------------------------------------------ nonstop */
 
-static void nonstop(const fs_generation_t *gen, const fs_search_query_t *q, emit_fn emit, void *arg)
+static void nonstop(const fs_generation_t *gen, const fs_search_query_t *q, budget_t *b, emit_fn emit, void *arg)
 {
     unsigned c0 = q->cabin < 0 ? 0 : (unsigned)q->cabin, c1 = q->cabin < 0 ? FS_CABIN_COUNT : (unsigned)q->cabin + 1;
     for (unsigned s = 0; s < gen->segment_count; s++) {
@@ -159,6 +182,8 @@ static void nonstop(const fs_generation_t *gen, const fs_search_query_t *q, emit
                 fs_route_days(seg, route, q->start_day, q->end_day, &i, &end);
                 for (; i < end; i++) {
                     const fs_leg_t *leg = &seg->legs[i];
+                    if (budget_spent(b))
+                        return;
                     if (!carrier_wanted(q, leg->carrier) || !departure_wanted(q, leg) ||
                         (q->max_duration != 0 && leg->duration_min > q->max_duration))
                         continue;
@@ -238,7 +263,7 @@ static int64_t floor_div(int64_t a, int64_t b)
     return a >= 0 ? a / b : -((-a + b - 1) / b);
 }
 
-static void one_stop(const fs_generation_t *gen, const fs_search_query_t *q, emit_fn emit, void *arg)
+static void one_stop(const fs_generation_t *gen, const fs_search_query_t *q, budget_t *budget, emit_fn emit, void *arg)
 {
     for (unsigned o = 0; o < q->origin_count; o++) {
         fs_airport_t a = q->origins[o];
@@ -270,6 +295,8 @@ static void one_stop(const fs_generation_t *gen, const fs_search_query_t *q, emi
                             continue;
                         for (uint32_t i = i0; i < i1; i++) {
                             const fs_leg_t *l1 = &s1->legs[i];
+                            if (budget_spent(budget))
+                                return;
                             if (!carrier_wanted(q, l1->carrier) || !departure_wanted(q, l1))
                                 continue;
                             int64_t dep1 = fs_leg_departs_utc_min(l1), arr1 = dep1 + l1->duration_min;
@@ -295,11 +322,14 @@ static void one_stop(const fs_generation_t *gen, const fs_search_query_t *q, emi
     }
 }
 
-static void each_result(const fs_generation_t *gen, const fs_search_query_t *q, emit_fn emit, void *arg)
+/* Returns 0, or FS_ETIMEDOUT when the budget ran out before every result was emitted. */
+static int each_result(const fs_generation_t *gen, const fs_search_query_t *q, emit_fn emit, void *arg)
 {
-    nonstop(gen, q, emit, arg);
-    if (q->max_stops >= 1)
-        one_stop(gen, q, emit, arg);
+    budget_t b = {.deadline_us = q->deadline_us};
+    nonstop(gen, q, &b, emit, arg);
+    if (q->max_stops >= 1 && !b.expired)
+        one_stop(gen, q, &b, emit, arg);
+    return b.expired ? FS_ETIMEDOUT : 0;
 }
 
 /* -------------------------------------------------------------- search */
@@ -376,7 +406,13 @@ static void search_emit(void *arg, const fs_result_t *r)
 int fs_search(const fs_generation_t *gen, const fs_search_query_t *q, fs_result_t *results, fs_search_result_t *out)
 {
     search_state_t st = {.q = q, .heap = {.items = results, .count = 0, .cap = q->limit, .sort = q->sort}};
-    each_result(gen, q, search_emit, &st);
+    if (each_result(gen, q, search_emit, &st) != 0) {
+        out->results = results;
+        out->count = 0;
+        out->total = 0;
+        out->has_more = 0;
+        return FS_ETIMEDOUT;
+    }
     qsort(results, st.heap.count, sizeof(*results), result_qsort_cmp);
     out->results = results;
     out->count = st.heap.count;
@@ -408,8 +444,7 @@ int fs_calendar(const fs_generation_t *gen, const fs_search_query_t *q, fs_calen
     size_t days = (size_t)(q->end_day - q->start_day + 1);
     memset(cells, 0, days * FS_CABIN_COUNT * sizeof(*cells));
     calendar_state_t st = {.q = q, .cells = cells};
-    each_result(gen, q, calendar_emit, &st);
-    return 0;
+    return each_result(gen, q, calendar_emit, &st);
 }
 
 /* -------------------------------------------------------------- routes */

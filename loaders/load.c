@@ -130,7 +130,8 @@ int fs_loader_load_dir(fs_index_t *idx, fs_index_thread_t *th, const char *dir)
     }
     closedir(d);
     /* a fixed order makes start-up deterministic when two files carry the same source */
-    qsort(names, count, sizeof(*names), name_cmp);
+    if (count > 1) /* qsort(NULL, 0) is undefined */
+        qsort(names, count, sizeof(*names), name_cmp);
     int loaded = 0;
     for (size_t i = 0; i < count; i++) {
         char path[4096], err[1024];

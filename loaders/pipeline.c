@@ -568,7 +568,8 @@ static void *spool_main(void *arg)
         if (d != NULL)
             closedir(d);
         /* name order: operators number their files to have them applied in order */
-        qsort(names, count, sizeof(*names), name_cmp);
+        if (count > 1) /* qsort(NULL, 0) is undefined */
+            qsort(names, count, sizeof(*names), name_cmp);
         for (size_t i = 0; i < count; i++) {
             if (!__atomic_load_n(&f->stopping, __ATOMIC_ACQUIRE))
                 spool_one(f, inbox, names[i]);

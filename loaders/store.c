@@ -584,7 +584,8 @@ static int import_plain_files(fs_store_t *st, fs_index_t *idx, fs_index_thread_t
         names[count++] = strdup(de->d_name);
     }
     closedir(d);
-    qsort(names, count, sizeof(*names), name_cmp); /* deterministic when two files carry one source */
+    if (count > 1) /* qsort(NULL, 0) is undefined */
+        qsort(names, count, sizeof(*names), name_cmp); /* deterministic when two files carry one source */
     int imported = 0;
     for (size_t i = 0; i < count; i++) {
         char path[4200];

@@ -29,6 +29,10 @@ void fs_config_usage(FILE *out)
                  "                          (SCOPE: * or a comma list of sources); SIGHUP reloads it.\n"
                  "                          Without it the feed endpoints answer 403\n"
                  "  --loaders N             loader threads that decode, persist and publish feeds (default 2)\n"
+                 "  --search-budget-ms N    time a search may take, queueing in the event loop included;\n"
+                 "                          past it the answer is 503, never a truncated list (default 50)\n"
+                 "  --max-inflight N        requests a worker holds at once (answered but not yet sent\n"
+                 "                          included); past it new ones get 503 + Retry-After (default 1024)\n"
                  "  --cities FILE           extra or overriding metropolitan codes, 'CODE AIRPORT,AIRPORT' per line\n"
                  "                          (built in: NYC, LON, PAR, SAO, RIO, TYO, ... see docs/api.md)\n"
                  "  --quiet                 no start-up and shutdown log lines\n"
@@ -101,6 +105,8 @@ int fs_config_parse(fs_config_t *cfg, int argc, char **argv, char *err, size_t e
     cfg->data_dir = "./data";
     cfg->max_feed_bytes = 1ull << 30;
     cfg->loaders = 2;
+    cfg->search_budget_ms = 50;
+    cfg->max_inflight = 1024;
 
     for (int i = 1; i < argc; i++) {
         const char *flag = argv[i];
@@ -127,7 +133,7 @@ int fs_config_parse(fs_config_t *cfg, int argc, char **argv, char *err, size_t e
             continue;
         }
         static const char *const with_value[] = {"--listen", "--threads", "--data-dir", "--tls-cert",
-                                                 "--tls-key", "--tls-listen", "--max-feed-bytes", "--tokens", "--loaders", "--cities", NULL};
+                                                 "--tls-key", "--tls-listen", "--max-feed-bytes", "--tokens", "--loaders", "--cities", "--search-budget-ms", "--max-inflight", NULL};
         int known = 0;
         for (int k = 0; with_value[k] != NULL; k++)
             known |= strcmp(flag, with_value[k]) == 0;
@@ -171,6 +177,20 @@ int fs_config_parse(fs_config_t *cfg, int argc, char **argv, char *err, size_t e
             cfg->tls_cert = value;
         } else if (strcmp(flag, "--tls-key") == 0) {
             cfg->tls_key = value;
+        } else if (strcmp(flag, "--search-budget-ms") == 0 || strcmp(flag, "--max-inflight") == 0) {
+            int budget = strcmp(flag, "--search-budget-ms") == 0;
+            char *end;
+            errno = 0;
+            long n = strtol(value, &end, 10);
+            long max = budget ? 60000 : 1000000;
+            if (errno != 0 || *end != '\0' || end == value || n < 1 || n > max) {
+                snprintf(err, errcap, "%s: expected a whole number from 1 to %ld, got '%s'", flag, max, value);
+                return FS_EINVAL;
+            }
+            if (budget)
+                cfg->search_budget_ms = (unsigned)n;
+            else
+                cfg->max_inflight = (unsigned)n;
         } else if (strcmp(flag, "--cities") == 0) {
             cfg->cities_file = value;
         } else if (strcmp(flag, "--tokens") == 0) {

@@ -7,6 +7,7 @@
  */
 #include <string.h>
 #include <time.h>
+#include <sys/time.h>
 #include <ck_pr.h>
 #ifdef FS_HAVE_JEMALLOC
 #include <jemalloc/jemalloc.h>
@@ -312,6 +313,65 @@ static void enc_searched(fs_enc_t *e, const fs_generation_t *gen, const fs_searc
     fs_enc_array_end(e);
 }
 
+/* ------------------------------------------------------- overload */
+
+static void retry_after(h2o_req_t *req)
+{
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL, H2O_STRLIT("1"));
+}
+
+static int over_budget(h2o_req_t *req, fs_worker_t *w, fs_endpoint_t ep, uint64_t started_us)
+{
+    char msg[200];
+    snprintf(msg, sizeof(msg),
+             "the search needed more than its %u ms budget; narrow it (fewer airports, fewer days, nonstop) or retry",
+             w->shared->config->search_budget_ms);
+    retry_after(req);
+    return fs_send_error(req, 503, "search_budget_exceeded", NULL, msg, ep, started_us);
+}
+
+typedef struct inflight_guard {
+    fs_worker_t *worker;
+} inflight_guard_t;
+
+/* Runs on the loop thread when the request's pool is cleared: the response is gone. */
+static void inflight_done(void *p)
+{
+    fs_worker_t *w = ((inflight_guard_t *)p)->worker;
+    ck_pr_store_uint(&w->inflight, w->inflight - 1); /* only this thread writes; /metrics reads */
+}
+
+/*
+ * Admission control for the read endpoints. A request is shed (503 + Retry-After, a few hundred
+ * bytes, no index work) when this worker already holds max_inflight requests (answers not yet
+ * written to slow clients count: that bounds memory too), or when the event loop is already
+ * further behind than a whole search budget in this pass (the answer would come too late to be
+ * useful, and doing the work would only delay the requests behind it). Returns 1 when shed.
+ */
+static int shed_if_overloaded(h2o_req_t *req, fs_worker_t *w, fs_endpoint_t ep, uint64_t started_us)
+{
+    const fs_config_t *cfg = w->shared->config;
+    uint64_t lag_ms = 0;
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    uint64_t wall_ms = (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000, loop_ms = h2o_now(w->loop);
+    if (wall_ms > loop_ms)
+        lag_ms = wall_ms - loop_ms;
+    if (w->inflight < cfg->max_inflight && lag_ms <= cfg->search_budget_ms) {
+        inflight_guard_t *g = h2o_mem_alloc_shared(&req->pool, sizeof(*g), inflight_done);
+        g->worker = w;
+        ck_pr_store_uint(&w->inflight, w->inflight + 1);
+        return 0;
+    }
+    ck_pr_store_64(&w->shed, w->shed + 1);
+    retry_after(req);
+    fs_send_error(req, 503, "overloaded",
+                  NULL, w->inflight >= cfg->max_inflight ? "too many requests in flight on this worker; retry in a second"
+                                                         : "the server is behind by more than a search budget; retry in a second",
+                  ep, started_us);
+    return 1;
+}
+
 /* -------------------------------------------------------------- reads */
 
 static int parse_or_fail(h2o_req_t *req, fs_endpoint_t ep, fs_search_query_t *q, uint64_t started_us)
@@ -342,7 +402,11 @@ static int handle_search(h2o_req_t *req, fs_worker_t *w, uint64_t started_us)
         return 0;
     }
     fs_search_result_t res;
-    fs_search(gen, &q, w->results, &res);
+    q.deadline_us = (int64_t)started_us + (int64_t)w->shared->config->search_budget_ms * 1000;
+    if (fs_search(gen, &q, w->results, &res) != 0) {
+        fs_index_read_end(w->shared->index, &w->index_thread);
+        return over_budget(req, w, FS_EP_SEARCH, started_us);
+    }
     fs_enc_t e;
     fs_enc_init(&e, format, &req->pool, 1024 + (size_t)res.count * 600);
     fs_enc_map_begin(&e);
@@ -386,7 +450,11 @@ static int handle_calendar(h2o_req_t *req, fs_worker_t *w, uint64_t started_us)
         fs_index_read_end(w->shared->index, &w->index_thread);
         return 0;
     }
-    fs_calendar(gen, &q, w->cells);
+    q.deadline_us = (int64_t)started_us + (int64_t)w->shared->config->search_budget_ms * 1000;
+    if (fs_calendar(gen, &q, w->cells) != 0) {
+        fs_index_read_end(w->shared->index, &w->index_thread);
+        return over_budget(req, w, FS_EP_CALENDAR, started_us);
+    }
     uint64_t generation = gen->number;
     fs_enc_t e;
     int32_t days = q.end_day - q.start_day + 1;
@@ -581,6 +649,16 @@ static char *metrics_text(h2o_req_t *req, fs_shared_t *shared, size_t *len)
     EMIT("# HELP flightsearch_index_bytes Heap bytes held by the index's current generation.\n"
          "# TYPE flightsearch_index_bytes gauge\nflightsearch_index_bytes %zu\n",
          index_bytes);
+    uint64_t shed = 0, inflight = 0;
+    for (unsigned k = 0; k < shared->worker_count; k++) {
+        shed += ck_pr_load_64(&shared->workers[k]->shed);
+        inflight += ck_pr_load_uint(&shared->workers[k]->inflight);
+    }
+    EMIT("# HELP flightsearch_shed_total Requests refused with 503 by admission control.\n"
+         "# TYPE flightsearch_shed_total counter\nflightsearch_shed_total %llu\n"
+         "# HELP flightsearch_inflight Read requests held by the workers (answered but not yet sent included).\n"
+         "# TYPE flightsearch_inflight gauge\nflightsearch_inflight %llu\n",
+         (unsigned long long)shed, (unsigned long long)inflight);
     EMIT("# HELP flightsearch_ready 1 once the data directory is loaded.\n# TYPE flightsearch_ready gauge\n"
          "flightsearch_ready %d\n",
          ck_pr_load_int(&shared->ready));
@@ -661,6 +739,9 @@ int fs_handle_request(h2o_handler_t *self, h2o_req_t *req)
     if (req->entity.base != NULL && req->entity.len > 0)
         return fs_send_error(req, 413, "body_not_allowed", NULL, "read endpoints take no request body", ep, started_us);
 
+    /* health and metrics always answer: they are how an operator sees the overload */
+    if ((ep == FS_EP_SEARCH || ep == FS_EP_CALENDAR || ep == FS_EP_ROUTES) && shed_if_overloaded(req, w, ep, started_us))
+        return 0;
     switch (ep) {
     case FS_EP_SEARCH:
         return handle_search(req, w, started_us);

@@ -57,6 +57,8 @@ struct fs_worker {
     h2o_multithread_queue_t *feed_queue;
     h2o_multithread_receiver_t feed_receiver; /* loaders post finished pushes here */
     fs_metrics_t metrics;
+    unsigned inflight;           /* this worker's requests not yet disposed (loop thread only) */
+    uint64_t shed;               /* requests answered 503 by admission control */
     fs_result_t *results;        /* scratch: FS_SEARCH_MAX_LIMIT results */
     fs_calendar_cell_t *cells;   /* scratch: FS_CALENDAR_MAX_DAYS * FS_CABIN_COUNT cells */
     fs_route_summary_t *routes;  /* scratch: FS_AIRPORT_COUNT destinations */

@@ -29,6 +29,8 @@ typedef struct fs_config {
     const char *tokens_file;   /* bearer tokens for the feed endpoints; NULL: feeds disabled */
     const char *cities_file;   /* extra or overriding metropolitan codes */
     unsigned loaders;          /* loader threads */
+    unsigned search_budget_ms; /* a search, calendar or routes answer past this is a 503 */
+    unsigned max_inflight;     /* per worker: requests routed and not yet finished */
     int quiet;                 /* no access log lines */
 } fs_config_t;
 

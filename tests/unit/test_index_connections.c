@@ -404,6 +404,33 @@ int main(void)
             }
         }
     }
+    /* the time budget: a deadline already passed refuses a wide search outright (no partial
+     * page), the same search without a deadline completes */
+    {
+        tquery_t t;
+        memset(&t, 0, sizeof(t));
+        for (int i = 0; i < 3; i++)
+            t.origins[i] = t.dests[i] = i;
+        t.no = t.nd = 3;
+        t.start = BASE_DAY - 2;
+        t.end = BASE_DAY + 14;
+        t.cabin = -1;
+        t.seats = 1;
+        t.src_filter = t.carrier_filter = -1;
+        t.limit = 10;
+        t.max_stops = 1;
+        t.maxc = 2880;
+        t.after = t.before = -1;
+        fs_search_query_t q;
+        to_index_query(&t, &q);
+        fs_search_result_t res;
+        CHECK_EQ_INT(fs_search(gen, &q, page, &res), 0);
+        CHECK(res.total > 1000); /* wide enough to visit many legs */
+        q.deadline_us = 1;       /* 1 microsecond after boot: long past */
+        CHECK_EQ_INT(fs_search(gen, &q, page, &res), FS_ETIMEDOUT);
+        CHECK_EQ_INT(res.count, 0);
+        CHECK_EQ_INT(fs_calendar(gen, &q, cells), FS_ETIMEDOUT);
+    }
     fs_index_read_end(idx, &th);
     printf("itineraries with a connection checked: %u (mixed cabins %u, second leg on a later local date %u), multi-page "
            "queries %u\n",
