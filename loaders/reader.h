@@ -90,7 +90,7 @@ static inline int fs_rd_fail_at(fs_rd_t *rd, size_t off, const char *msg)
 {
     if (rd->err == 0) {
         size_t n = 0;
-        while (msg[n] != '\0' && n < sizeof(rd->err_msg) - 1) {
+        while (n < sizeof(rd->err_msg) - 1 && msg[n] != '\0') {
             rd->err_msg[n] = msg[n];
             n++;
         }

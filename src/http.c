@@ -256,6 +256,8 @@ int fs_server_run(const fs_config_t *cfg)
     unsigned port = cfg->listen_port, tls_port = cfg->tls_listen_port;
     if (bind_listeners(cfg->listen_host, &port, plain_fds, n, msg, sizeof(msg)) != 0) {
         fprintf(stderr, "flightsearch: --listen: %s\n", msg);
+        free(plain_fds);
+        free(tls_fds);
         return 1;
     }
     SSL_CTX *ssl_ctx = NULL;
@@ -265,10 +267,14 @@ int fs_server_run(const fs_config_t *cfg)
         ssl_ctx = make_ssl_ctx(cfg, msg, sizeof(msg));
         if (ssl_ctx == NULL) {
             fprintf(stderr, "flightsearch: %s\n", msg);
+            free(plain_fds);
+            free(tls_fds);
             return 1;
         }
         if (bind_listeners(cfg->tls_listen_host, &tls_port, tls_fds, n, msg, sizeof(msg)) != 0) {
             fprintf(stderr, "flightsearch: --tls-listen: %s\n", msg);
+            free(plain_fds);
+            free(tls_fds);
             return 1;
         }
     }

@@ -419,7 +419,7 @@ int ft_cmd_push(int argc, char **argv)
     /* The local check, which also gives the source. */
     fs_feed_header_t hdr;
     fs_feed_errors_t errs;
-    ft_counts_t counts;
+    ft_counts_t counts = {0};
     r = ft_check(m.data, m.len, format, kind, source, &hdr, &counts, &errs);
     if (r != 0) {
         explicit_bzero(token, sizeof(token));
