@@ -199,7 +199,7 @@ static const char *clean(char *out, size_t cap, fs_rd_str_t s)
         keep = room - 3;
     for (size_t i = 0; i < keep; i++) {
         unsigned char c = (unsigned char)s.p[i];
-        out[i] = c >= 0x20 && c < 0x7f ? (char)c : '?';
+        out[i] = c >= 0x20 && c < 0x7f ? (char)c : '?'; /* NOLINT(bugprone-narrowing-conversions): 0x20..0x7e or '?' */
     }
     if (keep < s.len)
         memcpy(out + keep, "...", 3);
@@ -292,7 +292,8 @@ __attribute__((cold, noinline)) static int not_a_str(dec_t *d, int64_t index, co
         report(d, index, cabin, field, "is too long (%zu bytes)", v->v.str.len);
     else
         report(d, index, cabin, field, "must be a string, got %s", type_name(v->type));
-    return fs_rd_skip_rest(&d->rd, v);
+    int r = fs_rd_skip_rest(&d->rd, v);
+    return r < 0 ? r : 0; /* never 1: the callers' 1 means *out was written */
 }
 
 __attribute__((cold, noinline)) static int not_a_uint(dec_t *d, int64_t index, const char *cabin, const char *field, uint64_t min,
@@ -305,7 +306,8 @@ __attribute__((cold, noinline)) static int not_a_uint(dec_t *d, int64_t index, c
     else
         report(d, index, cabin, field, "must be an integer between %" PRIu64 " and %" PRIu64 ", got %s", min, max,
                type_name(v->type));
-    return fs_rd_skip_rest(&d->rd, v);
+    int r = fs_rd_skip_rest(&d->rd, v);
+    return r < 0 ? r : 0; /* never 1: the callers' 1 means *out was written */
 }
 
 /* The next value as a string. 1: in *out; 0: something else (reported, skipped); < 0: stop.
@@ -799,6 +801,7 @@ static void peek_header(dec_t *d)
         if (f == T_GENERATED_AT && v.type == FS_RD_STR && fs_timestamp_parse(v.v.str.p, v.v.str.len, &ts) == 0) {
             d->last_seen = ts;
             found |= 1u << f;
+            /* NOLINTNEXTLINE(bugprone-branch-clone): one branch per header field, same effect on purpose */
         } else if (f == T_SEQUENCE && v.type == FS_RD_UINT && v.v.u >= 1) {
             found |= 1u << f;
         } else if (f == T_SOURCE && v.type == FS_RD_STR && fs_feed_source_valid(v.v.str.p, v.v.str.len) &&
@@ -994,9 +997,11 @@ static void jw_str(jw_t *w, const char *s)
 size_t fs_feed_errors_json(const fs_feed_errors_t *errs, char *out, size_t cap)
 {
     jw_t w = {out, cap, 0};
-    char msg[160];
+    char msg[256];
 
-    if (errs->malformed)
+    if (errs->malformed && errs->count > 0)
+        snprintf(msg, sizeof(msg), "the feed is not a well-formed document: %.100s; nothing was applied", errs->e[0].reason);
+    else if (errs->malformed)
         snprintf(msg, sizeof(msg), "the feed is not a well-formed document; nothing was applied");
     else if (errs->total == 1)
         snprintf(msg, sizeof(msg), "1 problem in the feed; nothing was applied");

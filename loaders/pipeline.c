@@ -336,8 +336,7 @@ static void apply_delete(loader_t *l, fs_feed_job_t *job)
         char msg[128];
         snprintf(msg, sizeof(msg), "no source named %s", job->source);
         answer_error(f, job, 404, "unknown_source", msg, NULL);
-        fs_store_remove_source(f->store, job->source, 0); /* stray files, if any */
-        return;
+        return; /* nothing to retire: in particular, an earlier retirement's tombstone stays as it is */
     }
     if (g < 0) {
         answer_error(f, job, 500, "cannot_publish", fs_strerror((int)g), NULL);
@@ -390,6 +389,7 @@ static void *loader_main(void *arg)
     for (;;) {
         void *p;
         if (ck_ring_dequeue_mpsc(&l->ring, l->buffer, &p)) {
+            FS_TSAN_ACQUIRE(p); /* pairs with the release in fs_feeds_submit */
             process(l, p);
             continue;
         }
@@ -411,6 +411,8 @@ int fs_feeds_submit(fs_feeds_t *f, fs_feed_job_t *job)
     if (__atomic_load_n(&f->stopping, __ATOMIC_ACQUIRE))
         return FS_ERANGE;
     loader_t *l = &f->loaders[fs_hash64(job->source, strlen(job->source)) % f->cfg.loaders];
+    /* the ring's store-release publishes the job to the loader; TSan is told so explicitly */
+    FS_TSAN_RELEASE(job);
     if (!ck_ring_enqueue_mpsc(&l->ring, l->buffer, job))
         return FS_ERANGE;
     uint64_t one = 1;

@@ -203,9 +203,15 @@ int64_t fs_store_write_base(fs_store_t *st, const fs_segment_t *seg)
     }
     snprintf(name, sizeof(name), "base-%020llu.seg", (unsigned long long)seg->sequence);
     int64_t r = write_durably(dir, name, write_image_fn, (void *)seg);
-    /* the new source directory itself must survive a crash too */
-    if (r >= 0 && fsync_dir(st->sources_dir) != 0)
+    /* the new source directory itself must survive a crash too; if that cannot be made durable,
+     * the push is refused, so its file must not be there for the next start to find */
+    if (r >= 0 && fsync_dir(st->sources_dir) != 0) {
+        char final[4200];
+        snprintf(final, sizeof(final), "%s/%s", dir, name);
+        fs_log("store: fsync of %s failed: %s; the snapshot is refused", st->sources_dir, strerror(errno));
+        unlink(final);
         return FS_EIO;
+    }
     return r;
 }
 
@@ -304,12 +310,14 @@ static entry_t *list_source(const char *dir, size_t *count, int remove_tmp)
         unsigned long long seq;
         int is_base;
         char tail[16];
+        /* NOLINTBEGIN(cert-err34-c): sscanf parses only names this store wrote (%020llu); others are skipped */
         if (sscanf(n, "base-%20llu.%15s", &seq, tail) == 2 && strcmp(tail, "seg") == 0)
             is_base = 1;
         else if (sscanf(n, "delta-%20llu.%15s", &seq, tail) == 2 && strcmp(tail, "delta") == 0)
             is_base = 0;
         else
             continue;
+        /* NOLINTEND(cert-err34-c) */
         if (*count == cap) {
             cap = cap ? cap * 2 : 16;
             entry_t *nv = realloc(v, cap * sizeof(*nv));
@@ -361,7 +369,7 @@ static uint64_t retired_sequence(const fs_store_t *st, const char *source)
     FILE *fp = fopen(path, "r");
     unsigned long long seq = 0;
     if (fp != NULL) {
-        if (fscanf(fp, "%llu", &seq) != 1)
+        if (fscanf(fp, "%llu", &seq) != 1) /* NOLINT(cert-err34-c): a file this store wrote itself */
             seq = 0;
         fclose(fp);
     }
@@ -482,6 +490,22 @@ out:
     return body;
 }
 
+/*
+ * Renames a file recovery could not use (bad, or depending on a bad one) to quarantined-<name>:
+ * listings ignore it from then on, so a later push of the same sequence cannot resurrect the
+ * abandoned history after it, and an operator can still inspect what was there.
+ */
+static void quarantine(const char *dir, const char *name)
+{
+    char from[4200], to[4300];
+    snprintf(from, sizeof(from), "%s/%s", dir, name);
+    snprintf(to, sizeof(to), "%s/quarantined-%s", dir, name);
+    if (rename(from, to) != 0)
+        fs_log("store: cannot quarantine %s: %s", from, strerror(errno));
+    else
+        fs_log("store: quarantined %s (kept for inspection, never replayed)", from);
+}
+
 static int recover_source(fs_store_t *st, fs_index_t *idx, fs_index_thread_t *th, const char *source)
 {
     char dir[4096], path[4200], err[1024];
@@ -489,11 +513,18 @@ static int recover_source(fs_store_t *st, fs_index_t *idx, fs_index_thread_t *th
     size_t n;
     entry_t *v = list_source(dir, &n, 1);
     fs_segment_t *seg = NULL;
-    /* the newest base that verifies */
+    /* The newest base that verifies. Deltas are relative to the state at the newest base, so once
+     * a base is skipped as bad, deltas after it cannot be replayed onto an older state: replay
+     * stops at the first bad base's sequence (bad_base_seq). A source that has bases but no good
+     * one is not served at all rather than rebuilt from its deltas alone, a state that was never
+     * acknowledged. */
     size_t base_at = n;
+    int had_base = 0;
+    uint64_t bad_base_seq = UINT64_MAX;
     for (size_t i = n; i-- > 0;) {
         if (!v[i].is_base)
             continue;
+        had_base = 1;
         snprintf(path, sizeof(path), "%s/%s", dir, v[i].name);
         seg = fs_segment_map_image(path, err, sizeof(err));
         if (seg != NULL && strcmp(seg->source, source) == 0) {
@@ -503,12 +534,30 @@ static int recover_source(fs_store_t *st, fs_index_t *idx, fs_index_thread_t *th
         fs_log("store: skipping %s; falling back to an older state", seg != NULL ? "an image of another source" : err);
         fs_segment_free(seg);
         seg = NULL;
+        bad_base_seq = v[i].sequence;
+        quarantine(dir, v[i].name);
+    }
+    if (had_base && seg == NULL) {
+        fs_log("store: source %s has no valid base (the newest was bad); it is not served until a new snapshot is pushed", source);
+        for (size_t i = 0; i < n; i++)
+            if (!v[i].is_base)
+                quarantine(dir, v[i].name);
+        free(v);
+        return 0;
     }
     uint64_t seq = seg != NULL ? seg->sequence : 0;
     unsigned applied = 0;
     for (size_t i = base_at == n ? 0 : base_at + 1; i < n; i++) {
         if (v[i].is_base || v[i].sequence <= seq)
             continue;
+        if (v[i].sequence > bad_base_seq) {
+            fs_log("store: %s: stopping %s at sequence %llu: later deltas build on the bad base", v[i].name, source,
+                   (unsigned long long)seq);
+            for (size_t k = i; k < n; k++)
+                if (!v[k].is_base)
+                    quarantine(dir, v[k].name);
+            break;
+        }
         snprintf(path, sizeof(path), "%s/%s", dir, v[i].name);
         fs_feed_format_t format;
         size_t len;
@@ -517,6 +566,9 @@ static int recover_source(fs_store_t *st, fs_index_t *idx, fs_index_thread_t *th
         if (body == NULL) {
             fs_log("store: %s: %s; stopping %s at sequence %llu (later deltas depend on it)", path, why, source,
                    (unsigned long long)seq);
+            for (size_t k = i; k < n; k++)
+                if (!v[k].is_base)
+                    quarantine(dir, v[k].name);
             break;
         }
         fs_feed_errors_t errs;
@@ -525,7 +577,11 @@ static int recover_source(fs_store_t *st, fs_index_t *idx, fs_index_thread_t *th
         free(body);
         if (next == NULL) {
             fs_log("store: %s: the stored delta does not apply (%s); stopping %s at sequence %llu", path,
-                   errs.count ? errs.e[0].reason : "out of memory", source, (unsigned long long)seq);
+                   errs.count ? errs.e[0].reason : fs_strerror(res.rc), source, (unsigned long long)seq);
+            if (res.rc == FS_EINVAL) /* a bad file, not a lack of memory: never replay it or what follows */
+                for (size_t k = i; k < n; k++)
+                    if (!v[k].is_base)
+                        quarantine(dir, v[k].name);
             break;
         }
         fs_segment_free(seg);
