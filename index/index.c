@@ -33,22 +33,6 @@
 #include <ck_pr.h>
 #include "index/index.h"
 
-#if defined(__SANITIZE_THREAD__)
-#define FS_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define FS_TSAN 1
-#endif
-#endif
-#ifdef FS_TSAN
-void __tsan_acquire(void *addr);
-void __tsan_release(void *addr);
-#define TSAN_RELEASE(addr) __tsan_release(addr)
-#define TSAN_ACQUIRE(addr) __tsan_acquire(addr)
-#else
-#define TSAN_RELEASE(addr) ((void)(addr))
-#define TSAN_ACQUIRE(addr) ((void)(addr))
-#endif
 
 struct fs_index {
     /* read by every reader on every search: alone on its cache line */
@@ -114,7 +98,7 @@ fs_index_thread_t *fs_index_thread_get(fs_index_t *idx)
     pthread_mutex_lock(&idx->publish_lock);
     if (th != NULL && idx->owned_count == idx->owned_cap) {
         size_t cap = idx->owned_cap ? idx->owned_cap * 2 : 16;
-        fs_index_thread_t **n = realloc(idx->owned, cap * sizeof(*n));
+        fs_index_thread_t **n = realloc(idx->owned, cap * sizeof(*n)); /* NOLINT(bugprone-sizeof-expression): pointers */
         if (n != NULL) {
             idx->owned = n;
             idx->owned_cap = cap;
@@ -142,7 +126,7 @@ const fs_generation_t *fs_index_read_begin(fs_index_t *idx, fs_index_thread_t *t
 
 void fs_index_read_end(fs_index_t *idx, fs_index_thread_t *th)
 {
-    TSAN_RELEASE(&idx->tsan_sync);
+    FS_TSAN_RELEASE(&idx->tsan_sync);
     ck_epoch_end(&th->record, NULL);
 }
 
@@ -189,7 +173,7 @@ static int64_t swap_locked(fs_index_t *idx, fs_segment_t *seg, const char *remov
     unsigned n = 0, found = 0;
     for (unsigned i = 0; i < old->segment_count; i++) {
         fs_segment_t *s = old->segments[i];
-        int c = strcmp(s->source, name);
+        int c = strcmp(s->source, name); /* NOLINT(clang-analyzer-core.NonNullParamChecker): seg or remove_source is set */
         if (c > 0 && seg != NULL && !found) {
             gen->segments[n++] = seg;
             found = 1;
@@ -244,7 +228,7 @@ static void reclaim(fs_index_t *idx, fs_index_thread_t *th, fs_generation_t *old
 {
     (void)th;
     ck_epoch_synchronize_wait(&idx->epoch, epoch_wait_yield, NULL);
-    TSAN_ACQUIRE(&idx->tsan_sync);
+    FS_TSAN_ACQUIRE(&idx->tsan_sync);
     fs_segment_t *to_free[FS_MAX_SOURCES];
     unsigned nfree = 0;
     pthread_mutex_lock(&idx->publish_lock);

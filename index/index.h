@@ -95,7 +95,9 @@ int fs_datetime_parse(const char *s, size_t len, fs_localtime_t *out);
 int64_t fs_localtime_to_utc_min(fs_localtime_t t);
 /** Writes "YYYY-MM-DDTHH:MM:00+HH:MM" (25 characters, no NUL) and returns 25. */
 size_t fs_datetime_format(fs_localtime_t t, char *out);
-/** Parses a UTC timestamp "YYYY-MM-DDTHH:MM:SSZ" (an offset is accepted and applied). */
+/** Parses a UTC timestamp "YYYY-MM-DDTHH:MM:SSZ" (an offset is accepted and applied). The instant
+ *  must lie in 1970-01-01T00:00:00Z..2106-02-07T06:28:15Z (32-bit unix seconds, as legs store
+ *  last_seen): FS_ERANGE otherwise. */
 int fs_timestamp_parse(const char *s, size_t len, int64_t *unix_seconds);
 /** Writes "YYYY-MM-DDTHH:MM:SSZ" (20 characters, no NUL) and returns 20. */
 size_t fs_timestamp_format(int64_t unix_seconds, char *out);
@@ -432,6 +434,28 @@ typedef struct fs_route_summary {
  *  dates of those X->B legs (schedules are not matched: explore says where, search says when). */
 int fs_routes_from(const fs_generation_t *gen, fs_airport_t origin, const fs_search_query_t *filter,
                    fs_route_summary_t *out, unsigned max);
+
+/* -------------------------------------------------- sanitizer annotations
+ * ThreadSanitizer does not model Concurrency Kit's volatile accesses and fences (ck_pr, ck_ring)
+ * nor libck's uninstrumented internals. Where such a primitive provides a happens-before edge
+ * (an epoch grace period, a ck_ring hand-over), the code states it with these, which compile to
+ * nothing outside TSan builds. */
+#if defined(__SANITIZE_THREAD__)
+#define FS_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define FS_TSAN 1
+#endif
+#endif
+#ifdef FS_TSAN
+void __tsan_acquire(void *addr);
+void __tsan_release(void *addr);
+#define FS_TSAN_RELEASE(addr) __tsan_release((void *)(addr))
+#define FS_TSAN_ACQUIRE(addr) __tsan_acquire((void *)(addr))
+#else
+#define FS_TSAN_RELEASE(addr) ((void)(addr))
+#define FS_TSAN_ACQUIRE(addr) ((void)(addr))
+#endif
 
 /* ------------------------------------------------------------------ hash */
 

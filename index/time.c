@@ -32,6 +32,7 @@ static int64_t floor_mod(int64_t a, int64_t b)
 int32_t fs_days_from_civil(int32_t y, unsigned m, unsigned d)
 {
     int64_t yy = (int64_t)y - (m <= 2);
+    /* cppcheck-suppress knownConditionTrueFalse ; true for this file's callers only, not for every y */
     int64_t era = (yy >= 0 ? yy : yy - 399) / 400;
     int64_t yoe = yy - era * 400;                                                    /* [0, 399] */
     int64_t doy = (153 * (int64_t)(m > 2 ? m - 3 : m + 9) + 2) / 5 + (int64_t)d - 1; /* [0, 365] */
@@ -175,7 +176,11 @@ int fs_timestamp_parse(const char *s, size_t len, int64_t *unix_seconds)
 
     if ((err = parse_datetime(s, len, 1, &day, &minute, &second, &off)) != 0)
         return err;
-    *unix_seconds = ((int64_t)day * 1440 + minute - off) * 60 + second;
+    int64_t t = ((int64_t)day * 1440 + minute - off) * 60 + second;
+    /* a leg keeps last_seen in 32 unsigned bits: an offset must not carry the instant outside */
+    if (t < 0 || t > (int64_t)UINT32_MAX)
+        return FS_ERANGE;
+    *unix_seconds = t;
     return 0;
 }
 
@@ -220,7 +225,7 @@ size_t fs_datetime_format(fs_localtime_t t, char *out)
     put2(out + 11, minute / 60);
     out[13] = ':';
     put2(out + 14, minute % 60);
-    memcpy(out + 16, ":00", 3);
+    memcpy(out + 16, ":00", 3); /* NOLINT(bugprone-not-null-terminated-result): fixed-width, not a C string */
     out[19] = off < 0 ? '-' : '+';
     if (off < 0)
         off = -off;
@@ -232,8 +237,13 @@ size_t fs_datetime_format(fs_localtime_t t, char *out)
 
 size_t fs_timestamp_format(int64_t unix_seconds, char *out)
 {
-    int64_t day = floor_div(unix_seconds, 86400);
-    unsigned sec = (unsigned)(unix_seconds - day * 86400);
+    /* quotient and remainder separately: day * 86400 would overflow near INT64_MIN */
+    int64_t day = unix_seconds / 86400, rem = unix_seconds % 86400;
+    if (rem < 0) {
+        rem += 86400;
+        day--;
+    }
+    unsigned sec = (unsigned)rem;
 
     put_date(out, (int32_t)day);
     out[10] = 'T';

@@ -312,7 +312,14 @@ static void test_timestamps(void)
     CHECK(fs_timestamp_parse("2023-11-15T00:13:20+02:00", 25, &ts) == 0 && ts == 1700000000);
     CHECK(fs_timestamp_parse("2023-11-14T12:13:20-10:00", 25, &ts) == 0 && ts == 1700000000);
     CHECK(fs_timestamp_parse("1970-01-01T00:00:00Z", 20, &ts) == 0 && ts == 0);
-    CHECK(fs_timestamp_parse("1970-01-01T00:00:00+01:00", 25, &ts) == 0 && ts == -3600);
+    /* the range is 32-bit unix seconds (legs store last_seen so): an offset may not leave it */
+    CHECK_EQ_INT(fs_timestamp_parse("1970-01-01T00:00:00+01:00", 25, &ts), FS_ERANGE);
+    CHECK(fs_timestamp_parse("2106-02-07T06:28:15Z", 20, &ts) == 0 && ts == 4294967295LL); /* 2^32 - 1 */
+    CHECK_EQ_INT(fs_timestamp_parse("2106-02-07T06:28:16Z", 20, &ts), FS_ERANGE);
+    CHECK_EQ_INT(fs_timestamp_parse("2149-06-06T23:59:59-12:00", 25, &ts), FS_ERANGE);
+    /* formatting takes any value without overflowing (found by fuzzing: INT64_MIN) */
+    CHECK_EQ_INT(fs_timestamp_format(INT64_MIN, out), 20);
+    CHECK_EQ_INT(fs_timestamp_format(INT64_MAX, out), 20);
     CHECK_EQ_INT(fs_timestamp_parse("2023-11-14T22:13:20+14:30", 25, &ts), FS_ERANGE);
     CHECK_EQ_INT(fs_timestamp_parse("2023-11-14T22:13:20+05:40", 25, &ts), FS_EINVAL);
     CHECK_EQ_INT(fs_timestamp_parse("2023-11-14T22:13:60Z", 20, &ts), FS_EINVAL);
@@ -326,7 +333,7 @@ static void test_timestamps(void)
         if (fs_timestamp_format(t, out) != 20 || fs_timestamp_parse(out, 20, &ts) != 0 || ts != t)
             bad++;
     }
-    for (int64_t t = 0; t < 65536LL * 86400; t += 86400 * 37 + 3601) { /* to 2149-06-06 */
+    for (int64_t t = 0; t <= 4294967295LL; t += 86400 * 37 + 3601) { /* to 2106-02-07, the 32-bit range */
         if (fs_timestamp_format(t, out) != 20 || fs_timestamp_parse(out, 20, &ts) != 0 || ts != t)
             bad++;
     }
