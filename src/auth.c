@@ -56,7 +56,12 @@ static int valid_source(const char *s, size_t len)
     return 1;
 }
 
-static void tokens_free(fs_tokens_t *t)
+unsigned fs_tokens_count(const fs_tokens_t *t)
+{
+    return t->count;
+}
+
+void fs_tokens_free(fs_tokens_t *t)
 {
     if (t == NULL)
         return;
@@ -118,6 +123,7 @@ int fs_tokens_parse_buffer(const char *text, size_t len, const char *name_for_er
         }
         if (t->count == cap) {
             cap = cap ? cap * 2 : 8;
+            /* cppcheck-suppress shadowVariable ; only in this block, where the line length n is not used */
             token_entry_t *n = realloc(t->entries, cap * sizeof(*n));
             if (n == NULL) {
                 rc = FS_ENOMEM;
@@ -142,6 +148,11 @@ int fs_tokens_parse_buffer(const char *text, size_t len, const char *name_for_er
                 }
                 snprintf(e->sources[e->source_count++], FS_SOURCE_NAME_MAX + 1, "%s", s);
             }
+            if (rc == 0 && e->source_count == 0) { /* "TOKEN ,,," names no source: a mistake, not a scope */
+                snprintf(err, errcap, "--tokens %s line %u: the scope names no source (use * or a comma list of sources)", path,
+                         lineno);
+                rc = FS_EINVAL;
+            }
             if (rc != 0)
                 break;
         }
@@ -153,7 +164,7 @@ int fs_tokens_parse_buffer(const char *text, size_t len, const char *name_for_er
         rc = FS_EINVAL;
     }
     if (rc != 0) {
-        tokens_free(t);
+        fs_tokens_free(t);
         return rc;
     }
     *out = t;
@@ -240,7 +251,7 @@ int fs_auth_reload(const char *path, char *err, size_t errcap)
         return rc;
     fs_tokens_t *old = __atomic_exchange_n(&current_tokens, t, __ATOMIC_ACQ_REL);
     ck_epoch_synchronize(&reloader_record);
-    tokens_free(old);
+    fs_tokens_free(old);
     return (int)t->count;
 }
 

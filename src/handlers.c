@@ -341,6 +341,15 @@ static void inflight_done(void *p)
     ck_pr_store_uint(&w->inflight, w->inflight - 1); /* only this thread writes; /metrics reads */
 }
 
+/* Counts the request as in flight until h2o disposes it (its response sent, or its connection
+ * gone). Admission control reads the count, and so does the graceful drain at shutdown. */
+static void track_inflight(h2o_req_t *req, fs_worker_t *w)
+{
+    inflight_guard_t *g = h2o_mem_alloc_shared(&req->pool, sizeof(*g), inflight_done);
+    g->worker = w;
+    ck_pr_store_uint(&w->inflight, w->inflight + 1);
+}
+
 /*
  * Admission control for the read endpoints. A request is shed (503 + Retry-After, a few hundred
  * bytes, no index work) when this worker already holds max_inflight requests (answers not yet
@@ -357,12 +366,9 @@ static int shed_if_overloaded(h2o_req_t *req, fs_worker_t *w, fs_endpoint_t ep, 
     uint64_t wall_ms = (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000, loop_ms = h2o_now(w->loop);
     if (wall_ms > loop_ms)
         lag_ms = wall_ms - loop_ms;
-    if (w->inflight < cfg->max_inflight && lag_ms <= cfg->search_budget_ms) {
-        inflight_guard_t *g = h2o_mem_alloc_shared(&req->pool, sizeof(*g), inflight_done);
-        g->worker = w;
-        ck_pr_store_uint(&w->inflight, w->inflight + 1);
+    /* this request is already counted: more than max_inflight means it is one too many */
+    if (w->inflight <= cfg->max_inflight && lag_ms <= cfg->search_budget_ms)
         return 0;
-    }
     ck_pr_store_64(&w->shed, w->shed + 1);
     retry_after(req);
     fs_send_error(req, 503, "overloaded",
@@ -709,6 +715,7 @@ int fs_handle_request(h2o_handler_t *self, h2o_req_t *req)
     (void)self;
     uint64_t started_us = now_us();
     fs_worker_t *w = worker_of(req);
+    track_inflight(req, w);
     static const struct {
         const char *path;
         fs_endpoint_t ep;

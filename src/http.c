@@ -25,6 +25,8 @@
 #include <ck_pr.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <sys/ioctl.h>
+#include <linux/sockios.h>
 #include "loaders/loaders.h"
 #include "src/internal.h"
 
@@ -81,7 +83,7 @@ static unsigned bound_port(int fd)
     socklen_t len = sizeof(ss);
     if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
         return 0;
-    if (ss.ss_family == AF_INET6)
+    if (ss.ss_family == AF_INET6) /* NOLINT(clang-analyzer-core.UndefinedBinaryOperatorResult): getsockname set it */
         return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
     return ntohs(((struct sockaddr_in *)&ss)->sin_port);
 }
@@ -102,6 +104,8 @@ static int bind_listeners(const char *host, unsigned *port, int *fds, unsigned c
     return 0;
 }
 
+static void remember_conn(fs_worker_t *w, h2o_socket_t *sock);
+
 static void on_accept(h2o_socket_t *listener, const char *err)
 {
     if (err != NULL)
@@ -112,6 +116,7 @@ static void on_accept(h2o_socket_t *listener, const char *err)
         h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
         if (sock == NULL)
             return;
+        remember_conn((fs_worker_t *)accept_ctx->ctx, sock);
         h2o_accept(accept_ctx, sock);
     }
 }
@@ -128,6 +133,77 @@ static h2o_socket_t *start_listener(fs_worker_t *w, int fd, h2o_accept_ctx_t *ac
     sock->data = accept_ctx;
     h2o_socket_read_start(sock, on_accept);
     return sock;
+}
+
+/*
+ * The worker's open connections, by fd: recorded at accept, dropped when h2o closes the socket
+ * (h2o's server connections leave sock->on_close to the application). The drain reads their
+ * kernel send queues; it needs nothing else about them.
+ */
+typedef struct conn_track {
+    fs_worker_t *worker;
+    int fd;
+} conn_track_t;
+
+static void forget_conn(void *data)
+{
+    conn_track_t *t = data;
+    fs_worker_t *w = t->worker;
+    for (size_t i = 0; i < w->conn_count; i++) {
+        if (w->conn_fds[i] == t->fd) {
+            w->conn_fds[i] = w->conn_fds[--w->conn_count];
+            break;
+        }
+    }
+    free(t);
+}
+
+static void remember_conn(fs_worker_t *w, h2o_socket_t *sock)
+{
+    int fd = h2o_socket_get_fd(sock);
+    conn_track_t *t = malloc(sizeof(*t));
+    if (fd < 0 || t == NULL) {
+        free(t);
+        return; /* not tracked: the drain just cannot wait for this one's send queue */
+    }
+    if (w->conn_count == w->conn_cap) {
+        size_t cap = w->conn_cap ? w->conn_cap * 2 : 256;
+        int *n = realloc(w->conn_fds, cap * sizeof(*n));
+        if (n == NULL) {
+            free(t);
+            return;
+        }
+        w->conn_fds = n;
+        w->conn_cap = cap;
+    }
+    w->conn_fds[w->conn_count++] = fd;
+    t->worker = w;
+    t->fd = fd;
+    sock->on_close.cb = forget_conn;
+    sock->on_close.data = t;
+}
+
+/* True when no connection of the worker has bytes the client's kernel has not acknowledged. */
+static int all_delivered(fs_worker_t *w)
+{
+    for (size_t i = 0; i < w->conn_count; i++) {
+        int unsent = 0;
+        if (ioctl(w->conn_fds[i], SIOCOUTQ, &unsent) == 0 && unsent > 0)
+            return 0;
+    }
+    return 1;
+}
+
+static void drain_accept_queue(h2o_socket_t *listener)
+{
+    if (listener == NULL)
+        return;
+    h2o_socket_t *sock;
+    while ((sock = h2o_evloop_socket_accept(listener)) != NULL) {
+        h2o_accept_ctx_t *accept_ctx = listener->data;
+        remember_conn((fs_worker_t *)accept_ctx->ctx, sock);
+        h2o_accept(accept_ctx, sock);
+    }
 }
 
 static void close_listener(h2o_socket_t **sock)
@@ -164,14 +240,31 @@ static void *worker_main(void *arg)
     while (!ck_pr_load_int(&shared->shutting_down))
         h2o_evloop_run(w->loop, 100);
 
-    /* drain: no new connections, finish what is in flight */
+    /* drain: first take every connection the kernel already queued for this listener (closing a
+     * listening socket resets them, and their clients did nothing wrong), then no new ones */
+    drain_accept_queue(w->listener_plain);
+    drain_accept_queue(w->listener_tls);
     close_listener(&w->listener_plain);
     close_listener(&w->listener_tls);
+    /* Phase A: keep serving until nothing is in flight and every HTTP/2 socket has handed all its
+     * bytes to the client's kernel. libh2o 2.2.5 closes an HTTP/2 connection soon after its
+     * GOAWAY once its streams are done; if the client is still reading (sending WINDOW_UPDATEs),
+     * Linux answers them with a reset and drops what was not yet delivered. Waiting first for
+     * empty send queues means the reset, if any, comes after the data. Bounded: under continuous
+     * load the queues may never all be empty, and the GOAWAY must go out all the same. */
+    int64_t drain_start = monotonic_ms(), deadline = drain_start + FS_DRAIN_TIMEOUT_MS,
+            phase_a_end = drain_start + FS_DRAIN_TIMEOUT_MS / 2;
+    /* at least a few passes: connections just taken from the accept queue have not been read yet,
+     * so "nothing in flight" would be true before their requests are even parsed */
+    while ((monotonic_ms() < drain_start + 100 || ck_pr_load_uint(&w->inflight) > 0 || !all_delivered(w)) && monotonic_ms() < phase_a_end)
+        h2o_evloop_run(w->loop, 10);
+    /* Phase B: GOAWAY on HTTP/2, no more keep-alive on HTTP/1.1; done when no request is in
+     * flight and every HTTP/2 connection has closed. An idle HTTP/1.1 keep-alive connection holds
+     * nothing (h2o 2.2.5 would keep it open), so it is not waited for. */
     h2o_context_request_shutdown(&w->ctx);
-    int64_t deadline = monotonic_ms() + FS_DRAIN_TIMEOUT_MS;
-    while ((!h2o_linklist_is_empty(&w->ctx.http1._conns) || !h2o_linklist_is_empty(&w->ctx.http2._conns)) &&
-           monotonic_ms() < deadline)
-        h2o_evloop_run(w->loop, 50);
+    while ((ck_pr_load_uint(&w->inflight) > 0 || !h2o_linklist_is_empty(&w->ctx.http2._conns)) && monotonic_ms() < deadline)
+        h2o_evloop_run(w->loop, 10);
+    h2o_evloop_run(w->loop, 0); /* flush what the last pass wrote */
     return NULL;
 }
 
@@ -254,6 +347,12 @@ int fs_server_run(const fs_config_t *cfg)
     unsigned n = cfg->threads;
     int *plain_fds = calloc(n, sizeof(int)), *tls_fds = calloc(n, sizeof(int));
     unsigned port = cfg->listen_port, tls_port = cfg->tls_listen_port;
+    if (plain_fds == NULL || tls_fds == NULL) {
+        fprintf(stderr, "flightsearch: out of memory\n");
+        free(plain_fds);
+        free(tls_fds);
+        return 1;
+    }
     if (bind_listeners(cfg->listen_host, &port, plain_fds, n, msg, sizeof(msg)) != 0) {
         fprintf(stderr, "flightsearch: --listen: %s\n", msg);
         free(plain_fds);
@@ -281,15 +380,21 @@ int fs_server_run(const fs_config_t *cfg)
 
     if (fs_cities_load(cfg->cities_file, msg, sizeof(msg)) != 0) {
         fprintf(stderr, "flightsearch: %s\n", msg);
+        free(plain_fds);
+        free(tls_fds);
         return 1;
     }
     if (fs_auth_init(cfg->tokens_file, msg, sizeof(msg)) != 0) {
         fprintf(stderr, "flightsearch: %s\n", msg);
+        free(plain_fds);
+        free(tls_fds);
         return 1;
     }
     fs_store_t *store = fs_store_open(cfg->data_dir, msg, sizeof(msg));
     if (store == NULL) {
         fprintf(stderr, "flightsearch: --data-dir: %s\n", msg);
+        free(plain_fds);
+        free(tls_fds);
         return 1;
     }
 
@@ -305,12 +410,12 @@ int fs_server_run(const fs_config_t *cfg)
     pthread_create(&loader, NULL, startup_loader_main, &ls);
 
     shared.worker_count = n;
-    shared.workers = calloc(n, sizeof(*shared.workers));
+    shared.workers = calloc(n, sizeof(*shared.workers)); /* NOLINT(bugprone-sizeof-expression): pointers */
     worker_start_t *starts = calloc(n, sizeof(*starts));
     for (unsigned i = 0; i < n; i++) {
         fs_worker_t *w;
-        if (posix_memalign((void **)&w, 64, sizeof(*w)) != 0)
-            return 1;
+        if (shared.workers == NULL || starts == NULL || posix_memalign((void **)&w, 64, sizeof(*w)) != 0)
+            goto nomem;
         memset(w, 0, sizeof(*w));
         w->shared = &shared;
         w->id = i;
@@ -318,6 +423,8 @@ int fs_server_run(const fs_config_t *cfg)
         w->cells = calloc((size_t)FS_CALENDAR_MAX_DAYS * FS_CABIN_COUNT, sizeof(*w->cells));
         w->routes = calloc(FS_AIRPORT_COUNT, sizeof(*w->routes));
         shared.workers[i] = w;
+        if (w->results == NULL || w->cells == NULL || w->routes == NULL)
+            goto nomem;
         starts[i] = (worker_start_t){w, plain_fds[i], tls_fds[i], ssl_ctx};
     }
     for (unsigned i = 0; i < n; i++)
@@ -352,7 +459,18 @@ int fs_server_run(const fs_config_t *cfg)
     pthread_join(loader, NULL);
     fs_feeds_stop(ck_pr_load_ptr(&shared.feeds)); /* finishes queued pushes */
     fs_store_close(store);
+    /* what the process itself allocated; h2o's per-loop state dies with the process */
+    free(starts);
+    free(plain_fds);
+    free(tls_fds);
     if (!cfg->quiet)
         fprintf(stderr, "flightsearch: stopped\n");
     return 0;
+
+nomem: /* no worker runs yet; the process exits */
+    fprintf(stderr, "flightsearch: out of memory\n");
+    free(starts);
+    free(plain_fds);
+    free(tls_fds);
+    return 1;
 }

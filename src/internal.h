@@ -58,6 +58,8 @@ struct fs_worker {
     h2o_multithread_receiver_t feed_receiver; /* loaders post finished pushes here */
     fs_metrics_t metrics;
     unsigned inflight;           /* this worker's requests not yet disposed (loop thread only) */
+    int *conn_fds;               /* this worker's open connections (loop thread only) */
+    size_t conn_count, conn_cap;
     uint64_t shed;               /* requests answered 503 by admission control */
     fs_result_t *results;        /* scratch: FS_SEARCH_MAX_LIMIT results */
     fs_calendar_cell_t *cells;   /* scratch: FS_CALENDAR_MAX_DAYS * FS_CABIN_COUNT cells */
@@ -87,6 +89,10 @@ int fs_tokens_parse(const char *path, fs_tokens_t **out, char *err, size_t errca
  *  name_for_errors where the file's path goes in err. The caller's text is left as it is. */
 int fs_tokens_parse_buffer(const char *text, size_t len, const char *name_for_errors, fs_tokens_t **out, char *err,
                            size_t errcap);
+/** Frees a parsed token table (its digests are wiped first). */
+void fs_tokens_free(fs_tokens_t *t);
+/** How many tokens a table holds. */
+unsigned fs_tokens_count(const fs_tokens_t *t);
 /** Loads the tokens file (NULL: feeds disabled). Call once before the workers start. */
 int fs_auth_init(const char *path, char *err, size_t errcap);
 int fs_auth_enabled(void);

@@ -414,7 +414,7 @@ int fs_cursor_decode(enum fs_sort sort, const char *s, size_t len, fs_cursor_t *
     uint32_t acc = 0;
     int bits = 0;
     for (size_t i = 0; i < len; i++) {
-        const char *p = memchr(b64url, s[i], 64);
+        const char *p = memchr(b64url, s[i], 64); /* NOLINT(bugprone-not-null-terminated-result): the NUL must not match */
         if (p == NULL || s[i] == '\0')
             return FS_EINVAL;
         acc = (acc << 6) | (uint32_t)(p - b64url);
