@@ -441,7 +441,7 @@ static void calendar_emit(void *arg, const fs_result_t *r)
 
 int fs_calendar(const fs_generation_t *gen, const fs_search_query_t *q, fs_calendar_cell_t *cells)
 {
-    size_t days = (size_t)(q->end_day - q->start_day + 1);
+    size_t days = (size_t)(q->end_day - q->start_day + 1); /* NOLINT(bugprone-misplaced-widening-cast): end >= start */
     memset(cells, 0, days * FS_CABIN_COUNT * sizeof(*cells));
     calendar_state_t st = {.q = q, .cells = cells};
     return each_result(gen, q, calendar_emit, &st);

@@ -101,7 +101,7 @@ int fs_rd_msgpack_read(fs_rd_t *rd, fs_rd_val_t *out)
     }
     if (b >= 0xe0) {
         out->type = FS_RD_INT;
-        out->v.i = (int8_t)b;
+        out->v.i = (int8_t)b; /* NOLINT(bugprone-signed-char-misuse,cert-str34-c): negative fixint, sign extension wanted */
         return 0;
     }
     if (b <= 0x8f)
@@ -220,6 +220,7 @@ int fs_rd_msgpack_map_next(fs_rd_t *rd, fs_rd_str_t *key)
             return r;
     } else
         return fail(rd, at, "a map key is not a string");
+    /* NOLINTNEXTLINE(clang-analyzer-core.CallAndMessage): n is set, load_be writes it or returns < 0 */
     if ((r = take_str(rd, at, key, n)) < 0)
         return r;
     return 1;

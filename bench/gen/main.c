@@ -186,7 +186,7 @@ int main(int argc, char **argv)
             name[eq - arg] = '\0';
             val = eq + 1;
         } else {
-            strcpy(name, arg);
+            strcpy(name, arg); /* NOLINT(clang-analyzer-security.insecureAPI.strcpy): length checked above */
             if (i + 1 < argc)
                 val = argv[++i];
         }

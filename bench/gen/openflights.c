@@ -49,6 +49,7 @@ static int read_file(const char *dir, const char *name, buf_t *out, char *err, s
         snprintf(err, errlen, "%s: read error", path);
         fclose(fp);
         free(out->data);
+        out->data = NULL; /* the caller's error path frees it again */
         return FS_EIO;
     }
     fclose(fp);

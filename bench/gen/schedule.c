@@ -458,6 +458,7 @@ static int numbers_take(numbers_t *nb, const char *carrier, uint32_t origin, uin
     for (unsigned tries = 0; tries < FS_MAX_FLIGHT; tries++) {
         uint16_t n = nb->next[ci];
         nb->next[ci] = (uint16_t)(n == FS_MAX_FLIGHT ? 1 : n + 1);
+        /* NOLINTNEXTLINE(clang-analyzer-core.UndefinedBinaryOperatorResult): a 16-bit n << 32 fits in 64 bits */
         if (numbers_insert(nb, ((uint64_t)ci << 48 | (uint64_t)n << 32 | origin) + 1)) {
             *out = n;
             return 0;
@@ -617,7 +618,7 @@ int gen_plan_build(const gen_config_t *cfg, const gen_world_t *w, gen_plan_t *pl
     /* Weight ranks for frequencies, then sampling keys: -ln(u) / weight, smallest first. In the
      * draw, carriers of the table count 4 times and the programs' own airlines 16 times, so that
      * small runs look like what these programs mostly sell. */
-    byw = malloc(cs.n * sizeof(*byw));
+    byw = malloc(cs.n * sizeof(*byw)); /* NOLINT(bugprone-sizeof-expression): an array of pointers */
     shapes = malloc(cs.n * sizeof(*shapes));
     if (byw == NULL || shapes == NULL) {
         r = FS_ENOMEM;
@@ -630,7 +631,7 @@ int gen_plan_build(const gen_config_t *cfg, const gen_world_t *w, gen_plan_t *pl
         c->own = ci != NULL && ci->own >= 0 && (enabled >> ci->own & 1);
         byw[i] = c;
     }
-    qsort(byw, cs.n, sizeof(*byw), cmp_weight);
+    qsort(byw, cs.n, sizeof(*byw), cmp_weight); /* NOLINT(bugprone-sizeof-expression): an array of pointers */
     for (size_t i = 0; i < cs.n; i++)
         byw[i]->pct = cs.n > 1 ? (double)i / (double)(cs.n - 1) : 1.0;
     for (size_t i = 0; i < cs.n; i++) {

@@ -163,7 +163,7 @@ static const char *shown(char *out, size_t cap, cv_str_t s)
 
     for (size_t i = 0; i < keep && n + 1 < cap; i++) {
         unsigned char c = (unsigned char)s.p[i];
-        out[n++] = c >= 0x20 && c < 0x7f ? (char)c : '?';
+        out[n++] = c >= 0x20 && c < 0x7f ? (char)c : '?'; /* NOLINT(bugprone-narrowing-conversions): 0x20..0x7e or '?' */
     }
     if (keep < s.len && n + 3 < cap) {
         memcpy(out + n, "...", 3);

@@ -512,12 +512,14 @@ int ft_cmd_push(int argc, char **argv)
         prog.last = 0;
         prog.drawn = prog.final = 0;
         CURLcode rc = curl_easy_perform(curl);
+        /* cppcheck-suppress knownConditionTrueFalse ; on_progress sets it during curl_easy_perform */
         if (prog.drawn)
             fputc('\n', stderr);
         long wait = attempt < 30 ? 1L << (attempt < 5 ? attempt : 5) : 30;
         if (wait > 30)
             wait = 30;
         if (rc != CURLE_OK) {
+            /* cppcheck-suppress knownConditionTrueFalse ; curl writes it (CURLOPT_ERRORBUFFER) */
             const char *why = curl_err[0] != '\0' ? curl_err : curl_easy_strerror(rc);
             if (retryable(rc) && attempt < retries) {
                 fprintf(stderr, FT_NAME " push: %s: %s; retrying in %ld s (%ld %s left)\n", target, why, wait, retries - attempt,
