@@ -332,22 +332,39 @@ static int over_budget(h2o_req_t *req, fs_worker_t *w, fs_endpoint_t ep, uint64_
 
 typedef struct inflight_guard {
     fs_worker_t *worker;
+    fs_conn_state_t *conn;       /* NULL when untracked */
+    uint64_t conn_id;
 } inflight_guard_t;
 
 /* Runs on the loop thread when the request's pool is cleared: the response is gone. */
 static void inflight_done(void *p)
 {
-    fs_worker_t *w = ((inflight_guard_t *)p)->worker;
+    inflight_guard_t *g = p;
+    fs_worker_t *w = g->worker;
     ck_pr_store_uint(&w->inflight, w->inflight - 1); /* only this thread writes; /metrics reads */
+    fs_conn_state_t *c = g->conn;
+    if (c != NULL && c->open && c->conn_id == g->conn_id && c->inflight > 0) {
+        c->last_progress_ms = fs_monotonic_ms();
+        if (--c->inflight == 0)
+            w->busy_conns--;
+    }
 }
 
-/* Counts the request as in flight until h2o disposes it (its response sent, or its connection
- * gone). Admission control reads the count, and so does the graceful drain at shutdown. */
-static void track_inflight(h2o_req_t *req, fs_worker_t *w)
+/* Counts the request as in flight, for the worker and for its connection, until h2o disposes it
+ * (its response sent, or its connection gone). Admission control, the write timeout and the
+ * graceful drain read these counts. */
+static fs_conn_state_t *track_inflight(h2o_req_t *req, fs_worker_t *w)
 {
     inflight_guard_t *g = h2o_mem_alloc_shared(&req->pool, sizeof(*g), inflight_done);
     g->worker = w;
+    g->conn = fs_conn_of(w, req->conn);
+    g->conn_id = req->conn->id;
     ck_pr_store_uint(&w->inflight, w->inflight + 1);
+    if (g->conn != NULL && g->conn->inflight++ == 0) {
+        w->busy_conns++;
+        g->conn->last_progress_ms = fs_monotonic_ms();
+    }
+    return g->conn;
 }
 
 /*
@@ -357,7 +374,7 @@ static void track_inflight(h2o_req_t *req, fs_worker_t *w)
  * further behind than a whole search budget in this pass (the answer would come too late to be
  * useful, and doing the work would only delay the requests behind it). Returns 1 when shed.
  */
-static int shed_if_overloaded(h2o_req_t *req, fs_worker_t *w, fs_endpoint_t ep, uint64_t started_us)
+static int shed_if_overloaded(h2o_req_t *req, fs_worker_t *w, fs_conn_state_t *conn, fs_endpoint_t ep, uint64_t started_us)
 {
     const fs_config_t *cfg = w->shared->config;
     uint64_t lag_ms = 0;
@@ -366,8 +383,14 @@ static int shed_if_overloaded(h2o_req_t *req, fs_worker_t *w, fs_endpoint_t ep, 
     uint64_t wall_ms = (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000, loop_ms = h2o_now(w->loop);
     if (wall_ms > loop_ms)
         lag_ms = wall_ms - loop_ms;
-    /* this request is already counted: more than max_inflight means it is one too many */
-    if (w->inflight <= cfg->max_inflight && lag_ms <= cfg->search_budget_ms)
+    /* Past the bound, only connections holding more than their share are shed: a few clients that
+     * never read their responses (each HTTP/2 connection may hold 100) must not lock everyone
+     * else out. This request is already counted. */
+    unsigned busy = w->busy_conns > 0 ? w->busy_conns : 1, share = cfg->max_inflight / busy;
+    if (share < 8)
+        share = 8;
+    int over_share = conn == NULL || conn->inflight > share;
+    if ((w->inflight <= cfg->max_inflight || !over_share) && lag_ms <= cfg->search_budget_ms)
         return 0;
     ck_pr_store_64(&w->shed, w->shed + 1);
     retry_after(req);
@@ -655,11 +678,16 @@ static char *metrics_text(h2o_req_t *req, fs_shared_t *shared, size_t *len)
     EMIT("# HELP flightsearch_index_bytes Heap bytes held by the index's current generation.\n"
          "# TYPE flightsearch_index_bytes gauge\nflightsearch_index_bytes %zu\n",
          index_bytes);
-    uint64_t shed = 0, inflight = 0;
+    uint64_t shed = 0, inflight = 0, stalled = 0;
     for (unsigned k = 0; k < shared->worker_count; k++) {
         shed += ck_pr_load_64(&shared->workers[k]->shed);
         inflight += ck_pr_load_uint(&shared->workers[k]->inflight);
+        stalled += ck_pr_load_64(&shared->workers[k]->stalled_closed);
     }
+    EMIT("# HELP flightsearch_stalled_connections_closed_total Connections shut down because their responses made no "
+         "progress for 30 s (clients that do not read).\n"
+         "# TYPE flightsearch_stalled_connections_closed_total counter\nflightsearch_stalled_connections_closed_total %llu\n",
+         (unsigned long long)stalled);
     EMIT("# HELP flightsearch_shed_total Requests refused with 503 by admission control.\n"
          "# TYPE flightsearch_shed_total counter\nflightsearch_shed_total %llu\n"
          "# HELP flightsearch_inflight Read requests held by the workers (answered but not yet sent included).\n"
@@ -715,7 +743,7 @@ int fs_handle_request(h2o_handler_t *self, h2o_req_t *req)
     (void)self;
     uint64_t started_us = now_us();
     fs_worker_t *w = worker_of(req);
-    track_inflight(req, w);
+    fs_conn_state_t *conn = track_inflight(req, w);
     static const struct {
         const char *path;
         fs_endpoint_t ep;
@@ -747,7 +775,7 @@ int fs_handle_request(h2o_handler_t *self, h2o_req_t *req)
         return fs_send_error(req, 413, "body_not_allowed", NULL, "read endpoints take no request body", ep, started_us);
 
     /* health and metrics always answer: they are how an operator sees the overload */
-    if ((ep == FS_EP_SEARCH || ep == FS_EP_CALENDAR || ep == FS_EP_ROUTES) && shed_if_overloaded(req, w, ep, started_us))
+    if ((ep == FS_EP_SEARCH || ep == FS_EP_CALENDAR || ep == FS_EP_ROUTES) && shed_if_overloaded(req, w, conn, ep, started_us))
         return 0;
     switch (ep) {
     case FS_EP_SEARCH:

@@ -114,8 +114,18 @@ static void on_accept(h2o_socket_t *listener, const char *err)
     /* accept a few per wake-up: fewer epoll round trips under connection storms */
     for (int i = 0; i < 16; i++) {
         h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
-        if (sock == NULL)
+        if (sock == NULL) {
+            if (errno == EMFILE || errno == ENFILE) {
+                /* out of descriptors: the listener stays readable, so epoll would wake us at once,
+                 * forever. Pause accepting for a moment; pending clients wait in the backlog. */
+                fs_worker_t *w = (fs_worker_t *)accept_ctx->ctx;
+                w->accept_paused_until = monotonic_ms() + 100;
+                h2o_socket_read_stop(w->listener_plain);
+                if (w->listener_tls != NULL)
+                    h2o_socket_read_stop(w->listener_tls);
+            }
             return;
+        }
         remember_conn((fs_worker_t *)accept_ctx->ctx, sock);
         h2o_accept(accept_ctx, sock);
     }
@@ -136,10 +146,14 @@ static h2o_socket_t *start_listener(fs_worker_t *w, int fd, h2o_accept_ctx_t *ac
 }
 
 /*
- * The worker's open connections, by fd: recorded at accept, dropped when h2o closes the socket
- * (h2o's server connections leave sock->on_close to the application). The drain reads their
- * kernel send queues; it needs nothing else about them.
+ * The worker's connections, by fd: recorded at accept, marked closed when h2o closes the socket
+ * (h2o's server connections leave sock->on_close to the application).
  */
+int64_t fs_monotonic_ms(void)
+{
+    return monotonic_ms();
+}
+
 typedef struct conn_track {
     fs_worker_t *worker;
     int fd;
@@ -149,11 +163,11 @@ static void forget_conn(void *data)
 {
     conn_track_t *t = data;
     fs_worker_t *w = t->worker;
-    for (size_t i = 0; i < w->conn_count; i++) {
-        if (w->conn_fds[i] == t->fd) {
-            w->conn_fds[i] = w->conn_fds[--w->conn_count];
-            break;
-        }
+    if ((size_t)t->fd < w->conns_cap) {
+        fs_conn_state_t *c = &w->conns[t->fd];
+        if (c->inflight > 0)
+            w->busy_conns--;
+        memset(c, 0, sizeof(*c));
     }
     free(t);
 }
@@ -161,37 +175,70 @@ static void forget_conn(void *data)
 static void remember_conn(fs_worker_t *w, h2o_socket_t *sock)
 {
     int fd = h2o_socket_get_fd(sock);
+    if (fd < 0)
+        return;
+    if ((size_t)fd >= w->conns_cap) {
+        size_t cap = w->conns_cap ? w->conns_cap : 1024;
+        while (cap <= (size_t)fd)
+            cap *= 2;
+        fs_conn_state_t *n = realloc(w->conns, cap * sizeof(*n));
+        if (n == NULL)
+            return; /* untracked: admission treats it as a fresh connection */
+        memset(n + w->conns_cap, 0, (cap - w->conns_cap) * sizeof(*n));
+        w->conns = n;
+        w->conns_cap = cap;
+    }
     conn_track_t *t = malloc(sizeof(*t));
-    if (fd < 0 || t == NULL) {
-        free(t);
-        return; /* not tracked: the drain just cannot wait for this one's send queue */
-    }
-    if (w->conn_count == w->conn_cap) {
-        size_t cap = w->conn_cap ? w->conn_cap * 2 : 256;
-        int *n = realloc(w->conn_fds, cap * sizeof(*n));
-        if (n == NULL) {
-            free(t);
-            return;
-        }
-        w->conn_fds = n;
-        w->conn_cap = cap;
-    }
-    w->conn_fds[w->conn_count++] = fd;
+    if (t == NULL)
+        return;
     t->worker = w;
     t->fd = fd;
+    memset(&w->conns[fd], 0, sizeof(w->conns[fd]));
+    w->conns[fd].open = 1;
     sock->on_close.cb = forget_conn;
     sock->on_close.data = t;
+}
+
+fs_conn_state_t *fs_conn_of(fs_worker_t *w, h2o_conn_t *conn)
+{
+    h2o_socket_t *sock = conn->callbacks->get_socket != NULL ? conn->callbacks->get_socket(conn) : NULL;
+    int fd = sock != NULL ? h2o_socket_get_fd(sock) : -1;
+    if (fd < 0 || (size_t)fd >= w->conns_cap || !w->conns[fd].open)
+        return NULL;
+    fs_conn_state_t *c = &w->conns[fd];
+    if (c->conn_id == 0)
+        c->conn_id = conn->id;
+    return c->conn_id == conn->id ? c : NULL;
 }
 
 /* True when no connection of the worker has bytes the client's kernel has not acknowledged. */
 static int all_delivered(fs_worker_t *w)
 {
-    for (size_t i = 0; i < w->conn_count; i++) {
+    for (size_t fd = 0; fd < w->conns_cap; fd++) {
         int unsent = 0;
-        if (ioctl(w->conn_fds[i], SIOCOUTQ, &unsent) == 0 && unsent > 0)
+        if (w->conns[fd].open && ioctl((int)fd, SIOCOUTQ, &unsent) == 0 && unsent > 0)
             return 0;
     }
     return 1;
+}
+
+/*
+ * The write timeout libh2o 2.2.5 lacks: a connection with requests in flight and no response
+ * completed for FS_WRITE_TIMEOUT_MS is a client that does not read (or cannot). Its socket is shut
+ * down; h2o then sees the error, closes the connection and frees its responses.
+ */
+#define FS_WRITE_TIMEOUT_MS 30000
+static void close_stalled(fs_worker_t *w)
+{
+    int64_t now = monotonic_ms();
+    for (size_t fd = 0; fd < w->conns_cap; fd++) {
+        fs_conn_state_t *c = &w->conns[fd];
+        if (c->open && !c->stalled && c->inflight > 0 && now - c->last_progress_ms > FS_WRITE_TIMEOUT_MS) {
+            c->stalled = 1;
+            shutdown((int)fd, SHUT_RDWR);
+            ck_pr_store_64(&w->stalled_closed, w->stalled_closed + 1);
+        }
+    }
 }
 
 static void drain_accept_queue(h2o_socket_t *listener)
@@ -237,8 +284,21 @@ static void *worker_main(void *arg)
         w->listener_tls = start_listener(w, start->tls_fd, &w->accept_tls);
     }
 
-    while (!ck_pr_load_int(&shared->shutting_down))
+    int64_t next_check = monotonic_ms() + 1000;
+    while (!ck_pr_load_int(&shared->shutting_down)) {
         h2o_evloop_run(w->loop, 100);
+        int64_t now = monotonic_ms();
+        if (w->accept_paused_until != 0 && now >= w->accept_paused_until) {
+            w->accept_paused_until = 0;
+            h2o_socket_read_start(w->listener_plain, on_accept);
+            if (w->listener_tls != NULL)
+                h2o_socket_read_start(w->listener_tls, on_accept);
+        }
+        if (now >= next_check) {
+            close_stalled(w);
+            next_check = now + 1000;
+        }
+    }
 
     /* drain: first take every connection the kernel already queued for this listener (closing a
      * listening socket resets them, and their clients did nothing wrong), then no new ones */
@@ -333,7 +393,12 @@ int fs_server_run(const fs_config_t *cfg)
 
     h2o_config_init(&shared.h2o_config);
     shared.h2o_config.server_name = h2o_iovec_init(H2O_STRLIT(FS_SERVER_NAME));
-    shared.h2o_config.max_request_entity_size = cfg->max_feed_bytes;
+    /* h2o 2.2.5 buffers a whole body before any handler sees it, with one limit for every path.
+     * Without --tokens no endpoint takes a body: bodies are capped at 64 KiB, enough for the
+     * handlers to answer a mistaken push or POST with their clear JSON error (403, 405), small
+     * enough that no client can make the server buffer more. With feeds on, the limit is the feed
+     * limit (docs/reliability.md says what that exposes and how HAProxy closes it). */
+    shared.h2o_config.max_request_entity_size = cfg->tokens_file != NULL ? cfg->max_feed_bytes : 64 * 1024;
     shared.h2o_config.handshake_timeout = 10000;
     shared.h2o_config.http1.req_timeout = 10000;    /* headers and body must arrive within 10 s */
     shared.h2o_config.http2.idle_timeout = 30000;   /* an idle HTTP/2 connection is closed after 30 s */

@@ -32,6 +32,25 @@ void fs_metrics_record(fs_metrics_t *m, fs_endpoint_t ep, int status, uint64_t e
 
 typedef struct fs_worker fs_worker_t;
 
+/*
+ * What a worker knows of one of its connections (indexed by fd; h2o's connection id guards against
+ * a reused fd). Admission control uses it to shed the connections that hold more than their share
+ * of in-flight requests, not everyone; the write timeout uses it to close connections whose
+ * responses make no progress (clients that never read).
+ */
+typedef struct fs_conn_state {
+    uint64_t conn_id;         /* h2o's id of the connection on this fd, 0 until its first request */
+    unsigned inflight;        /* its requests not yet disposed */
+    int open;
+    int stalled;              /* shut down by the write timeout */
+    int64_t last_progress_ms; /* monotonic: when a request of it last completed, or it became busy */
+} fs_conn_state_t;
+
+/** Monotonic milliseconds. */
+int64_t fs_monotonic_ms(void);
+/** The state of the connection a request came on, or NULL when it is not tracked. */
+fs_conn_state_t *fs_conn_of(fs_worker_t *w, h2o_conn_t *conn);
+
 /** What every worker shares. Read-only after start-up, except the atomics named. */
 typedef struct fs_shared {
     const fs_config_t *config;
@@ -58,8 +77,11 @@ struct fs_worker {
     h2o_multithread_receiver_t feed_receiver; /* loaders post finished pushes here */
     fs_metrics_t metrics;
     unsigned inflight;           /* this worker's requests not yet disposed (loop thread only) */
-    int *conn_fds;               /* this worker's open connections (loop thread only) */
-    size_t conn_count, conn_cap;
+    fs_conn_state_t *conns;      /* this worker's connections, indexed by fd (loop thread only) */
+    size_t conns_cap;
+    unsigned busy_conns;         /* connections with a request in flight */
+    uint64_t stalled_closed;     /* connections shut down for not reading their responses */
+    int64_t accept_paused_until; /* monotonic ms: listeners paused after EMFILE */
     uint64_t shed;               /* requests answered 503 by admission control */
     fs_result_t *results;        /* scratch: FS_SEARCH_MAX_LIMIT results */
     fs_calendar_cell_t *cells;   /* scratch: FS_CALENDAR_MAX_DAYS * FS_CABIN_COUNT cells */
