@@ -272,7 +272,8 @@ fi
 scenario big-headers assert "$WORK/uris" 1 0 -- "${ATT[@]}" "$WORK/flood" bigheader --port "$SRV_PORT" \
     --conns 4 --size 102400 --seconds @SECONDS@ --path "$SEARCH"
 
-# Oversized bodies: 1 MB on every endpoint. Reads: 413; feeds without --tokens: 403.
+# Oversized bodies: 1 MB on every endpoint: 413. Without --tokens h2o's body limit is 64 KiB, so
+# the body is refused before any handler (a small mistaken push still gets the handler's 403).
 READS=("GET $SEARCH" "GET /v1/calendar?origin=GRU&destination=LIS&start_date=2026-12-01&end_date=2026-12-31"
     "GET /v1/routes?origin=GRU" "GET /healthz" "GET /readyz" "GET /metrics")
 FEEDS=("PUT /v1/feeds/tap/snapshot" "POST /v1/feeds/tap/deltas" "GET /v1/feeds" "GET /v1/feeds/tap" "DELETE /v1/feeds/tap")
@@ -282,7 +283,7 @@ if want big-bodies; then
         check "1 MB body: $r" 413 "$(status_of -X "${r%% *}" -H 'Content-Type: application/json' --data-binary @"$WORK/body1m" "$U${r#* }")"
     done
     for r in "${FEEDS[@]}"; do
-        check "1 MB body: $r" 403 "$(status_of -X "${r%% *}" -H 'Content-Type: application/json' --data-binary @"$WORK/body1m" "$U${r#* }")"
+        check "1 MB body: $r" 413 "$(status_of -X "${r%% *}" -H 'Content-Type: application/json' --data-binary @"$WORK/body1m" "$U${r#* }")"
     done
 fi
 REQS=()
