@@ -108,30 +108,45 @@ static int name_cmp(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-int fs_loader_load_dir(fs_index_t *idx, fs_index_thread_t *th, const char *dir)
+char **fs_list_feed_files(const char *dir, size_t *count)
 {
+    *count = 0;
     DIR *d = opendir(dir);
     if (d == NULL)
-        return errno == ENOENT ? 0 : FS_EIO;
+        return NULL;
     char **names = NULL;
-    size_t count = 0, cap = 0;
+    size_t cap = 0;
     struct dirent *de;
     while ((de = readdir(d)) != NULL) {
         if (de->d_name[0] == '.' || !(ends_with(de->d_name, ".msgpack") || ends_with(de->d_name, ".json")))
             continue;
-        if (count == cap) {
+        if (*count == cap) {
             cap = cap ? cap * 2 : 16;
             char **n = realloc(names, cap * sizeof(*n));
             if (n == NULL)
                 break;
             names = n;
         }
-        names[count++] = strdup(de->d_name);
+        char *name = strdup(de->d_name);
+        if (name != NULL)
+            names[(*count)++] = name;
     }
     closedir(d);
-    /* a fixed order makes start-up deterministic when two files carry the same source */
-    if (count > 1) /* qsort(NULL, 0) is undefined */
-        qsort(names, count, sizeof(*names), name_cmp);
+    /* a fixed order: start-up is deterministic when two files carry one source, and spool files
+     * apply in the order their names give */
+    if (*count > 1) /* qsort(NULL, 0) is undefined */
+        qsort(names, *count, sizeof(*names), name_cmp);
+    return names;
+}
+
+int fs_loader_load_dir(fs_index_t *idx, fs_index_thread_t *th, const char *dir)
+{
+    DIR *probe = opendir(dir); /* a missing dir loads nothing; an unreadable one is an error */
+    if (probe == NULL)
+        return errno == ENOENT ? 0 : FS_EIO;
+    closedir(probe);
+    size_t count;
+    char **names = fs_list_feed_files(dir, &count);
     int loaded = 0;
     for (size_t i = 0; i < count; i++) {
         char path[4096], err[1024];

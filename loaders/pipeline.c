@@ -447,11 +447,6 @@ static int ends_with(const char *s, const char *suffix)
     return n > k && strcmp(s + n - k, suffix) == 0;
 }
 
-static int name_cmp(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /* Moves inbox/name to inbox/done/ or inbox/failed/ (+ name.error holding the error document). */
 static void spool_finish(const char *inbox, const char *name, int ok, const char *doc)
 {
@@ -551,27 +546,8 @@ static void *spool_main(void *arg)
     char inbox[4096];
     snprintf(inbox, sizeof(inbox), "%s/inbox", fs_store_data_dir(f->store));
     while (!__atomic_load_n(&f->stopping, __ATOMIC_ACQUIRE)) {
-        DIR *d = opendir(inbox);
-        char **names = NULL;
-        size_t count = 0, cap = 0;
-        struct dirent *de;
-        while (d != NULL && (de = readdir(d)) != NULL) {
-            if (de->d_name[0] == '.' || !(ends_with(de->d_name, ".msgpack") || ends_with(de->d_name, ".json")))
-                continue;
-            if (count == cap) {
-                cap = cap ? cap * 2 : 16;
-                char **n = realloc(names, cap * sizeof(*n));
-                if (n == NULL)
-                    break;
-                names = n;
-            }
-            names[count++] = strdup(de->d_name);
-        }
-        if (d != NULL)
-            closedir(d);
-        /* name order: operators number their files to have them applied in order */
-        if (count > 1) /* qsort(NULL, 0) is undefined */
-            qsort(names, count, sizeof(*names), name_cmp);
+        size_t count;
+        char **names = fs_list_feed_files(inbox, &count);
         for (size_t i = 0; i < count; i++) {
             if (!__atomic_load_n(&f->stopping, __ATOMIC_ACQUIRE))
                 spool_one(f, inbox, names[i]);

@@ -608,11 +608,6 @@ static int ends_with(const char *s, const char *suffix)
     return n > k && strcmp(s + n - k, suffix) == 0;
 }
 
-static int name_cmp(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /*
  * Plain snapshot files directly under DATA_DIR (the demo's, or an operator's seed) are imported:
  * written into the store as the source's base, then published. The store is then the one source
@@ -621,27 +616,8 @@ static int name_cmp(const void *a, const void *b)
  */
 static int import_plain_files(fs_store_t *st, fs_index_t *idx, fs_index_thread_t *th)
 {
-    DIR *d = opendir(st->data_dir);
-    if (d == NULL)
-        return 0;
-    char **names = NULL;
-    size_t count = 0, cap = 0;
-    struct dirent *de;
-    while ((de = readdir(d)) != NULL) {
-        if (de->d_name[0] == '.' || !(ends_with(de->d_name, ".msgpack") || ends_with(de->d_name, ".json")))
-            continue;
-        if (count == cap) {
-            cap = cap ? cap * 2 : 16;
-            char **n = realloc(names, cap * sizeof(*n));
-            if (n == NULL)
-                break;
-            names = n;
-        }
-        names[count++] = strdup(de->d_name);
-    }
-    closedir(d);
-    if (count > 1) /* qsort(NULL, 0) is undefined */
-        qsort(names, count, sizeof(*names), name_cmp); /* deterministic when two files carry one source */
+    size_t count;
+    char **names = fs_list_feed_files(st->data_dir, &count);
     int imported = 0;
     for (size_t i = 0; i < count; i++) {
         char path[4200];
