@@ -419,17 +419,50 @@ static int parse_or_fail(h2o_req_t *req, fs_endpoint_t ep, fs_search_query_t *q,
     return 0;
 }
 
+/*
+ * The opening every read endpoint shares: parse the query, pick the format, enter a read section,
+ * answer 304 when the client has this generation's answer already. Returns the generation (inside
+ * a read section the caller must end, through finish_read), or NULL when the request has been
+ * answered here.
+ */
+static const fs_generation_t *begin_read(h2o_req_t *req, fs_worker_t *w, fs_endpoint_t ep, fs_search_query_t *q,
+                                         fs_enc_format_t *format, uint64_t started_us)
+{
+    if (parse_or_fail(req, ep, q, started_us) != 0)
+        return NULL;
+    *format = negotiate(req);
+    const fs_generation_t *gen = fs_index_read_begin(w->shared->index, &w->index_thread);
+    if (etag_check(req, gen->number, *format, ep, started_us)) {
+        fs_index_read_end(w->shared->index, &w->index_thread);
+        return NULL;
+    }
+    return gen;
+}
+
+/* The closing they share: generation, the airports searched, the sources consulted, leave the
+ * read section (nothing of the index is used after it), took_us, send. */
+static int finish_read(h2o_req_t *req, fs_worker_t *w, fs_endpoint_t ep, const fs_generation_t *gen, const fs_search_query_t *q,
+                       fs_enc_t *e, int with_destinations, uint64_t started_us)
+{
+    fs_enc_key_lit(e, "generation");
+    fs_enc_uint(e, gen->number);
+    enc_airports(e, q, with_destinations);
+    enc_searched(e, gen, q);
+    fs_index_read_end(w->shared->index, &w->index_thread);
+    fs_enc_key_lit(e, "took_us");
+    fs_enc_uint(e, now_us() - started_us);
+    fs_enc_map_end(e);
+    send_doc(req, 200, e, ep, started_us);
+    return 0;
+}
+
 static int handle_search(h2o_req_t *req, fs_worker_t *w, uint64_t started_us)
 {
     fs_search_query_t q;
-    if (parse_or_fail(req, FS_EP_SEARCH, &q, started_us) != 0)
+    fs_enc_format_t format;
+    const fs_generation_t *gen = begin_read(req, w, FS_EP_SEARCH, &q, &format, started_us);
+    if (gen == NULL)
         return 0;
-    fs_enc_format_t format = negotiate(req);
-    const fs_generation_t *gen = fs_index_read_begin(w->shared->index, &w->index_thread);
-    if (etag_check(req, gen->number, format, FS_EP_SEARCH, started_us)) {
-        fs_index_read_end(w->shared->index, &w->index_thread);
-        return 0;
-    }
     fs_search_result_t res;
     q.deadline_us = (int64_t)started_us + (int64_t)w->shared->config->search_budget_ms * 1000;
     if (fs_search(gen, &q, w->results, &res) != 0) {
@@ -456,35 +489,21 @@ static int handle_search(h2o_req_t *req, fs_worker_t *w, uint64_t started_us)
     } else {
         fs_enc_null(&e);
     }
-    fs_enc_key_lit(&e, "generation");
-    fs_enc_uint(&e, gen->number);
-    enc_airports(&e, &q, 1);
-    enc_searched(&e, gen, &q);
-    fs_index_read_end(w->shared->index, &w->index_thread);
-    fs_enc_key_lit(&e, "took_us");
-    fs_enc_uint(&e, now_us() - started_us);
-    fs_enc_map_end(&e);
-    send_doc(req, 200, &e, FS_EP_SEARCH, started_us);
-    return 0;
+    return finish_read(req, w, FS_EP_SEARCH, gen, &q, &e, 1, started_us);
 }
 
 static int handle_calendar(h2o_req_t *req, fs_worker_t *w, uint64_t started_us)
 {
     fs_search_query_t q;
-    if (parse_or_fail(req, FS_EP_CALENDAR, &q, started_us) != 0)
+    fs_enc_format_t format;
+    const fs_generation_t *gen = begin_read(req, w, FS_EP_CALENDAR, &q, &format, started_us);
+    if (gen == NULL)
         return 0;
-    fs_enc_format_t format = negotiate(req);
-    const fs_generation_t *gen = fs_index_read_begin(w->shared->index, &w->index_thread);
-    if (etag_check(req, gen->number, format, FS_EP_CALENDAR, started_us)) {
-        fs_index_read_end(w->shared->index, &w->index_thread);
-        return 0;
-    }
     q.deadline_us = (int64_t)started_us + (int64_t)w->shared->config->search_budget_ms * 1000;
     if (fs_calendar(gen, &q, w->cells) != 0) {
         fs_index_read_end(w->shared->index, &w->index_thread);
         return over_budget(req, w, FS_EP_CALENDAR, started_us);
     }
-    uint64_t generation = gen->number;
     fs_enc_t e;
     int32_t days = q.end_day - q.start_day + 1;
     fs_enc_init(&e, format, &req->pool, 256 + (size_t)days * 200);
@@ -512,29 +531,16 @@ static int handle_calendar(h2o_req_t *req, fs_worker_t *w, uint64_t started_us)
         fs_enc_map_end(&e);
     }
     fs_enc_array_end(&e);
-    fs_enc_key_lit(&e, "generation");
-    fs_enc_uint(&e, generation);
-    enc_airports(&e, &q, 1);
-    enc_searched(&e, gen, &q);
-    fs_index_read_end(w->shared->index, &w->index_thread);
-    fs_enc_key_lit(&e, "took_us");
-    fs_enc_uint(&e, now_us() - started_us);
-    fs_enc_map_end(&e);
-    send_doc(req, 200, &e, FS_EP_CALENDAR, started_us);
-    return 0;
+    return finish_read(req, w, FS_EP_CALENDAR, gen, &q, &e, 1, started_us);
 }
 
 static int handle_routes(h2o_req_t *req, fs_worker_t *w, uint64_t started_us)
 {
     fs_search_query_t q;
-    if (parse_or_fail(req, FS_EP_ROUTES, &q, started_us) != 0)
+    fs_enc_format_t format;
+    const fs_generation_t *gen = begin_read(req, w, FS_EP_ROUTES, &q, &format, started_us);
+    if (gen == NULL)
         return 0;
-    fs_enc_format_t format = negotiate(req);
-    const fs_generation_t *gen = fs_index_read_begin(w->shared->index, &w->index_thread);
-    if (etag_check(req, gen->number, format, FS_EP_ROUTES, started_us)) {
-        fs_index_read_end(w->shared->index, &w->index_thread);
-        return 0;
-    }
     int n = fs_routes_from(gen, q.origins[0], &q, w->routes, FS_AIRPORT_COUNT);
     fs_enc_t e;
     fs_enc_init(&e, format, &req->pool, 256 + (size_t)(n > 0 ? n : 0) * 96);
@@ -558,15 +564,7 @@ static int handle_routes(h2o_req_t *req, fs_worker_t *w, uint64_t started_us)
         fs_enc_map_end(&e);
     }
     fs_enc_array_end(&e);
-    fs_enc_key_lit(&e, "generation");
-    fs_enc_uint(&e, gen->number);
-    enc_searched(&e, gen, &q);
-    fs_index_read_end(w->shared->index, &w->index_thread);
-    fs_enc_key_lit(&e, "took_us");
-    fs_enc_uint(&e, now_us() - started_us);
-    fs_enc_map_end(&e);
-    send_doc(req, 200, &e, FS_EP_ROUTES, started_us);
-    return 0;
+    return finish_read(req, w, FS_EP_ROUTES, gen, &q, &e, 0, started_us);
 }
 
 static int handle_health(h2o_req_t *req, fs_worker_t *w, fs_endpoint_t ep, uint64_t started_us)
