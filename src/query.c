@@ -278,11 +278,18 @@ int fs_query_parse(fs_endpoint_t ep, const char *qs, size_t len, fs_search_query
     /* origin, destination */
     if (!HAS(P_ORIGIN))
         return fail(err, "origin", "origin is required (IATA airport codes, comma-separated)");
-    airport_list_t ol = {q->origins, &q->origin_count, 0, "origin", err};
-    if (each_item(values[P_ORIGIN], add_airport, &ol) != 0)
-        return FS_EINVAL;
-    if (ep == FS_EP_ROUTES && q->origin_count != 1)
-        return fail(err, "origin", "origin: routes takes exactly one airport (not a list, not a city code)");
+    if (ep == FS_EP_ROUTES) {
+        /* explore starts from one airport, taken literally: BKK, IST or SHA are airports too,
+         * even though they also name their cities */
+        if (fs_airport_parse(values[P_ORIGIN], strlen(values[P_ORIGIN]), &q->origins[0]) != 0)
+            return fail(err, "origin", "origin: routes takes exactly one 3-letter uppercase IATA airport code, got '%.20s'",
+                        values[P_ORIGIN]);
+        q->origin_count = 1;
+    } else {
+        airport_list_t ol = {q->origins, &q->origin_count, 0, "origin", err};
+        if (each_item(values[P_ORIGIN], add_airport, &ol) != 0)
+            return FS_EINVAL;
+    }
     if (ep != FS_EP_ROUTES) {
         if (!HAS(P_DESTINATION))
             return fail(err, "destination", "destination is required (IATA airport codes, comma-separated)");
