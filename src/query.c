@@ -279,11 +279,27 @@ int fs_query_parse(fs_endpoint_t ep, const char *qs, size_t len, fs_search_query
     if (!HAS(P_ORIGIN))
         return fail(err, "origin", "origin is required (IATA airport codes, comma-separated)");
     if (ep == FS_EP_ROUTES) {
-        /* explore starts from one airport, taken literally: BKK, IST or SHA are airports too,
-         * even though they also name their cities */
-        if (fs_airport_parse(values[P_ORIGIN], strlen(values[P_ORIGIN]), &q->origins[0]) != 0)
+        /* explore starts from one airport. A city code that is also one of its own airports (BKK,
+         * IST, SHA) means that airport here; a city code alone (SAO, NYC) is refused with its
+         * airports named, so the caller can pick one. */
+        fs_airport_t a, city[FS_QUERY_MAX_AIRPORTS];
+        if (fs_airport_parse(values[P_ORIGIN], strlen(values[P_ORIGIN]), &a) != 0)
             return fail(err, "origin", "origin: routes takes exactly one 3-letter uppercase IATA airport code, got '%.20s'",
                         values[P_ORIGIN]);
+        unsigned n = fs_city_expand(a, city, FS_QUERY_MAX_AIRPORTS), self = 0;
+        for (unsigned i = 0; i < n; i++)
+            self |= city[i] == a;
+        if (n > 0 && !self) {
+            char list[FS_QUERY_MAX_AIRPORTS * 4 + 1];
+            size_t len = 0;
+            for (unsigned i = 0; i < n; i++) {
+                fs_airport_format(city[i], list + len);
+                len += 3;
+                list[len++] = i + 1 < n ? ',' : '\0';
+            }
+            return fail(err, "origin", "origin: %s is a city code; routes takes one of its airports: %s", values[P_ORIGIN], list);
+        }
+        q->origins[0] = a;
         q->origin_count = 1;
     } else {
         airport_list_t ol = {q->origins, &q->origin_count, 0, "origin", err};

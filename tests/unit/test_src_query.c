@@ -82,9 +82,12 @@ int main(void)
     CHECK(has(q.origins, q.origin_count, "GRU") && has(q.origins, q.origin_count, "CGH") && has(q.origins, q.origin_count, "VCP"));
     CHECK_EQ_INT(q.destination_count, 6);
     CHECK(has(q.destinations, q.destination_count, "LHR") && has(q.destinations, q.destination_count, "SEN"));
-    /* routes takes the code literally: BKK and IST are airports too */
+    /* routes: a city code that is also one of its airports means that airport (BKK is BKK and DMK
+     * as a city); a city code alone is refused, naming its airports */
     CHECK_EQ_INT(parse(FS_EP_ROUTES, "origin=BKK", &q, &err), 0);
     CHECK(q.origin_count == 1 && q.origins[0] == ap("BKK"));
+    CHECK_EQ_INT(parse(FS_EP_ROUTES, "origin=SAO", &q, &err), FS_EINVAL);
+    CHECK(strcmp(err.parameter, "origin") == 0 && strstr(err.message, "GRU,CGH,VCP") != NULL);
     CHECK_EQ_STR(refused(FS_EP_ROUTES, "origin=GRU,GIG"), "origin");
 
     /* ranges: 90 days for search (inclusive), 366 for calendar */
