@@ -291,11 +291,11 @@ int fs_query_parse(fs_endpoint_t ep, const char *qs, size_t len, fs_search_query
             self |= city[i] == a;
         if (n > 0 && !self) {
             char list[FS_QUERY_MAX_AIRPORTS * 4 + 1];
-            size_t len = 0;
+            size_t used = 0;
             for (unsigned i = 0; i < n; i++) {
-                fs_airport_format(city[i], list + len);
-                len += 3;
-                list[len++] = i + 1 < n ? ',' : '\0';
+                fs_airport_format(city[i], list + used);
+                used += 3;
+                list[used++] = i + 1 < n ? ',' : '\0';
             }
             return fail(err, "origin", "origin: %s is a city code; routes takes one of its airports: %s", values[P_ORIGIN], list);
         }
