@@ -13,7 +13,7 @@ import signal
 import subprocess
 import time
 
-from .system import free_port, pinned, process_cpu_seconds, rss_bytes, stat_cpu_seconds, wait_port
+from .system import free_port, pinned, rss_bytes, stat_cpu_seconds, wait_port
 
 
 def http_get(port, path, timeout=10.0, headers=None):
@@ -298,25 +298,12 @@ class Postgres:
             raise RuntimeError("psql: " + out.stderr.decode(errors="replace").strip()[-400:])
         return out.stdout.decode()
 
-    def cpu_seconds(self):
-        """CPU seconds of the whole cluster: the postmaster with the backends it has reaped, plus
-        the children alive now. A pgbench backend exits when pgbench does, so read this a moment
-        after the run has ended to see all of its time."""
+    def postmaster_pid(self):
         try:
             with open(os.path.join(self.data, "postmaster.pid")) as f:
-                master = int(f.readline())
+                return int(f.readline())
         except (OSError, ValueError):
-            return 0.0
-        total = stat_cpu_seconds(master, reaped_children=True)
-        for d in os.listdir("/proc"):
-            if d.isdigit():
-                try:
-                    with open(f"/proc/{d}/stat") as f:
-                        if int(f.read().rsplit(")", 1)[1].split()[1]) == master:
-                            total += stat_cpu_seconds(int(d))
-                except (OSError, ValueError, IndexError):
-                    pass
-        return total
+            return None
 
     def stop(self):
         if self.bindir is None or not os.path.exists(os.path.join(self.data, "postmaster.pid")):

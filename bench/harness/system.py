@@ -12,6 +12,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 _T0 = time.monotonic()
@@ -113,6 +114,58 @@ def rss_bytes(pid):
     except OSError:
         pass
     return None
+
+
+class TreeCpuSampler:
+    """CPU seconds of a process and its children, counting children that start and exit while it
+    runs (a PostgreSQL backend lives as long as pgbench's connection): a thread samples the tree
+    every `period` seconds and keeps each pid's last exact figure. Call it for the running total;
+    a child's last `period` before it exits can be missed."""
+
+    def __init__(self, root_pid, period=0.05):
+        self.root, self.period = root_pid, period
+        self.seen = {}
+        self.lock = threading.Lock()
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _children(self):
+        out = []
+        for d in os.listdir("/proc"):
+            if d.isdigit():
+                try:
+                    with open(f"/proc/{d}/stat") as f:
+                        if int(f.read().rsplit(")", 1)[1].split()[1]) == self.root:
+                            out.append(int(d))
+                except (OSError, ValueError, IndexError):
+                    pass
+        return out
+
+    def _sample(self):
+        for pid in [self.root] + self._children():
+            v = process_cpu_seconds(pid)
+            with self.lock:
+                if v > self.seen.get(pid, 0.0):
+                    self.seen[pid] = v
+
+    def _loop(self):
+        while not self.done.wait(self.period):
+            self._sample()
+
+    def __call__(self):
+        self._sample()
+        with self.lock:
+            return sum(self.seen.values())
+
+    def __enter__(self):
+        self._sample()
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.done.set()
+        self.thread.join()
+        return False
 
 
 def rss_breakdown(pid):
