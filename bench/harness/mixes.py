@@ -151,7 +151,8 @@ def origins_from_csv(path, max_bytes=200 << 20):
 def discover_routes(port, codes=None):
     """Every route the server holds, as dicts (o, d, legs, first, last), the codes with none, and
     the codes /v1/routes refuses (400: metropolitan codes such as NYC; routes takes one airport),
-    and the single-airport metropolitan codes it answers for (dropped from the routes).
+    the single-airport metropolitan codes it answers for (dropped from the routes), and the refused
+    codes that are airports with legs (some route's destination).
     codes: the origins to ask about; by default every 3-letter code."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     routes, empty, refused = [], [], []
@@ -183,8 +184,9 @@ def discover_routes(port, codes=None):
     # A destination that is also a metropolitan code (SHA: PVG and SHA) is searched as the city:
     # both kinds of code are left out, so that every query means the same to PostgreSQL.
     metro = aliases | set(refused)
+    refused_with_data = sorted(set(refused) & {r["d"] for r in routes})
     routes = [r for r in routes if r["o"] not in metro and r["d"] not in metro]
-    return routes, empty, refused, sorted(aliases)
+    return routes, empty, refused, sorted(aliases), refused_with_data
 
 
 def _day(s):
