@@ -5,8 +5,9 @@
 # for each scenario, measures a legitimate client (h2load -c 4 -m 10 over a list of searches)
 # alone and while the attack runs, with the server's RSS and CPU. Then the same through HAProxy
 # (deploy/haproxy.cfg, TLS + h2 on the front, h2c to the server) for HTTP/2 Rapid Reset.
-# Prints a table; exits 1 when the server crashed or a legitimate client got less than half its
-# solo throughput where that is the expectation ("assert" rows), 77 when a tool is missing.
+# Prints a table; exits 1 when the server crashed, its RSS passed a scenario's bound, a status
+# check failed, or (runs of 10 s and more: make abuse) a legitimate client got less than half its
+# solo throughput where that is the expectation ("assert" rows); 77 when a tool is missing.
 #
 #   tests/abuse/run.sh [--build DIR] [--seconds N] [--only NAME,NAME] [--markdown FILE] [--keep]
 #
@@ -173,6 +174,10 @@ scenario() {
     local name=$1 mode=$2 uris=$3 warmup=$4 rss_limit=$5
     shift 6
     want "$name" || return 0
+    # A ratio swings with whatever else the machine runs: a short run (abuse_short in make test)
+    # records every ratio and asserts only what noise cannot move (the server alive, its RSS
+    # bound, the status checks); make abuse (20 s) asserts the ratios.
+    [ "$SECS" -lt 10 ] && [ "$mode" = assert ] && mode=record
     local attempt solo under ratio before max after cpu0 cpu1 pct verdict summary
     for attempt in 1 2; do
         server_alive || { say "$name: server down before the scenario; restarting"; start_server; SRV_RESTARTS=$((SRV_RESTARTS + 1)); }
@@ -291,9 +296,7 @@ for r in "${READS[@]}" "${FEEDS[@]}" "POST /nowhere"; do REQS+=(--request "$r");
 # h2o 2.2.5 reads a whole body before any handler can refuse it, so what this costs the server
 # grows with the attacker's bandwidth: asserted at 100 requests/s (~800 Mbit/s of junk from one
 # client), recorded at full loopback speed (long runs only).
-# Big bodies: h2o reads every body before the handler runs, so the cost follows the attacker's
-# bandwidth; recorded in the short run (noise), asserted in make abuse.
-scenario big-bodies "$( [ "$SECS" -ge 10 ] && echo assert || echo record )" "$WORK/uris" 1 0 -- "${ATT[@]}" "$WORK/flood" bigbody --port "$SRV_PORT" \
+scenario big-bodies assert "$WORK/uris" 1 0 -- "${ATT[@]}" "$WORK/flood" bigbody --port "$SRV_PORT" \
     --conns 4 --size 1048576 --rate 100 --seconds @SECONDS@ "${REQS[@]}"
 [ "$SECS" -ge 10 ] && scenario big-bodies-max record "$WORK/uris" 1 0 -- "${ATT[@]}" "$WORK/flood" bigbody \
     --port "$SRV_PORT" --conns 4 --size 1048576 --seconds @SECONDS@ "${REQS[@]}"
@@ -316,10 +319,10 @@ scenario idle-conns assert "$WORK/uris" 2 0 -- bash -c "${ATT[*]} '$WORK/flood' 
 scenario no-read-h1 assert "$WORK/uris" 2 128 -- "${ATT[@]}" "$WORK/flood" pipeline --port "$SRV_PORT" \
     --conns 4 --seconds @SECONDS@ --path "$BIG_SEARCH"
 # A HEADERS flood is CPU work libh2o 2.2.5 must do (parse, refuse past 100 streams) before any
-# handler runs: the legit share swings around 0.3-0.6 of solo on a shared 2-core machine, so it
-# is recorded here and asserted through HAProxy (deploy/README.md). A lockout (legit at 0) would
-# still show in the table and the RSS bound below still applies.
-scenario no-read-h2 "$( [ "$SECS" -ge 10 ] && echo assert || echo record )" "$WORK/uris" 1 128 -- "${ATT[@]}" "$WORK/flood" h2flood --port "$SRV_PORT" \
+# handler runs: the legit share swings around 0.3-0.6 of solo on a shared 2-core machine (asserted
+# in make abuse only, like every ratio; HAProxy in front is the deployment's answer,
+# deploy/README.md). The RSS bound below applies in every run.
+scenario no-read-h2 assert "$WORK/uris" 1 128 -- "${ATT[@]}" "$WORK/flood" h2flood --port "$SRV_PORT" \
     --conns 16 --seconds @SECONDS@ --path "$SEARCH"
 
 # Past the descriptor limit: 4300 idle connections. Recorded: what happens at the limit.
