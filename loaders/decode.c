@@ -888,6 +888,18 @@ static int decode_document(dec_t *d)
 
 /* --------------------------------------------------------------- public */
 
+size_t fs_feed_errors_first(const fs_feed_errors_t *errs, char *out, size_t cap)
+{
+    int n;
+    if (errs->count == 0)
+        n = snprintf(out, cap, "%s", "");
+    else if (errs->e[0].index >= 0)
+        n = snprintf(out, cap, "record %lld, field %s: %s", (long long)errs->e[0].index, errs->e[0].field, errs->e[0].reason);
+    else
+        n = snprintf(out, cap, "field %s: %s", errs->e[0].field[0] ? errs->e[0].field : "(document)", errs->e[0].reason);
+    return n < 0 ? 0 : (size_t)n;
+}
+
 int fs_feed_source_valid(const char *s, size_t len)
 {
     if (s == NULL || len < 1 || len > FS_SOURCE_NAME_MAX)

@@ -71,7 +71,12 @@ typedef struct fs_feed_sink {
     void *arg;
 } fs_feed_sink_t;
 
-/** True when s (len bytes) matches [a-z0-9_-]{1,32}. */
+/** The first problem of errs on one line: "record 3, field cabins.economy.miles: must be ...", or
+ *  "field sequence: ..." for the document's own fields; "" when errs lists none. NUL-terminated,
+ *  truncated to cap; returns the length it needed. For logs and the status endpoint. */
+size_t fs_feed_errors_first(const fs_feed_errors_t *errs, char *out, size_t cap);
+
+/** True when s (len bytes) matches [a-z0-9_-]{1,32}. Every source name is checked with it. */
 int fs_feed_source_valid(const char *s, size_t len);
 
 /**
@@ -112,6 +117,10 @@ int fs_loader_load_dir(fs_index_t *idx, fs_index_thread_t *th, const char *dir);
 /** Finds the document's "source" without validating the rest (the spool routes a file to its
  *  source's loader before decoding it). 0, or FS_EINVAL when there is none or it is malformed. */
 int fs_feed_peek_source(const uint8_t *body, size_t len, fs_feed_format_t format, char out[FS_SOURCE_NAME_MAX + 1]);
+/** The same for "source" and "sequence" (start-up import skips a seed file the store already
+ *  holds without decoding it). 0, or FS_EINVAL when either is missing or malformed. */
+int fs_feed_peek_header(const uint8_t *body, size_t len, fs_feed_format_t format, char source[FS_SOURCE_NAME_MAX + 1],
+                        uint64_t *sequence);
 
 /* ---------------------------------------------------------------- store
  * Crash-safe persistence, one directory per source: DATA_DIR/sources/<source>/

@@ -18,6 +18,7 @@
 #include <ck_epoch.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include "loaders/loaders.h"
 #include "src/internal.h"
 
 #define TOKEN_MIN 16
@@ -44,16 +45,6 @@ static void sha256(const void *data, size_t len, unsigned char out[32])
 {
     unsigned int n = 32;
     EVP_Digest(data, len, out, &n, EVP_sha256(), NULL);
-}
-
-static int valid_source(const char *s, size_t len)
-{
-    if (len < 1 || len > FS_SOURCE_NAME_MAX)
-        return 0;
-    for (size_t i = 0; i < len; i++)
-        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_' || s[i] == '-'))
-            return 0;
-    return 1;
 }
 
 unsigned fs_tokens_count(const fs_tokens_t *t)
@@ -140,7 +131,7 @@ int fs_tokens_parse_buffer(const char *text, size_t len, const char *name_for_er
         } else {
             char *s, *save2;
             for (s = strtok_r(scope, ",", &save2); s != NULL; s = strtok_r(NULL, ",", &save2)) {
-                if (!valid_source(s, strlen(s)) || e->source_count == SCOPE_MAX) {
+                if (!fs_feed_source_valid(s, strlen(s)) || e->source_count == SCOPE_MAX) {
                     snprintf(err, errcap, "--tokens %s line %u: '%.40s' is not a source name ([a-z0-9_-]{1,32}), or more than %d sources",
                              path, lineno, s, SCOPE_MAX);
                     rc = FS_EINVAL;

@@ -64,16 +64,6 @@ void fs_feeds_on_answers(h2o_multithread_receiver_t *receiver, h2o_linklist_t *m
     }
 }
 
-static int valid_source(const char *s, size_t len)
-{
-    if (len < 1 || len > FS_SOURCE_NAME_MAX)
-        return 0;
-    for (size_t i = 0; i < len; i++)
-        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_' || s[i] == '-'))
-            return 0;
-    return 1;
-}
-
 /* 401/403 with the reason; 0 when the request may proceed. */
 static int authorize(h2o_req_t *req, fs_worker_t *w, const char *source, int want_all, uint64_t started_us)
 {
@@ -209,7 +199,7 @@ int fs_handle_feeds(h2o_req_t *req, fs_worker_t *w, uint64_t started_us)
     const char *slash = memchr(rest, '/', rest_len);
     size_t source_len = slash ? (size_t)(slash - rest) : rest_len;
     h2o_iovec_t action = slash ? h2o_iovec_init(slash + 1, rest_len - source_len - 1) : h2o_iovec_init("", 0);
-    if (!valid_source(rest, source_len)) {
+    if (!fs_feed_source_valid(rest, source_len)) {
         char msg[160];
         snprintf(msg, sizeof(msg), "'%.*s' is not a source name: use 1-32 characters from a-z, 0-9, _ and -",
                  (int)(source_len > 40 ? 40 : source_len), rest);

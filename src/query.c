@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include "loaders/loaders.h"
 #include "src/server.h"
 
 #define VALUE_MAX 512
@@ -189,10 +190,7 @@ typedef struct filter_list {
 static int add_source(void *arg, const char *item, size_t len)
 {
     filter_list_t *l = arg;
-    int ok = len >= 1 && len <= FS_SOURCE_NAME_MAX;
-    for (size_t i = 0; ok && i < len; i++)
-        ok = (item[i] >= 'a' && item[i] <= 'z') || (item[i] >= '0' && item[i] <= '9') || item[i] == '_' || item[i] == '-';
-    if (!ok)
+    if (!fs_feed_source_valid(item, len))
         return fail(l->err, "sources", "sources: '%.*s' is not a source name ([a-z0-9_-]{1,32})", (int)(len > 40 ? 40 : len),
                     item);
     if (l->q->source_count == FS_QUERY_MAX_FILTER)
