@@ -30,6 +30,9 @@ fs_segment_t *fs_apply_delta(const fs_segment_t *base, const char *source, const
                              fs_feed_format_t format, fs_feed_errors_t *errs, fs_delta_result_t *res);
 
 
+/** True when s ends with suffix (and is longer than it). */
+int fs_has_suffix(const char *s, const char *suffix);
+
 /** The feed files (*.msgpack, *.json; dot-files skipped) directly under dir, sorted by name: a
  *  malloc'd array of malloc'd names (free each, then the array), NULL with *count 0 when there
  *  are none or dir cannot be read. */

@@ -16,7 +16,7 @@
 #include <sys/stat.h>
 #include "loaders/internal.h"
 
-static int ends_with(const char *s, const char *suffix)
+int fs_has_suffix(const char *s, const char *suffix)
 {
     size_t n = strlen(s), k = strlen(suffix);
     return n > k && strcmp(s + n - k, suffix) == 0;
@@ -51,9 +51,9 @@ static int map_file(const char *path, const uint8_t **data, size_t *len)
 int64_t fs_loader_load_file(fs_index_t *idx, fs_index_thread_t *th, const char *path, char *errbuf, size_t errcap)
 {
     fs_feed_format_t format;
-    if (ends_with(path, ".msgpack"))
+    if (fs_has_suffix(path, ".msgpack"))
         format = FS_FEED_MSGPACK;
-    else if (ends_with(path, ".json"))
+    else if (fs_has_suffix(path, ".json"))
         format = FS_FEED_JSON;
     else {
         snprintf(errbuf, errcap, "%s: not a snapshot file (expected .msgpack or .json)", path);
@@ -80,16 +80,10 @@ int64_t fs_loader_load_file(fs_index_t *idx, fs_index_thread_t *th, const char *
         munmap((void *)data, len);
     if (seg == NULL) {
         if (r == FS_EINVAL && errs->count > 0) {
-            const fs_feed_error_t *e = &errs->e[0];
             int n = snprintf(errbuf, errcap, "%s: refused (%llu problem%s): ", path, (unsigned long long)errs->total,
                              errs->total == 1 ? "" : "s");
-            if (n > 0 && (size_t)n < errcap) {
-                if (e->index >= 0)
-                    snprintf(errbuf + n, errcap - (size_t)n, "record %lld, field %s: %s", (long long)e->index, e->field,
-                             e->reason);
-                else
-                    snprintf(errbuf + n, errcap - (size_t)n, "field %s: %s", e->field[0] ? e->field : "(document)", e->reason);
-            }
+            if (n > 0 && (size_t)n < errcap)
+                fs_feed_errors_first(errs, errbuf + n, errcap - (size_t)n);
         } else {
             snprintf(errbuf, errcap, "%s: refused: %s", path, fs_strerror(r));
         }
@@ -118,7 +112,7 @@ char **fs_list_feed_files(const char *dir, size_t *count)
     size_t cap = 0;
     struct dirent *de;
     while ((de = readdir(d)) != NULL) {
-        if (de->d_name[0] == '.' || !(ends_with(de->d_name, ".msgpack") || ends_with(de->d_name, ".json")))
+        if (de->d_name[0] == '.' || !(fs_has_suffix(de->d_name, ".msgpack") || fs_has_suffix(de->d_name, ".json")))
             continue;
         if (*count == cap) {
             cap = cap ? cap * 2 : 16;

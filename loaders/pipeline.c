@@ -168,16 +168,14 @@ static void answer_feed_errors(fs_feeds_t *f, fs_feed_job_t *job, const fs_feed_
         fs_feed_errors_json(errs, doc, need);
     int status = errs->malformed ? 400 : 422;
     answer(job, status, doc);
-    char reason[400];
-    if (errs->count > 0 && errs->e[0].index >= 0)
-        snprintf(reason, sizeof(reason), "%s: record %lld, field %s: %s (%llu problem%s)", errs->malformed ? "malformed" : "invalid",
-                 (long long)errs->e[0].index, errs->e[0].field, errs->e[0].reason, (unsigned long long)errs->total,
-                 errs->total == 1 ? "" : "s");
-    else if (errs->count > 0)
-        snprintf(reason, sizeof(reason), "%s: %s: %s", errs->malformed ? "malformed" : "invalid", errs->e[0].field[0] ? errs->e[0].field : "document",
-                 errs->e[0].reason);
-    else
+    char reason[400], first[360];
+    if (errs->count > 0) {
+        fs_feed_errors_first(errs, first, sizeof(first));
+        snprintf(reason, sizeof(reason), "%s: %s (%llu problem%s)", errs->malformed ? "malformed" : "invalid", first,
+                 (unsigned long long)errs->total, errs->total == 1 ? "" : "s");
+    } else {
         snprintf(reason, sizeof(reason), "refused");
+    }
     note_refused(f, job->source, status, reason);
 }
 
@@ -441,12 +439,6 @@ static void spool_done(fs_feed_job_t *job)
     sem_post(&((spool_wait_t *)job->ctx)->done);
 }
 
-static int ends_with(const char *s, const char *suffix)
-{
-    size_t n = strlen(s), k = strlen(suffix);
-    return n > k && strcmp(s + n - k, suffix) == 0;
-}
-
 /* Moves inbox/name to inbox/done/ or inbox/failed/ (+ name.error holding the error document). */
 static void spool_finish(const char *inbox, const char *name, int ok, const char *doc)
 {
@@ -509,7 +501,7 @@ static void spool_one(fs_feeds_t *f, const char *inbox, const char *name)
         return;
     }
     fs_feed_job_t *job = calloc(1, sizeof(*job));
-    job->format = ends_with(name, ".json") ? FS_FEED_JSON : FS_FEED_MSGPACK;
+    job->format = fs_has_suffix(name, ".json") ? FS_FEED_JSON : FS_FEED_MSGPACK;
     job->op = strstr(name, ".delta.") != NULL ? FS_FEED_OP_DELTA : FS_FEED_OP_SNAPSHOT;
     job->body = body;
     job->len = len;
