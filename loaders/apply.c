@@ -196,7 +196,11 @@ out:
 
 /* ------------------------------------------------------------ peeking */
 
-int fs_feed_peek_source(const uint8_t *body, size_t len, fs_feed_format_t format, char out[FS_SOURCE_NAME_MAX + 1])
+/* Walks the top-level keys for "source" (and "sequence" when sequence is not NULL), skipping the
+ * other values unread; stops as soon as it has what it was asked for. Producers that write the
+ * header first (the generator, the feed tool) cost a few bytes; a header after "legs" costs one
+ * skip over the records, still far less than decoding them. */
+static int peek(const uint8_t *body, size_t len, fs_feed_format_t format, char source[FS_SOURCE_NAME_MAX + 1], uint64_t *sequence)
 {
     fs_rd_t *rd = malloc(sizeof(*rd));
     if (rd == NULL)
@@ -204,23 +208,38 @@ int fs_feed_peek_source(const uint8_t *body, size_t len, fs_feed_format_t format
     fs_rd_init(rd, format, body, len);
     fs_rd_val_t v;
     fs_rd_str_t key;
-    int r = FS_EINVAL;
+    int have_source = 0, have_sequence = sequence == NULL, r = FS_EINVAL;
     if (fs_rd_read(rd, &v) != 0 || v.type != FS_RD_MAP)
         goto out;
-    while (fs_rd_map_next(rd, &key) > 0) {
+    while (!(have_source && have_sequence) && fs_rd_map_next(rd, &key) > 0) {
         if (key.p != NULL && key.len == 6 && memcmp(key.p, "source", 6) == 0) {
-            if (fs_rd_read(rd, &v) == 0 && v.type == FS_RD_STR && v.v.str.p != NULL &&
-                fs_feed_source_valid(v.v.str.p, v.v.str.len)) {
-                memcpy(out, v.v.str.p, v.v.str.len);
-                out[v.v.str.len] = '\0';
-                r = 0;
-            }
+            if (fs_rd_read(rd, &v) != 0 || v.type != FS_RD_STR || v.v.str.p == NULL || !fs_feed_source_valid(v.v.str.p, v.v.str.len))
+                goto out;
+            memcpy(source, v.v.str.p, v.v.str.len);
+            source[v.v.str.len] = '\0';
+            have_source = 1;
+        } else if (sequence != NULL && key.p != NULL && key.len == 8 && memcmp(key.p, "sequence", 8) == 0) {
+            if (fs_rd_read(rd, &v) != 0 || v.type != FS_RD_UINT || v.v.u == 0)
+                goto out;
+            *sequence = v.v.u;
+            have_sequence = 1;
+        } else if (fs_rd_skip(rd) != 0) {
             goto out;
         }
-        if (fs_rd_skip(rd) != 0)
-            goto out;
     }
+    r = have_source && have_sequence ? 0 : FS_EINVAL;
 out:
     free(rd);
     return r;
+}
+
+int fs_feed_peek_source(const uint8_t *body, size_t len, fs_feed_format_t format, char out[FS_SOURCE_NAME_MAX + 1])
+{
+    return peek(body, len, format, out, NULL);
+}
+
+int fs_feed_peek_header(const uint8_t *body, size_t len, fs_feed_format_t format, char source[FS_SOURCE_NAME_MAX + 1],
+                        uint64_t *sequence)
+{
+    return peek(body, len, format, source, sequence);
 }

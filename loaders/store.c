@@ -602,18 +602,23 @@ static int recover_source(fs_store_t *st, fs_index_t *idx, fs_index_thread_t *th
     return 1;
 }
 
-static int ends_with(const char *s, const char *suffix)
-{
-    size_t n = strlen(s), k = strlen(suffix);
-    return n > k && strcmp(s + n - k, suffix) == 0;
-}
-
 /*
  * Plain snapshot files directly under DATA_DIR (the demo's, or an operator's seed) are imported:
  * written into the store as the source's base, then published. The store is then the one source
  * of truth, so a delta pushed later always has its base on disk. A file whose source the store
  * already holds at the same or a newer sequence is skipped.
  */
+/* True when a seed file of (source, sequence) is newer than what the store holds and was not
+ * retired at or after that sequence. */
+static int newer_than_held(const fs_store_t *st, fs_index_t *idx, fs_index_thread_t *th, const char *source, uint64_t sequence)
+{
+    const fs_generation_t *gen = fs_index_read_begin(idx, th);
+    const fs_segment_t *cur = fs_generation_source(gen, source);
+    int held = cur != NULL && cur->sequence >= sequence;
+    fs_index_read_end(idx, th);
+    return !held && retired_sequence(st, source) < sequence;
+}
+
 static int import_plain_files(fs_store_t *st, fs_index_t *idx, fs_index_thread_t *th)
 {
     size_t count;
@@ -637,30 +642,31 @@ static int import_plain_files(fs_store_t *st, fs_index_t *idx, fs_index_thread_t
             fs_log("%s: cannot map: %s; skipped", path, strerror(errno));
             continue;
         }
+        fs_feed_format_t format = fs_has_suffix(path, ".json") ? FS_FEED_JSON : FS_FEED_MSGPACK;
+        char peeked[FS_SOURCE_NAME_MAX + 1];
+        uint64_t peeked_seq;
+        if (fs_feed_peek_header(map, (size_t)sb.st_size, format, peeked, &peeked_seq) == 0 &&
+            !newer_than_held(st, idx, th, peeked, peeked_seq)) {
+            munmap(map, (size_t)sb.st_size);
+            continue; /* imported before, superseded by pushes, or retired: no need to decode it */
+        }
         fs_feed_errors_t errs;
         fs_feed_header_t header;
         int rc;
-        fs_segment_t *seg = fs_apply_snapshot(NULL, map, (size_t)sb.st_size, ends_with(path, ".json") ? FS_FEED_JSON : FS_FEED_MSGPACK,
+        fs_segment_t *seg = fs_apply_snapshot(NULL, map, (size_t)sb.st_size, format,
                                               &errs, &header, &rc);
         munmap(map, (size_t)sb.st_size);
         if (seg == NULL) {
-            if (rc == FS_EINVAL && errs.count > 0 && errs.e[0].index >= 0)
-                fs_log("%s: refused (%llu problem%s): record %lld, field %s: %s; the other files still load", path,
-                       (unsigned long long)errs.total, errs.total == 1 ? "" : "s", (long long)errs.e[0].index, errs.e[0].field,
-                       errs.e[0].reason);
-            else if (rc == FS_EINVAL && errs.count > 0)
-                fs_log("%s: refused: field %s: %s; the other files still load", path, errs.e[0].field[0] ? errs.e[0].field : "(document)",
-                       errs.e[0].reason);
-            else
+            char first[512];
+            if (rc == FS_EINVAL && errs.count > 0) {
+                fs_feed_errors_first(&errs, first, sizeof(first));
+                fs_log("%s: refused (%llu problem%s): %s; the other files still load", path, (unsigned long long)errs.total,
+                       errs.total == 1 ? "" : "s", first);
+            } else
                 fs_log("%s: refused: %s; the other files still load", path, fs_strerror(rc));
             continue;
         }
-        const fs_generation_t *gen = fs_index_read_begin(idx, th);
-        const fs_segment_t *cur = fs_generation_source(gen, seg->source);
-        uint64_t have = cur != NULL ? cur->sequence : 0;
-        int present = cur != NULL;
-        fs_index_read_end(idx, th);
-        if ((present && have >= seg->sequence) || retired_sequence(st, seg->source) >= seg->sequence) {
+        if (!newer_than_held(st, idx, th, seg->source, seg->sequence)) {
             fs_segment_free(seg);
             continue; /* imported before, superseded by pushes, or retired */
         }
