@@ -28,6 +28,7 @@
 #include <sys/stat.h>
 
 #include "tests/e2e/lib_server.h"
+#include "tests/e2e/e2e_check.h"
 #include "tests/test.h"
 
 static const char *binary;
@@ -371,24 +372,8 @@ static size_t model_search(const cq_t *q, itin_t *out)
 
 static char what[4096]; /* what is being checked, printed with a failure */
 
-static void check_str(const msgpack_object *map, const char *key, const char *expected)
-{
-    char buf[256];
-    const char *got = e2e_mp_str(map, key, buf, sizeof(buf));
-    CHECK_EQ_STR(got, expected);
-    if (got == NULL || strcmp(got, expected) != 0)
-        fprintf(stderr, "  field \"%s\" in %s\n", key, what);
-}
-
-static void check_int(const msgpack_object *map, const char *key, int64_t expected)
-{
-    int64_t v = 0;
-    int ok = e2e_mp_int(map, key, &v);
-    CHECK(ok);
-    CHECK_EQ_INT(v, expected);
-    if (!ok || v != expected)
-        fprintf(stderr, "  field \"%s\" in %s\n", key, what);
-}
+#define check_str(map, key, expected) e2e_check_str(what, (map), (key), (expected))
+#define check_int(map, key, expected) e2e_check_int(what, (map), (key), (expected))
 
 static void check_result(const msgpack_object *r, const itin_t *x)
 {

@@ -36,6 +36,7 @@
 #include <sys/time.h>
 
 #include "tests/e2e/lib_server.h"
+#include "tests/e2e/e2e_check.h"
 #include "tests/test.h"
 
 static const char *binary;
@@ -423,24 +424,8 @@ typedef struct ctx {
 
 static char what[4096];
 
-static void check_str(const msgpack_object *map, const char *key, const char *expected)
-{
-    char buf[512];
-    const char *got = e2e_mp_str(map, key, buf, sizeof(buf));
-    CHECK_EQ_STR(got, expected);
-    if (got == NULL || strcmp(got, expected) != 0)
-        fprintf(stderr, "  field \"%s\" in %s\n", key, what);
-}
-
-static void check_int(const msgpack_object *map, const char *key, int64_t expected)
-{
-    int64_t v = 0;
-    int ok = e2e_mp_int(map, key, &v);
-    CHECK(ok);
-    CHECK_EQ_INT(v, expected);
-    if (!ok || v != expected)
-        fprintf(stderr, "  field \"%s\" in %s\n", key, what);
-}
+#define check_str(map, key, expected) e2e_check_str(what, (map), (key), (expected))
+#define check_int(map, key, expected) e2e_check_int(what, (map), (key), (expected))
 
 /* "YYYY-MM-DDTHH:MM:SSZ" within the run of this test. */
 static void check_recent(const msgpack_object *map, const char *key)
