@@ -253,6 +253,30 @@ int main(void)
     const fs_generation_t *gen = fs_index_read_begin(idx, &th);
     CHECK_EQ_INT(gen->segment_count, NSRC);
     CHECK_EQ_INT(gen->leg_count, NLEGS);
+    /* fares are interned: each segment's table holds exactly the distinct (miles, taxes) pairs of
+     * its present cabins (one currency here), counted here by pairwise comparison */
+    for (int src = 0; src < NSRC; src++) {
+        static long long seen[NLEGS * 4][2];
+        unsigned distinct = 0;
+        for (int i = 0; i < NLEGS; i++) {
+            if (legs[i].src != src)
+                continue;
+            for (int c = 0; c < 4; c++) {
+                if (!(legs[i].mask & (1u << c)))
+                    continue;
+                unsigned k = 0;
+                while (k < distinct && !(seen[k][0] == legs[i].miles[c] && seen[k][1] == legs[i].taxes[c]))
+                    k++;
+                if (k == distinct) {
+                    seen[distinct][0] = legs[i].miles[c];
+                    seen[distinct][1] = legs[i].taxes[c];
+                    distinct++;
+                }
+            }
+        }
+        const fs_segment_t *seg = fs_generation_source(gen, src_names[src]);
+        CHECK(seg != NULL && seg->fare_count == distinct);
+    }
     unsigned nonempty = 0, multipage = 0;
     for (int iter = 0; iter < 400; iter++) {
         tquery_t t;
@@ -360,6 +384,53 @@ int main(void)
         for (int k = 1; k < n; k++)
             CHECK(routes[k - 1].destination < routes[k].destination);
     }
+    /* routes explore with filters: a date window, and sometimes one carrier and one source */
+    for (int iter = 0; iter < 200; iter++) {
+        int o = (int)rnd(NAIRPORTS), start = BASE_DAY - 2 + (int)rnd(24), end = start + (int)rnd(10);
+        int carrier = rnd(2) ? (int)rnd(3) : -1, src = rnd(3) == 0 ? (int)rnd(NSRC) : -1;
+        fs_search_query_t f;
+        fs_search_query_init(&f);
+        f.start_day = start;
+        f.end_day = end;
+        if (carrier >= 0) {
+            fs_carrier_parse(carrier_codes[carrier], 2, &f.carriers[0]);
+            f.carrier_count = 1;
+        }
+        if (src >= 0) {
+            strcpy(f.sources[0], src_names[src]);
+            f.source_count = 1;
+        }
+        fs_airport_t origin;
+        fs_airport_parse(airport_codes[o], 3, &origin);
+        int n = fs_routes_from(gen, origin, &f, routes, FS_AIRPORT_COUNT);
+        int expected_n = 0;
+        for (int d = 0; d < NAIRPORTS; d++) {
+            unsigned count = 0;
+            int first = 1 << 30, last = -1;
+            for (int i = 0; i < NLEGS; i++) {
+                const tleg_t *l = &legs[i];
+                if (l->origin != o || l->dest != d || l->day < start || l->day > end || (carrier >= 0 && l->carrier != carrier) ||
+                    (src >= 0 && l->src != src))
+                    continue;
+                count++;
+                first = l->day < first ? l->day : first;
+                last = l->day > last ? l->day : last;
+            }
+            if (count == 0)
+                continue;
+            expected_n++;
+            fs_airport_t dest;
+            fs_airport_parse(airport_codes[d], 3, &dest);
+            for (int k = 0; k < n; k++) {
+                if (routes[k].destination != dest)
+                    continue;
+                CHECK_EQ_INT(routes[k].legs, count);
+                CHECK_EQ_INT(routes[k].first_day, first);
+                CHECK_EQ_INT(routes[k].last_day, last);
+            }
+        }
+        CHECK_EQ_INT(n, expected_n);
+    }
     fs_index_read_end(idx, &th);
 
     /* replacing a source and retiring one */
@@ -379,7 +450,6 @@ int main(void)
     CHECK(fs_generation_source(gen, "alpha") == NULL);
     fs_index_read_end(idx, &th);
 
-    /* fares are interned: 4 miles levels x many taxes -> fewer fares than cabins */
     fs_index_free(idx);
     TEST_DONE();
 }
