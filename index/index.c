@@ -40,6 +40,8 @@ struct fs_index {
     ck_epoch_t epoch CK_CC_CACHELINE;
     pthread_mutex_t publish_lock; /* writers only */
     uint64_t last_number;         /* under publish_lock */
+    unsigned max_sources;         /* set before the first publish */
+    unsigned reserved;            /* new sources prepared and not yet committed; under publish_lock */
     int tsan_sync;
     fs_index_thread_t **owned;    /* records fs_index_thread_get allocated; under publish_lock */
     size_t owned_count, owned_cap;
@@ -51,21 +53,52 @@ fs_index_t *fs_index_new(void)
     if (posix_memalign((void **)&idx, 64, sizeof(*idx)) != 0)
         return NULL;
     memset(idx, 0, sizeof(*idx));
-    fs_generation_t *gen = calloc(1, sizeof(*gen));
+    fs_generation_t *gen = calloc(1, sizeof(*gen)); /* generation 0 lists no segment */
     if (gen == NULL) {
         free(idx);
         return NULL;
     }
     ck_epoch_init(&idx->epoch);
     pthread_mutex_init(&idx->publish_lock, NULL);
+    idx->max_sources = FS_MAX_SOURCES_DEFAULT;
     idx->current = gen; /* generation 0: empty */
     return idx;
 }
 
-static void segment_unref(fs_segment_t *seg, fs_segment_t **to_free, unsigned *nfree)
+/* ------------------------------------------------------ fault injection */
+
+static unsigned alloc_fault_countdown; /* tests only */
+
+void fs_index_inject_fault(unsigned countdown)
 {
-    if (--seg->refs == 0)
-        to_free[(*nfree)++] = seg;
+    __atomic_store_n(&alloc_fault_countdown, countdown, __ATOMIC_SEQ_CST);
+}
+
+/* Nonzero when this generation allocation must fail as if out of memory. */
+static int alloc_fault(void)
+{
+    unsigned c = __atomic_load_n(&alloc_fault_countdown, __ATOMIC_SEQ_CST);
+    return c != 0 && __atomic_sub_fetch(&alloc_fault_countdown, 1, __ATOMIC_SEQ_CST) == 0;
+}
+
+void fs_index_set_max_sources(fs_index_t *idx, unsigned max_sources)
+{
+    idx->max_sources = max_sources;
+}
+
+unsigned fs_index_max_sources(const fs_index_t *idx)
+{
+    return idx->max_sources;
+}
+
+/* A generation with room for the most sources the index may ever list: however many new sources
+ * other writers commit between a prepare and its commit, their reservations kept the total within
+ * max_sources, so the commit always fits. Costs 8 bytes per allowed source per publish. */
+static fs_generation_t *generation_alloc(const fs_index_t *idx)
+{
+    if (alloc_fault())
+        return NULL;
+    return malloc(sizeof(fs_generation_t) + (size_t)idx->max_sources * sizeof(fs_segment_t *));
 }
 
 void fs_index_free(fs_index_t *idx)
@@ -160,15 +193,15 @@ const fs_segment_t *fs_generation_source(const fs_generation_t *gen, const char 
 }
 
 /*
- * Builds the successor of the current generation with seg in place of its source (or without
- * source when seg is NULL), swaps it in and returns the old one. Called under publish_lock.
+ * Fills gen (allocated by generation_alloc) as the successor of the current generation with seg in
+ * place of its source (or without remove_source when seg is NULL), swaps it in and returns the
+ * old one. Called under publish_lock. Cannot fail when seg is set and the caller reserved a slot
+ * for a new source; FS_ENOENT when remove_source is not listed (gen is then the caller's).
  */
-static int64_t swap_locked(fs_index_t *idx, fs_segment_t *seg, const char *remove_source, fs_generation_t **old_out)
+static int64_t swap_locked(fs_index_t *idx, fs_generation_t *gen, fs_segment_t *seg, const char *remove_source,
+                           fs_generation_t **old_out)
 {
     fs_generation_t *old = idx->current;
-    fs_generation_t *gen = malloc(sizeof(*gen));
-    if (gen == NULL)
-        return FS_ENOMEM;
     const char *name = seg != NULL ? seg->source : remove_source;
     unsigned n = 0, found = 0;
     for (unsigned i = 0; i < old->segment_count; i++) {
@@ -187,14 +220,8 @@ static int64_t swap_locked(fs_index_t *idx, fs_segment_t *seg, const char *remov
         gen->segments[n++] = s;
     }
     if (!found) {
-        if (seg == NULL) {
-            free(gen);
+        if (seg == NULL)
             return FS_ENOENT;
-        }
-        if (old->segment_count >= FS_MAX_SOURCES) {
-            free(gen);
-            return FS_ERANGE;
-        }
         gen->segments[n++] = seg;
     }
     gen->segment_count = n;
@@ -229,39 +256,91 @@ static void reclaim(fs_index_t *idx, fs_index_thread_t *th, fs_generation_t *old
     (void)th;
     ck_epoch_synchronize_wait(&idx->epoch, epoch_wait_yield, NULL);
     FS_TSAN_ACQUIRE(&idx->tsan_sync);
-    fs_segment_t *to_free[FS_MAX_SOURCES];
-    unsigned nfree = 0;
+    /* segments are freed under the lock: no list to allocate (reclaiming cannot fail), and only
+     * writers wait for it */
     pthread_mutex_lock(&idx->publish_lock);
     for (unsigned i = 0; i < old->segment_count; i++)
-        segment_unref(old->segments[i], to_free, &nfree);
+        if (--old->segments[i]->refs == 0)
+            fs_segment_free(old->segments[i]);
     pthread_mutex_unlock(&idx->publish_lock);
-    for (unsigned i = 0; i < nfree; i++)
-        fs_segment_free(to_free[i]);
     free(old);
 }
 
-int64_t fs_index_publish_segment(fs_index_t *idx, fs_index_thread_t *th, fs_segment_t *seg)
+/* Under publish_lock: whether source is new, and if so whether one more fits. */
+static int reserve_locked(fs_index_t *idx, const char *source, int *adds)
+{
+    *adds = fs_generation_source(idx->current, source) == NULL;
+    if (!*adds)
+        return 0;
+    if (idx->current->segment_count + idx->reserved >= idx->max_sources)
+        return FS_ERANGE;
+    idx->reserved++;
+    return 0;
+}
+
+int fs_index_publish_prepare(fs_index_t *idx, const char *source, fs_publish_t *p)
+{
+    memset(p, 0, sizeof(*p));
+    fs_generation_t *gen = generation_alloc(idx);
+    if (gen == NULL)
+        return FS_ENOMEM;
+    pthread_mutex_lock(&idx->publish_lock);
+    int r = reserve_locked(idx, source, &p->adds);
+    pthread_mutex_unlock(&idx->publish_lock);
+    if (r < 0) {
+        free(gen);
+        return r;
+    }
+    p->next = gen;
+    return 0;
+}
+
+void fs_index_publish_abort(fs_index_t *idx, fs_publish_t *p)
+{
+    if (p->next == NULL)
+        return;
+    pthread_mutex_lock(&idx->publish_lock);
+    idx->reserved -= (unsigned)p->adds;
+    pthread_mutex_unlock(&idx->publish_lock);
+    free(p->next);
+    p->next = NULL;
+}
+
+int64_t fs_index_publish_commit(fs_index_t *idx, fs_index_thread_t *th, fs_publish_t *p, fs_segment_t *seg)
 {
     fs_generation_t *old = NULL;
     pthread_mutex_lock(&idx->publish_lock);
-    int64_t r = swap_locked(idx, seg, NULL, &old);
+    idx->reserved -= (unsigned)p->adds;
+    int64_t r = swap_locked(idx, p->next, seg, NULL, &old); /* with a segment: cannot fail */
     pthread_mutex_unlock(&idx->publish_lock);
-    if (r < 0) {
-        fs_segment_free(seg);
-        return r;
-    }
+    p->next = NULL;
     reclaim(idx, th, old);
     return r;
 }
 
+int64_t fs_index_publish_segment(fs_index_t *idx, fs_index_thread_t *th, fs_segment_t *seg)
+{
+    fs_publish_t p;
+    int r = fs_index_publish_prepare(idx, seg->source, &p);
+    if (r < 0) {
+        fs_segment_free(seg);
+        return r;
+    }
+    return fs_index_publish_commit(idx, th, &p, seg);
+}
+
 int64_t fs_index_retire_source(fs_index_t *idx, fs_index_thread_t *th, const char *source)
 {
-    fs_generation_t *old = NULL;
+    fs_generation_t *old = NULL, *gen = generation_alloc(idx);
+    if (gen == NULL)
+        return FS_ENOMEM;
     pthread_mutex_lock(&idx->publish_lock);
-    int64_t r = swap_locked(idx, NULL, source, &old);
+    int64_t r = swap_locked(idx, gen, NULL, source, &old);
     pthread_mutex_unlock(&idx->publish_lock);
-    if (r < 0)
+    if (r < 0) {
+        free(gen);
         return r;
+    }
     reclaim(idx, th, old);
     return r;
 }
@@ -273,16 +352,21 @@ static __thread unsigned pending_old_count;
 int64_t fs_index_publish_segment_locked(fs_index_t *idx, fs_index_thread_t *th, fs_segment_t *seg)
 {
     (void)th;
-    if (pending_old_count == sizeof(pending_old) / sizeof(pending_old[0])) {
-        fs_segment_free(seg);
-        return FS_ERANGE;
-    }
-    fs_generation_t *old = NULL;
-    int64_t r = swap_locked(idx, seg, NULL, &old);
+    int adds = 0;
+    fs_generation_t *gen = NULL;
+    int64_t r = pending_old_count == sizeof(pending_old) / sizeof(pending_old[0]) ? FS_ERANGE : 0;
+    if (r == 0)
+        r = reserve_locked(idx, seg->source, &adds);
+    if (r == 0 && (gen = generation_alloc(idx)) == NULL)
+        r = FS_ENOMEM;
     if (r < 0) {
+        idx->reserved -= (unsigned)adds;
         fs_segment_free(seg);
         return r;
     }
+    idx->reserved -= (unsigned)adds;
+    fs_generation_t *old = NULL;
+    r = swap_locked(idx, gen, seg, NULL, &old);
     pending_old[pending_old_count++] = old;
     return r;
 }

@@ -180,8 +180,10 @@ int64_t fs_leg_arrives_utc_min(const fs_leg_t *leg);
 /* -------------------------------------------------------------- segments */
 
 #define FS_SOURCE_NAME_MAX 32
-/** Most sources one index holds (a generation lists its segments in a fixed array). */
-#define FS_MAX_SOURCES 250
+/** Most sources one index holds unless fs_index_set_max_sources says otherwise (--max-sources). */
+#define FS_MAX_SOURCES_DEFAULT 1000
+/** The largest --max-sources accepted: every publish allocates 8 bytes per allowed source. */
+#define FS_MAX_SOURCES_LIMIT 100000
 
 /** A route's legs within a segment: legs[first .. first+count) share origin and destination and
  *  are sorted by (day, dep_minute, carrier, flight). */
@@ -261,8 +263,8 @@ fs_segment_t *fs_segment_map_image(const char *path, char *err, size_t errcap);
 typedef struct fs_generation {
     uint64_t number;          /* increases by one per publish */
     unsigned segment_count;
-    fs_segment_t *segments[FS_MAX_SOURCES]; /* sorted by source name */
     uint64_t leg_count;
+    fs_segment_t *segments[]; /* segment_count of them, sorted by source name */
 } fs_generation_t;
 
 typedef struct fs_index fs_index_t;
@@ -293,14 +295,37 @@ uint64_t fs_index_leg_count(fs_index_t *idx, fs_index_thread_t *th);
 /** The number of the current generation, without entering a section. */
 uint64_t fs_index_generation_number(fs_index_t *idx);
 
+/** Sets the most sources the index may list (default FS_MAX_SOURCES_DEFAULT). Call before the
+ *  first publish, on one thread. */
+void fs_index_set_max_sources(fs_index_t *idx, unsigned max_sources);
+unsigned fs_index_max_sources(const fs_index_t *idx);
+
 /**
- * Publishes a new generation in which seg replaces the source of the same name (or is added).
- * Consumes seg. Returns the new generation number (> 0), or FS_ERANGE when FS_MAX_SOURCES sources
- * exist already, or FS_ENOMEM. Writer threads only; waits for readers of the generation it
- * replaces before freeing it (never call it on an event-loop thread).
+ * A publish in two steps, so that a writer can persist between them knowing the publish will
+ * succeed: prepare allocates the next generation and, for a source the index does not list yet,
+ * reserves one of the max_sources slots (FS_ERANGE when they are all listed or reserved; FS_ENOMEM).
+ * Then exactly one of commit (publishes seg in place of its source, or added; consumes seg; returns
+ * the new generation number; cannot fail) or abort (releases the reservation). The caller must be
+ * the only writer of that source between the two (the loader that owns it). Writer threads only;
+ * commit waits for readers of the generation it replaces before freeing it.
+ */
+typedef struct fs_publish {
+    fs_generation_t *next;
+    int adds; /* the source was new at prepare: one slot reserved */
+} fs_publish_t;
+int fs_index_publish_prepare(fs_index_t *idx, const char *source, fs_publish_t *p);
+int64_t fs_index_publish_commit(fs_index_t *idx, fs_index_thread_t *th, fs_publish_t *p, fs_segment_t *seg);
+void fs_index_publish_abort(fs_index_t *idx, fs_publish_t *p);
+
+/**
+ * Prepare and commit in one call. Consumes seg. Returns the new generation number (> 0), or
+ * FS_ERANGE when max_sources sources exist already and seg's is new, or FS_ENOMEM. Writer threads
+ * only; waits for readers of the generation it replaces before freeing it (never call it on an
+ * event-loop thread).
  */
 int64_t fs_index_publish_segment(fs_index_t *idx, fs_index_thread_t *th, fs_segment_t *seg);
-/** Publishes a generation without the named source. FS_ENOENT when there is none. Writer only. */
+/** Publishes a generation without the named source. FS_ENOENT when there is none, FS_ENOMEM.
+ *  Writer only. */
 int64_t fs_index_retire_source(fs_index_t *idx, fs_index_thread_t *th, const char *source);
 
 /**
@@ -311,6 +336,10 @@ int64_t fs_index_retire_source(fs_index_t *idx, fs_index_thread_t *th, const cha
 int64_t fs_index_with_writer_lock(fs_index_t *idx, fs_index_thread_t *th,
                                   int64_t (*fn)(void *arg, const fs_generation_t *current), void *arg);
 int64_t fs_index_publish_segment_locked(fs_index_t *idx, fs_index_thread_t *th, fs_segment_t *seg);
+
+/** Fault injection for tests: the countdown-th allocation of a next generation from now fails as
+ *  if out of memory (0 disarms). Call before the writers run. */
+void fs_index_inject_fault(unsigned countdown);
 
 /** The segment of a source in a generation, or NULL. */
 const fs_segment_t *fs_generation_source(const fs_generation_t *gen, const char *source);

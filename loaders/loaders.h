@@ -163,6 +163,10 @@ unsigned fs_store_delta_count(fs_store_t *st, const char *source, uint64_t *byte
  * restored or imported.
  */
 int fs_store_recover(fs_store_t *st, fs_index_t *idx, fs_index_thread_t *th);
+/** FS_ERANGE, with a message naming the count, the first few sources and --max-sources in err,
+ *  when DATA_DIR/sources holds more than max_sources sources (recovery would have to drop some);
+ *  0 otherwise. Call before fs_store_recover. */
+int fs_store_check_sources(fs_store_t *st, unsigned max_sources, char *err, size_t errcap);
 
 /**
  * Fault injection for tests: the next `countdown`-th store I/O step (open, write, fsync, rename,

@@ -63,7 +63,7 @@ struct fs_feeds {
     int spool_started;
     pthread_mutex_t status_lock; /* guards status[]: loaders write, the status endpoint reads */
     source_status_t *status;
-    unsigned status_count;
+    unsigned status_count, status_cap; /* room for every source the index may list, and as many refused ones */
 };
 
 static int64_t now_s(void)
@@ -86,7 +86,7 @@ static source_status_t *status_of(fs_feeds_t *f, const char *source, int create)
     for (unsigned i = 0; i < f->status_count; i++)
         if (strcmp(f->status[i].source, source) == 0)
             return &f->status[i];
-    if (!create || f->status_count >= FS_MAX_SOURCES * 2)
+    if (!create || f->status_count >= f->status_cap)
         return NULL;
     source_status_t *s = &f->status[f->status_count++];
     memset(s, 0, sizeof(*s));
@@ -215,6 +215,30 @@ static void stale(fs_feeds_t *f, fs_feed_job_t *job, uint64_t got, uint64_t curr
     answer_error(f, job, 409, "stale_sequence", msg, extra);
 }
 
+/* Reserves the publish of job's source before anything is written (fs_index_publish_prepare), so
+ * that once the push is durable its publish cannot fail. Answers and returns -1 when it cannot. */
+static int prepare_publish(fs_feeds_t *f, fs_feed_job_t *job, fs_publish_t *pub)
+{
+    int r = fs_index_publish_prepare(f->index, job->source, pub);
+    if (r == 0)
+        return 0;
+    char msg[400];
+    if (r == FS_ERANGE) {
+        unsigned max = fs_index_max_sources(f->index);
+        snprintf(msg, sizeof(msg),
+                 "source %s would be a new source, and the server already holds its limit of %u sources; start it with a "
+                 "larger --max-sources, or retire a source with DELETE /v1/feeds/{source}; nothing was written",
+                 job->source, max);
+        char extra[48];
+        snprintf(extra, sizeof(extra), "\"max_sources\": %u", max);
+        answer_error(f, job, 409, "too_many_sources", msg, extra);
+    } else {
+        snprintf(msg, sizeof(msg), "%s; nothing was applied and the previous data is still served; retry", fs_strerror(r));
+        answer_error(f, job, 500, "cannot_publish", msg, NULL);
+    }
+    return -1;
+}
+
 static void compact_if_due(loader_t *l, const char *source)
 {
     fs_feeds_t *f = l->feeds;
@@ -264,18 +288,21 @@ static void apply_snapshot(loader_t *l, fs_feed_job_t *job, int64_t t0)
         return;
     }
     uint64_t previous_legs = cur != NULL ? cur->leg_count : 0, legs = seg->leg_count, sequence = seg->sequence;
+    fs_publish_t pub;
+    if (prepare_publish(f, job, &pub) != 0) {
+        fs_segment_free(seg);
+        return;
+    }
     if (fs_store_write_base(f->store, seg) < 0) {
         answer_error(f, job, 500, "storage_failed",
                      "the snapshot could not be written durably; nothing was applied and the previous data is still served; retry",
                      NULL);
+        fs_index_publish_abort(f->index, &pub);
         fs_segment_free(seg);
         return;
     }
-    int64_t g = fs_index_publish_segment(f->index, l->index_thread, seg); /* consumes seg */
-    if (g < 0) {
-        answer_error(f, job, 500, "cannot_publish", fs_strerror((int)g), NULL);
-        return;
-    }
+    /* durable: from here the push cannot fail, or a restart would serve what the client saw refused */
+    int64_t g = fs_index_publish_commit(f->index, l->index_thread, &pub, seg); /* consumes seg */
     fs_store_prune(f->store, job->source, sequence);
     answer_ok(job, job->source, sequence, (uint64_t)g, legs, legs, previous_legs, now_ms() - t0, 0);
     note_accepted(f, job->source);
@@ -307,18 +334,21 @@ static void apply_delta(loader_t *l, fs_feed_job_t *job, int64_t t0)
         return;
     }
     uint64_t legs = seg->leg_count, sequence = seg->sequence;
+    fs_publish_t pub;
+    if (prepare_publish(f, job, &pub) != 0) {
+        fs_segment_free(seg);
+        return;
+    }
     if (fs_store_write_delta(f->store, job->source, sequence, job->format, job->body, job->len) < 0) {
         answer_error(f, job, 500, "storage_failed",
                      "the delta could not be written durably; nothing was applied and the previous data is still served; retry",
                      NULL);
+        fs_index_publish_abort(f->index, &pub);
         fs_segment_free(seg);
         return;
     }
-    int64_t g = fs_index_publish_segment(f->index, l->index_thread, seg);
-    if (g < 0) {
-        answer_error(f, job, 500, "cannot_publish", fs_strerror((int)g), NULL);
-        return;
-    }
+    /* durable: from here the push cannot fail (see apply_snapshot) */
+    int64_t g = fs_index_publish_commit(f->index, l->index_thread, &pub, seg);
     answer_ok(job, job->source, sequence, (uint64_t)g, legs, res.upserted, res.removed, now_ms() - t0, 0);
     note_accepted(f, job->source);
 }
@@ -568,7 +598,8 @@ fs_feeds_t *fs_feeds_start(fs_index_t *idx, fs_store_t *st, const fs_feeds_confi
     if (f->cfg.compact_deltas == 0)
         f->cfg.compact_deltas = 64;
     pthread_mutex_init(&f->status_lock, NULL);
-    f->status = calloc(FS_MAX_SOURCES * 2, sizeof(*f->status));
+    f->status_cap = 2 * fs_index_max_sources(idx);
+    f->status = calloc(f->status_cap, sizeof(*f->status));
     f->loaders = calloc(f->cfg.loaders, sizeof(*f->loaders));
     for (unsigned i = 0; i < f->cfg.loaders; i++) {
         loader_t *l = &f->loaders[i];
@@ -582,8 +613,10 @@ fs_feeds_t *fs_feeds_start(fs_index_t *idx, fs_store_t *st, const fs_feeds_confi
     /* status of what was recovered: bytes on disk per source */
     fs_index_thread_t *th = fs_index_thread_get(idx);
     const fs_generation_t *gen = fs_index_read_begin(idx, th);
-    char names[FS_MAX_SOURCES][FS_SOURCE_NAME_MAX + 1];
     unsigned n = gen->segment_count;
+    char(*names)[FS_SOURCE_NAME_MAX + 1] = malloc((n ? n : 1) * sizeof(*names));
+    if (names == NULL)
+        n = 0; /* the status shows 0 bytes on disk until the source's next push */
     for (unsigned i = 0; i < n; i++)
         snprintf(names[i], sizeof(names[i]), "%s", gen->segments[i]->source);
     fs_index_read_end(idx, th);
@@ -596,6 +629,7 @@ fs_feeds_t *fs_feeds_start(fs_index_t *idx, fs_store_t *st, const fs_feeds_confi
             s->bytes_on_disk = bytes;
         pthread_mutex_unlock(&f->status_lock);
     }
+    free(names);
     if (f->cfg.spool_interval_ms > 0) {
         pthread_create(&f->spool, NULL, spool_main, f);
         f->spool_started = 1;

@@ -687,21 +687,72 @@ static int import_plain_files(fs_store_t *st, fs_index_t *idx, fs_index_thread_t
     return imported;
 }
 
+/* The names of the source directories under DATA_DIR/sources, malloc'd (free each, then the
+ * array); *count of them. NULL with *count 0 when there is none or no memory. */
+static char **list_sources(const fs_store_t *st, size_t *count)
+{
+    *count = 0;
+    DIR *d = opendir(st->sources_dir);
+    if (d == NULL)
+        return NULL;
+    char **names = NULL;
+    size_t cap = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        if (!fs_feed_source_valid(de->d_name, strlen(de->d_name)))
+            continue;
+        if (*count == cap) {
+            size_t ncap = cap ? cap * 2 : 64;
+            char **n = realloc(names, ncap * sizeof(*n)); /* NOLINT(bugprone-sizeof-expression): pointers */
+            if (n == NULL)
+                break;
+            names = n;
+            cap = ncap;
+        }
+        if ((names[*count] = strdup(de->d_name)) == NULL)
+            break;
+        (*count)++;
+    }
+    closedir(d);
+    return names;
+}
+
+static void free_names(char **names, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        free(names[i]);
+    free(names);
+}
+
+int fs_store_check_sources(fs_store_t *st, unsigned max_sources, char *err, size_t errcap)
+{
+    size_t count;
+    char **names = list_sources(st, &count);
+    int r = 0;
+    if (count > max_sources) {
+        int n = snprintf(err, errcap,
+                         "%s holds %zu sources, more than --max-sources %u allows (",
+                         st->sources_dir, count, max_sources);
+        for (size_t i = 0; i < count && i < 5 && n > 0 && (size_t)n < errcap; i++)
+            n += snprintf(err + n, errcap - (size_t)n, "%s%s", i ? ", " : "", names[i]);
+        if (n > 0 && (size_t)n < errcap)
+            snprintf(err + n, errcap - (size_t)n,
+                     "%s); start with --max-sources %zu or more, so that no stored source is dropped",
+                     count > 5 ? ", ..." : "", count);
+        r = FS_ERANGE;
+    }
+    free_names(names, count);
+    return r;
+}
+
 int fs_store_recover(fs_store_t *st, fs_index_t *idx, fs_index_thread_t *th)
 {
     int restored = 0;
-    DIR *d = opendir(st->sources_dir);
-    if (d != NULL) {
-        struct dirent *de;
-        char names[FS_MAX_SOURCES][FS_SOURCE_NAME_MAX + 1];
-        size_t count = 0;
-        while ((de = readdir(d)) != NULL && count < FS_MAX_SOURCES)
-            if (fs_feed_source_valid(de->d_name, strlen(de->d_name)))
-                snprintf(names[count++], FS_SOURCE_NAME_MAX + 1, "%s", de->d_name);
-        closedir(d);
-        for (size_t i = 0; i < count; i++)
-            restored += recover_source(st, idx, th, names[i]);
-    }
+    size_t count;
+    char **names = list_sources(st, &count);
+    for (size_t i = 0; i < count; i++)
+        restored += recover_source(st, idx, th, names[i]);
+    free_names(names, count);
     restored += import_plain_files(st, idx, th);
     return restored;
 }

@@ -1106,6 +1106,63 @@ static void test_compaction(void)
     world_close(&w);
 }
 
+/* (f) a publish that fails (no memory for the next generation) after the push was validated:
+ * the answer is not 200, and neither the index nor a restart serves the refused state. */
+static void test_publish_failure(void)
+{
+    world_t w;
+    world_open(&w, 64);
+    model_t m;
+    random_snapshot(&m, 1);
+    char *body = snapshot_body("pf", &m);
+    CHECK_EQ_INT(push(&w, FS_FEED_OP_SNAPSHOT, "pf", body, NULL), 200);
+    free(body);
+
+    model_t next;
+    random_snapshot(&next, 2);
+    body = snapshot_body("pf", &next);
+    fs_index_inject_fault(1);
+    char *resp = NULL;
+    int status = push(&w, FS_FEED_OP_SNAPSHOT, "pf", body, &resp);
+    fs_index_inject_fault(0);
+    free(body);
+    CHECK_EQ_INT(status, 500);
+    CHECK(resp != NULL && strstr(resp, "previous") != NULL); /* says what is still served */
+    free(resp);
+    CHECK(same_state(w.idx, "pf", &m, "after a failed snapshot publish"));
+    CHECK(same_after_restart(w.dir, "pf", &m, "restart after a failed snapshot publish"));
+
+    next = m;
+    body = random_delta("pf", &next, 3);
+    fs_index_inject_fault(1);
+    status = push(&w, FS_FEED_OP_DELTA, "pf", body, NULL);
+    fs_index_inject_fault(0);
+    free(body);
+    CHECK_EQ_INT(status, 500);
+    CHECK(same_state(w.idx, "pf", &m, "after a failed delta publish"));
+    CHECK(same_after_restart(w.dir, "pf", &m, "restart after a failed delta publish"));
+
+    /* a new source whose first publish fails leaves nothing behind either */
+    model_t none;
+    memset(&none, 0, sizeof(none));
+    random_snapshot(&next, 1);
+    body = snapshot_body("pg", &next);
+    fs_index_inject_fault(1);
+    status = push(&w, FS_FEED_OP_SNAPSHOT, "pg", body, NULL);
+    fs_index_inject_fault(0);
+    free(body);
+    CHECK_EQ_INT(status, 500);
+    CHECK(same_after_restart(w.dir, "pg", &none, "restart after a failed first publish"));
+
+    /* and the source still takes the next push */
+    random_snapshot(&next, 4);
+    body = snapshot_body("pf", &next);
+    CHECK_EQ_INT(push(&w, FS_FEED_OP_SNAPSHOT, "pf", body, NULL), 200);
+    free(body);
+    CHECK(same_after_restart(w.dir, "pf", &next, "restart after the next push"));
+    world_close(&w);
+}
+
 int main(void)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -1114,5 +1171,6 @@ int main(void)
     test_corruption();
     test_duplicates_stale_delete();
     test_compaction();
+    test_publish_failure();
     TEST_DONE();
 }
