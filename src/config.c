@@ -29,6 +29,9 @@ void fs_config_usage(FILE *out)
                  "                          (SCOPE: * or a comma list of sources); SIGHUP reloads it.\n"
                  "                          Without it the feed endpoints answer 403\n"
                  "  --loaders N             loader threads that decode, persist and publish feeds (default 2)\n"
+                 "  --max-sources N         most sources (partners) held at once, 1 to 100000 (default 1000);\n"
+                 "                          a push of one more is refused 409 too_many_sources, and a data dir\n"
+                 "                          holding more refuses to start\n"
                  "  --search-budget-ms N    time a search may take, queueing in the event loop included;\n"
                  "                          past it the answer is 503, never a truncated list (default 50)\n"
                  "  --max-inflight N        requests a worker holds at once (answered but not yet sent\n"
@@ -107,6 +110,7 @@ int fs_config_parse(fs_config_t *cfg, int argc, char **argv, char *err, size_t e
     cfg->loaders = 2;
     cfg->search_budget_ms = 50;
     cfg->max_inflight = 1024;
+    cfg->max_sources = FS_MAX_SOURCES_DEFAULT;
 
     for (int i = 1; i < argc; i++) {
         const char *flag = argv[i];
@@ -133,7 +137,7 @@ int fs_config_parse(fs_config_t *cfg, int argc, char **argv, char *err, size_t e
             continue;
         }
         static const char *const with_value[] = {"--listen", "--threads", "--data-dir", "--tls-cert",
-                                                 "--tls-key", "--tls-listen", "--max-feed-bytes", "--tokens", "--loaders", "--cities", "--search-budget-ms", "--max-inflight", NULL};
+                                                 "--tls-key", "--tls-listen", "--max-feed-bytes", "--tokens", "--loaders", "--cities", "--search-budget-ms", "--max-inflight", "--max-sources", NULL};
         int known = 0;
         for (int k = 0; with_value[k] != NULL; k++)
             known |= strcmp(flag, with_value[k]) == 0;
@@ -191,6 +195,15 @@ int fs_config_parse(fs_config_t *cfg, int argc, char **argv, char *err, size_t e
                 cfg->search_budget_ms = (unsigned)n;
             else
                 cfg->max_inflight = (unsigned)n;
+        } else if (strcmp(flag, "--max-sources") == 0) {
+            char *end;
+            errno = 0;
+            long n = strtol(value, &end, 10);
+            if (errno != 0 || *end != '\0' || end == value || n < 1 || n > FS_MAX_SOURCES_LIMIT) {
+                snprintf(err, errcap, "--max-sources: expected a whole number from 1 to %d, got '%s'", FS_MAX_SOURCES_LIMIT, value);
+                return FS_EINVAL;
+            }
+            cfg->max_sources = (unsigned)n;
         } else if (strcmp(flag, "--cities") == 0) {
             cfg->cities_file = value;
         } else if (strcmp(flag, "--tokens") == 0) {

@@ -390,6 +390,8 @@ int fs_server_run(const fs_config_t *cfg)
         fprintf(stderr, "flightsearch: out of memory\n");
         return 1;
     }
+    unsigned max_sources = cfg->max_sources ? cfg->max_sources : FS_MAX_SOURCES_DEFAULT; /* 0: a config not from fs_config_parse */
+    fs_index_set_max_sources(shared.index, max_sources);
 
     h2o_config_init(&shared.h2o_config);
     shared.h2o_config.server_name = h2o_iovec_init(H2O_STRLIT(FS_SERVER_NAME));
@@ -458,6 +460,13 @@ int fs_server_run(const fs_config_t *cfg)
     fs_store_t *store = fs_store_open(cfg->data_dir, msg, sizeof(msg));
     if (store == NULL) {
         fprintf(stderr, "flightsearch: --data-dir: %s\n", msg);
+        free(plain_fds);
+        free(tls_fds);
+        return 1;
+    }
+    if (fs_store_check_sources(store, max_sources, msg, sizeof(msg)) != 0) {
+        fprintf(stderr, "flightsearch: --data-dir: %s\n", msg);
+        fs_store_close(store);
         free(plain_fds);
         free(tls_fds);
         return 1;

@@ -31,6 +31,7 @@ typedef struct fs_config {
     unsigned loaders;          /* loader threads */
     unsigned search_budget_ms; /* a search, calendar or routes answer past this is a 503 */
     unsigned max_inflight;     /* per worker: requests routed and not yet finished */
+    unsigned max_sources;      /* most sources the index holds (--max-sources) */
     int quiet;                 /* no access log lines */
 } fs_config_t;
 
