@@ -857,7 +857,8 @@ static int decode_document(dec_t *d)
             r = decode_source(d);
             break;
         case T_SEQUENCE:
-            if ((r = get_uint(d, -1, NULL, "sequence", 1, UINT64_MAX, &u)) > 0)
+            /* at most 2^63-1: a source at 2^64-1 could never be updated again (nothing is newer) */
+            if ((r = get_uint(d, -1, NULL, "sequence", 1, INT64_MAX, &u)) > 0)
                 d->hdr.sequence = u;
             break;
         case T_GENERATED_AT:

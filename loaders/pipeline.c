@@ -318,6 +318,14 @@ static void apply_delta(loader_t *l, fs_feed_job_t *job, int64_t t0)
         answer_ok(job, cur->source, cur->sequence, cur->generation, cur->leg_count, 0, 0, now_ms() - t0, 1);
         return;
     }
+    if (cur == NULL) {
+        /* never pushed, retired or quarantined: a delta alone would serve a partial state */
+        char msg[200];
+        snprintf(msg, sizeof(msg), "source %s has no current snapshot for this delta to apply to; push a snapshot of %s first",
+                 job->source, job->source);
+        answer_error(f, job, 409, "no_base", msg, NULL);
+        return;
+    }
     fs_feed_errors_t errs;
     fs_delta_result_t res;
     fs_segment_t *seg = fs_apply_delta(cur, job->source, job->body, job->len, job->format, &errs, &res);

@@ -1851,7 +1851,7 @@ static int store_file(ctx_t *c, const char *source, const char *prefix, uint64_t
 static size_t count_files(ctx_t *c, const char *source, const char *prefix);
 
 /* A retired source pushed again (with a lower sequence than it had: it is a new source now),
- * a source whose first push is a delta, and a source with more deltas than the compaction
+ * a source whose first push is a delta (refused: no_base) and then a snapshot, and a source with more deltas than the compaction
  * threshold (64): each acknowledged, so each must survive the restarts that follow. */
 static void test_more_sources(ctx_t *c)
 {
@@ -1871,8 +1871,17 @@ static void test_more_sources(ctx_t *c)
     mleg_t fr[2] = {mkleg("FR", 1, "GRU", "LHR", 12, 23, 0, 700, 70000, 2, "BRL", 0),
                     mkleg("FR", 2, "LHR", "GRU", 13, 22, 0, 720, 71000, 2, "BRL", 0)};
     f = delta("fresh", 5, fr, 2, NULL, 0);
+    buf_t nb = {0};
+    char nb_path[128];
+    feed_body(&f, 0, &nb);
+    /* a delta has nothing to apply to without a snapshot: refused, and nothing changes */
+    refused(c, E2E_H1, "POST", feed_path(&f, nb_path, sizeof(nb_path)), TOKEN_ALL, "application/json", nb.p, nb.len, 409,
+            "no_base");
+    free(nb.p);
+    check_model(c, E2E_H1, "after a delta to source fresh, which has no snapshot");
+    f = snapshot("fresh", 5, fr, 2);
     push_ok(c, E2E_H1, &f, 0, TOKEN_ALL);
-    check_model(c, E2E_H1, "after a delta creating source fresh");
+    check_model(c, E2E_H1, "after a snapshot creating source fresh");
 
     mleg_t base[2] = {mkleg("CP", 1, "JFK", "LIS", 1, 18, 0, 420, 50000, 9, "USD", 0),
                       mkleg("CP", 2, "LIS", "JFK", 2, 10, 0, 480, 50000, 9, "USD", 0)};

@@ -11,7 +11,7 @@
  *
  *   (a) fault injection at every I/O step of a snapshot and of a delta: each failed attempt is a
  *       500 storage_failed and leaves the index, the directory and a restart at the old state
- *   (b) recovery after many snapshots and deltas over three sources (one made of deltas only)
+ *   (b) recovery after many snapshots and deltas over three sources (one of deltas after its first snapshot)
  *   (c) corrupt files: truncated or flipped deltas and bases fall back to the last good state;
  *       stale temp files are removed
  *   (d) duplicate retries, stale sequences, DELETE (a seed file does not bring the source back)
@@ -566,8 +566,8 @@ static void test_recovery(void)
                 uint64_t seq = m[s].sequence + 1;
                 char *body;
                 fs_feed_op_t op;
-                /* gamma only ever gets deltas: its state lives in delta files alone */
-                if (s != 2 && (seq == 1 || rnd_below(4) == 0)) {
+                /* gamma gets one snapshot, then only deltas: its state lives mostly in delta files */
+                if (seq == 1 || (s != 2 && rnd_below(4) == 0)) {
                     random_snapshot(&m[s], seq);
                     body = snapshot_body(sources[s], &m[s]);
                     op = FS_FEED_OP_SNAPSHOT;
@@ -1163,6 +1163,61 @@ static void test_publish_failure(void)
     world_close(&w);
 }
 
+/* (g) a delta needs a base: for a source never pushed, or retired, it is refused 409 no_base and
+ * nothing is stored; and a sequence past 2^63-1 is refused 422 naming "sequence", so no push can
+ * lock a source for good. */
+static void test_no_base_and_sequence_bound(void)
+{
+    world_t w;
+    world_open(&w, 64);
+    model_t none, m;
+    memset(&none, 0, sizeof(none));
+    memset(&m, 0, sizeof(m));
+    m.present = 1;
+    char *body = random_delta("nb", &m, 5);
+    char *resp = NULL;
+    CHECK_EQ_INT(push(&w, FS_FEED_OP_DELTA, "nb", body, &resp), 409);
+    CHECK(resp != NULL && strstr(resp, "\"no_base\"") != NULL);
+    CHECK(resp != NULL && strstr(resp, "push a snapshot of nb first") != NULL);
+    free(resp);
+    free(body);
+    CHECK(same_state(w.idx, "nb", &none, "after a delta without a base"));
+    CHECK(same_after_restart(w.dir, "nb", &none, "restart after a delta without a base"));
+    char *files = listing(&w, "nb");
+    CHECK_EQ_STR(files, "");
+    free(files);
+
+    /* retired: its deltas are refused the same way */
+    random_snapshot(&m, 1);
+    body = snapshot_body("nb", &m);
+    CHECK_EQ_INT(push(&w, FS_FEED_OP_SNAPSHOT, "nb", body, NULL), 200);
+    free(body);
+    CHECK_EQ_INT(push(&w, FS_FEED_OP_DELETE, "nb", NULL, NULL), 200);
+    body = random_delta("nb", &m, 2);
+    CHECK_EQ_INT(push(&w, FS_FEED_OP_DELTA, "nb", body, NULL), 409);
+    free(body);
+    CHECK(same_after_restart(w.dir, "nb", &none, "restart after a delta to a retired source"));
+
+    /* the largest sequence accepted is 2^63-1; 2^64-1 is refused, naming the field */
+    random_snapshot(&m, 1);
+    body = snapshot_body("sq", &m);
+    char *at = strstr(body, "\"sequence\": 1,");
+    CHECK(at != NULL);
+    if (at != NULL) {
+        char *big = malloc(strlen(body) + 32);
+        sprintf(big, "%.*s\"sequence\": 18446744073709551615,%s", (int)(at - body), body, at + strlen("\"sequence\": 1,"));
+        resp = NULL;
+        CHECK_EQ_INT(push(&w, FS_FEED_OP_SNAPSHOT, "sq", big, &resp), 422);
+        CHECK(resp != NULL && strstr(resp, "\"sequence\"") != NULL);
+        free(resp);
+        sprintf(big, "%.*s\"sequence\": 9223372036854775807,%s", (int)(at - body), body, at + strlen("\"sequence\": 1,"));
+        CHECK_EQ_INT(push(&w, FS_FEED_OP_SNAPSHOT, "sq", big, NULL), 200);
+        free(big);
+    }
+    free(body);
+    world_close(&w);
+}
+
 int main(void)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -1172,5 +1227,6 @@ int main(void)
     test_duplicates_stale_delete();
     test_compaction();
     test_publish_failure();
+    test_no_base_and_sequence_bound();
     TEST_DONE();
 }
