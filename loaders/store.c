@@ -54,6 +54,11 @@ static int fault(void)
 
 /* ------------------------------------------------------------ helpers */
 
+/* The store holds partners' fares: readable by the service's user and group only, whatever the
+ * umask. */
+#define STORE_DIR_MODE 0750
+#define STORE_FILE_MODE 0640
+
 static int mkdir_p(const char *path)
 {
     char buf[4096];
@@ -62,11 +67,11 @@ static int mkdir_p(const char *path)
         if (*p != '/')
             continue;
         *p = '\0';
-        if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+        if (mkdir(buf, STORE_DIR_MODE) != 0 && errno != EEXIST)
             return -1;
         *p = '/';
     }
-    return mkdir(buf, 0755) != 0 && errno != EEXIST ? -1 : 0;
+    return mkdir(buf, STORE_DIR_MODE) != 0 && errno != EEXIST ? -1 : 0;
 }
 
 static int fsync_dir(const char *dir)
@@ -152,7 +157,12 @@ static int64_t write_durably(const char *dir, const char *name, int64_t (*write_
     char tmp[4200], final[4200];
     snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, name);
     snprintf(final, sizeof(final), "%s/%s", dir, name);
-    int fd = fault() ? -1 : open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    /* A leftover temp (a crash, or something planted) is removed, and the new one must be created
+     * here, never opened through a link: O_EXCL | O_NOFOLLOW. Only this source's loader writes
+     * this name, so nothing races the unlink. */
+    if (unlink(tmp) != 0 && errno != ENOENT)
+        fs_log("store: cannot remove the stale %s: %s", tmp, strerror(errno));
+    int fd = fault() ? -1 : open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, STORE_FILE_MODE);
     if (fd < 0) {
         fs_log("store: cannot create %s: %s", tmp, strerror(errno));
         return FS_EIO;
@@ -376,18 +386,22 @@ static uint64_t retired_sequence(const fs_store_t *st, const char *source)
     return seq;
 }
 
+static int64_t write_tombstone_fn(void *arg, int fd)
+{
+    char line[32];
+    int n = snprintf(line, sizeof(line), "%llu\n", (unsigned long long)*(const uint64_t *)arg);
+    return write_all(fd, line, (size_t)n) == 0 ? n : FS_EIO;
+}
+
 int fs_store_remove_source(fs_store_t *st, const char *source, uint64_t sequence)
 {
-    char dir[4096], tomb[4200];
+    char dir[4096], tomb[64];
     source_dir(st, source, dir, sizeof(dir));
-    snprintf(tomb, sizeof(tomb), "%s/.retired-%s", st->sources_dir, source);
-    FILE *fp = fopen(tomb, "w");
-    if (fp != NULL) {
-        fprintf(fp, "%llu\n", (unsigned long long)sequence);
-        if (fflush(fp) != 0 || fsync(fileno(fp)) != 0)
-            fs_log("store: cannot persist the retirement of %s; a seed file in the data dir may bring it back", source);
-        fclose(fp);
-    }
+    /* like every other file: temp, fsync, rename, fsync the directory; a crash leaves the old
+     * tombstone or the new one, never a truncated one */
+    snprintf(tomb, sizeof(tomb), ".retired-%s", source);
+    if (write_durably(st->sources_dir, tomb, write_tombstone_fn, &sequence) < 0)
+        fs_log("store: cannot persist the retirement of %s; a seed file in the data dir may bring it back", source);
     size_t n;
     entry_t *v = list_source(dir, &n, 1);
     int r = 0;

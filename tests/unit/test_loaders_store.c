@@ -1218,6 +1218,87 @@ static void test_no_base_and_sequence_bound(void)
     world_close(&w);
 }
 
+/* (h) files on disk: directories 0750 and files 0640 at most (umask 022 would leave 0755/0644);
+ * a temp name pre-planted as a symlink is not followed (the file it points to is untouched, the
+ * stored file is a regular file); the tombstone of a retirement is a new file renamed into place
+ * (a new inode), not the old one rewritten. */
+static void test_file_safety(void)
+{
+    mode_t old_mask = umask(022);
+    world_t w;
+    world_open(&w, 64);
+    char victim[400];
+    snprintf(victim, sizeof(victim), "%s/victim", w.dir);
+    FILE *fp = fopen(victim, "w");
+    fputs("precious\n", fp);
+    fclose(fp);
+    char dir[400], link[500];
+    snprintf(dir, sizeof(dir), "%s/sources/fsafe", w.dir);
+    mkdir(dir, 0700);
+    snprintf(link, sizeof(link), "%s/.base-%020llu.seg.tmp", dir, 1ull);
+    CHECK_EQ_INT(symlink(victim, link), 0);
+
+    model_t m;
+    random_snapshot(&m, 1);
+    char *body = snapshot_body("fsafe", &m);
+    CHECK_EQ_INT(push(&w, FS_FEED_OP_SNAPSHOT, "fsafe", body, NULL), 200);
+    free(body);
+    size_t len = 0;
+    fp = fopen(victim, "r");
+    char buf[64] = "";
+    if (fp != NULL) {
+        len = fread(buf, 1, sizeof(buf) - 1, fp);
+        fclose(fp);
+    }
+    buf[len] = '\0';
+    CHECK_EQ_STR(buf, "precious\n");
+    struct stat sb;
+    const char *base = file_path(&w, "fsafe", base_name, 1);
+    CHECK(lstat(base, &sb) == 0 && S_ISREG(sb.st_mode));
+    CHECK_EQ_INT(sb.st_mode & 0037, 0);
+    CHECK(same_after_restart(w.dir, "fsafe", &m, "after a planted symlink"));
+
+    random_snapshot(&m, 1);
+    body = snapshot_body("fnew", &m);
+    CHECK_EQ_INT(push(&w, FS_FEED_OP_SNAPSHOT, "fnew", body, NULL), 200);
+    free(body);
+    snprintf(dir, sizeof(dir), "%s/sources/fnew", w.dir);
+    CHECK(stat(dir, &sb) == 0);
+    CHECK_EQ_INT(sb.st_mode & 0027, 0);
+    snprintf(dir, sizeof(dir), "%s/sources", w.dir);
+    CHECK(stat(dir, &sb) == 0);
+    CHECK_EQ_INT(sb.st_mode & 0027, 0);
+    CHECK(stat(file_path(&w, "fnew", base_name, 1), &sb) == 0);
+    CHECK_EQ_INT(sb.st_mode & 0037, 0);
+
+    /* retire, come back, retire again: the second tombstone replaces the first by rename */
+    CHECK_EQ_INT(push(&w, FS_FEED_OP_DELETE, "fnew", NULL, NULL), 200);
+    char tomb[400];
+    snprintf(tomb, sizeof(tomb), "%s/sources/.retired-fnew", w.dir);
+    struct stat first;
+    CHECK(stat(tomb, &first) == 0);
+    CHECK_EQ_INT(first.st_mode & 0037, 0);
+    random_snapshot(&m, 2);
+    body = snapshot_body("fnew", &m);
+    CHECK_EQ_INT(push(&w, FS_FEED_OP_SNAPSHOT, "fnew", body, NULL), 200);
+    free(body);
+    int fd = open(tomb, O_RDONLY); /* holds the first inode so that it cannot be reused */
+    CHECK_EQ_INT(push(&w, FS_FEED_OP_DELETE, "fnew", NULL, NULL), 200);
+    struct stat second;
+    CHECK(stat(tomb, &second) == 0);
+    CHECK(second.st_ino != first.st_ino);
+    if (fd >= 0)
+        close(fd);
+    fp = fopen(tomb, "r");
+    unsigned long long seq = 0;
+    CHECK(fp != NULL && fscanf(fp, "%llu", &seq) == 1);
+    if (fp != NULL)
+        fclose(fp);
+    CHECK_EQ_INT(seq, 2);
+    world_close(&w);
+    umask(old_mask);
+}
+
 int main(void)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -1228,5 +1309,6 @@ int main(void)
     test_compaction();
     test_publish_failure();
     test_no_base_and_sequence_bound();
+    test_file_safety();
     TEST_DONE();
 }
