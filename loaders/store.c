@@ -684,6 +684,19 @@ static int import_plain_files(fs_store_t *st, fs_index_t *idx, fs_index_thread_t
             fs_segment_free(seg);
             continue; /* imported before, superseded by pushes, or retired */
         }
+        /* prepared before the write: a seed the index cannot take (the source limit, memory)
+         * must not enter the store either */
+        fs_publish_t pub;
+        int pr = fs_index_publish_prepare(idx, seg->source, &pub);
+        if (pr < 0) {
+            if (pr == FS_ERANGE)
+                fs_log("%s: not imported: source %s would be one more than --max-sources %u; raise it or retire a source",
+                       path, seg->source, fs_index_max_sources(idx));
+            else
+                fs_log("%s: not imported: %s", path, fs_strerror(pr));
+            fs_segment_free(seg);
+            continue;
+        }
         if (fs_store_write_base(st, seg) < 0) {
             fs_log("%s: cannot import into the store; serving it from the file this time", path);
         } else {
@@ -692,10 +705,9 @@ static int import_plain_files(fs_store_t *st, fs_index_t *idx, fs_index_thread_t
         char source[FS_SOURCE_NAME_MAX + 1];
         snprintf(source, sizeof(source), "%s", seg->source);
         uint64_t seq = seg->sequence, legs = seg->leg_count;
-        if (fs_index_publish_segment(idx, th, seg) > 0) {
-            fs_log("imported %s: source %s, sequence %llu, %llu legs", path, source, (unsigned long long)seq, (unsigned long long)legs);
-            imported++;
-        }
+        fs_index_publish_commit(idx, th, &pub, seg);
+        fs_log("imported %s: source %s, sequence %llu, %llu legs", path, source, (unsigned long long)seq, (unsigned long long)legs);
+        imported++;
     }
     free(names);
     return imported;

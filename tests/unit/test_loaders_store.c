@@ -1299,6 +1299,48 @@ static void test_file_safety(void)
     umask(old_mask);
 }
 
+/* (i) a seed file of a new source over the index's source limit is not imported: nothing of it
+ * is written into the store (else the next start would find more sources than allowed). */
+static void test_seed_over_limit(void)
+{
+    char dir[64];
+    snprintf(dir, sizeof(dir), "/tmp/fs-store-test-XXXXXX");
+    if (mkdtemp(dir) == NULL)
+        abort();
+    model_t a, b;
+    random_snapshot(&a, 1);
+    random_snapshot(&b, 1);
+    char path[200];
+    const char *names[2] = {"seeda", "seedb"};
+    model_t *models[2] = {&a, &b};
+    for (int i = 0; i < 2; i++) {
+        snprintf(path, sizeof(path), "%s/%s.json", dir, names[i]);
+        char *body = snapshot_body(names[i], models[i]);
+        FILE *fp = fopen(path, "w");
+        fputs(body, fp);
+        fclose(fp);
+        free(body);
+    }
+    char err[256];
+    fs_store_t *st = fs_store_open(dir, err, sizeof(err));
+    fs_index_t *idx = fs_index_new();
+    fs_index_set_max_sources(idx, 1);
+    fs_index_thread_t *th = fs_index_thread_get(idx);
+    CHECK_EQ_INT(fs_store_recover(st, idx, th), 1);
+    fs_index_thread_put(idx, th);
+    unsigned stored = 0;
+    for (int i = 0; i < 2; i++) {
+        snprintf(path, sizeof(path), "%s/sources/%s", dir, names[i]);
+        struct stat sb;
+        stored += stat(path, &sb) == 0;
+    }
+    CHECK_EQ_INT(stored, 1);
+    CHECK_EQ_INT(fs_store_check_sources(st, 1, err, sizeof(err)), 0);
+    fs_index_free(idx);
+    fs_store_close(st);
+    rmtree(dir);
+}
+
 int main(void)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -1310,5 +1352,6 @@ int main(void)
     test_publish_failure();
     test_no_base_and_sequence_bound();
     test_file_safety();
+    test_seed_over_limit();
     TEST_DONE();
 }
