@@ -367,6 +367,11 @@ int64_t fs_index_publish_segment_locked(fs_index_t *idx, fs_index_thread_t *th, 
     idx->reserved -= (unsigned)adds;
     fs_generation_t *old = NULL;
     r = swap_locked(idx, gen, seg, NULL, &old);
+    if (r < 0) { /* cannot happen with a segment: only a removal finds nothing to remove */
+        free(gen);
+        fs_segment_free(seg);
+        return r;
+    }
     pending_old[pending_old_count++] = old;
     return r;
 }

@@ -336,7 +336,7 @@ static void apply_delta(loader_t *l, fs_feed_job_t *job, int64_t t0)
             answer_error(f, job, res.rc == FS_ERANGE ? 422 : 500, "cannot_build", fs_strerror(res.rc), NULL);
         return;
     }
-    if (cur != NULL && seg->sequence <= cur->sequence) {
+    if (seg->sequence <= cur->sequence) {
         stale(f, job, seg->sequence, cur->sequence);
         fs_segment_free(seg);
         return;
