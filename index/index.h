@@ -328,15 +328,6 @@ int64_t fs_index_publish_segment(fs_index_t *idx, fs_index_thread_t *th, fs_segm
  *  Writer only. */
 int64_t fs_index_retire_source(fs_index_t *idx, fs_index_thread_t *th, const char *source);
 
-/**
- * Runs fn(arg, current) under the publish mutex, so that a writer can read the current segment of
- * a source and publish its successor with no other writer in between (deltas). fn may call
- * fs_index_publish_segment_locked.
- */
-int64_t fs_index_with_writer_lock(fs_index_t *idx, fs_index_thread_t *th,
-                                  int64_t (*fn)(void *arg, const fs_generation_t *current), void *arg);
-int64_t fs_index_publish_segment_locked(fs_index_t *idx, fs_index_thread_t *th, fs_segment_t *seg);
-
 /** Fault injection for tests: the countdown-th allocation of a next generation from now fails as
  *  if out of memory (0 disarms). Call before the writers run. */
 void fs_index_inject_fault(unsigned countdown);
