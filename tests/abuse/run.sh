@@ -377,8 +377,50 @@ if want haproxy-rapid-reset || want haproxy-checks; then
         printf '{}' >"$WORK/body2"
         check "via HAProxy: GET search with a body (h2, nghttp)" 413 \
             "$(nghttp -v -d "$WORK/body2" -H ':method: GET' "$H$SEARCH" 2>&1 | grep -o ':status: [0-9]*' | head -1 | sed 's/.* //')"
-        check "via HAProxy: chunked feed push" 411 "$(status_of -k --http1.1 -X PUT -H 'Transfer-Encoding: chunked' \
+        TOKEN=abuse-check-0123456789abcdef # any Bearer value: HAProxy only checks that one is there
+        check "via HAProxy: chunked feed push" 411 "$(status_of -k --http1.1 -X PUT -H 'Transfer-Encoding: chunked' -H "Authorization: Bearer $TOKEN" \
             -H 'Content-Type: application/json' --data-binary '{}' "$H/v1/feeds/tap/snapshot")"
+        # Feed requests without a bearer token, and paths that would reach the feed handler (or
+        # dodge the feed rules) only after flightsearch decodes and resolves them, are answered by
+        # HAProxy: flightsearch's request counters (all but the health checks' /readyz and our
+        # /metrics) must not move. "got" is STATUS/requests that reached flightsearch.
+        served() { curl -s "$U/metrics" | awk '/^flightsearch_requests_total\{/ && !/endpoint="(readyz|metrics)"/ {n += $2} END {print n + 0}'; }
+        via_ha() { # curl options... -> STATUS/number of requests flightsearch answered meanwhile
+            local before s
+            before=$(served)
+            s=$(status_of -k --path-as-is "$@")
+            echo "$s/$(($(served) - before))"
+        }
+        via_ha_h2() { # nghttp options... URL -> the same over h2 (curl drops an answer that arrives while it uploads)
+            local before s
+            before=$(served)
+            s=$(nghttp -v "$@" 2>&1 | grep -o ':status: [0-9]*' | head -1 | sed 's/.* //')
+            echo "${s:-closed}/$(($(served) - before))"
+        }
+        SNAP='{"source": "abusecheck", "sequence": 1, "generated_at": "2026-11-21T20:00:00Z", "legs": []}'
+        JSON=(-H 'Content-Type: application/json' --data-binary "$SNAP")
+        printf '%s' "$SNAP" >"$WORK/snap.json"
+        PUT_H2=(-d "$WORK/snap.json" -H ':method: PUT' -H 'content-type: application/json')
+        check "via HAProxy: feed push without a token" 401/0 "$(via_ha --http1.1 -X PUT "${JSON[@]}" "$H/v1/feeds/abusecheck/snapshot")"
+        check "via HAProxy: feed push without a token (h2)" 401/0 "$(via_ha_h2 "${PUT_H2[@]}" "$H/v1/feeds/abusecheck/snapshot")"
+        check "via HAProxy: feed status without a token" 401/0 "$(via_ha --http2 "$H/v1/feeds")"
+        check "via HAProxy: token that is not Bearer" 401/0 "$(via_ha_h2 "${PUT_H2[@]}" -H 'authorization: Basic YTpi' \
+            "$H/v1/feeds/abusecheck/snapshot")"
+        check "via HAProxy: /v1/x/../feeds push without a token" '40[01]/0' "$(via_ha --http1.1 -X PUT "${JSON[@]}" \
+            "$H/v1/x/../feeds/abusecheck/snapshot")"
+        check "via HAProxy: /v1//feeds push without a token" '40[01]/0' "$(via_ha --http1.1 -X PUT "${JSON[@]}" \
+            "$H/v1//feeds/abusecheck/snapshot")"
+        check "via HAProxy: /v1/%66eeds push without a token" '40[01]/0' "$(via_ha --http1.1 -X PUT "${JSON[@]}" \
+            "$H/v1/%66eeds/abusecheck/snapshot")"
+        check "via HAProxy: /v1/feeds%2Fx push without a token (h2)" '40[01]/0' "$(via_ha_h2 "${PUT_H2[@]}" \
+            "$H/v1/feeds%2Fabusecheck/snapshot")"
+        check "via HAProxy: POST /v1/feeds/../search with a token" '40[01]/0' "$(via_ha --http1.1 -X POST \
+            -H "Authorization: Bearer $TOKEN" "${JSON[@]}" "$H/v1/feeds/../search")"
+        # The server runs without --tokens (the body checks above need its 64 KiB limit), so a
+        # push with a bearer token that HAProxy lets through gets flightsearch's own 403
+        # feeds_disabled: "403/1" means it was passed on.
+        check "via HAProxy: feed push with a token is passed on" 403/1 "$(via_ha --http2 -X PUT -H "Authorization: Bearer $TOKEN" "${JSON[@]}" \
+            "$H/v1/feeds/abusecheck/snapshot")"
     fi
     sed "s|^http://127.0.0.1:$SRV_PORT|$H|" "$WORK/uris" >"$WORK/uris.ha"
     # The attacker asks only for calendars and the legitimate client only for searches, so the
