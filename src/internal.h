@@ -105,7 +105,9 @@ void fs_feeds_on_answers(h2o_multithread_receiver_t *receiver, h2o_linklist_t *m
 /* ----------------------------------------------------------------- auth */
 
 typedef struct fs_tokens fs_tokens_t;
-/** Parses a tokens file. 0, or FS_E* with a message naming the file and line in err. */
+/** Parses a tokens file. 0, or FS_E* with a message naming the file and line in err. A token listed
+ *  twice (FS_EINVAL, naming both lines) or a file with any group/other permission bit (FS_EINVAL,
+ *  the message says chmod 600 FILE) is refused. */
 int fs_tokens_parse(const char *path, fs_tokens_t **out, char *err, size_t errcap);
 /** The same over text[0..len) already in memory (the file's contents; NUL bytes allowed), with
  *  name_for_errors where the file's path goes in err. The caller's text is left as it is. */
