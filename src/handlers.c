@@ -592,16 +592,45 @@ static int handle_health(h2o_req_t *req, fs_worker_t *w, fs_endpoint_t ep, uint6
 
 /* ------------------------------------------------------------ metrics */
 
-/* /metrics is Prometheus text, written straight into a pool buffer. */
+/* Grows the worker's /metrics scratch to hold at least need bytes. 0, or -1 when out of memory. */
+static int metrics_reserve(fs_worker_t *w, size_t need)
+{
+    if (need <= w->metrics_cap)
+        return 0;
+    size_t cap = w->metrics_cap ? w->metrics_cap : 64 * 1024;
+    while (cap < need)
+        cap *= 2;
+    char *buf = realloc(w->metrics_buf, cap);
+    if (buf == NULL)
+        return -1;
+    w->metrics_buf = buf;
+    w->metrics_cap = cap;
+    return 0;
+}
+
+/* /metrics is Prometheus text, written into the worker's scratch buffer, which grows to the
+ * largest text seen and is kept, so the text is complete at any number of sources (each adds
+ * about 200 bytes) and a scrape costs no allocation once the buffer has its size. Returns NULL
+ * when out of memory. The text is valid until the next call on this worker. */
 static char *metrics_text(h2o_req_t *req, fs_shared_t *shared, size_t *len)
 {
-    size_t cap = 64 * 1024, n = 0;
-    char *out = h2o_mem_alloc_pool(&req->pool, cap);
+    fs_worker_t *w = worker_of(req);
+    size_t n = 0;
+    int failed = metrics_reserve(w, 64 * 1024);
+    /* snprintf again after growing when a line did not fit: the arguments are plain loads */
 #define EMIT(...)                                                                                                          \
     do {                                                                                                                   \
-        int k_ = snprintf(out + n, cap - n, __VA_ARGS__);                                                                  \
-        if (k_ > 0)                                                                                                        \
-            n = n + (size_t)k_ < cap ? n + (size_t)k_ : cap - 1;                                                           \
+        while (!failed) {                                                                                                  \
+            int k_ = snprintf(w->metrics_buf + n, w->metrics_cap - n, __VA_ARGS__);                                        \
+            if (k_ < 0) {                                                                                                  \
+                failed = 1;                                                                                                \
+            } else if ((size_t)k_ < w->metrics_cap - n) {                                                                  \
+                n += (size_t)k_;                                                                                           \
+                break;                                                                                                     \
+            } else if (metrics_reserve(w, n + (size_t)k_ + 1) != 0) {                                                      \
+                failed = 1;                                                                                                \
+            }                                                                                                              \
+        }                                                                                                                  \
     } while (0)
     EMIT("# HELP flightsearch_requests_total Requests answered, by endpoint and status.\n"
          "# TYPE flightsearch_requests_total counter\n");
@@ -649,7 +678,6 @@ static char *metrics_text(h2o_req_t *req, fs_shared_t *shared, size_t *len)
              (unsigned long long)cumulative);
     }
 
-    fs_worker_t *w = worker_of(req);
     const fs_generation_t *gen = fs_index_read_begin(shared->index, &w->index_thread);
     EMIT("# HELP flightsearch_generation The index generation being served.\n# TYPE flightsearch_generation gauge\n"
          "flightsearch_generation %llu\n",
@@ -657,16 +685,16 @@ static char *metrics_text(h2o_req_t *req, fs_shared_t *shared, size_t *len)
     EMIT("# HELP flightsearch_legs Legs in the index, in all and by source.\n# TYPE flightsearch_legs gauge\n"
          "flightsearch_legs %llu\n",
          (unsigned long long)gen->leg_count);
-    for (unsigned i = 0; i < gen->segment_count && n + 512 < cap; i++)
+    for (unsigned i = 0; i < gen->segment_count; i++)
         EMIT("flightsearch_source_legs{source=\"%s\"} %u\n", gen->segments[i]->source, gen->segments[i]->leg_count);
     EMIT("# HELP flightsearch_source_sequence The last sequence applied, by source.\n# TYPE flightsearch_source_sequence gauge\n");
-    for (unsigned i = 0; i < gen->segment_count && n + 512 < cap; i++)
+    for (unsigned i = 0; i < gen->segment_count; i++)
         EMIT("flightsearch_source_sequence{source=\"%s\"} %llu\n", gen->segments[i]->source,
              (unsigned long long)gen->segments[i]->sequence);
     EMIT("# HELP flightsearch_source_age_seconds Seconds since the source was last updated.\n"
          "# TYPE flightsearch_source_age_seconds gauge\n");
     int64_t now = (int64_t)time(NULL);
-    for (unsigned i = 0; i < gen->segment_count && n + 512 < cap; i++)
+    for (unsigned i = 0; i < gen->segment_count; i++)
         EMIT("flightsearch_source_age_seconds{source=\"%s\"} %lld\n", gen->segments[i]->source,
              (long long)(now - gen->segments[i]->updated_at));
     size_t index_bytes = 0;
@@ -714,13 +742,19 @@ static char *metrics_text(h2o_req_t *req, fs_shared_t *shared, size_t *len)
 #endif
 #undef EMIT
     *len = n;
-    return out;
+    return failed ? NULL : w->metrics_buf;
 }
 
 static int handle_metrics(h2o_req_t *req, fs_worker_t *w, uint64_t started_us)
 {
     size_t len;
-    char *body = metrics_text(req, w->shared, &len);
+    char *text = metrics_text(req, w->shared, &len);
+    if (text == NULL)
+        return fs_send_error(req, 503, "out_of_memory", NULL, "no memory for the metrics text; retry later", FS_EP_METRICS,
+                             started_us);
+    /* copied: the scratch is reused by the next scrape while h2o may still be sending this one */
+    char *body = h2o_mem_alloc_pool(&req->pool, len);
+    memcpy(body, text, len);
     req->res.status = 200;
     req->res.reason = "OK";
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("text/plain; version=0.0.4"));

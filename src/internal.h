@@ -86,6 +86,8 @@ struct fs_worker {
     fs_result_t *results;        /* scratch: FS_SEARCH_MAX_LIMIT results */
     fs_calendar_cell_t *cells;   /* scratch: FS_CALENDAR_MAX_DAYS * FS_CABIN_COUNT cells */
     fs_route_summary_t *routes;  /* scratch: FS_AIRPORT_COUNT destinations */
+    char *metrics_buf;           /* scratch: /metrics text, grown to the largest seen and kept (loop thread only) */
+    size_t metrics_cap;
     pthread_t thread;
 };
 

@@ -1,0 +1,163 @@
+/*
+ * tests/e2e/e2e_http_limits.c: the HTTP layer at its limits, against the real binary (argv[1]).
+ *
+ *   metrics, many sources   250 sources with 32-character names: /metrics lists every source's three gauges and every
+ *                           line parses as `name{labels} value` (it used to stop at 64 KiB)
+ *   404, invalid UTF-8      a path that decodes to bytes that are not UTF-8 is quoted as U+FFFD,
+ *                           so the error stays valid JSON
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "tests/e2e/lib_server.h"
+#include "tests/test.h"
+
+/* The index holds at most FS_MAX_SOURCES (250) sources; names of the longest allowed length (32)
+ * and a long sequence number make the text about 70 KiB, past the 64 KiB the text used to stop at. */
+#define SOURCES 250
+#define NAME_FMT "src%03d_long_name_to_the_limit_xx"
+#define SEQUENCE 1234567890123456ull
+#define SEQUENCE_TEXT "1234567890123456"
+
+static const char *binary;
+
+/* One line of Prometheus text: a comment, or `name{labels} value` / `name value` with a decimal
+ * value. Written from the exposition format's grammar, not from the server's code. */
+static int metric_line_ok(const char *s, size_t n)
+{
+    if (n > 0 && s[0] == '#')
+        return 1;
+    size_t i = 0;
+    while (i < n && (s[i] == '_' || s[i] == ':' || (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+                     (i > 0 && s[i] >= '0' && s[i] <= '9')))
+        i++;
+    if (i == 0)
+        return 0;
+    if (i < n && s[i] == '{') {
+        while (i < n && s[i] != '}')
+            i++;
+        if (i == n)
+            return 0;
+        i++;
+    }
+    if (i >= n || s[i] != ' ')
+        return 0;
+    i++;
+    char num[64];
+    if (n - i == 0 || n - i >= sizeof(num))
+        return 0;
+    memcpy(num, s + i, n - i);
+    num[n - i] = '\0';
+    if (strcmp(num, "+Inf") == 0)
+        return 1;
+    char *end;
+    strtod(num, &end);
+    return *end == '\0';
+}
+
+static void test_metrics_many_sources(e2e_client_t *client, const e2e_server_t *srv)
+{
+    char url[128];
+    snprintf(url, sizeof(url), "%s/metrics", srv->url);
+    e2e_response_t res;
+    CHECK_EQ_INT(e2e_get(client, E2E_H1, url, NULL, &res), 0);
+    CHECK_EQ_INT(res.status, 200);
+    if (res.body == NULL) {
+        e2e_response_free(&res);
+        return;
+    }
+    /* every line parses, and the text ends with a newline (not cut mid-line) */
+    unsigned bad = 0, lines = 0;
+    for (const char *p = res.body; *p != '\0';) {
+        const char *nl = strchr(p, '\n');
+        if (nl == NULL) {
+            bad++;
+            fprintf(stderr, "  last line has no newline: %.80s\n", p);
+            break;
+        }
+        if (!metric_line_ok(p, (size_t)(nl - p))) {
+            if (bad++ < 3)
+                fprintf(stderr, "  bad line: %.*s\n", (int)(nl - p), p);
+        }
+        lines++;
+        p = nl + 1;
+    }
+    CHECK_EQ_INT(bad, 0);
+    /* every source: legs 1, its sequence, and an age */
+    unsigned missing = 0;
+    for (int i = 0; i < SOURCES; i++) {
+        char want[3][128];
+        snprintf(want[0], sizeof(want[0]), "\nflightsearch_source_legs{source=\"" NAME_FMT "\"} 1\n", i);
+        snprintf(want[1], sizeof(want[1]), "\nflightsearch_source_sequence{source=\"" NAME_FMT "\"} " SEQUENCE_TEXT "\n", i);
+        snprintf(want[2], sizeof(want[2]), "\nflightsearch_source_age_seconds{source=\"" NAME_FMT "\"} ", i);
+        for (int k = 0; k < 3; k++)
+            if (strstr(res.body, want[k]) == NULL && missing++ < 3)
+                fprintf(stderr, "  missing: %s", want[k] + 1);
+    }
+    CHECK_EQ_INT(missing, 0);
+    /* and what follows the sources is still there */
+    CHECK(strstr(res.body, "\nflightsearch_uptime_seconds ") != NULL);
+    e2e_response_free(&res);
+}
+
+static void test_404_invalid_utf8(e2e_client_t *client, const e2e_server_t *srv)
+{
+    char url[128];
+    snprintf(url, sizeof(url), "%s/caf%%E9%%FF", srv->url);
+    e2e_response_t res;
+    CHECK_EQ_INT(e2e_get(client, E2E_H1, url, NULL, &res), 0);
+    CHECK_EQ_INT(res.status, 404);
+    /* hand-worked: 0xE9 then 0xFF, neither starts a valid sequence: two U+FFFD escapes */
+    CHECK(res.body != NULL && strstr(res.body, "no endpoint at /caf\\ufffd\\ufffd;") != NULL);
+    int raw = 0;
+    for (size_t i = 0; res.body != NULL && i < res.body_len; i++)
+        raw |= (unsigned char)res.body[i] >= 0x80;
+    CHECK_EQ_INT(raw, 0);
+    if (res.body != NULL && strstr(res.body, "no endpoint at /caf\\ufffd\\ufffd;") == NULL)
+        fprintf(stderr, "  body: %.200s\n", res.body);
+    e2e_response_free(&res);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fprintf(stderr, "usage: %s FLIGHTSEARCH\n", argv[0]);
+        return 2;
+    }
+    binary = argv[1];
+    e2e_http_init();
+    char tmp[256], data_dir[300];
+    if (e2e_tmpdir(tmp, sizeof(tmp)) != 0) {
+        CHECK(!"tmpdir");
+        TEST_DONE();
+    }
+    snprintf(data_dir, sizeof(data_dir), "%s/data", tmp);
+    if (mkdir(data_dir, 0700) != 0)
+        CHECK(!"mkdir the data dir");
+    static const e2e_leg_t leg = {"TP", 82, "GRU", "LIS", "2026-12-01T21:35:00-03:00", "2026-12-02T11:05:00+00:00",
+                                  {[E2E_ECONOMY] = {1, 9, 35000, 12345, "BRL"}}};
+    for (int i = 0; i < SOURCES; i++) {
+        char name[40], path[400];
+        snprintf(name, sizeof(name), NAME_FMT, i);
+        snprintf(path, sizeof(path), "%s/%s.msgpack", data_dir, name);
+        e2e_feed_t f = {name, SEQUENCE, "2026-11-30T12:00:00Z", &leg, 1};
+        if (e2e_feed_write_msgpack(path, &f) != 0)
+            CHECK(!"write a snapshot");
+    }
+    e2e_server_t srv;
+    if (e2e_server_start(&srv, binary, data_dir, NULL) != 0) {
+        CHECK(!"the server starts with 250 sources");
+        e2e_rmtree(tmp);
+        TEST_DONE();
+    }
+    e2e_client_t client;
+    e2e_client_init(&client);
+    test_metrics_many_sources(&client, &srv);
+    test_404_invalid_utf8(&client, &srv);
+    e2e_client_free(&client);
+    e2e_server_stop(&srv);
+    e2e_rmtree(tmp);
+    TEST_DONE();
+}
