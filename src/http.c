@@ -344,11 +344,15 @@ static void *startup_loader_main(void *arg)
     int n = fs_store_recover(ls->store, ls->shared->index, th);
     fs_feeds_config_t fc = {.loaders = ls->config->loaders, .queue_depth = 64, .compact_deltas = 64, .spool_interval_ms = 200};
     ck_pr_store_ptr(&ls->shared->feeds, fs_feeds_start(ls->shared->index, ls->store, &fc));
-    if (!ls->config->quiet)
+    if (!ls->config->quiet) {
+        /* the loaders just started may publish: read the generation inside a section */
+        const fs_generation_t *gen = fs_index_read_begin(ls->shared->index, th);
+        uint64_t number = gen->number, legs = gen->leg_count;
+        fs_index_read_end(ls->shared->index, th);
         fprintf(stderr, "flightsearch: restored %d source%s from %s in %lld ms (generation %llu, %llu legs); ready\n", n,
-                n == 1 ? "" : "s", ls->config->data_dir, (long long)(monotonic_ms() - t0),
-                (unsigned long long)fs_index_generation_number(ls->shared->index),
-                (unsigned long long)fs_index_leg_count(ls->shared->index, th));
+                n == 1 ? "" : "s", ls->config->data_dir, (long long)(monotonic_ms() - t0), (unsigned long long)number,
+                (unsigned long long)legs);
+    }
     fs_index_thread_put(ls->shared->index, th);
     ck_pr_store_int(&ls->shared->ready, 1);
     return NULL;
