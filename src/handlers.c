@@ -38,6 +38,7 @@ static const char *reason_phrase(int status)
     case 413: return "Payload Too Large";
     case 415: return "Unsupported Media Type";
     case 422: return "Unprocessable Entity";
+    case 431: return "Request Header Fields Too Large";
     case 503: return "Service Unavailable";
     default: return "Internal Server Error";
     }
@@ -773,12 +774,33 @@ static int path_is(h2o_req_t *req, const char *path)
     return h2o_memis(req->path_normalized.base, req->path_normalized.len, path, strlen(path));
 }
 
+/*
+ * Request heads are bounded at FS_MAX_HEADER_BYTES in all (the request line, the authority and
+ * every header as `name: value\r\n`), the size of HAProxy's default buffer in front of us, so a
+ * request answered directly is one HAProxy would also pass. libh2o 2.2.5 takes far larger heads
+ * (about 400 kB over HTTP/1.1, its HPACK buffer over h2) before any handler runs; this check cannot
+ * stop the buffering, only the answer. Over h2, h2o itself resets a stream whose head passes its
+ * own limit before this runs.
+ */
+#define FS_MAX_HEADER_BYTES (16 * 1024)
+static size_t request_head_bytes(const h2o_req_t *req)
+{
+    size_t n = req->input.method.len + 1 + req->input.path.len + 11 + req->input.authority.len + 8;
+    for (size_t i = 0; i < req->headers.size; i++)
+        n += req->headers.entries[i].name->len + 2 + req->headers.entries[i].value.len + 2;
+    return n;
+}
+
 int fs_handle_request(h2o_handler_t *self, h2o_req_t *req)
 {
     (void)self;
     uint64_t started_us = now_us();
     fs_worker_t *w = worker_of(req);
     fs_conn_state_t *conn = track_inflight(req, w);
+    if (request_head_bytes(req) > FS_MAX_HEADER_BYTES)
+        return fs_send_error(req, 431, "request_headers_too_large", NULL,
+                             "the request line and headers exceed 16 KiB in all; send fewer or shorter headers", FS_EP_OTHER,
+                             started_us);
     static const struct {
         const char *path;
         fs_endpoint_t ep;

@@ -3,6 +3,8 @@
  *
  *   metrics, many sources   250 sources with 32-character names: /metrics lists every source's three gauges and every
  *                           line parses as `name{labels} value` (it used to stop at 64 KiB)
+ *   big headers             request headers over 16 KiB in all: 431 with a JSON error, over
+ *                           HTTP/1.1 and h2; 12 KiB is still answered 200
  *   404, invalid UTF-8      a path that decodes to bytes that are not UTF-8 is quoted as U+FFFD,
  *                           so the error stays valid JSON
  */
@@ -120,6 +122,42 @@ static void test_404_invalid_utf8(e2e_client_t *client, const e2e_server_t *srv)
     e2e_response_free(&res);
 }
 
+/* One GET of /healthz with an X-Pad header of pad bytes; returns the status. */
+static long status_with_header(e2e_client_t *client, const e2e_server_t *srv, e2e_proto_t proto, size_t pad, char **body)
+{
+    char url[128];
+    snprintf(url, sizeof(url), "%s/healthz", srv->url);
+    char *header = malloc(pad + 16);
+    if (header == NULL)
+        return -1;
+    memcpy(header, "X-Pad: ", 7);
+    memset(header + 7, 'a', pad);
+    header[7 + pad] = '\0';
+    e2e_response_t res;
+    long status = e2e_get(client, proto, url, header, &res) == 0 ? res.status : -1;
+    if (body != NULL)
+        *body = res.body != NULL ? strdup(res.body) : NULL;
+    e2e_response_free(&res);
+    free(header);
+    return status;
+}
+
+static void test_big_headers(e2e_client_t *client, const e2e_server_t *srv)
+{
+    static const e2e_proto_t protos[] = {E2E_H1, E2E_H2};
+    static const char *const names[] = {"HTTP/1.1", "h2"};
+    for (int i = 0; i < 2; i++) {
+        char *body = NULL;
+        long st = status_with_header(client, srv, protos[i], 20 * 1024, &body);
+        CHECK_EQ_INT(st, 431);
+        CHECK(body != NULL && strstr(body, "\"request_headers_too_large\"") != NULL && strstr(body, "16 KiB") != NULL);
+        if (st != 431)
+            fprintf(stderr, "  %s, 20 KiB header: %ld %.200s\n", names[i], st, body ? body : "");
+        free(body);
+        CHECK_EQ_INT(status_with_header(client, srv, protos[i], 12 * 1024, NULL), 200);
+    }
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -156,6 +194,7 @@ int main(int argc, char **argv)
     e2e_client_init(&client);
     test_metrics_many_sources(&client, &srv);
     test_404_invalid_utf8(&client, &srv);
+    test_big_headers(&client, &srv);
     e2e_client_free(&client);
     e2e_server_stop(&srv);
     e2e_rmtree(tmp);
