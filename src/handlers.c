@@ -780,7 +780,7 @@ static int path_is(h2o_req_t *req, const char *path)
  * request answered directly is one HAProxy would also pass. libh2o 2.2.5 takes far larger heads
  * (about 400 kB over HTTP/1.1, its HPACK buffer over h2) before any handler runs; this check cannot
  * stop the buffering, only the answer. Over h2, h2o itself resets a stream whose head passes its
- * own limit before this runs.
+ * own limit before this runs (REFUSED_STREAM; seen with a 100 kB header).
  */
 #define FS_MAX_HEADER_BYTES (16 * 1024)
 static size_t request_head_bytes(const h2o_req_t *req)
