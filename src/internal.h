@@ -43,7 +43,9 @@ typedef struct fs_conn_state {
     unsigned inflight;        /* its requests not yet disposed */
     int open;
     int stalled;              /* shut down by the write timeout */
-    int64_t last_progress_ms; /* monotonic: when a request of it last completed, or it became busy */
+    int64_t last_progress_ms; /* monotonic: when its bytes last moved (see close_stalled), a request of it
+                               * completed, or it became busy */
+    uint64_t bytes_acked;     /* TCP_INFO tcpi_bytes_acked at the last look */
 } fs_conn_state_t;
 
 /** Monotonic milliseconds. */

@@ -5,6 +5,11 @@
  *                           line parses as `name{labels} value` (it used to stop at 64 KiB)
  *   big headers             request headers over 16 KiB in all: 431 with a JSON error, over
  *                           HTTP/1.1 and h2; 12 KiB is still answered 200
+ *   write timeout           with FS_WRITE_TIMEOUT_MS=1000 and loaders held 3.5 s
+ *                           (FS_TEST_LOADER_DELAY_MS), a push still gets its 200: waiting on a
+ *                           loader is not a stalled client
+ *                           and a client that never reads (200 pipelined /metrics, 14 MB) is
+ *                           still cut after the timeout
  *   404, invalid UTF-8      a path that decodes to bytes that are not UTF-8 is quoted as U+FFFD,
  *                           so the error stays valid JSON
  */
@@ -12,6 +17,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include "tests/e2e/lib_server.h"
 #include "tests/test.h"
@@ -158,6 +167,97 @@ static void test_big_headers(e2e_client_t *client, const e2e_server_t *srv)
     }
 }
 
+/* flightsearch_stalled_connections_closed_total from /metrics, or -1. */
+static long stalled_closed(e2e_client_t *client, const e2e_server_t *srv)
+{
+    char url[128];
+    snprintf(url, sizeof(url), "%s/metrics", srv->url);
+    e2e_response_t res;
+    long v = -1;
+    if (e2e_get(client, E2E_H1, url, NULL, &res) == 0 && res.body != NULL) {
+        const char *p = strstr(res.body, "\nflightsearch_stalled_connections_closed_total ");
+        if (p != NULL)
+            v = strtol(p + strlen("\nflightsearch_stalled_connections_closed_total "), NULL, 10);
+    }
+    e2e_response_free(&res);
+    return v;
+}
+
+/* A client that asks for 200 large answers and reads none: cut after the 1 s write timeout. */
+static void test_non_reader_is_cut(const e2e_server_t *srv)
+{
+    e2e_client_t client;
+    e2e_client_init(&client);
+    long before = stalled_closed(&client, srv);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    int small = 4096;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)); /* before connect: a small window */
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)srv->port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    CHECK(connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0);
+    static const char one[] = "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n";
+    for (int i = 0; i < 200; i++)
+        if (write(fd, one, sizeof(one) - 1) != (ssize_t)(sizeof(one) - 1))
+            break;
+    /* wait (bounded) for the server to count it: the check runs once a second */
+    long after = before;
+    for (int i = 0; i < 100 && after == before; i++) {
+        usleep(100 * 1000);
+        after = stalled_closed(&client, srv);
+    }
+    CHECK(before >= 0);
+    CHECK_EQ_INT(after, before + 1);
+    close(fd);
+    e2e_client_free(&client);
+}
+
+#define PUSH_TOKEN "e2e-limits-0123456789abcdef"
+
+/* A push whose loader takes 3.5 s, on a server whose write timeout is 1 s. */
+static void test_push_outlives_write_timeout(const char *tmp)
+{
+    char data_dir[300], tokens[300];
+    snprintf(data_dir, sizeof(data_dir), "%s/push-data", tmp);
+    snprintf(tokens, sizeof(tokens), "%s/push-tokens", tmp);
+    if (mkdir(data_dir, 0700) != 0 || e2e_write_file(tokens, PUSH_TOKEN " *\n", strlen(PUSH_TOKEN " *\n")) != 0) {
+        CHECK(!"set up the push server");
+        return;
+    }
+    setenv("FS_WRITE_TIMEOUT_MS", "1000", 1);
+    setenv("FS_TEST_LOADER_DELAY_MS", "3500", 1);
+    e2e_server_t srv;
+    const char *const extra[] = {"--tokens", tokens, NULL};
+    int started = e2e_server_start(&srv, binary, data_dir, extra);
+    unsetenv("FS_WRITE_TIMEOUT_MS");
+    unsetenv("FS_TEST_LOADER_DELAY_MS");
+    if (started != 0) {
+        CHECK(!"the push server starts");
+        return;
+    }
+    static const e2e_leg_t leg = {"TP", 82, "GRU", "LIS", "2026-12-01T21:35:00-03:00", "2026-12-02T11:05:00+00:00",
+                                  {[E2E_ECONOMY] = {1, 9, 35000, 12345, "BRL"}}};
+    e2e_feed_t f = {"slowpush", 1, "2026-11-30T12:00:00Z", &leg, 1};
+    msgpack_sbuffer sbuf;
+    msgpack_sbuffer_init(&sbuf);
+    e2e_feed_pack(&f, &sbuf);
+    char url[160];
+    snprintf(url, sizeof(url), "%s/v1/feeds/slowpush/snapshot", srv.url);
+    const char *const headers[] = {"Authorization: Bearer " PUSH_TOKEN, "Content-Type: application/msgpack", NULL};
+    e2e_client_t client;
+    e2e_client_init(&client);
+    e2e_response_t res;
+    int rc = e2e_request(&client, E2E_H1, "PUT", url, headers, sbuf.data, sbuf.size, &res);
+    CHECK_EQ_INT(rc, 0);
+    CHECK_EQ_INT(res.status, 200);
+    if (rc != 0 || res.status != 200)
+        fprintf(stderr, "  push held 3.5 s by its loader, write timeout 1 s: rc %d status %ld %.200s\n", rc, res.status,
+                res.body ? res.body : "");
+    e2e_response_free(&res);
+    e2e_client_free(&client);
+    msgpack_sbuffer_destroy(&sbuf);
+    e2e_server_stop(&srv);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -185,7 +285,10 @@ int main(int argc, char **argv)
             CHECK(!"write a snapshot");
     }
     e2e_server_t srv;
-    if (e2e_server_start(&srv, binary, data_dir, NULL) != 0) {
+    setenv("FS_WRITE_TIMEOUT_MS", "1000", 1);
+    int started = e2e_server_start(&srv, binary, data_dir, NULL);
+    unsetenv("FS_WRITE_TIMEOUT_MS");
+    if (started != 0) {
         CHECK(!"the server starts with 250 sources");
         e2e_rmtree(tmp);
         TEST_DONE();
@@ -195,8 +298,10 @@ int main(int argc, char **argv)
     test_metrics_many_sources(&client, &srv);
     test_404_invalid_utf8(&client, &srv);
     test_big_headers(&client, &srv);
+    test_non_reader_is_cut(&srv);
     e2e_client_free(&client);
     e2e_server_stop(&srv);
+    test_push_outlives_write_timeout(tmp);
     e2e_rmtree(tmp);
     TEST_DONE();
 }
