@@ -291,8 +291,24 @@ static int source_listed(const fs_search_query_t *q, const char *source)
     return 0;
 }
 
-/* "searched": which sources a query consulted, so an empty answer says what was searched. */
-static void enc_searched(fs_enc_t *e, const fs_generation_t *gen, const fs_search_query_t *q)
+/* With --private-sources, source names go only to a request bearing a token of scope *: the list
+ * of partners is business information, and a partner's scoped token must not reveal the others. */
+static int may_see_sources(h2o_req_t *req, fs_worker_t *w)
+{
+    if (!w->shared->config->private_sources)
+        return 1;
+    if (!fs_auth_enabled())
+        return 0;
+    ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1);
+    if (i < 0)
+        return 0;
+    return fs_auth_check(&w->auth_record, req->headers.entries[i].value.base, req->headers.entries[i].value.len, NULL, 1, NULL,
+                         0) == 0;
+}
+
+/* "searched": which sources a query consulted, so an empty answer says what was searched. Without
+ * the right to see names, each entry carries its leg count only. */
+static void enc_searched(fs_enc_t *e, const fs_generation_t *gen, const fs_search_query_t *q, int with_names)
 {
     fs_enc_key_lit(e, "searched");
     fs_enc_array_begin(e);
@@ -301,6 +317,12 @@ static void enc_searched(fs_enc_t *e, const fs_generation_t *gen, const fs_searc
         if (!source_listed(q, seg->source))
             continue;
         fs_enc_map_begin(e);
+        if (!with_names) {
+            fs_enc_key_lit(e, "legs");
+            fs_enc_uint(e, seg->leg_count);
+            fs_enc_map_end(e);
+            continue;
+        }
         fs_enc_key_lit(e, "source");
         fs_enc_cstr(e, seg->source);
         fs_enc_key_lit(e, "sequence");
@@ -448,7 +470,7 @@ static int finish_read(h2o_req_t *req, fs_worker_t *w, fs_endpoint_t ep, const f
     fs_enc_key_lit(e, "generation");
     fs_enc_uint(e, gen->number);
     enc_airports(e, q, with_destinations);
-    enc_searched(e, gen, q);
+    enc_searched(e, gen, q, may_see_sources(req, w));
     fs_index_read_end(w->shared->index, &w->index_thread);
     fs_enc_key_lit(e, "took_us");
     fs_enc_uint(e, now_us() - started_us);
@@ -689,16 +711,17 @@ static char *metrics_text(h2o_req_t *req, fs_shared_t *shared, size_t *len)
     EMIT("# HELP flightsearch_legs Legs in the index, in all and by source.\n# TYPE flightsearch_legs gauge\n"
          "flightsearch_legs %llu\n",
          (unsigned long long)gen->leg_count);
-    for (unsigned i = 0; i < gen->segment_count; i++)
+    int with_names = may_see_sources(req, w);
+    for (unsigned i = 0; with_names && i < gen->segment_count; i++)
         EMIT("flightsearch_source_legs{source=\"%s\"} %u\n", gen->segments[i]->source, gen->segments[i]->leg_count);
     EMIT("# HELP flightsearch_source_sequence The last sequence applied, by source.\n# TYPE flightsearch_source_sequence gauge\n");
-    for (unsigned i = 0; i < gen->segment_count; i++)
+    for (unsigned i = 0; with_names && i < gen->segment_count; i++)
         EMIT("flightsearch_source_sequence{source=\"%s\"} %llu\n", gen->segments[i]->source,
              (unsigned long long)gen->segments[i]->sequence);
     EMIT("# HELP flightsearch_source_age_seconds Seconds since the source was last updated.\n"
          "# TYPE flightsearch_source_age_seconds gauge\n");
     int64_t now = (int64_t)time(NULL);
-    for (unsigned i = 0; i < gen->segment_count; i++)
+    for (unsigned i = 0; with_names && i < gen->segment_count; i++)
         EMIT("flightsearch_source_age_seconds{source=\"%s\"} %lld\n", gen->segments[i]->source,
              (long long)(now - gen->segments[i]->updated_at));
     size_t index_bytes = 0;

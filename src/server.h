@@ -32,6 +32,7 @@ typedef struct fs_config {
     unsigned search_budget_ms; /* a search, calendar or routes answer past this is a 503 */
     unsigned max_inflight;     /* per worker: requests routed and not yet finished */
     int quiet;                 /* no access log lines */
+    int private_sources;       /* source names only to bearer tokens of scope * (searched, /metrics) */
 } fs_config_t;
 
 /**

@@ -10,6 +10,8 @@
  *                           loader is not a stalled client
  *                           and a client that never reads (200 pipelined /metrics, 14 MB) is
  *                           still cut after the timeout
+ *   private sources         with --private-sources, an anonymous search's "searched" and /metrics
+ *                           name no source; a bearer token of scope * still sees the names
  *   404, invalid UTF-8      a path that decodes to bytes that are not UTF-8 is quoted as U+FFFD,
  *                           so the error stays valid JSON
  */
@@ -258,6 +260,66 @@ static void test_push_outlives_write_timeout(const char *tmp)
     e2e_server_stop(&srv);
 }
 
+/* --private-sources: the names of the two sources, secretalpha and secretbeta, reach only scope *
+ * through "searched" and /metrics. */
+static void test_private_sources(const char *tmp)
+{
+    char data_dir[300], tokens[300], path[400];
+    snprintf(data_dir, sizeof(data_dir), "%s/private-data", tmp);
+    snprintf(tokens, sizeof(tokens), "%s/private-tokens", tmp);
+    static const char token_text[] = PUSH_TOKEN " *\n"
+                                     "scoped-0123456789abcdef secretalpha\n";
+    if (mkdir(data_dir, 0700) != 0 || e2e_write_file(tokens, token_text, strlen(token_text)) != 0) {
+        CHECK(!"set up the private server");
+        return;
+    }
+    static const e2e_leg_t leg = {"TP", 82, "GRU", "LIS", "2026-12-01T21:35:00-03:00", "2026-12-02T11:05:00+00:00",
+                                  {[E2E_ECONOMY] = {1, 9, 35000, 12345, "BRL"}}};
+    static const char *const names[] = {"secretalpha", "secretbeta"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(path, sizeof(path), "%s/%s.msgpack", data_dir, names[i]);
+        e2e_feed_t f = {names[i], 3, "2026-11-30T12:00:00Z", &leg, 1};
+        if (e2e_feed_write_msgpack(path, &f) != 0)
+            CHECK(!"write a snapshot");
+    }
+    e2e_server_t srv;
+    const char *const extra[] = {"--tokens", tokens, "--private-sources", NULL};
+    if (e2e_server_start(&srv, binary, data_dir, extra) != 0) {
+        CHECK(!"the server starts with --private-sources");
+        return;
+    }
+    e2e_client_t client;
+    e2e_client_init(&client);
+    static const char *const paths[] = {"/v1/search?origin=GRU&destination=LIS&date=2026-12-01", "/metrics"};
+    /* anonymous, and a token whose scope is one source: no names; scope *: both names */
+    static const char *const auth[] = {NULL, "Authorization: Bearer scoped-0123456789abcdef", "Authorization: Bearer " PUSH_TOKEN};
+    for (int p = 0; p < 2; p++) {
+        for (int a = 0; a < 3; a++) {
+            char url[200];
+            snprintf(url, sizeof(url), "%s%s", srv.url, paths[p]);
+            e2e_response_t res;
+            CHECK_EQ_INT(e2e_get(&client, E2E_H1, url, auth[a], &res), 0);
+            CHECK_EQ_INT(res.status, 200);
+            /* search results name the source of each leg they return (their ids carry it): only
+             * "searched", which lists every source consulted, is checked there */
+            const char *part = res.body == NULL ? NULL : p == 0 ? strstr(res.body, "\"searched\":[") : res.body;
+            int names_seen = part != NULL && strstr(part, "secret") != NULL;
+            int want = a == 2;
+            CHECK_EQ_INT(names_seen, want);
+            if (names_seen != want)
+                fprintf(stderr, "  %s with %s: %.300s\n", paths[p], auth[a] ? auth[a] : "no token", res.body ? res.body : "");
+            /* the search still answers, and the metrics still count the legs: 2 sources x 1 leg */
+            if (p == 0)
+                CHECK(res.body != NULL && strstr(res.body, "\"searched\":[") != NULL);
+            else
+                CHECK(res.body != NULL && strstr(res.body, "\nflightsearch_legs 2\n") != NULL);
+            e2e_response_free(&res);
+        }
+    }
+    e2e_client_free(&client);
+    e2e_server_stop(&srv);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -302,6 +364,7 @@ int main(int argc, char **argv)
     e2e_client_free(&client);
     e2e_server_stop(&srv);
     test_push_outlives_write_timeout(tmp);
+    test_private_sources(tmp);
     e2e_rmtree(tmp);
     TEST_DONE();
 }
