@@ -133,13 +133,21 @@ int fs_send_error(h2o_req_t *req, int status, const char *code, const char *para
 }
 
 /* ------------------------------------------------------------- ETag
- * The ETag is the generation number and a hash of the request path with its query and the
- * response format: the same query against the same generation gives the same document (but
+ * The ETag is the generation number and a hash of the request path with its query, the
+ * response format and (with --private-sources) whether names are shown: the same query against the same generation gives the same document (but
  * for took_us, which is not part of its meaning). */
+
+static int may_see_sources(h2o_req_t *req, fs_worker_t *w);
 
 static int etag_check(h2o_req_t *req, uint64_t generation, fs_enc_format_t format, fs_endpoint_t ep, uint64_t started_us)
 {
     uint64_t h = fs_hash64(req->path.base, req->path.len) ^ (format == FS_ENC_MSGPACK ? 0x9e3779b97f4a7c15ull : 0);
+    if (worker_of(req)->shared->config->private_sources) {
+        /* --private-sources: the document depends on the token too (named or not) */
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_VARY, NULL, H2O_STRLIT("Authorization"));
+        if (may_see_sources(req, worker_of(req)))
+            h ^= 0xc2b2ae3d27d4eb4full;
+    }
     char *etag = h2o_mem_alloc_pool(&req->pool, 48);
     int n = snprintf(etag, 48, "\"%llx-%016llx\"", (unsigned long long)generation, (unsigned long long)h);
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ETAG, NULL, etag, (size_t)n);
