@@ -422,10 +422,17 @@ static void *loader_main(void *arg)
     loader_t *l = arg;
     fs_feeds_t *f = l->feeds;
     l->index_thread = fs_index_thread_get(f->index);
+    /* Test hook: hold every job this long, so tests can see a push wait on its loader. */
+    const char *delay_env = getenv("FS_TEST_LOADER_DELAY_MS");
+    long delay_ms = delay_env != NULL ? strtol(delay_env, NULL, 10) : 0;
     for (;;) {
         void *p;
         if (ck_ring_dequeue_mpsc(&l->ring, l->buffer, &p)) {
             FS_TSAN_ACQUIRE(p); /* pairs with the release in fs_feeds_submit */
+            if (delay_ms > 0) {
+                struct timespec ts = {.tv_sec = delay_ms / 1000, .tv_nsec = (delay_ms % 1000) * 1000000L};
+                nanosleep(&ts, NULL);
+            }
             process(l, p);
             continue;
         }

@@ -2,7 +2,8 @@
  * src/auth.c: bearer tokens for the feed endpoints.
  *
  * The tokens file holds one "TOKEN SCOPE" per line (# comments, blank lines ignored); SCOPE is
- * "*" (every source, and the only scope allowed to DELETE) or a comma list of sources. Only the
+ * "*" (every source, and the only scope allowed to DELETE) or a comma list of sources. A token
+ * listed twice, or a file that group or others may read or write, is refused. Only the
  * SHA-256 of each token is kept in memory; a presented token is hashed and compared with every
  * entry with CRYPTO_memcmp and no early exit, so timing says nothing about which token, or how
  * much of one, matched. Tokens are never logged.
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <ck_epoch.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -26,6 +28,7 @@
 
 typedef struct token_entry {
     unsigned char digest[32];
+    unsigned lineno; /* where the token is in the file, for the duplicate message */
     int all;
     unsigned source_count;
     char sources[SCOPE_MAX][FS_SOURCE_NAME_MAX + 1];
@@ -126,6 +129,19 @@ int fs_tokens_parse_buffer(const char *text, size_t len, const char *name_for_er
         memset(e, 0, sizeof(*e));
         sha256(tok, strlen(tok), e->digest);
         OPENSSL_cleanse(tok, strlen(tok));
+        e->lineno = lineno;
+        /* A token listed twice would silently keep the first scope: refuse the file instead. The
+         * file is read once per start or SIGHUP, so the quadratic scan costs nothing that matters. */
+        for (unsigned i = 0; i < t->count; i++) {
+            if (CRYPTO_memcmp(t->entries[i].digest, e->digest, sizeof(e->digest)) == 0) {
+                snprintf(err, errcap, "--tokens %s lines %u and %u: the same token is listed twice; keep one line per token", path,
+                         t->entries[i].lineno, lineno);
+                rc = FS_EINVAL;
+                break;
+            }
+        }
+        if (rc != 0)
+            break;
         if (strcmp(scope, "*") == 0) {
             e->all = 1;
         } else {
@@ -168,6 +184,19 @@ int fs_tokens_parse(const char *path, fs_tokens_t **out, char *err, size_t errca
     if (fp == NULL) {
         snprintf(err, errcap, "--tokens %s: cannot open: %s", path, strerror(errno));
         return FS_EIO;
+    }
+    /* The file holds every partner's credential: refuse it while anyone but its owner may read it. */
+    struct stat st;
+    if (fstat(fileno(fp), &st) != 0) {
+        snprintf(err, errcap, "--tokens %s: cannot stat: %s", path, strerror(errno));
+        fclose(fp);
+        return FS_EIO;
+    }
+    if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
+        snprintf(err, errcap, "--tokens %s: the file is readable or writable by group or others (mode %04o); run chmod 600 %s", path,
+                 (unsigned)(st.st_mode & 07777), path);
+        fclose(fp);
+        return FS_EINVAL;
     }
     char *text = NULL;
     size_t len = 0, cap = 0;

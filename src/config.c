@@ -38,6 +38,8 @@ void fs_config_usage(FILE *out)
                  "                          included); past it new ones get 503 + Retry-After (default 1024)\n"
                  "  --cities FILE           extra or overriding metropolitan codes, 'CODE AIRPORT,AIRPORT' per line\n"
                  "                          (built in: NYC, LON, PAR, SAO, RIO, TYO, ... see docs/api.md)\n"
+                 "  --private-sources       name sources in answers and /metrics only to a bearer token of\n"
+                 "                          scope *; others see counts (see docs/api.md)\n"
                  "  --quiet                 no start-up and shutdown log lines\n"
                  "  --help                  this text\n"
                  "  --version               the version\n"
@@ -134,6 +136,10 @@ int fs_config_parse(fs_config_t *cfg, int argc, char **argv, char *err, size_t e
         }
         if (strcmp(flag, "--quiet") == 0) {
             cfg->quiet = 1;
+            continue;
+        }
+        if (strcmp(flag, "--private-sources") == 0) {
+            cfg->private_sources = 1;
             continue;
         }
         static const char *const with_value[] = {"--listen", "--threads", "--data-dir", "--tls-cert",

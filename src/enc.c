@@ -212,7 +212,9 @@ void fs_enc_array_end(fs_enc_t *e)
 /* --------------------------------------------------------------- strings */
 
 /* JSON escapes by byte: 0 = copy as is, 'u' = \u00XX, anything else = backslash and that letter.
- * Bytes >= 0x80 are copied: the input is UTF-8 and JSON carries UTF-8 as it is. */
+ * Bytes >= 0x80 are checked by utf8_sequence_len: valid UTF-8 is copied as it is, anything else
+ * becomes U+FFFD, so a document stays valid JSON whatever bytes the caller passed (a 404 echoes a
+ * percent-decoded path). */
 static const char json_escape[256] = {
     ['\b'] = 'b', ['\t'] = 't', ['\n'] = 'n', ['\f'] = 'f', ['\r'] = 'r', ['"'] = '"',  ['\\'] = '\\', [0x00] = 'u', [0x01] = 'u',
     [0x02] = 'u', [0x03] = 'u', [0x04] = 'u', [0x05] = 'u', [0x06] = 'u', [0x07] = 'u', [0x0b] = 'u',  [0x0e] = 'u', [0x0f] = 'u',
@@ -221,6 +223,29 @@ static const char json_escape[256] = {
 };
 
 static const char hex_digits[16] = "0123456789abcdef";
+
+/* The length of the well-formed UTF-8 sequence at p (RFC 3629 section 4: no overlong forms, no
+ * surrogates, nothing above U+10FFFF), or 0 when the byte at p does not start one. */
+static size_t utf8_sequence_len(const unsigned char *p, const unsigned char *end)
+{
+    size_t avail = (size_t)(end - p);
+    unsigned char b0 = p[0], lo = 0x80, hi = 0xbf;
+    size_t n;
+    if (b0 >= 0xc2 && b0 <= 0xdf)
+        n = 2;
+    else if (b0 >= 0xe0 && b0 <= 0xef)
+        n = 3, lo = b0 == 0xe0 ? 0xa0 : 0x80, hi = b0 == 0xed ? 0x9f : 0xbf;
+    else if (b0 >= 0xf0 && b0 <= 0xf4)
+        n = 4, lo = b0 == 0xf0 ? 0x90 : 0x80, hi = b0 == 0xf4 ? 0x8f : 0xbf;
+    else
+        return 0;
+    if (avail < n || p[1] < lo || p[1] > hi)
+        return 0;
+    for (size_t i = 2; i < n; i++)
+        if (p[i] < 0x80 || p[i] > 0xbf)
+            return 0;
+    return n;
+}
 
 static void json_string(fs_enc_t *e, const char *s, size_t len)
 {
@@ -232,8 +257,18 @@ static void json_string(fs_enc_t *e, const char *s, size_t len)
     while (p != end) {
         /* Copy the longest run that needs no escaping in one go; most strings are one run. */
         const unsigned char *run = p;
-        while (p != end && json_escape[*p] == 0)
-            p++;
+        while (p != end) {
+            if (*p < 0x80) {
+                if (json_escape[*p] != 0)
+                    break;
+                p++;
+            } else {
+                size_t n = utf8_sequence_len(p, end);
+                if (n == 0)
+                    break;
+                p += n;
+            }
+        }
         if (p != run) {
             if (reserve(e, (size_t)(p - run) + 1) != 0)
                 return;
@@ -241,6 +276,13 @@ static void json_string(fs_enc_t *e, const char *s, size_t len)
         }
         if (p == end)
             break;
+        if (*p >= 0x80) {
+            if (reserve(e, 6 + 1) != 0)
+                return;
+            put_raw(e, "\\ufffd", 6);
+            p++;
+            continue;
+        }
         char esc = json_escape[*p];
         if (reserve(e, 6 + 1) != 0)
             return;

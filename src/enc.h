@@ -47,7 +47,8 @@ void fs_enc_array_end(fs_enc_t *e);
 void fs_enc_key(fs_enc_t *e, const char *key, size_t len);
 #define fs_enc_key_lit(e, lit) fs_enc_key((e), (lit), sizeof(lit) - 1)
 
-/** A UTF-8 string, escaped for JSON (quotes, backslash, control characters as \u00XX). */
+/** A UTF-8 string, escaped for JSON (quotes, backslash, control characters as \u00XX); in JSON each byte that
+ * is not part of well-formed UTF-8 becomes \ufffd (msgpack copies the bytes as they are). */
 void fs_enc_str(fs_enc_t *e, const char *s, size_t len);
 #define fs_enc_str_lit(e, lit) fs_enc_str((e), (lit), sizeof(lit) - 1)
 void fs_enc_cstr(fs_enc_t *e, const char *s);

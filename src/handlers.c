@@ -38,6 +38,7 @@ static const char *reason_phrase(int status)
     case 413: return "Payload Too Large";
     case 415: return "Unsupported Media Type";
     case 422: return "Unprocessable Entity";
+    case 431: return "Request Header Fields Too Large";
     case 503: return "Service Unavailable";
     default: return "Internal Server Error";
     }
@@ -132,13 +133,21 @@ int fs_send_error(h2o_req_t *req, int status, const char *code, const char *para
 }
 
 /* ------------------------------------------------------------- ETag
- * The ETag is the generation number and a hash of the request path with its query and the
- * response format: the same query against the same generation gives the same document (but
+ * The ETag is the generation number and a hash of the request path with its query, the
+ * response format and (with --private-sources) whether names are shown: the same query against the same generation gives the same document (but
  * for took_us, which is not part of its meaning). */
+
+static int may_see_sources(h2o_req_t *req, fs_worker_t *w);
 
 static int etag_check(h2o_req_t *req, uint64_t generation, fs_enc_format_t format, fs_endpoint_t ep, uint64_t started_us)
 {
     uint64_t h = fs_hash64(req->path.base, req->path.len) ^ (format == FS_ENC_MSGPACK ? 0x9e3779b97f4a7c15ull : 0);
+    if (worker_of(req)->shared->config->private_sources) {
+        /* --private-sources: the document depends on the token too (named or not) */
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_VARY, NULL, H2O_STRLIT("Authorization"));
+        if (may_see_sources(req, worker_of(req)))
+            h ^= 0xc2b2ae3d27d4eb4full;
+    }
     char *etag = h2o_mem_alloc_pool(&req->pool, 48);
     int n = snprintf(etag, 48, "\"%llx-%016llx\"", (unsigned long long)generation, (unsigned long long)h);
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ETAG, NULL, etag, (size_t)n);
@@ -290,8 +299,24 @@ static int source_listed(const fs_search_query_t *q, const char *source)
     return 0;
 }
 
-/* "searched": which sources a query consulted, so an empty answer says what was searched. */
-static void enc_searched(fs_enc_t *e, const fs_generation_t *gen, const fs_search_query_t *q)
+/* With --private-sources, source names go only to a request bearing a token of scope *: the list
+ * of partners is business information, and a partner's scoped token must not reveal the others. */
+static int may_see_sources(h2o_req_t *req, fs_worker_t *w)
+{
+    if (!w->shared->config->private_sources)
+        return 1;
+    if (!fs_auth_enabled())
+        return 0;
+    ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1);
+    if (i < 0)
+        return 0;
+    return fs_auth_check(&w->auth_record, req->headers.entries[i].value.base, req->headers.entries[i].value.len, NULL, 1, NULL,
+                         0) == 0;
+}
+
+/* "searched": which sources a query consulted, so an empty answer says what was searched. Without
+ * the right to see names, each entry carries its leg count only. */
+static void enc_searched(fs_enc_t *e, const fs_generation_t *gen, const fs_search_query_t *q, int with_names)
 {
     fs_enc_key_lit(e, "searched");
     fs_enc_array_begin(e);
@@ -300,6 +325,12 @@ static void enc_searched(fs_enc_t *e, const fs_generation_t *gen, const fs_searc
         if (!source_listed(q, seg->source))
             continue;
         fs_enc_map_begin(e);
+        if (!with_names) {
+            fs_enc_key_lit(e, "legs");
+            fs_enc_uint(e, seg->leg_count);
+            fs_enc_map_end(e);
+            continue;
+        }
         fs_enc_key_lit(e, "source");
         fs_enc_cstr(e, seg->source);
         fs_enc_key_lit(e, "sequence");
@@ -447,7 +478,7 @@ static int finish_read(h2o_req_t *req, fs_worker_t *w, fs_endpoint_t ep, const f
     fs_enc_key_lit(e, "generation");
     fs_enc_uint(e, gen->number);
     enc_airports(e, q, with_destinations);
-    enc_searched(e, gen, q);
+    enc_searched(e, gen, q, may_see_sources(req, w));
     fs_index_read_end(w->shared->index, &w->index_thread);
     fs_enc_key_lit(e, "took_us");
     fs_enc_uint(e, now_us() - started_us);
@@ -578,8 +609,11 @@ static int handle_health(h2o_req_t *req, fs_worker_t *w, fs_endpoint_t ep, uint6
         int ready = ck_pr_load_int(&w->shared->ready) && !ck_pr_load_int(&w->shared->shutting_down);
         status = ready ? 200 : 503;
         fs_enc_cstr(&e, ready ? "ready" : ck_pr_load_int(&w->shared->shutting_down) ? "shutting_down" : "loading");
+        /* inside a read section: a publisher may reclaim the generation as soon as we leave it */
+        uint64_t generation = fs_index_read_begin(w->shared->index, &w->index_thread)->number;
+        fs_index_read_end(w->shared->index, &w->index_thread);
         fs_enc_key_lit(&e, "generation");
-        fs_enc_uint(&e, fs_index_generation_number(w->shared->index));
+        fs_enc_uint(&e, generation);
     } else {
         fs_enc_cstr(&e, "ok");
     }
@@ -592,16 +626,45 @@ static int handle_health(h2o_req_t *req, fs_worker_t *w, fs_endpoint_t ep, uint6
 
 /* ------------------------------------------------------------ metrics */
 
-/* /metrics is Prometheus text, written straight into a pool buffer. */
+/* Grows the worker's /metrics scratch to hold at least need bytes. 0, or -1 when out of memory. */
+static int metrics_reserve(fs_worker_t *w, size_t need)
+{
+    if (need <= w->metrics_cap)
+        return 0;
+    size_t cap = w->metrics_cap ? w->metrics_cap : 64 * 1024;
+    while (cap < need)
+        cap *= 2;
+    char *buf = realloc(w->metrics_buf, cap);
+    if (buf == NULL)
+        return -1;
+    w->metrics_buf = buf;
+    w->metrics_cap = cap;
+    return 0;
+}
+
+/* /metrics is Prometheus text, written into the worker's scratch buffer, which grows to the
+ * largest text seen and is kept, so the text is complete at any number of sources (each adds
+ * about 200 bytes) and a scrape costs no allocation once the buffer has its size. Returns NULL
+ * when out of memory. The text is valid until the next call on this worker. */
 static char *metrics_text(h2o_req_t *req, fs_shared_t *shared, size_t *len)
 {
-    size_t cap = 64 * 1024, n = 0;
-    char *out = h2o_mem_alloc_pool(&req->pool, cap);
+    fs_worker_t *w = worker_of(req);
+    size_t n = 0;
+    int failed = metrics_reserve(w, 64 * 1024);
+    /* snprintf again after growing when a line did not fit: the arguments are plain loads */
 #define EMIT(...)                                                                                                          \
     do {                                                                                                                   \
-        int k_ = snprintf(out + n, cap - n, __VA_ARGS__);                                                                  \
-        if (k_ > 0)                                                                                                        \
-            n = n + (size_t)k_ < cap ? n + (size_t)k_ : cap - 1;                                                           \
+        while (!failed) {                                                                                                  \
+            int k_ = snprintf(w->metrics_buf + n, w->metrics_cap - n, __VA_ARGS__);                                        \
+            if (k_ < 0) {                                                                                                  \
+                failed = 1;                                                                                                \
+            } else if ((size_t)k_ < w->metrics_cap - n) {                                                                  \
+                n += (size_t)k_;                                                                                           \
+                break;                                                                                                     \
+            } else if (metrics_reserve(w, n + (size_t)k_ + 1) != 0) {                                                      \
+                failed = 1;                                                                                                \
+            }                                                                                                              \
+        }                                                                                                                  \
     } while (0)
     EMIT("# HELP flightsearch_requests_total Requests answered, by endpoint and status.\n"
          "# TYPE flightsearch_requests_total counter\n");
@@ -649,7 +712,6 @@ static char *metrics_text(h2o_req_t *req, fs_shared_t *shared, size_t *len)
              (unsigned long long)cumulative);
     }
 
-    fs_worker_t *w = worker_of(req);
     const fs_generation_t *gen = fs_index_read_begin(shared->index, &w->index_thread);
     EMIT("# HELP flightsearch_generation The index generation being served.\n# TYPE flightsearch_generation gauge\n"
          "flightsearch_generation %llu\n",
@@ -657,16 +719,17 @@ static char *metrics_text(h2o_req_t *req, fs_shared_t *shared, size_t *len)
     EMIT("# HELP flightsearch_legs Legs in the index, in all and by source.\n# TYPE flightsearch_legs gauge\n"
          "flightsearch_legs %llu\n",
          (unsigned long long)gen->leg_count);
-    for (unsigned i = 0; i < gen->segment_count && n + 512 < cap; i++)
+    int with_names = may_see_sources(req, w);
+    for (unsigned i = 0; with_names && i < gen->segment_count; i++)
         EMIT("flightsearch_source_legs{source=\"%s\"} %u\n", gen->segments[i]->source, gen->segments[i]->leg_count);
     EMIT("# HELP flightsearch_source_sequence The last sequence applied, by source.\n# TYPE flightsearch_source_sequence gauge\n");
-    for (unsigned i = 0; i < gen->segment_count && n + 512 < cap; i++)
+    for (unsigned i = 0; with_names && i < gen->segment_count; i++)
         EMIT("flightsearch_source_sequence{source=\"%s\"} %llu\n", gen->segments[i]->source,
              (unsigned long long)gen->segments[i]->sequence);
     EMIT("# HELP flightsearch_source_age_seconds Seconds since the source was last updated.\n"
          "# TYPE flightsearch_source_age_seconds gauge\n");
     int64_t now = (int64_t)time(NULL);
-    for (unsigned i = 0; i < gen->segment_count && n + 512 < cap; i++)
+    for (unsigned i = 0; with_names && i < gen->segment_count; i++)
         EMIT("flightsearch_source_age_seconds{source=\"%s\"} %lld\n", gen->segments[i]->source,
              (long long)(now - gen->segments[i]->updated_at));
     size_t index_bytes = 0;
@@ -714,13 +777,19 @@ static char *metrics_text(h2o_req_t *req, fs_shared_t *shared, size_t *len)
 #endif
 #undef EMIT
     *len = n;
-    return out;
+    return failed ? NULL : w->metrics_buf;
 }
 
 static int handle_metrics(h2o_req_t *req, fs_worker_t *w, uint64_t started_us)
 {
     size_t len;
-    char *body = metrics_text(req, w->shared, &len);
+    char *text = metrics_text(req, w->shared, &len);
+    if (text == NULL)
+        return fs_send_error(req, 503, "out_of_memory", NULL, "no memory for the metrics text; retry later", FS_EP_METRICS,
+                             started_us);
+    /* copied: the scratch is reused by the next scrape while h2o may still be sending this one */
+    char *body = h2o_mem_alloc_pool(&req->pool, len);
+    memcpy(body, text, len);
     req->res.status = 200;
     req->res.reason = "OK";
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("text/plain; version=0.0.4"));
@@ -736,12 +805,33 @@ static int path_is(h2o_req_t *req, const char *path)
     return h2o_memis(req->path_normalized.base, req->path_normalized.len, path, strlen(path));
 }
 
+/*
+ * Request heads are bounded at FS_MAX_HEADER_BYTES in all (the request line, the authority and
+ * every header as `name: value\r\n`), the size of HAProxy's default buffer in front of us, so a
+ * request answered directly is one HAProxy would also pass. libh2o 2.2.5 takes far larger heads
+ * (about 400 kB over HTTP/1.1, its HPACK buffer over h2) before any handler runs; this check cannot
+ * stop the buffering, only the answer. Over h2, h2o itself resets a stream whose head passes its
+ * own limit before this runs (REFUSED_STREAM; seen with a 100 kB header).
+ */
+#define FS_MAX_HEADER_BYTES (16 * 1024)
+static size_t request_head_bytes(const h2o_req_t *req)
+{
+    size_t n = req->input.method.len + 1 + req->input.path.len + 11 + req->input.authority.len + 8;
+    for (size_t i = 0; i < req->headers.size; i++)
+        n += req->headers.entries[i].name->len + 2 + req->headers.entries[i].value.len + 2;
+    return n;
+}
+
 int fs_handle_request(h2o_handler_t *self, h2o_req_t *req)
 {
     (void)self;
     uint64_t started_us = now_us();
     fs_worker_t *w = worker_of(req);
     fs_conn_state_t *conn = track_inflight(req, w);
+    if (request_head_bytes(req) > FS_MAX_HEADER_BYTES)
+        return fs_send_error(req, 431, "request_headers_too_large", NULL,
+                             "the request line and headers exceed 16 KiB in all; send fewer or shorter headers", FS_EP_OTHER,
+                             started_us);
     static const struct {
         const char *path;
         fs_endpoint_t ep;

@@ -15,12 +15,13 @@
 #include <errno.h>
 #include <netdb.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
+#include <linux/tcp.h> /* not netinet/tcp.h: glibc's struct tcp_info lacks tcpi_bytes_acked */
 #include <sys/socket.h>
 #include <ck_pr.h>
 #include <openssl/err.h>
@@ -223,17 +224,50 @@ static int all_delivered(fs_worker_t *w)
 }
 
 /*
- * The write timeout libh2o 2.2.5 lacks: a connection with requests in flight and no response
- * completed for FS_WRITE_TIMEOUT_MS is a client that does not read (or cannot). Its socket is shut
- * down; h2o then sees the error, closes the connection and frees its responses.
+ * The write timeout libh2o 2.2.5 lacks: a connection with requests in flight whose bytes have not
+ * moved for FS_WRITE_TIMEOUT_MS is a client that does not read (or cannot). Its socket is shut
+ * down; h2o then sees the error, closes the connection and frees its responses. "Moved" is
+ * measured in the kernel, once a second: the connection made progress when its send queue is
+ * empty (nothing waits for the client: a push waiting on its loader, a search being computed) or
+ * when the client acknowledged bytes since the last look (TCP_INFO tcpi_bytes_acked, Linux 4.1+),
+ * so a slow but steady reader of a large answer is never cut, however long it takes.
  */
+static int conn_made_progress(int fd, fs_conn_state_t *c)
+{
+    int unsent = 0;
+    if (ioctl(fd, SIOCOUTQ, &unsent) == 0 && unsent == 0)
+        return 1;
+    struct tcp_info ti;
+    socklen_t len = sizeof(ti);
+    memset(&ti, 0, sizeof(ti));
+    if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0 ||
+        len < offsetof(struct tcp_info, tcpi_bytes_acked) + sizeof(ti.tcpi_bytes_acked))
+        return 0; /* no counter (an old kernel): only completed requests count, as before */
+    if (ti.tcpi_bytes_acked == c->bytes_acked)
+        return 0;
+    c->bytes_acked = ti.tcpi_bytes_acked;
+    return 1;
+}
+
 #define FS_WRITE_TIMEOUT_MS 30000
+/* FS_WRITE_TIMEOUT_MS in the environment overrides it (tests use 1 s). */
+static int64_t write_timeout_ms(void)
+{
+    const char *env = getenv("FS_WRITE_TIMEOUT_MS");
+    long v = env != NULL ? strtol(env, NULL, 10) : 0;
+    return v > 0 ? v : FS_WRITE_TIMEOUT_MS;
+}
+
 static void close_stalled(fs_worker_t *w)
 {
-    int64_t now = monotonic_ms();
+    int64_t now = monotonic_ms(), timeout = write_timeout_ms();
     for (size_t fd = 0; fd < w->conns_cap; fd++) {
         fs_conn_state_t *c = &w->conns[fd];
-        if (c->open && !c->stalled && c->inflight > 0 && now - c->last_progress_ms > FS_WRITE_TIMEOUT_MS) {
+        if (!c->open || c->stalled || c->inflight == 0)
+            continue;
+        if (conn_made_progress((int)fd, c)) {
+            c->last_progress_ms = now;
+        } else if (now - c->last_progress_ms > timeout) {
             c->stalled = 1;
             shutdown((int)fd, SHUT_RDWR);
             ck_pr_store_64(&w->stalled_closed, w->stalled_closed + 1);
@@ -344,11 +378,15 @@ static void *startup_loader_main(void *arg)
     int n = fs_store_recover(ls->store, ls->shared->index, th);
     fs_feeds_config_t fc = {.loaders = ls->config->loaders, .queue_depth = 64, .compact_deltas = 64, .spool_interval_ms = 200};
     ck_pr_store_ptr(&ls->shared->feeds, fs_feeds_start(ls->shared->index, ls->store, &fc));
-    if (!ls->config->quiet)
+    if (!ls->config->quiet) {
+        /* the loaders just started may publish: read the generation inside a section */
+        const fs_generation_t *gen = fs_index_read_begin(ls->shared->index, th);
+        uint64_t number = gen->number, legs = gen->leg_count;
+        fs_index_read_end(ls->shared->index, th);
         fprintf(stderr, "flightsearch: restored %d source%s from %s in %lld ms (generation %llu, %llu legs); ready\n", n,
-                n == 1 ? "" : "s", ls->config->data_dir, (long long)(monotonic_ms() - t0),
-                (unsigned long long)fs_index_generation_number(ls->shared->index),
-                (unsigned long long)fs_index_leg_count(ls->shared->index, th));
+                n == 1 ? "" : "s", ls->config->data_dir, (long long)(monotonic_ms() - t0), (unsigned long long)number,
+                (unsigned long long)legs);
+    }
     fs_index_thread_put(ls->shared->index, th);
     ck_pr_store_int(&ls->shared->ready, 1);
     return NULL;

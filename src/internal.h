@@ -43,7 +43,9 @@ typedef struct fs_conn_state {
     unsigned inflight;        /* its requests not yet disposed */
     int open;
     int stalled;              /* shut down by the write timeout */
-    int64_t last_progress_ms; /* monotonic: when a request of it last completed, or it became busy */
+    int64_t last_progress_ms; /* monotonic: when its bytes last moved (see close_stalled), a request of it
+                               * completed, or it became busy */
+    uint64_t bytes_acked;     /* TCP_INFO tcpi_bytes_acked at the last look */
 } fs_conn_state_t;
 
 /** Monotonic milliseconds. */
@@ -86,6 +88,8 @@ struct fs_worker {
     fs_result_t *results;        /* scratch: FS_SEARCH_MAX_LIMIT results */
     fs_calendar_cell_t *cells;   /* scratch: FS_CALENDAR_MAX_DAYS * FS_CABIN_COUNT cells */
     fs_route_summary_t *routes;  /* scratch: FS_AIRPORT_COUNT destinations */
+    char *metrics_buf;           /* scratch: /metrics text, grown to the largest seen and kept (loop thread only) */
+    size_t metrics_cap;
     pthread_t thread;
 };
 
@@ -105,7 +109,9 @@ void fs_feeds_on_answers(h2o_multithread_receiver_t *receiver, h2o_linklist_t *m
 /* ----------------------------------------------------------------- auth */
 
 typedef struct fs_tokens fs_tokens_t;
-/** Parses a tokens file. 0, or FS_E* with a message naming the file and line in err. */
+/** Parses a tokens file. 0, or FS_E* with a message naming the file and line in err. A token listed
+ *  twice (FS_EINVAL, naming both lines) or a file with any group/other permission bit (FS_EINVAL,
+ *  the message says chmod 600 FILE) is refused. */
 int fs_tokens_parse(const char *path, fs_tokens_t **out, char *err, size_t errcap);
 /** The same over text[0..len) already in memory (the file's contents; NUL bytes allowed), with
  *  name_for_errors where the file's path goes in err. The caller's text is left as it is. */

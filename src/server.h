@@ -33,6 +33,7 @@ typedef struct fs_config {
     unsigned max_inflight;     /* per worker: requests routed and not yet finished */
     unsigned max_sources;      /* most sources the index holds (--max-sources) */
     int quiet;                 /* no access log lines */
+    int private_sources;       /* source names only to bearer tokens of scope * (searched, /metrics) */
 } fs_config_t;
 
 /**

@@ -63,9 +63,14 @@ void e2e_rmtree(const char *dir)
 
 int e2e_write_file(const char *path, const void *data, size_t len)
 {
-    FILE *f = fopen(path, "wb");
-    if (f == NULL)
+    /* 0600: the server refuses a --tokens file that group or others may read. */
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    FILE *f = fd < 0 ? NULL : fdopen(fd, "wb");
+    if (f == NULL) {
+        if (fd >= 0)
+            close(fd);
         return -1;
+    }
     int ok = len == 0 || fwrite(data, 1, len, f) == len;
     ok &= fclose(f) == 0;
     return ok ? 0 : -1;

@@ -28,7 +28,7 @@
 int e2e_tmpdir(char *out, size_t cap);
 /** Removes a directory and everything under it (nftw). */
 void e2e_rmtree(const char *dir);
-/** Writes len bytes to path (created or truncated). 0 or -1. */
+/** Writes len bytes to path (created 0600, or truncated). 0 or -1. */
 int e2e_write_file(const char *path, const void *data, size_t len);
 /** Reads a whole file into a malloc'd, NUL-terminated buffer (*len without the NUL); NULL on error. */
 char *e2e_read_file(const char *path, size_t *len);

@@ -30,6 +30,7 @@ trap cleanup EXIT
 
 TOKEN=soaktoken0000000000000
 printf '# soak test\n%s *\n' "$TOKEN" >"$WORK/tokens.txt"
+chmod 600 "$WORK/tokens.txt" # the server refuses a tokens file others can read
 "$BUILD/bench/flightsearch-gen" --size demo --seed 1 --start "$(date -u +%F)" --out "$WORK/data" --csv "$WORK/legs.csv" \
     --quiet >"$WORK/gen.log" 2>&1
 awk -F, -v seed=2 -v count=2000 -f "$ROOT/tests/overload/uris.awk" "$WORK/legs.csv" >"$WORK/paths.txt"

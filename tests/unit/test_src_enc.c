@@ -105,11 +105,12 @@ static void test_json_strings(void)
     fs_enc_str_lit(&e, "\x01\x1f\x0b\x7f ~");
     fs_enc_str(&e, "a\0b", 3);
     fs_enc_str_lit(&e, "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x9b\xab"); /* café € and a U+1F6EB */
-    /* Not UTF-8: still passed through, the caller's problem. */
+    /* Not UTF-8: each byte that does not belong to a valid sequence becomes U+FFFD, so the
+     * document stays valid JSON whatever the caller passed (a 404 echoing a decoded path). */
     fs_enc_str_lit(&e, "\xff\x80");
     fs_enc_array_end(&e);
     CHECK_EQ_STR(json_of(&e), "[\"a\\\"b\\\\c/d\",\"\\n\\r\\t\\b\\f\",\"\\u0001\\u001f\\u000b\x7f ~\",\"a\\u0000b\","
-                              "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x9b\xab\",\"\xff\x80\"]");
+                              "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x9b\xab\",\"\\ufffd\\ufffd\"]");
     fs_enc_dispose(&e);
 
     /* Keys are escaped the same way. */
@@ -135,6 +136,8 @@ static void test_json_strings(void)
             snprintf(expected, sizeof(expected), "\"\\%c\"", short_letters[strchr(short_forms, b) - short_forms]);
         else if (b < 0x20)
             snprintf(expected, sizeof(expected), "\"\\u%04x\"", b);
+        else if (b >= 0x80) /* a lone byte >= 0x80 is never UTF-8 */
+            snprintf(expected, sizeof(expected), "\"\\ufffd\"");
         else
             snprintf(expected, sizeof(expected), "\"%c\"", b);
         const char *got = json_of(&one);
@@ -143,6 +146,41 @@ static void test_json_strings(void)
             fprintf(stderr, "  byte 0x%02x\n", b);
         }
         fs_enc_dispose(&one);
+    }
+}
+
+/* Invalid UTF-8, case by case (RFC 3629 section 3-4: no overlong forms, no surrogates, nothing
+ * above U+10FFFF); each byte that cannot start or continue a valid sequence is one U+FFFD. */
+static void test_json_invalid_utf8(void)
+{
+    static const struct {
+        const char *name, *in, *out;
+    } cases[] = {
+        {"truncated 2-byte at end", "a\xc3", "\"a\\ufffd\""},
+        {"truncated 3-byte before ASCII", "\xe2\x82x", "\"\\ufffd\\ufffdx\""},
+        {"overlong slash", "\xc0\xaf", "\"\\ufffd\\ufffd\""},
+        {"overlong 3-byte", "\xe0\x80\xaf", "\"\\ufffd\\ufffd\\ufffd\""},
+        {"surrogate D800", "\xed\xa0\x80", "\"\\ufffd\\ufffd\\ufffd\""},
+        {"above U+10FFFF", "\xf4\x90\x80\x80", "\"\\ufffd\\ufffd\\ufffd\\ufffd\""},
+        {"F5 lead", "\xf5\x80", "\"\\ufffd\\ufffd\""},
+        {"valid U+10FFFF kept", "\xf4\x8f\xbf\xbf", "\"\xf4\x8f\xbf\xbf\""},
+        {"valid U+FFFF kept", "\xef\xbf\xbf", "\"\xef\xbf\xbf\""},
+        {"valid U+0080 kept", "\xc2\x80", "\"\xc2\x80\""},
+        {"stray continuation between valid", "\xc3\xa9\x80\xc3\xa9", "\"\xc3\xa9\\ufffd\xc3\xa9\""},
+        {"latin-1 path /caf\xe9", "/caf\xe9", "\"/caf\\ufffd\""},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        fs_enc_t e;
+        fs_enc_init(&e, FS_ENC_JSON, NULL, 0);
+        fs_enc_str(&e, cases[i].in, strlen(cases[i].in));
+        const char *got = json_of(&e);
+        if (got == NULL || strcmp(got, cases[i].out) != 0) {
+            CHECK_EQ_STR(got, cases[i].out);
+            fprintf(stderr, "  case: %s\n", cases[i].name);
+        } else {
+            CHECK(1);
+        }
+        fs_enc_dispose(&e);
     }
 }
 
@@ -635,6 +673,7 @@ int main(void)
 {
     test_json_structure();
     test_json_strings();
+    test_json_invalid_utf8();
     test_json_integers();
     test_json_doubles();
     test_json_failures();
