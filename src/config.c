@@ -25,6 +25,9 @@ void fs_config_usage(FILE *out)
                  "  --tls-listen HOST:PORT  HTTPS address (default 127.0.0.1:8443)\n"
                  "  --max-feed-bytes N      largest request body accepted, in bytes; K, M, G suffixes\n"
                  "                          (default 1G); larger pushes get 413\n"
+                 "  --feed-listen HOST:PORT plain HTTP address for feed pushes (HTTP/1.1 and h2c): with it,\n"
+                 "                          only this address buffers bodies up to --max-feed-bytes, the\n"
+                 "                          public ones refuse pushes and bodies over 64 KiB (docs/feeds.md)\n"
                  "  --tokens FILE           bearer tokens for the feed endpoints, one 'TOKEN SCOPE' per line\n"
                  "                          (SCOPE: * or a comma list of sources); SIGHUP reloads it.\n"
                  "                          Without it the feed endpoints answer 403\n"
@@ -143,7 +146,7 @@ int fs_config_parse(fs_config_t *cfg, int argc, char **argv, char *err, size_t e
             continue;
         }
         static const char *const with_value[] = {"--listen", "--threads", "--data-dir", "--tls-cert",
-                                                 "--tls-key", "--tls-listen", "--max-feed-bytes", "--tokens", "--loaders", "--cities", "--search-budget-ms", "--max-inflight", "--max-sources", NULL};
+                                                 "--tls-key", "--tls-listen", "--feed-listen", "--max-feed-bytes", "--tokens", "--loaders", "--cities", "--search-budget-ms", "--max-inflight", "--max-sources", NULL};
         int known = 0;
         for (int k = 0; with_value[k] != NULL; k++)
             known |= strcmp(flag, with_value[k]) == 0;
@@ -163,6 +166,12 @@ int fs_config_parse(fs_config_t *cfg, int argc, char **argv, char *err, size_t e
                 snprintf(err, errcap, "--listen: expected HOST:PORT with a port 0-65535, got '%s'", value);
                 return FS_EINVAL;
             }
+        } else if (strcmp(flag, "--feed-listen") == 0) {
+            if (parse_hostport(value, cfg->feed_listen_host, sizeof(cfg->feed_listen_host), &cfg->feed_listen_port) != 0) {
+                snprintf(err, errcap, "--feed-listen: expected HOST:PORT with a port 0-65535, got '%s'", value);
+                return FS_EINVAL;
+            }
+            cfg->feed_listen_enabled = 1;
         } else if (strcmp(flag, "--tls-listen") == 0) {
             if (parse_hostport(value, cfg->tls_listen_host, sizeof(cfg->tls_listen_host), &cfg->tls_listen_port) != 0) {
                 snprintf(err, errcap, "--tls-listen: expected HOST:PORT with a port 0-65535, got '%s'", value);

@@ -231,6 +231,12 @@ int fs_handle_feeds(h2o_req_t *req, fs_worker_t *w, uint64_t started_us)
     }
     if (!h2o_memis(req->method.base, req->method.len, method, strlen(method)))
         return not_allowed(req, method, started_us);
+    if (w->shared->config->feed_listen_enabled && !fs_on_feed_listener(req)) {
+        char msg[400];
+        snprintf(msg, sizeof(msg), "this server takes pushes on its feed address (--feed-listen %s:%u), not on this one",
+                 w->shared->config->feed_listen_host, w->shared->config->feed_listen_port);
+        return fs_send_error(req, 421, "use_feed_listener", NULL, msg, FS_EP_FEEDS, started_us);
+    }
     if (authorize(req, w, source, 0, started_us) != 0)
         return 0;
     return submit(req, w, op, source, started_us);

@@ -37,6 +37,7 @@ static const char *reason_phrase(int status)
     case 409: return "Conflict";
     case 413: return "Payload Too Large";
     case 415: return "Unsupported Media Type";
+    case 421: return "Misdirected Request";
     case 422: return "Unprocessable Entity";
     case 431: return "Request Header Fields Too Large";
     case 503: return "Service Unavailable";
@@ -46,7 +47,7 @@ static const char *reason_phrase(int status)
 
 static fs_worker_t *worker_of(h2o_req_t *req)
 {
-    return (fs_worker_t *)req->conn->ctx;
+    return fs_worker_of(req->conn->ctx);
 }
 
 static fs_enc_format_t negotiate(h2o_req_t *req)

@@ -119,22 +119,24 @@ static void on_accept(h2o_socket_t *listener, const char *err)
             if (errno == EMFILE || errno == ENFILE) {
                 /* out of descriptors: the listener stays readable, so epoll would wake us at once,
                  * forever. Pause accepting for a moment; pending clients wait in the backlog. */
-                fs_worker_t *w = (fs_worker_t *)accept_ctx->ctx;
+                fs_worker_t *w = fs_worker_of(accept_ctx->ctx);
                 w->accept_paused_until = monotonic_ms() + 100;
                 h2o_socket_read_stop(w->listener_plain);
                 if (w->listener_tls != NULL)
                     h2o_socket_read_stop(w->listener_tls);
+                if (w->listener_feed != NULL)
+                    h2o_socket_read_stop(w->listener_feed);
             }
             return;
         }
-        remember_conn((fs_worker_t *)accept_ctx->ctx, sock);
+        remember_conn(fs_worker_of(accept_ctx->ctx), sock);
         h2o_accept(accept_ctx, sock);
     }
 }
 
 typedef struct worker_start {
     fs_worker_t *worker;
-    int plain_fd, tls_fd;
+    int plain_fd, tls_fd, feed_fd;
     SSL_CTX *ssl_ctx;
 } worker_start_t;
 
@@ -282,7 +284,7 @@ static void drain_accept_queue(h2o_socket_t *listener)
     h2o_socket_t *sock;
     while ((sock = h2o_evloop_socket_accept(listener)) != NULL) {
         h2o_accept_ctx_t *accept_ctx = listener->data;
-        remember_conn((fs_worker_t *)accept_ctx->ctx, sock);
+        remember_conn(fs_worker_of(accept_ctx->ctx), sock);
         h2o_accept(accept_ctx, sock);
     }
 }
@@ -303,19 +305,26 @@ static void *worker_main(void *arg)
     fs_shared_t *shared = w->shared;
 
     w->loop = h2o_evloop_create();
-    h2o_context_init(&w->ctx, w->loop, &shared->h2o_config);
+    h2o_context_init(&w->ctx, w->loop, &shared->h2o_config.h2o);
+    if (start->feed_fd >= 0)
+        h2o_context_init(&w->feed_ctx, w->loop, &shared->h2o_feed_config.h2o);
     fs_index_thread_register(shared->index, &w->index_thread);
     fs_auth_thread_register(&w->auth_record);
     w->feed_queue = h2o_multithread_create_queue(w->loop);
     h2o_multithread_register_receiver(w->feed_queue, &w->feed_receiver, fs_feeds_on_answers);
     w->accept_plain.ctx = &w->ctx;
-    w->accept_plain.hosts = shared->h2o_config.hosts;
+    w->accept_plain.hosts = shared->h2o_config.h2o.hosts;
     w->listener_plain = start_listener(w, start->plain_fd, &w->accept_plain);
     if (start->tls_fd >= 0) {
         w->accept_tls.ctx = &w->ctx;
-        w->accept_tls.hosts = shared->h2o_config.hosts;
+        w->accept_tls.hosts = shared->h2o_config.h2o.hosts;
         w->accept_tls.ssl_ctx = start->ssl_ctx;
         w->listener_tls = start_listener(w, start->tls_fd, &w->accept_tls);
+    }
+    if (start->feed_fd >= 0) {
+        w->accept_feed.ctx = &w->feed_ctx;
+        w->accept_feed.hosts = shared->h2o_feed_config.h2o.hosts;
+        w->listener_feed = start_listener(w, start->feed_fd, &w->accept_feed);
     }
 
     int64_t next_check = monotonic_ms() + 1000;
@@ -327,6 +336,8 @@ static void *worker_main(void *arg)
             h2o_socket_read_start(w->listener_plain, on_accept);
             if (w->listener_tls != NULL)
                 h2o_socket_read_start(w->listener_tls, on_accept);
+            if (w->listener_feed != NULL)
+                h2o_socket_read_start(w->listener_feed, on_accept);
         }
         if (now >= next_check) {
             close_stalled(w);
@@ -338,8 +349,10 @@ static void *worker_main(void *arg)
      * listening socket resets them, and their clients did nothing wrong), then no new ones */
     drain_accept_queue(w->listener_plain);
     drain_accept_queue(w->listener_tls);
+    drain_accept_queue(w->listener_feed);
     close_listener(&w->listener_plain);
     close_listener(&w->listener_tls);
+    close_listener(&w->listener_feed);
     /* Phase A: keep serving until nothing is in flight and every HTTP/2 socket has handed all its
      * bytes to the client's kernel. libh2o 2.2.5 closes an HTTP/2 connection soon after its
      * GOAWAY once its streams are done; if the client is still reading (sending WINDOW_UPDATEs),
@@ -355,8 +368,13 @@ static void *worker_main(void *arg)
     /* Phase B: GOAWAY on HTTP/2, no more keep-alive on HTTP/1.1; done when no request is in
      * flight and every HTTP/2 connection has closed. An idle HTTP/1.1 keep-alive connection holds
      * nothing (h2o 2.2.5 would keep it open), so it is not waited for. */
+    int feed = start->feed_fd >= 0;
     h2o_context_request_shutdown(&w->ctx);
-    while ((ck_pr_load_uint(&w->inflight) > 0 || !h2o_linklist_is_empty(&w->ctx.http2._conns)) && monotonic_ms() < deadline)
+    if (feed)
+        h2o_context_request_shutdown(&w->feed_ctx);
+    while ((ck_pr_load_uint(&w->inflight) > 0 || !h2o_linklist_is_empty(&w->ctx.http2._conns) ||
+            (feed && !h2o_linklist_is_empty(&w->feed_ctx.http2._conns))) &&
+           monotonic_ms() < deadline)
         h2o_evloop_run(w->loop, 10);
     h2o_evloop_run(w->loop, 0); /* flush what the last pass wrote */
     return NULL;
@@ -417,6 +435,25 @@ static SSL_CTX *make_ssl_ctx(const fs_config_t *cfg, char *msg, size_t msgcap)
     return ctx;
 }
 
+/* One h2o configuration serving every path with fs_handle_request, its body limit and where its
+ * contexts sit in a worker. */
+static void configure_h2o(fs_globalconf_t *conf, size_t ctx_offset, uint64_t body_limit, fs_shared_t *shared)
+{
+    h2o_config_init(&conf->h2o);
+    conf->ctx_offset = ctx_offset;
+    conf->h2o.server_name = h2o_iovec_init(H2O_STRLIT(FS_SERVER_NAME));
+    conf->h2o.max_request_entity_size = body_limit;
+    conf->h2o.handshake_timeout = 10000;
+    conf->h2o.http1.req_timeout = 10000;    /* headers and body must arrive within 10 s */
+    conf->h2o.http2.idle_timeout = 30000;   /* an idle HTTP/2 connection is closed after 30 s */
+    conf->h2o.http2.graceful_shutdown_timeout = FS_DRAIN_TIMEOUT_MS;
+    h2o_hostconf_t *host = h2o_config_register_host(&conf->h2o, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+    h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);
+    fs_handler_t *handler = (fs_handler_t *)h2o_create_handler(path, sizeof(*handler));
+    handler->super.on_req = fs_handle_request;
+    handler->shared = shared;
+}
+
 int fs_server_run(const fs_config_t *cfg)
 {
     static fs_shared_t shared;
@@ -431,82 +468,74 @@ int fs_server_run(const fs_config_t *cfg)
     unsigned max_sources = cfg->max_sources ? cfg->max_sources : FS_MAX_SOURCES_DEFAULT; /* 0: a config not from fs_config_parse */
     fs_index_set_max_sources(shared.index, max_sources);
 
-    h2o_config_init(&shared.h2o_config);
-    shared.h2o_config.server_name = h2o_iovec_init(H2O_STRLIT(FS_SERVER_NAME));
-    /* h2o 2.2.5 buffers a whole body before any handler sees it, with one limit for every path.
-     * Without --tokens no endpoint takes a body: bodies are capped at 64 KiB, enough for the
-     * handlers to answer a mistaken push or POST with their clear JSON error (403, 405), small
-     * enough that no client can make the server buffer more. With feeds on, the limit is the feed
-     * limit (docs/reliability.md says what that exposes and how HAProxy closes it). */
-    shared.h2o_config.max_request_entity_size = cfg->tokens_file != NULL ? cfg->max_feed_bytes : 64 * 1024;
-    shared.h2o_config.handshake_timeout = 10000;
-    shared.h2o_config.http1.req_timeout = 10000;    /* headers and body must arrive within 10 s */
-    shared.h2o_config.http2.idle_timeout = 30000;   /* an idle HTTP/2 connection is closed after 30 s */
-    shared.h2o_config.http2.graceful_shutdown_timeout = FS_DRAIN_TIMEOUT_MS;
-    h2o_hostconf_t *host = h2o_config_register_host(&shared.h2o_config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
-    h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);
-    fs_handler_t *handler = (fs_handler_t *)h2o_create_handler(path, sizeof(*handler));
-    handler->super.on_req = fs_handle_request;
-    handler->shared = &shared;
+    /* h2o 2.2.5 buffers a whole body before any handler sees it (so before any token is checked),
+     * with one limit per configuration. Without --tokens no endpoint takes a body: bodies are
+     * capped at 64 KiB, enough for the handlers to answer a mistaken push or POST with their clear
+     * JSON error (403, 405), small enough that no client can make the server buffer more. With
+     * feeds on, the public listeners take the feed limit, unless --feed-listen moves pushes to an
+     * address of their own: then only that address (a partner network, HAProxy's feed backend)
+     * can be made to buffer a large body, and the public ones stay at 64 KiB. */
+    uint64_t public_limit = cfg->tokens_file != NULL && !cfg->feed_listen_enabled ? cfg->max_feed_bytes : 64 * 1024;
+    configure_h2o(&shared.h2o_config, offsetof(fs_worker_t, ctx), public_limit, &shared);
+    if (cfg->feed_listen_enabled)
+        configure_h2o(&shared.h2o_feed_config, offsetof(fs_worker_t, feed_ctx), cfg->max_feed_bytes, &shared);
 
     unsigned n = cfg->threads;
-    int *plain_fds = calloc(n, sizeof(int)), *tls_fds = calloc(n, sizeof(int));
-    unsigned port = cfg->listen_port, tls_port = cfg->tls_listen_port;
-    if (plain_fds == NULL || tls_fds == NULL) {
+    int *fds = calloc(3 * (size_t)n, sizeof(int)); /* per worker: plain, TLS, feed listener */
+    int *plain_fds = fds, *tls_fds = fds + n, *feed_fds = fds + 2 * (size_t)n;
+    unsigned port = cfg->listen_port, tls_port = cfg->tls_listen_port, feed_port = cfg->feed_listen_port;
+    if (fds == NULL) {
         fprintf(stderr, "flightsearch: out of memory\n");
-        free(plain_fds);
-        free(tls_fds);
+        free(fds);
         return 1;
     }
     if (bind_listeners(cfg->listen_host, &port, plain_fds, n, msg, sizeof(msg)) != 0) {
         fprintf(stderr, "flightsearch: --listen: %s\n", msg);
-        free(plain_fds);
-        free(tls_fds);
+        free(fds);
         return 1;
     }
     SSL_CTX *ssl_ctx = NULL;
     for (unsigned i = 0; i < n; i++)
-        tls_fds[i] = -1;
+        tls_fds[i] = feed_fds[i] = -1;
+    if (cfg->feed_listen_enabled && bind_listeners(cfg->feed_listen_host, &feed_port, feed_fds, n, msg, sizeof(msg)) != 0) {
+        fprintf(stderr, "flightsearch: --feed-listen: %s\n", msg);
+        free(fds);
+        return 1;
+    }
     if (cfg->tls_enabled) {
         ssl_ctx = make_ssl_ctx(cfg, msg, sizeof(msg));
         if (ssl_ctx == NULL) {
             fprintf(stderr, "flightsearch: %s\n", msg);
-            free(plain_fds);
-            free(tls_fds);
+            free(fds);
             return 1;
         }
         if (bind_listeners(cfg->tls_listen_host, &tls_port, tls_fds, n, msg, sizeof(msg)) != 0) {
             fprintf(stderr, "flightsearch: --tls-listen: %s\n", msg);
-            free(plain_fds);
-            free(tls_fds);
+            free(fds);
             return 1;
         }
     }
 
     if (fs_cities_load(cfg->cities_file, msg, sizeof(msg)) != 0) {
         fprintf(stderr, "flightsearch: %s\n", msg);
-        free(plain_fds);
-        free(tls_fds);
+        free(fds);
         return 1;
     }
     if (fs_auth_init(cfg->tokens_file, msg, sizeof(msg)) != 0) {
         fprintf(stderr, "flightsearch: %s\n", msg);
-        free(plain_fds);
-        free(tls_fds);
+        free(fds);
         return 1;
     }
     fs_store_t *store = fs_store_open(cfg->data_dir, msg, sizeof(msg));
     if (store == NULL) {
         fprintf(stderr, "flightsearch: --data-dir: %s\n", msg);
-        free(plain_fds);
-        free(tls_fds);
+        free(fds);
         return 1;
     }
     if (fs_store_check_sources(store, max_sources, msg, sizeof(msg)) != 0) {
         fprintf(stderr, "flightsearch: --data-dir: %s\n", msg);
         fs_store_close(store);
-        free(plain_fds);
-        free(tls_fds);
+        free(fds);
         return 1;
     }
 
@@ -537,7 +566,7 @@ int fs_server_run(const fs_config_t *cfg)
         shared.workers[i] = w;
         if (w->results == NULL || w->cells == NULL || w->routes == NULL)
             goto nomem;
-        starts[i] = (worker_start_t){w, plain_fds[i], tls_fds[i], ssl_ctx};
+        starts[i] = (worker_start_t){w, plain_fds[i], tls_fds[i], feed_fds[i], ssl_ctx};
     }
     for (unsigned i = 0; i < n; i++)
         pthread_create(&shared.workers[i]->thread, NULL, worker_main, &starts[i]);
@@ -545,6 +574,8 @@ int fs_server_run(const fs_config_t *cfg)
         fprintf(stderr, "flightsearch: listening on http://%s:%u (HTTP/1.1, h2c)", cfg->listen_host, port);
         if (cfg->tls_enabled)
             fprintf(stderr, " and https://%s:%u (h2, HTTP/1.1)", cfg->tls_listen_host, tls_port);
+        if (cfg->feed_listen_enabled)
+            fprintf(stderr, ", feeds on http://%s:%u", cfg->feed_listen_host, feed_port);
         fprintf(stderr, " with %u thread%s; data dir %s\n", n, n == 1 ? "" : "s", cfg->data_dir);
     }
 
@@ -573,8 +604,7 @@ int fs_server_run(const fs_config_t *cfg)
     fs_store_close(store);
     /* what the process itself allocated; h2o's per-loop state dies with the process */
     free(starts);
-    free(plain_fds);
-    free(tls_fds);
+    free(fds);
     if (!cfg->quiet)
         fprintf(stderr, "flightsearch: stopped\n");
     return 0;
@@ -582,7 +612,6 @@ int fs_server_run(const fs_config_t *cfg)
 nomem: /* no worker runs yet; the process exits */
     fprintf(stderr, "flightsearch: out of memory\n");
     free(starts);
-    free(plain_fds);
-    free(tls_fds);
+    free(fds);
     return 1;
 }

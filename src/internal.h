@@ -53,12 +53,21 @@ int64_t fs_monotonic_ms(void);
 /** The state of the connection a request came on, or NULL when it is not tracked. */
 fs_conn_state_t *fs_conn_of(fs_worker_t *w, h2o_conn_t *conn);
 
+/** An h2o configuration and where the contexts made from it sit in a worker: libh2o 2.2.5 gives a
+ *  request its context and the context its configuration, so this is how a handler finds its
+ *  worker from either of a worker's two contexts (fs_worker_of). */
+typedef struct fs_globalconf {
+    h2o_globalconf_t h2o; /* first: h2o_context_t.globalconf points here */
+    size_t ctx_offset;    /* offsetof(fs_worker_t, the context made from this configuration) */
+} fs_globalconf_t;
+
 /** What every worker shares. Read-only after start-up, except the atomics named. */
 typedef struct fs_shared {
     const fs_config_t *config;
     fs_index_t *index;
     struct fs_feeds *feeds; /* ck_pr: set once the data dir is restored */
-    h2o_globalconf_t h2o_config;
+    fs_globalconf_t h2o_config;      /* the public listeners (--listen, --tls-listen) */
+    fs_globalconf_t h2o_feed_config; /* --feed-listen: the same handler, the feed body limit */
     fs_worker_t **workers;
     unsigned worker_count;
     int ready;            /* ck_pr: 1 once the data dir is loaded */
@@ -67,12 +76,13 @@ typedef struct fs_shared {
 } fs_shared_t;
 
 struct fs_worker {
-    h2o_context_t ctx;    /* first: handlers get the worker from req->conn->ctx */
+    h2o_context_t ctx;    /* from shared->h2o_config: the public listeners */
+    h2o_context_t feed_ctx; /* from shared->h2o_feed_config: --feed-listen (initialised only with it) */
     fs_shared_t *shared;
     unsigned id;
     h2o_evloop_t *loop;
-    h2o_accept_ctx_t accept_plain, accept_tls;
-    h2o_socket_t *listener_plain, *listener_tls;
+    h2o_accept_ctx_t accept_plain, accept_tls, accept_feed;
+    h2o_socket_t *listener_plain, *listener_tls, *listener_feed;
     fs_index_thread_t index_thread;
     ck_epoch_record_t auth_record;
     h2o_multithread_queue_t *feed_queue;
@@ -92,6 +102,17 @@ struct fs_worker {
     size_t metrics_cap;
     pthread_t thread;
 };
+
+/** The worker a context belongs to (either of its two). Any thread; the worker is the context's. */
+static inline fs_worker_t *fs_worker_of(h2o_context_t *ctx)
+{
+    return (fs_worker_t *)(void *)((char *)ctx - ((const fs_globalconf_t *)(const void *)ctx->globalconf)->ctx_offset);
+}
+/** Whether a request came in on --feed-listen. */
+static inline int fs_on_feed_listener(const h2o_req_t *req)
+{
+    return ((const fs_globalconf_t *)(const void *)req->conn->ctx->globalconf)->ctx_offset == offsetof(fs_worker_t, feed_ctx);
+}
 
 /** Sends a JSON body (copied into the request's pool) and records the metrics. */
 void fs_send_json(h2o_req_t *req, int status, const char *body, size_t len, fs_endpoint_t ep, uint64_t started_us);

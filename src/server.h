@@ -22,6 +22,9 @@ typedef struct fs_config {
     int tls_enabled;
     char tls_listen_host[256];
     unsigned tls_listen_port;
+    int feed_listen_enabled;   /* --feed-listen: bodies over 64 KiB (pushes) only on that address */
+    char feed_listen_host[256];
+    unsigned feed_listen_port;
     const char *tls_cert, *tls_key;
     unsigned threads;          /* event-loop threads */
     const char *data_dir;

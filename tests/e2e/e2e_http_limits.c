@@ -260,6 +260,73 @@ static void test_push_outlives_write_timeout(const char *tmp)
     e2e_server_stop(&srv);
 }
 
+/* --feed-listen: the public listener holds at most 64 KiB of body whoever sends it (h2o reads
+ * a body before any handler can check a token), the feed address takes pushes up to
+ * --max-feed-bytes, and a push sent to the public one is told where to go. */
+static void test_feed_listener(const char *tmp)
+{
+    char data_dir[300], tokens[300];
+    snprintf(data_dir, sizeof(data_dir), "%s/feedlisten-data", tmp);
+    snprintf(tokens, sizeof(tokens), "%s/feedlisten-tokens", tmp);
+    if (mkdir(data_dir, 0700) != 0 || e2e_write_file(tokens, PUSH_TOKEN " *\n", strlen(PUSH_TOKEN " *\n")) != 0) {
+        CHECK(!"set up the feed-listen server");
+        return;
+    }
+    unsigned feed_port = e2e_free_port();
+    char feed_addr[64], feed_url[160], public_url[160];
+    snprintf(feed_addr, sizeof(feed_addr), "127.0.0.1:%u", feed_port);
+    e2e_server_t srv;
+    const char *const extra[] = {"--tokens", tokens, "--feed-listen", feed_addr, NULL};
+    if (e2e_server_start(&srv, binary, data_dir, extra) != 0) {
+        CHECK(!"the server starts with --feed-listen");
+        return;
+    }
+    snprintf(public_url, sizeof(public_url), "%s/v1/feeds/listened/snapshot", srv.url);
+    snprintf(feed_url, sizeof(feed_url), "http://%s/v1/feeds/listened/snapshot", feed_addr);
+    size_t big_len = 1024 * 1024;
+    char *big = calloc(1, big_len);
+    static const e2e_leg_t leg = {"TP", 82, "GRU", "LIS", "2026-12-01T21:35:00-03:00", "2026-12-02T11:05:00+00:00",
+                                  {[E2E_ECONOMY] = {1, 9, 35000, 12345, "BRL"}}};
+    e2e_feed_t f = {"listened", 1, "2026-11-30T12:00:00Z", &leg, 1};
+    msgpack_sbuffer sbuf;
+    msgpack_sbuffer_init(&sbuf);
+    e2e_feed_pack(&f, &sbuf);
+    const char *const anonymous[] = {"Content-Type: application/msgpack", NULL};
+    const char *const authorised[] = {"Authorization: Bearer " PUSH_TOKEN, "Content-Type: application/msgpack", NULL};
+    e2e_client_t client;
+    e2e_client_init(&client);
+    e2e_response_t res;
+    /* 1 MB without a token: refused by the body limit on the public address, read and then refused
+     * by the token check on the feed address */
+    CHECK(big != NULL && e2e_request(&client, E2E_H1, "PUT", public_url, anonymous, big, big_len, &res) == 0);
+    CHECK_EQ_INT(res.status, 413);
+    e2e_response_free(&res);
+    CHECK(big != NULL && e2e_request(&client, E2E_H1, "PUT", feed_url, anonymous, big, big_len, &res) == 0);
+    CHECK_EQ_INT(res.status, 401);
+    e2e_response_free(&res);
+    /* a valid push: misdirected on the public address, applied on the feed address */
+    CHECK(e2e_request(&client, E2E_H1, "PUT", public_url, authorised, sbuf.data, sbuf.size, &res) == 0);
+    CHECK_EQ_INT(res.status, 421);
+    CHECK(res.body != NULL && strstr(res.body, "use_feed_listener") != NULL && strstr(res.body, feed_addr) != NULL);
+    e2e_response_free(&res);
+    CHECK(e2e_request(&client, E2E_H1, "PUT", feed_url, authorised, sbuf.data, sbuf.size, &res) == 0);
+    CHECK_EQ_INT(res.status, 200);
+    e2e_response_free(&res);
+    /* and searches on the public address see it */
+    char search[200];
+    snprintf(search, sizeof(search), "%s/v1/search?origin=GRU&destination=LIS&date=2026-12-01", srv.url);
+    CHECK(e2e_get(&client, E2E_H1, search, NULL, &res) == 0);
+    CHECK_EQ_INT(res.status, 200);
+    CHECK(res.body != NULL && strstr(res.body, "\"count\":1") != NULL);
+    if (res.body == NULL || strstr(res.body, "\"count\":1") == NULL)
+        fprintf(stderr, "  search after a push on the feed address: %.300s\n", res.body ? res.body : "");
+    e2e_response_free(&res);
+    e2e_client_free(&client);
+    msgpack_sbuffer_destroy(&sbuf);
+    free(big);
+    CHECK_EQ_INT(e2e_server_stop(&srv), 0);
+}
+
 /* --private-sources: the names of the two sources, secretalpha and secretbeta, reach only scope *
  * through "searched" and /metrics. */
 static void test_private_sources(const char *tmp)
@@ -377,6 +444,7 @@ int main(int argc, char **argv)
     e2e_client_free(&client);
     e2e_server_stop(&srv);
     test_push_outlives_write_timeout(tmp);
+    test_feed_listener(tmp);
     test_private_sources(tmp);
     e2e_rmtree(tmp);
     TEST_DONE();
