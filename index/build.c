@@ -12,7 +12,8 @@
  * Sorting: an LSD radix sort of (57-bit key, leg index) pairs, 8 bits per pass, skipping passes
  * in which every key has the same byte. qsort on 10M 40-byte legs took ~3 s; the radix sort plus
  * one gather pass is well under a second. Legs that tie on the key (same route, day and minute)
- * are then put in (carrier, flight) order by an insertion sort over each tie run, which is short.
+ * are then put in (carrier, flight) order run by run (insertion sort for short runs, qsort for
+ * long ones: a crafted feed can make one run of every leg).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -265,11 +266,29 @@ static int radix_sort(sort_item_t *items, size_t n)
     return 0;
 }
 
-static int leg_tie_less(const fs_leg_t *a, const fs_leg_t *b)
+static int leg_tie_cmp(const void *pa, const void *pb)
 {
+    const fs_leg_t *a = pa, *b = pb;
     if (a->carrier != b->carrier)
-        return a->carrier < b->carrier;
-    return a->flight < b->flight;
+        return a->carrier < b->carrier ? -1 : 1;
+    return a->flight < b->flight ? -1 : a->flight > b->flight;
+}
+
+/* Puts legs[0..n) that tie on the radix key in (carrier, flight) order. Runs are short in real
+ * schedules (a few flights leave a route in the same minute), where insertion sort is cheapest;
+ * a long run (one crafted feed: 200,000 legs in one minute took 68 s) gets qsort, O(n log n). */
+static void sort_tie_run(fs_leg_t *legs, size_t n)
+{
+    if (n > 16) {
+        qsort(legs, n, sizeof(*legs), leg_tie_cmp);
+        return;
+    }
+    for (size_t i = 1; i < n; i++)
+        for (size_t j = i; j > 0 && leg_tie_cmp(&legs[j], &legs[j - 1]) < 0; j--) {
+            fs_leg_t t = legs[j];
+            legs[j] = legs[j - 1];
+            legs[j - 1] = t;
+        }
 }
 
 static uint64_t route_hash(fs_airport_t origin, fs_airport_t destination)
@@ -343,15 +362,13 @@ fs_segment_t *fs_segment_builder_finish(fs_segment_builder_t *b, uint64_t body_h
         goto fail;
     for (size_t i = 0; i < n; i++)
         legs[i] = b->legs[items[i].index];
-    for (size_t i = 1; i < n; i++) {
-        if (items[i].key != items[i - 1].key)
-            continue;
-        /* a tie run: insertion-sort it by (carrier, flight) */
-        for (size_t j = i; j > 0 && items[j].key == items[j - 1].key && leg_tie_less(&legs[j], &legs[j - 1]); j--) {
-            fs_leg_t t = legs[j];
-            legs[j] = legs[j - 1];
-            legs[j - 1] = t;
-        }
+    for (size_t i = 0; i < n;) {
+        size_t end = i + 1;
+        while (end < n && items[end].key == items[i].key)
+            end++;
+        if (end - i > 1)
+            sort_tie_run(legs + i, end - i);
+        i = end;
     }
     free(items);
     items = NULL;
