@@ -453,7 +453,8 @@ typedef struct fs_route_summary {
 /** Fills up to max destinations from origin, sorted by code; returns how many (or FS_ERANGE).
  *  filter (may be NULL) applies sources, carriers, the date range and max_stops: with 1, the
  *  destinations of routes X->B leaving a nonstop destination X are added with stops = 1 and the
- *  dates of those X->B legs (schedules are not matched: explore says where, search says when). */
+ *  dates of those X->B legs (schedules are not matched: explore says where, search says when).
+ *  FS_ETIMEDOUT when filter->deadline_us passed first (the summaries must not be used). */
 int fs_routes_from(const fs_generation_t *gen, fs_airport_t origin, const fs_search_query_t *filter,
                    fs_route_summary_t *out, unsigned max);
 

@@ -30,7 +30,10 @@
 
 /*
  * The time budget. Reading the clock costs ~20 ns (vDSO), a leg visit a few ns, so the clock is
- * read every 256 legs: a search overruns its deadline by at most ~256 leg visits (microseconds).
+ * read every 256 ticks: a search overruns its deadline by at most ~256 steps (microseconds). Every
+ * loop whose length the query can grow ticks: airport pairs, sources, routes, first and second
+ * legs (a query of 32 x 32 airports over 90 days with wide connection windows otherwise ran 2-50x
+ * past its budget), and route explore's routes and legs.
  */
 typedef struct budget {
     int64_t deadline_us;
@@ -175,6 +178,8 @@ static void nonstop(const fs_generation_t *gen, const fs_search_query_t *q, budg
             continue;
         for (unsigned o = 0; o < q->origin_count; o++) {
             for (unsigned d = 0; d < q->destination_count; d++) {
+                if (budget_spent(b))
+                    return;
                 const fs_route_t *route = fs_segment_route(seg, q->origins[o], q->destinations[d]);
                 if (route == NULL)
                     continue;
@@ -278,6 +283,8 @@ static void one_stop(const fs_generation_t *gen, const fs_search_query_t *q, bud
                 uint32_t r, rend;
                 routes_from(s1, a, &r, &rend);
                 for (; r < rend; r++) {
+                    if (budget_spent(budget))
+                        return;
                     const fs_route_t *r1 = &s1->routes[r];
                     fs_airport_t x = r1->destination;
                     if (x == b)
@@ -287,6 +294,8 @@ static void one_stop(const fs_generation_t *gen, const fs_search_query_t *q, bud
                     if (i0 == i1)
                         continue;
                     for (unsigned s2i = 0; s2i < gen->segment_count; s2i++) {
+                        if (budget_spent(budget))
+                            return;
                         const fs_segment_t *s2 = gen->segments[s2i];
                         if ((q->same_source && s2 != s1) || !source_wanted(q, s2))
                             continue;
@@ -305,6 +314,8 @@ static void one_stop(const fs_generation_t *gen, const fs_search_query_t *q, bud
                             fs_route_days(s2, r2, (int32_t)floor_div(lo + FS_MIN_OFFSET_MIN, 1440),
                                           (int32_t)floor_div(hi + FS_MAX_OFFSET_MIN, 1440), &j, &jend);
                             for (; j < jend; j++) {
+                                if (budget_spent(budget))
+                                    return;
                                 const fs_leg_t *l2 = &s2->legs[j];
                                 int64_t dep2 = fs_leg_departs_utc_min(l2);
                                 if (dep2 < lo || dep2 > hi || !carrier_wanted(q, l2->carrier))
@@ -456,8 +467,17 @@ static int summary_cmp(const void *a, const void *b)
 }
 
 /* Adds legs of one route (filtered) to the summary of its destination. */
+/* What fs_routes_from builds: the summaries so far, and where each destination's is (a linear
+ * scan per route made explore from a hub quadratic in its destinations). */
+typedef struct summaries {
+    fs_route_summary_t *out;
+    unsigned n, max;
+    uint16_t at[FS_AIRPORT_COUNT]; /* index in out + 1; 0: none yet */
+    budget_t budget;
+} summaries_t;
+
 static int add_summary(const fs_segment_t *seg, const fs_route_t *route, fs_airport_t destination, const fs_search_query_t *filter,
-                       fs_route_summary_t *out, unsigned *n, unsigned max, int stops, int count_legs)
+                       summaries_t *sum, int stops, int count_legs)
 {
     uint64_t legs = 0;
     int32_t first = -1, last = -1;
@@ -475,6 +495,8 @@ static int add_summary(const fs_segment_t *seg, const fs_route_t *route, fs_airp
     } else {
         for (; i < end; i++) {
             const fs_leg_t *leg = &seg->legs[i];
+            if (budget_spent(&sum->budget))
+                return FS_ETIMEDOUT;
             if (!carrier_wanted(filter, leg->carrier))
                 continue;
             if (first < 0)
@@ -485,13 +507,16 @@ static int add_summary(const fs_segment_t *seg, const fs_route_t *route, fs_airp
     }
     if (legs == 0)
         return 0;
-    unsigned k = 0;
-    while (k < *n && out[k].destination != destination)
-        k++;
-    if (k == *n) {
-        if (*n == max)
+    fs_route_summary_t *out = sum->out;
+    unsigned k;
+    if (sum->at[destination] != 0) {
+        k = sum->at[destination] - 1u;
+    } else {
+        if (sum->n == sum->max)
             return FS_ERANGE;
-        out[(*n)++] = (fs_route_summary_t){.destination = destination, .legs = 0, .first_day = first, .last_day = last, .stops = stops};
+        k = sum->n++;
+        sum->at[destination] = (uint16_t)(k + 1);
+        out[k] = (fs_route_summary_t){.destination = destination, .legs = 0, .first_day = first, .last_day = last, .stops = stops};
     }
     if (stops < out[k].stops) { /* a nonstop found after a 1-stop summary: the nonstop defines it */
         out[k] = (fs_route_summary_t){.destination = destination, .legs = 0, .first_day = first, .last_day = last, .stops = stops};
@@ -510,21 +535,30 @@ static int add_summary(const fs_segment_t *seg, const fs_route_t *route, fs_airp
 int fs_routes_from(const fs_generation_t *gen, fs_airport_t origin, const fs_search_query_t *filter,
                    fs_route_summary_t *out, unsigned max)
 {
-    unsigned n = 0;
+    summaries_t sum; /* ~35 KB on the caller's stack: explore runs on event-loop threads with 8 MB */
+    memset(sum.at, 0, sizeof(sum.at));
+    sum.out = out;
+    sum.n = 0;
+    sum.max = max;
+    sum.budget = (budget_t){.deadline_us = filter != NULL ? filter->deadline_us : 0};
     for (unsigned s = 0; s < gen->segment_count; s++) {
         const fs_segment_t *seg = gen->segments[s];
         if (filter != NULL && !source_wanted(filter, seg))
             continue;
         uint32_t r, rend;
         routes_from(seg, origin, &r, &rend);
-        for (; r < rend; r++)
-            if (add_summary(seg, &seg->routes[r], seg->routes[r].destination, filter, out, &n, max, 0, 1) != 0)
-                return FS_ERANGE;
+        for (; r < rend; r++) {
+            if (budget_spent(&sum.budget))
+                return FS_ETIMEDOUT;
+            int rc = add_summary(seg, &seg->routes[r], seg->routes[r].destination, filter, &sum, 0, 1);
+            if (rc != 0)
+                return rc;
+        }
     }
     if (filter != NULL && filter->max_stops >= 1) {
         /* one stop: B is reachable when some A->X and X->B routes exist (schedules not matched:
          * explore shows where one can go; search says when). Dates are the X->B legs'. */
-        unsigned nonstop_count = n;
+        unsigned nonstop_count = sum.n;
         for (unsigned k = 0; k < nonstop_count; k++) {
             fs_airport_t x = out[k].destination;
             for (unsigned s = 0; s < gen->segment_count; s++) {
@@ -534,15 +568,18 @@ int fs_routes_from(const fs_generation_t *gen, fs_airport_t origin, const fs_sea
                 uint32_t r, rend;
                 routes_from(seg, x, &r, &rend);
                 for (; r < rend; r++) {
+                    if (budget_spent(&sum.budget))
+                        return FS_ETIMEDOUT;
                     fs_airport_t b = seg->routes[r].destination;
                     if (b == origin)
                         continue;
-                    if (add_summary(seg, &seg->routes[r], b, filter, out, &n, max, 1, 0) != 0)
-                        return FS_ERANGE;
+                    int rc = add_summary(seg, &seg->routes[r], b, filter, &sum, 1, 0);
+                    if (rc != 0)
+                        return rc;
                 }
             }
         }
     }
-    qsort(out, n, sizeof(*out), summary_cmp);
-    return (int)n;
+    qsort(out, sum.n, sizeof(*out), summary_cmp);
+    return (int)sum.n;
 }

@@ -573,7 +573,12 @@ static int handle_routes(h2o_req_t *req, fs_worker_t *w, uint64_t started_us)
     const fs_generation_t *gen = begin_read(req, w, FS_EP_ROUTES, &q, &format, started_us);
     if (gen == NULL)
         return 0;
+    q.deadline_us = (int64_t)started_us + (int64_t)w->shared->config->search_budget_ms * 1000;
     int n = fs_routes_from(gen, q.origins[0], &q, w->routes, FS_AIRPORT_COUNT);
+    if (n < 0) { /* FS_ETIMEDOUT (FS_ERANGE cannot happen: there is room for every airport) */
+        fs_index_read_end(w->shared->index, &w->index_thread);
+        return over_budget(req, w, FS_EP_ROUTES, started_us);
+    }
     fs_enc_t e;
     fs_enc_init(&e, format, &req->pool, 256 + (size_t)(n > 0 ? n : 0) * 96);
     fs_enc_map_begin(&e);
