@@ -117,6 +117,7 @@ int fs_cabin_parse(const char *s, size_t len);
 #define FS_MAX_SEATS 99
 #define FS_MIN_MILES 1u
 #define FS_MAX_MILES 10000000u
+#define FS_MAX_TAXES_CENTS 100000000u /* 1,000,000.00 in a currency's minor units */
 #define FS_MAX_FLIGHT 9999
 #define FS_MAX_DURATION_MIN (30 * 60 - 1)
 #define FS_MIN_OFFSET_MIN (-12 * 60)
@@ -396,7 +397,7 @@ typedef struct fs_result {
     uint8_t leg_cabin[2];         /* the cabin each leg is booked in */
     uint8_t seats;                /* the fewest seats over the legs */
     uint32_t miles;               /* summed over the legs */
-    uint32_t taxes_cents;         /* summed; legs in different currencies are never combined */
+    uint64_t taxes_cents;         /* summed; legs in different currencies are never combined */
     fs_currency_t currency;
     int64_t departs_utc_min;      /* first departure */
     uint32_t duration_min;        /* first departure to last arrival */

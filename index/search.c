@@ -238,7 +238,7 @@ static void itinerary(const fs_search_query_t *q, const fs_segment_t *s1, const 
         unsigned seats1 = FS_CABIN_SEATS(l1->cabin[k1]), seats2 = FS_CABIN_SEATS(l2->cabin[k2]);
         fs_result_t r = {.segment = s1, .leg = l1, .segment2 = s2, .leg2 = l2, .cabin = (uint8_t)(k1 < k2 ? k1 : k2),
                          .leg_cabin = {(uint8_t)k1, (uint8_t)k2}, .seats = (uint8_t)(seats1 < seats2 ? seats1 : seats2),
-                         .miles = f1->miles + f2->miles, .taxes_cents = f1->taxes_cents + f2->taxes_cents,
+                         .miles = f1->miles + f2->miles, .taxes_cents = (uint64_t)f1->taxes_cents + f2->taxes_cents,
                          .currency = f1->currency, .departs_utc_min = dep_utc, .duration_min = duration};
         set_sort_value(&r, q->sort);
         emit(arg, &r);

@@ -432,7 +432,7 @@ static int decode_cabin(dec_t *d, int64_t index, int c, fs_leg_in_t *leg)
                 leg->fare[c].miles = (uint32_t)u;
             break;
         case C_TAXES_CENTS:
-            if ((r = get_uint(d, index, name, "taxes_cents", 0, UINT32_MAX, &u)) > 0)
+            if ((r = get_uint(d, index, name, "taxes_cents", 0, FS_MAX_TAXES_CENTS, &u)) > 0)
                 leg->fare[c].taxes_cents = (uint32_t)u;
             break;
         default:

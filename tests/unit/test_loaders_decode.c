@@ -242,7 +242,7 @@ static void gen_leg(tleg_t *t, size_t i)
     for (int c = 0; c < 4; c++) {
         t->seats[c] = below(100);
         t->miles[c] = below(10) == 0 ? (below(2) ? FS_MIN_MILES : FS_MAX_MILES) : 1 + below(FS_MAX_MILES);
-        t->taxes[c] = below(10) == 0 ? (below(2) ? 0 : UINT32_MAX) : (uint32_t)rnd();
+        t->taxes[c] = below(10) == 0 ? (below(2) ? 0 : FS_MAX_TAXES_CENTS) : (uint32_t)below(FS_MAX_TAXES_CENTS + 1);
         random_code(t->currency[c], 3, 0);
     }
 }
@@ -634,7 +634,9 @@ static const rule_case_t rule_cases[] = {
     {NULL, "cabins={\"economy\":{\"seats\":1,\"miles\":10000001,\"taxes_cents\":0,\"currency\":\"EUR\"}}", NULL, 1,
      "cabins.economy.miles", "got 10000001"},
     {NULL, "cabins={\"economy\":{\"seats\":1,\"miles\":5,\"taxes_cents\":-1,\"currency\":\"EUR\"}}", NULL, 1,
-     "cabins.economy.taxes_cents", "must be between 0 and 4294967295, got -1"},
+     "cabins.economy.taxes_cents", "must be between 0 and 100000000, got -1"},
+    {NULL, "cabins={\"economy\":{\"seats\":1,\"miles\":5,\"taxes_cents\":100000001,\"currency\":\"EUR\"}}", NULL, 1,
+     "cabins.economy.taxes_cents", "must be between 0 and 100000000, got 100000001"},
     {NULL, "cabins={\"economy\":{\"seats\":1,\"miles\":5,\"taxes_cents\":4294967296,\"currency\":\"EUR\"}}", NULL, 1,
      "cabins.economy.taxes_cents", "got 4294967296"},
     {NULL, "cabins={\"economy\":{\"seats\":1,\"miles\":5,\"taxes_cents\":0,\"currency\":\"eur\"}}", NULL, 1,
