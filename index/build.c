@@ -346,8 +346,46 @@ int fs_segment_index_routes(fs_segment_t *seg, const fs_leg_t *legs, size_t n)
     return 0;
 }
 
+/* Drops the fares no leg uses and renumbers the legs' cabin words. A delta starts from its base's
+ * whole fare table (seed_fares), so without this every repricing delta left its old fares behind
+ * and a source that repriced often reached FS_MAX_FARES_PER_SEGMENT within days. One pass over
+ * the legs and one over the fares: small beside the sort. FS_ENOMEM leaves b as it was. */
+static int drop_unused_fares(fs_segment_builder_t *b)
+{
+    if (b->fare_count == 0)
+        return 0;
+    uint32_t *renumber = calloc(b->fare_count, sizeof(*renumber)); /* new index + 1; 0: unused */
+    if (renumber == NULL)
+        return FS_ENOMEM;
+    for (size_t i = 0; i < b->leg_count; i++)
+        for (int c = 0; c < FS_CABIN_COUNT; c++)
+            if (b->legs[i].cabin_mask & (1u << c))
+                renumber[FS_CABIN_FARE(b->legs[i].cabin[c])] = 1;
+    uint32_t kept = 0;
+    for (size_t f = 0; f < b->fare_count; f++)
+        if (renumber[f] != 0) {
+            b->fares[kept] = b->fares[f];
+            renumber[f] = ++kept;
+        }
+    if (kept != b->fare_count) {
+        for (size_t i = 0; i < b->leg_count; i++)
+            for (int c = 0; c < FS_CABIN_COUNT; c++)
+                if (b->legs[i].cabin_mask & (1u << c)) {
+                    uint32_t w = b->legs[i].cabin[c];
+                    b->legs[i].cabin[c] = (w & ~FS_MAX_FARES_PER_SEGMENT) | (renumber[FS_CABIN_FARE(w)] - 1);
+                }
+        b->fare_count = kept; /* the intern table is not used after this */
+    }
+    free(renumber);
+    return 0;
+}
+
 fs_segment_t *fs_segment_builder_finish(fs_segment_builder_t *b, uint64_t body_hash)
 {
+    if (drop_unused_fares(b) != 0) {
+        fs_segment_builder_free(b);
+        return NULL;
+    }
     fs_segment_t *seg = calloc(1, sizeof(*seg));
     size_t n = b->leg_count;
     sort_item_t *items = malloc((n ? n : 1) * sizeof(*items));

@@ -197,6 +197,22 @@ static void answer_ok(fs_feed_job_t *job, const char *source, uint64_t sequence,
 
 /* The source's current segment. Safe to use after read_end on the loader that owns the source
  * (see the file comment). */
+/* A segment that could not be built: out of memory (500), or the one capacity limit a build has,
+ * distinct fares per source (422, saying which and what to do). */
+static void answer_build_failed(fs_feeds_t *f, fs_feed_job_t *job, int rc)
+{
+    if (rc != FS_ERANGE) {
+        answer_error(f, job, 500, "cannot_build", fs_strerror(rc), NULL);
+        return;
+    }
+    char msg[300];
+    snprintf(msg, sizeof(msg),
+             "source %s would hold more than %u distinct fares (miles, taxes_cents, currency); fares no leg uses are "
+             "dropped at every publish, so split the partner's inventory into more sources",
+             job->source, (unsigned)FS_MAX_FARES_PER_SEGMENT);
+    answer_error(f, job, 422, "too_many_fares", msg, NULL);
+}
+
 static const fs_segment_t *current_segment(loader_t *l, const char *source, uint64_t *generation)
 {
     const fs_generation_t *gen = fs_index_read_begin(l->feeds->index, l->index_thread);
@@ -279,7 +295,7 @@ static void apply_snapshot(loader_t *l, fs_feed_job_t *job, int64_t t0)
         if (rc == FS_EINVAL)
             answer_feed_errors(f, job, &errs);
         else
-            answer_error(f, job, rc == FS_ERANGE ? 422 : 500, "cannot_build", fs_strerror(rc), NULL);
+            answer_build_failed(f, job, rc);
         return;
     }
     if (cur != NULL && seg->sequence <= cur->sequence) {
@@ -333,7 +349,7 @@ static void apply_delta(loader_t *l, fs_feed_job_t *job, int64_t t0)
         if (res.rc == FS_EINVAL)
             answer_feed_errors(f, job, &errs);
         else
-            answer_error(f, job, res.rc == FS_ERANGE ? 422 : 500, "cannot_build", fs_strerror(res.rc), NULL);
+            answer_build_failed(f, job, res.rc);
         return;
     }
     if (seg->sequence <= cur->sequence) {

@@ -5,6 +5,11 @@
  * descending (carrier, flight) order. The builder once put tie runs in order by insertion sort,
  * quadratic in the run: this input pinned a loader thread for minutes (ctest's TIMEOUT for this
  * test, tests/CMakeLists.txt, is what fails then; it takes well under a second now).
+ *
+ * And the fare table after repricing: a delta (a builder seeded from its base with
+ * fs_segment_builder_add_segment, plus the legs it replaces) must keep exactly the fares its legs
+ * use, each leg pointing at its own price. Once, every delta kept all of its base's fares, so a
+ * source that repriced often ran into FS_MAX_FARES_PER_SEGMENT.
  */
 #include <stdlib.h>
 #include "index/index.h"
@@ -77,8 +82,72 @@ static void check_order(tkey_t *keys, size_t n)
     fs_segment_free(seg);
 }
 
+#define FARE_LEGS 100
+#define REPRICED 10
+#define DELTAS 200
+
+static unsigned skip_from, skip_to; /* flights replaced by the delta being built */
+static int skip_repriced(void *arg, const fs_leg_t *l)
+{
+    (void)arg;
+    return l->flight >= skip_from && l->flight < skip_to;
+}
+
+static void check_fares_after_deltas(void)
+{
+    unsigned model_miles[FARE_LEGS + 1]; /* by flight 1..FARE_LEGS: the economy miles it costs now */
+    fs_segment_builder_t *b = fs_segment_builder_new("fares", 1, 1700000000);
+    for (unsigned f = 1; f <= FARE_LEGS; f++) {
+        model_miles[f] = 1000 + f % 7; /* 7 distinct fares shared by many legs */
+        fs_leg_in_t l = make_leg(100, 200, 20000, f, 0, f);
+        l.fare[0].miles = model_miles[f];
+        CHECK(fs_segment_builder_add(b, &l) == 0);
+    }
+    fs_segment_t *cur = fs_segment_builder_finish(b, 0);
+    unsigned bad_count = 0, bad_price = 0;
+    for (unsigned d = 0; d < DELTAS && cur != NULL; d++) {
+        skip_from = 1 + (d * REPRICED) % FARE_LEGS;
+        skip_to = skip_from + REPRICED;
+        b = fs_segment_builder_new("fares", d + 2, 1700000000);
+        CHECK(fs_segment_builder_add_segment(b, cur, skip_repriced, NULL) == 0);
+        for (unsigned f = skip_from; f < skip_to; f++) {
+            model_miles[f] = 50000 + d * REPRICED + (f - skip_from); /* a price never seen before */
+            fs_leg_in_t l = make_leg(100, 200, 20000, f, 0, f);
+            l.fare[0].miles = model_miles[f];
+            CHECK(fs_segment_builder_add(b, &l) == 0);
+        }
+        fs_segment_free(cur);
+        cur = fs_segment_builder_finish(b, 0);
+        if (cur == NULL)
+            break;
+        /* the distinct prices in use, counted from the model */
+        unsigned distinct = 0;
+        for (unsigned f = 1; f <= FARE_LEGS; f++) {
+            unsigned g = 1;
+            while (g < f && model_miles[g] != model_miles[f])
+                g++;
+            distinct += g == f;
+        }
+        if (cur->fare_count != distinct)
+            bad_count++;
+        for (uint32_t i = 0; i < cur->leg_count; i++) {
+            const fs_leg_t *l = &cur->legs[i];
+            uint32_t fare = FS_CABIN_FARE(l->cabin[0]);
+            if (fare >= cur->fare_count || cur->fares[fare].miles != model_miles[l->flight])
+                bad_price++;
+        }
+    }
+    CHECK(cur != NULL);
+    CHECK_EQ_INT(bad_count, 0);
+    CHECK_EQ_INT(bad_price, 0);
+    if (cur != NULL)
+        fs_segment_free(cur);
+}
+
 int main(void)
 {
+    check_fares_after_deltas();
+
     /* one route, one day, one minute: 200,000 legs in descending (carrier, flight) order */
     tkey_t *keys = malloc(TIES * sizeof(*keys));
     CHECK(keys != NULL);
