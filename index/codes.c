@@ -33,6 +33,12 @@ const char *fs_strerror(int err)
         return "input/output error";
     case FS_EEXIST:
         return "already exists";
+    case FS_ETIMEDOUT:
+        return "deadline passed";
+    case FS_EBUSY:
+        return "queue full";
+    case FS_ENOSPC:
+        return "budget spent";
     default:
         return "unknown error";
     }

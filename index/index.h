@@ -36,6 +36,8 @@
 #define FS_EIO (-5)       /* I/O failure */
 #define FS_EEXIST (-17)   /* already present (duplicate key) */
 #define FS_ETIMEDOUT (-110) /* a search ran past its deadline */
+#define FS_EBUSY (-16)    /* one queue is full (a source's pushes); retry later */
+#define FS_ENOSPC (-28)   /* a process-wide budget is spent (bytes of queued pushes); retry later */
 
 /** Returns a static English description of an FS_E* code. Any thread. */
 const char *fs_strerror(int err);

@@ -206,7 +206,11 @@ typedef struct fs_feeds fs_feeds_t;
 
 typedef struct fs_feeds_config {
     unsigned loaders;         /* loader threads (default 2) */
-    unsigned queue_depth;     /* jobs waiting per loader before 503 (power of two, default 64) */
+    unsigned queue_depth;     /* least ring size per loader (power of two, default 64; grown so that
+                               * every source can hold source_jobs jobs at once) */
+    unsigned source_jobs;     /* jobs one source may have queued or in progress (default 8) */
+    uint64_t queued_bytes;    /* bytes of bodies all queued jobs may hold (default 2 GiB); one
+                               * source may hold half of it */
     unsigned compact_deltas;  /* compact a source after this many deltas (default 64) */
     unsigned spool_interval_ms; /* inbox scan period (default 200; 0 disables the spool) */
 } fs_feeds_config_t;
@@ -215,8 +219,16 @@ typedef struct fs_feeds_config {
 fs_feeds_t *fs_feeds_start(fs_index_t *idx, fs_store_t *st, const fs_feeds_config_t *cfg);
 /** Stops accepting, finishes queued jobs, joins the threads. */
 void fs_feeds_stop(fs_feeds_t *f);
-/** Queues a job. Any thread, never blocks. 0, or FS_ERANGE when that loader's queue is full. */
+/**
+ * Queues a job. Any thread, never blocks (a short mutex guards the per-source counts). 0, or:
+ * FS_EBUSY when the job's source already has cfg.source_jobs jobs or half of cfg.queued_bytes
+ * queued (other sources are not affected), FS_ENOSPC when all queued jobs together would hold more
+ * than cfg.queued_bytes of bodies, FS_ERANGE when stopping (or, only past 2^20 queued jobs per
+ * loader, a full ring). The job is counted from here until its body is freed (before done).
+ */
 int fs_feeds_submit(fs_feeds_t *f, fs_feed_job_t *job);
+/** The limits fs_feeds_submit applies, after defaults: for error messages. */
+void fs_feeds_limits(const fs_feeds_t *f, unsigned *source_jobs, uint64_t *queued_bytes);
 /** Frees a finished job (body, response, the job itself). */
 void fs_feed_job_free(fs_feed_job_t *job);
 

@@ -2,8 +2,10 @@
  * loaders/pipeline.c: loader threads, their queues, and what they do with a push.
  *
  * Queues. Each loader has a ck_ring of job pointers: event loops (and the spool) enqueue with
- * ck_ring_enqueue_mpsc and never block (a full ring is a 503 with Retry-After); the loader is the
- * ring's single consumer. An eventfd wakes the loader: producers write it after enqueueing, and
+ * ck_ring_enqueue_mpsc and never block; the loader is the ring's single consumer. Before a job
+ * enters a ring it is counted against its source's share (source_jobs jobs, half the byte budget)
+ * and the process-wide byte budget (queued_bytes): a source over its share gets 503 alone, and the
+ * ring is sized to hold every source's share, so one partner's flood never refuses another's. An eventfd wakes the loader: producers write it after enqueueing, and
  * the loader only sleeps in poll() after finding the ring empty, so no wake-up is lost.
  *
  * Ownership of a source. hash(source) picks the loader, so one thread applies every push of a
@@ -61,6 +63,17 @@ struct fs_feeds {
     int stopping; /* atomic */
     pthread_t spool;
     int spool_started;
+    /* What is queued, so that one source cannot fill a loader's ring for every source sharing it,
+     * and copies of bodies cannot add up without bound: counted at submit, released when the
+     * loader frees the body. Held for a lookup in a small array per push, never per search. */
+    pthread_mutex_t queue_lock;
+    struct queued_source {
+        char source[FS_SOURCE_NAME_MAX + 1];
+        unsigned jobs;
+        uint64_t bytes;
+    } *queued; /* sources with jobs queued or in progress; unordered */
+    unsigned queued_count, queued_cap;
+    uint64_t queued_bytes; /* every job's body, in bytes */
     pthread_mutex_t status_lock; /* guards status[]: loaders write, the status endpoint reads */
     source_status_t *status;
     unsigned status_count, status_cap; /* room for every source the index may list, and as many refused ones */
@@ -407,6 +420,8 @@ static void apply_delete(loader_t *l, fs_feed_job_t *job)
     answer(job, 200, doc);
 }
 
+static void release(fs_feeds_t *f, const char *source, uint64_t bytes);
+
 static void process(loader_t *l, fs_feed_job_t *job)
 {
     int64_t t0 = now_ms();
@@ -425,6 +440,7 @@ static void process(loader_t *l, fs_feed_job_t *job)
     char source[FS_SOURCE_NAME_MAX + 1];
     snprintf(source, sizeof(source), "%s", job->source);
     /* the body is not needed any more: free it before answering (a 1 GB snapshot) */
+    release(l->feeds, job->source, job->len);
     free(job->body);
     job->body = NULL;
     job->len = 0;
@@ -465,15 +481,81 @@ static void *loader_main(void *arg)
     return NULL;
 }
 
+void fs_feeds_limits(const fs_feeds_t *f, unsigned *source_jobs, uint64_t *queued_bytes)
+{
+    *source_jobs = f->cfg.source_jobs;
+    *queued_bytes = f->cfg.queued_bytes;
+}
+
+/* Counts a job of bytes for source: 0, FS_EBUSY (the source's share) or FS_ENOSPC (the total). */
+static int admit(fs_feeds_t *f, const char *source, uint64_t bytes)
+{
+    int r = 0;
+    pthread_mutex_lock(&f->queue_lock);
+    unsigned i = 0;
+    while (i < f->queued_count && strcmp(f->queued[i].source, source) != 0)
+        i++;
+    struct queued_source *q = i < f->queued_count ? &f->queued[i] : NULL;
+    if (q != NULL && (q->jobs >= f->cfg.source_jobs || q->bytes + bytes > f->cfg.queued_bytes / 2))
+        r = FS_EBUSY;
+    else if (f->queued_bytes + bytes > f->cfg.queued_bytes)
+        r = FS_ENOSPC;
+    else if (q == NULL && f->queued_count == f->queued_cap) {
+        unsigned cap = f->queued_cap ? f->queued_cap * 2 : 16;
+        struct queued_source *n = realloc(f->queued, cap * sizeof(*n));
+        if (n == NULL)
+            r = FS_ENOSPC;
+        else {
+            f->queued = n;
+            f->queued_cap = cap;
+        }
+    }
+    if (r == 0) {
+        if (q == NULL) {
+            q = &f->queued[f->queued_count++];
+            snprintf(q->source, sizeof(q->source), "%s", source);
+            q->jobs = 0;
+            q->bytes = 0;
+        }
+        q->jobs++;
+        q->bytes += bytes;
+        f->queued_bytes += bytes;
+    }
+    pthread_mutex_unlock(&f->queue_lock);
+    return r;
+}
+
+static void release(fs_feeds_t *f, const char *source, uint64_t bytes)
+{
+    pthread_mutex_lock(&f->queue_lock);
+    for (unsigned i = 0; i < f->queued_count; i++) {
+        struct queued_source *q = &f->queued[i];
+        if (strcmp(q->source, source) != 0)
+            continue;
+        q->jobs--;
+        q->bytes -= bytes;
+        if (q->jobs == 0)
+            f->queued[i] = f->queued[--f->queued_count];
+        break;
+    }
+    f->queued_bytes -= bytes;
+    pthread_mutex_unlock(&f->queue_lock);
+}
+
 int fs_feeds_submit(fs_feeds_t *f, fs_feed_job_t *job)
 {
     if (__atomic_load_n(&f->stopping, __ATOMIC_ACQUIRE))
         return FS_ERANGE;
+    int r = admit(f, job->source, job->len);
+    if (r != 0)
+        return r;
     loader_t *l = &f->loaders[fs_hash64(job->source, strlen(job->source)) % f->cfg.loaders];
     /* the ring's store-release publishes the job to the loader; TSan is told so explicitly */
     FS_TSAN_RELEASE(job);
-    if (!ck_ring_enqueue_mpsc(&l->ring, l->buffer, job))
+    if (!ck_ring_enqueue_mpsc(&l->ring, l->buffer, job)) {
+        release(f, job->source, job->len);
         return FS_ERANGE;
+    }
     uint64_t one = 1;
     if (write(l->wake_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
         fs_log("cannot wake loader %u: %s", l->id, strerror(errno));
@@ -622,13 +704,25 @@ fs_feeds_t *fs_feeds_start(fs_index_t *idx, fs_store_t *st, const fs_feeds_confi
     f->cfg = *cfg;
     if (f->cfg.loaders == 0)
         f->cfg.loaders = 2;
+    if (f->cfg.source_jobs == 0)
+        f->cfg.source_jobs = 8;
+    if (f->cfg.queued_bytes == 0)
+        f->cfg.queued_bytes = 2ull << 30;
+    /* a ring holds depth - 1 jobs: room for every source's share, so that a ring never fills while
+     * its sources are within their bounds (up to 2^20 entries, 8 MB per loader) */
+    uint64_t want = (uint64_t)fs_index_max_sources(idx) * f->cfg.source_jobs + 1;
+    if (want < (f->cfg.queue_depth ? f->cfg.queue_depth : 64))
+        want = f->cfg.queue_depth ? f->cfg.queue_depth : 64;
+    if (want > (1u << 20))
+        want = 1u << 20;
     unsigned depth = 2;
-    while (depth < (f->cfg.queue_depth ? f->cfg.queue_depth : 64))
+    while (depth < want)
         depth *= 2;
     f->cfg.queue_depth = depth;
     if (f->cfg.compact_deltas == 0)
         f->cfg.compact_deltas = 64;
     pthread_mutex_init(&f->status_lock, NULL);
+    pthread_mutex_init(&f->queue_lock, NULL);
     f->status_cap = 2 * fs_index_max_sources(idx);
     f->status = calloc(f->status_cap, sizeof(*f->status));
     f->loaders = calloc(f->cfg.loaders, sizeof(*f->loaders));
@@ -685,7 +779,9 @@ void fs_feeds_stop(fs_feeds_t *f)
     }
     free(f->loaders);
     free(f->status);
+    free(f->queued);
     pthread_mutex_destroy(&f->status_lock);
+    pthread_mutex_destroy(&f->queue_lock);
     free(f);
 }
 

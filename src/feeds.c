@@ -149,12 +149,26 @@ static int submit(h2o_req_t *req, fs_worker_t *w, fs_feed_op_t op, const char *s
     pj->started_us = started_us;
     pj->guard = h2o_mem_alloc_shared(&req->pool, sizeof(*pj->guard), guard_dispose);
     pj->guard->job = pj;
-    if (fs_feeds_submit(feeds, &pj->job) != 0) {
+    int rc = fs_feeds_submit(feeds, &pj->job);
+    if (rc != 0) {
         pj->guard->job = NULL;
         fs_feed_job_free(&pj->job);
+        unsigned source_jobs;
+        uint64_t queued_bytes;
+        fs_feeds_limits(feeds, &source_jobs, &queued_bytes);
+        char msg[300];
+        const char *code = "busy";
+        if (rc == FS_EBUSY)
+            snprintf(msg, sizeof(msg), "source %s already has %u pushes or %llu bytes queued; retry in a second", source, source_jobs,
+                     (unsigned long long)(queued_bytes / 2));
+        else if (rc == FS_ENOSPC) {
+            code = "queued_bytes_full";
+            snprintf(msg, sizeof(msg), "pushes waiting for their loaders hold the server's %llu-byte budget; retry in a second",
+                     (unsigned long long)queued_bytes);
+        } else
+            snprintf(msg, sizeof(msg), "the server is stopping; retry in a second");
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL, H2O_STRLIT("1"));
-        return fs_send_error(req, 503, "busy", NULL, "the loader for this source has a full queue; retry in a second",
-                             FS_EP_FEEDS, started_us);
+        return fs_send_error(req, 503, code, NULL, msg, FS_EP_FEEDS, started_us);
     }
     return 0; /* answered later by fs_feeds_on_answers */
 }

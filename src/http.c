@@ -394,7 +394,9 @@ static void *startup_loader_main(void *arg)
     fs_index_thread_t *th = fs_index_thread_get(ls->shared->index);
     int64_t t0 = monotonic_ms();
     int n = fs_store_recover(ls->store, ls->shared->index, th);
-    fs_feeds_config_t fc = {.loaders = ls->config->loaders, .queue_depth = 64, .compact_deltas = 64, .spool_interval_ms = 200};
+    /* queued pushes may hold two of the largest bodies at once, one source one of them */
+    fs_feeds_config_t fc = {.loaders = ls->config->loaders, .queue_depth = 64, .compact_deltas = 64, .spool_interval_ms = 200,
+                            .source_jobs = 8, .queued_bytes = 2 * ls->config->max_feed_bytes};
     ck_pr_store_ptr(&ls->shared->feeds, fs_feeds_start(ls->shared->index, ls->store, &fc));
     if (!ls->config->quiet) {
         /* the loaders just started may publish: read the generation inside a section */
