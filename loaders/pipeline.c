@@ -604,14 +604,23 @@ static void spool_finish(const char *inbox, const char *name, int ok, const char
 }
 
 /* Reads a whole regular file. NULL when unreadable. */
+/* Reads a regular file the spool found. Opened without following a link and without blocking (a
+ * FIFO swapped in after the scan would otherwise hang the spool thread in open), then checked
+ * with fstat on what was opened. NULL with errno set (ELOOP for a link, EINVAL for anything but a
+ * regular file). */
 static uint8_t *read_file(const char *path, size_t *len)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
     if (fd < 0)
         return NULL;
     struct stat sb;
     uint8_t *buf = NULL;
-    if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode)) {
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        close(fd);
+        errno = EINVAL;
+        return NULL;
+    }
+    {
         buf = malloc(sb.st_size ? (size_t)sb.st_size : 1);
         size_t got = 0;
         while (buf != NULL && got < (size_t)sb.st_size) {
@@ -629,19 +638,32 @@ static uint8_t *read_file(const char *path, size_t *len)
     return buf;
 }
 
-static void spool_one(fs_feeds_t *f, const char *inbox, const char *name)
+/* Ingests one inbox file. Returns 1 when it stays in inbox/ after a failure that may pass (the
+ * store's 500, a full queue), so that the scan backs off; 0 otherwise. */
+static int spool_one(fs_feeds_t *f, const char *inbox, const char *name)
 {
     char path[4200];
     snprintf(path, sizeof(path), "%s/%s", inbox, name);
     struct stat sb;
+    if (lstat(path, &sb) != 0)
+        return 0;
+    if (!S_ISREG(sb.st_mode)) {
+        /* a link could point anywhere the server can read, a FIFO or device blocks: refused */
+        char doc[300];
+        snprintf(doc, sizeof(doc), "{\"error\": {\"code\": \"not_a_regular_file\", \"message\": \"the spool takes regular files only, "
+                                   "not %s: move the file itself into inbox/\"}}", S_ISLNK(sb.st_mode) ? "symbolic links" : "FIFOs, sockets or devices");
+        fs_log("spool: %s refused: not a regular file", name);
+        spool_finish(inbox, name, 0, doc);
+        return 0;
+    }
     /* a file still being written (scp, cp) changes: wait until it has been still for a second */
-    if (stat(path, &sb) != 0 || !S_ISREG(sb.st_mode) || sb.st_mtime >= now_s() - 1)
-        return;
+    if (sb.st_mtime >= now_s() - 1)
+        return 0;
     size_t len = 0;
     uint8_t *body = read_file(path, &len);
     if (body == NULL) {
-        fs_log("spool: cannot read %s: %s", path, strerror(errno));
-        return;
+        fs_log("spool: cannot read %s: %s; it stays in inbox/", path, strerror(errno));
+        return 0;
     }
     fs_feed_job_t *job = calloc(1, sizeof(*job));
     job->format = fs_has_suffix(name, ".json") ? FS_FEED_JSON : FS_FEED_MSGPACK;
@@ -655,7 +677,7 @@ static void spool_one(fs_feeds_t *f, const char *inbox, const char *name)
         fs_log("spool: %s refused: no valid source field", name);
         spool_finish(inbox, name, 0, doc);
         fs_feed_job_free(job);
-        return;
+        return 0;
     }
     spool_wait_t w;
     sem_init(&w.done, 0, 0);
@@ -664,15 +686,22 @@ static void spool_one(fs_feeds_t *f, const char *inbox, const char *name)
     if (fs_feeds_submit(f, job) != 0) {
         fs_feed_job_free(job); /* queue full or stopping: the file stays for the next scan */
         sem_destroy(&w.done);
-        return;
+        return 1;
     }
     while (sem_wait(&w.done) != 0 && errno == EINTR)
         ;
     sem_destroy(&w.done);
+    if (job->status >= 500) { /* the store failed (disk full, I/O): nothing was applied; try again */
+        fs_log("spool: %s not ingested (%d): %s; it stays in inbox/ and is retried", name, job->status,
+               job->response != NULL ? job->response : "");
+        fs_feed_job_free(job);
+        return 1;
+    }
     int ok = job->status == 200;
     fs_log("spool: %s %s (%d)", name, ok ? "ingested" : "refused", job->status);
     spool_finish(inbox, name, ok, job->response);
     fs_feed_job_free(job);
+    return 0;
 }
 
 static void *spool_main(void *arg)
@@ -680,16 +709,23 @@ static void *spool_main(void *arg)
     fs_feeds_t *f = arg;
     char inbox[4096];
     snprintf(inbox, sizeof(inbox), "%s/inbox", fs_store_data_dir(f->store));
+    unsigned backoff_ms = 0; /* after a failure that may pass: doubles up to 30 s, reset by a clean scan */
     while (!__atomic_load_n(&f->stopping, __ATOMIC_ACQUIRE)) {
         size_t count;
         char **names = fs_list_feed_files(inbox, &count);
+        int retry = 0;
         for (size_t i = 0; i < count; i++) {
-            if (!__atomic_load_n(&f->stopping, __ATOMIC_ACQUIRE))
-                spool_one(f, inbox, names[i]);
+            if (!retry && !__atomic_load_n(&f->stopping, __ATOMIC_ACQUIRE))
+                retry = spool_one(f, inbox, names[i]); /* the rest wait for the next scan, in order */
             free(names[i]);
         }
         free(names);
-        usleep(f->cfg.spool_interval_ms * 1000u);
+        backoff_ms = retry ? (backoff_ms ? backoff_ms * 2 : f->cfg.spool_interval_ms) : 0;
+        if (backoff_ms > 30000)
+            backoff_ms = 30000;
+        unsigned sleep_ms = f->cfg.spool_interval_ms + backoff_ms;
+        for (unsigned slept = 0; slept < sleep_ms && !__atomic_load_n(&f->stopping, __ATOMIC_ACQUIRE); slept += 50)
+            usleep(50 * 1000u); /* in steps, so that a stop is not held up by a long back-off */
     }
     return NULL;
 }
