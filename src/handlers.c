@@ -662,14 +662,11 @@ static char *metrics_text(h2o_req_t *req, fs_shared_t *shared, size_t *len)
     do {                                                                                                                   \
         while (!failed) {                                                                                                  \
             int k_ = snprintf(w->metrics_buf + n, w->metrics_cap - n, __VA_ARGS__);                                        \
-            if (k_ < 0) {                                                                                                  \
-                failed = 1;                                                                                                \
-            } else if ((size_t)k_ < w->metrics_cap - n) {                                                                  \
+            if (k_ >= 0 && (size_t)k_ < w->metrics_cap - n) {                                                              \
                 n += (size_t)k_;                                                                                           \
                 break;                                                                                                     \
-            } else if (metrics_reserve(w, n + (size_t)k_ + 1) != 0) {                                                      \
-                failed = 1;                                                                                                \
             }                                                                                                              \
+            failed = k_ < 0 || metrics_reserve(w, n + (size_t)k_ + 1) != 0; /* else: grown, write it again */              \
         }                                                                                                                  \
     } while (0)
     EMIT("# HELP flightsearch_requests_total Requests answered, by endpoint and status.\n"

@@ -484,13 +484,12 @@ int fs_server_run(const fs_config_t *cfg)
 
     unsigned n = cfg->threads;
     int *fds = calloc(3 * (size_t)n, sizeof(int)); /* per worker: plain, TLS, feed listener */
-    int *plain_fds = fds, *tls_fds = fds + n, *feed_fds = fds + 2 * (size_t)n;
-    unsigned port = cfg->listen_port, tls_port = cfg->tls_listen_port, feed_port = cfg->feed_listen_port;
     if (fds == NULL) {
         fprintf(stderr, "flightsearch: out of memory\n");
-        free(fds);
         return 1;
     }
+    int *plain_fds = fds, *tls_fds = fds + n, *feed_fds = fds + 2 * (size_t)n;
+    unsigned port = cfg->listen_port, tls_port = cfg->tls_listen_port, feed_port = cfg->feed_listen_port;
     if (bind_listeners(cfg->listen_host, &port, plain_fds, n, msg, sizeof(msg)) != 0) {
         fprintf(stderr, "flightsearch: --listen: %s\n", msg);
         free(fds);
