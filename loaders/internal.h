@@ -33,6 +33,11 @@ fs_segment_t *fs_apply_delta(const fs_segment_t *base, const char *source, const
 /** True when s ends with suffix (and is longer than it). */
 int fs_has_suffix(const char *s, const char *suffix);
 
+/** The names in dir (sorted) for which keep(name) is true: *out malloc'd (free each, then the
+ *  array), NULL with *count 0 when there are none or dir cannot be opened. FS_ENOMEM, with nothing
+ *  returned, when memory ran out part-way: never a partial list that reads as complete. */
+int fs_list_names(const char *dir, int (*keep)(const char *name), char ***out, size_t *count);
+
 /** The feed files (*.msgpack, *.json; dot-files skipped) directly under dir, sorted by name: a
  *  malloc'd array of malloc'd names (free each, then the array), NULL with *count 0 when there
  *  are none or dir cannot be read. */

@@ -102,34 +102,60 @@ static int name_cmp(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-char **fs_list_feed_files(const char *dir, size_t *count)
+int fs_list_names(const char *dir, int (*keep)(const char *name), char ***out, size_t *count)
 {
+    *out = NULL;
     *count = 0;
     DIR *d = opendir(dir);
     if (d == NULL)
-        return NULL;
+        return 0;
     char **names = NULL;
-    size_t cap = 0;
+    size_t n = 0, cap = 0;
+    int r = 0;
     struct dirent *de;
-    while ((de = readdir(d)) != NULL) {
-        if (de->d_name[0] == '.' || !(fs_has_suffix(de->d_name, ".msgpack") || fs_has_suffix(de->d_name, ".json")))
+    while (r == 0 && (de = readdir(d)) != NULL) {
+        if (!keep(de->d_name))
             continue;
-        if (*count == cap) {
+        if (n == cap) {
             cap = cap ? cap * 2 : 16;
-            char **n = realloc(names, cap * sizeof(*n));
-            if (n == NULL)
+            char **grown = realloc(names, cap * sizeof(*grown)); /* NOLINT(bugprone-sizeof-expression): pointers */
+            if (grown == NULL) {
+                r = FS_ENOMEM;
                 break;
-            names = n;
+            }
+            names = grown;
         }
-        char *name = strdup(de->d_name);
-        if (name != NULL)
-            names[(*count)++] = name;
+        if ((names[n] = strdup(de->d_name)) == NULL)
+            r = FS_ENOMEM;
+        else
+            n++;
     }
     closedir(d);
+    if (r != 0) { /* a partial list would read as "these are all": none at all instead */
+        for (size_t i = 0; i < n; i++)
+            free(names[i]);
+        free(names);
+        return r;
+    }
     /* a fixed order: start-up is deterministic when two files carry one source, and spool files
      * apply in the order their names give */
-    if (*count > 1) /* qsort(NULL, 0) is undefined */
-        qsort(names, *count, sizeof(*names), name_cmp);
+    if (n > 1) /* qsort(NULL, 0) is undefined */
+        qsort(names, n, sizeof(*names), name_cmp);
+    *out = names;
+    *count = n;
+    return 0;
+}
+
+static int is_feed_file(const char *name)
+{
+    return name[0] != '.' && (fs_has_suffix(name, ".msgpack") || fs_has_suffix(name, ".json"));
+}
+
+char **fs_list_feed_files(const char *dir, size_t *count)
+{
+    char **names;
+    if (fs_list_names(dir, is_feed_file, &names, count) != 0)
+        fs_log("%s: out of memory listing its feed files; none are read this time", dir);
     return names;
 }
 

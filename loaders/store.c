@@ -713,34 +713,9 @@ static int import_plain_files(fs_store_t *st, fs_index_t *idx, fs_index_thread_t
     return imported;
 }
 
-/* The names of the source directories under DATA_DIR/sources, malloc'd (free each, then the
- * array); *count of them. NULL with *count 0 when there is none or no memory. */
-static char **list_sources(const fs_store_t *st, size_t *count)
+static int is_source_name(const char *name)
 {
-    *count = 0;
-    DIR *d = opendir(st->sources_dir);
-    if (d == NULL)
-        return NULL;
-    char **names = NULL;
-    size_t cap = 0;
-    struct dirent *de;
-    while ((de = readdir(d)) != NULL) {
-        if (!fs_feed_source_valid(de->d_name, strlen(de->d_name)))
-            continue;
-        if (*count == cap) {
-            size_t ncap = cap ? cap * 2 : 64;
-            char **n = realloc(names, ncap * sizeof(*n)); /* NOLINT(bugprone-sizeof-expression): pointers */
-            if (n == NULL)
-                break;
-            names = n;
-            cap = ncap;
-        }
-        if ((names[*count] = strdup(de->d_name)) == NULL)
-            break;
-        (*count)++;
-    }
-    closedir(d);
-    return names;
+    return fs_feed_source_valid(name, strlen(name));
 }
 
 static void free_names(char **names, size_t count)
@@ -753,7 +728,11 @@ static void free_names(char **names, size_t count)
 int fs_store_check_sources(fs_store_t *st, unsigned max_sources, char *err, size_t errcap)
 {
     size_t count;
-    char **names = list_sources(st, &count);
+    char **names;
+    if (fs_list_names(st->sources_dir, is_source_name, &names, &count) != 0) {
+        snprintf(err, errcap, "out of memory listing the sources under %s", st->sources_dir);
+        return FS_ENOMEM;
+    }
     int r = 0;
     if (count > max_sources) {
         int n = snprintf(err, errcap,
@@ -775,7 +754,12 @@ int fs_store_recover(fs_store_t *st, fs_index_t *idx, fs_index_thread_t *th)
 {
     int restored = 0;
     size_t count;
-    char **names = list_sources(st, &count);
+    char **names;
+    if (fs_list_names(st->sources_dir, is_source_name, &names, &count) != 0) {
+        /* serving some of the stored sources as if they were all is not an option */
+        fs_log("out of memory listing the sources under %s at start-up; stopping", st->sources_dir);
+        abort();
+    }
     for (size_t i = 0; i < count; i++)
         restored += recover_source(st, idx, th, names[i]);
     free_names(names, count);
