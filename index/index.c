@@ -250,12 +250,17 @@ static void epoch_wait_yield(ck_epoch_t *epoch, ck_epoch_record_t *record, void 
     sched_yield();
 }
 
+void fs_index_synchronize(fs_index_t *idx)
+{
+    ck_epoch_synchronize_wait(&idx->epoch, epoch_wait_yield, NULL);
+    FS_TSAN_ACQUIRE(&idx->tsan_sync);
+}
+
 /* Waits for readers of old, then drops its references (freeing what nothing lists any more). */
 static void reclaim(fs_index_t *idx, fs_index_thread_t *th, fs_generation_t *old)
 {
     (void)th;
-    ck_epoch_synchronize_wait(&idx->epoch, epoch_wait_yield, NULL);
-    FS_TSAN_ACQUIRE(&idx->tsan_sync);
+    fs_index_synchronize(idx);
     /* segments are freed under the lock: no list to allocate (reclaiming cannot fail), and only
      * writers wait for it */
     pthread_mutex_lock(&idx->publish_lock);

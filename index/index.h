@@ -293,6 +293,12 @@ void fs_index_thread_put(fs_index_t *idx, fs_index_thread_t *th);
 const fs_generation_t *fs_index_read_begin(fs_index_t *idx, fs_index_thread_t *th);
 void fs_index_read_end(fs_index_t *idx, fs_index_thread_t *th);
 
+/** Returns once every read section that was open at the call has ended: after it, memory that a
+ *  reader could only have reached before the call (an unpublished pointer) can be freed. For data
+ *  that rides on the index's read sections (the feeds status table). Writers only: it waits, so
+ *  never on an event loop, and never inside a read section of the calling thread. */
+void fs_index_synchronize(fs_index_t *idx);
+
 /** Legs in the current generation (enters and leaves a read section). */
 uint64_t fs_index_leg_count(fs_index_t *idx, fs_index_thread_t *th);
 /** The number of the current generation, without entering a section: only where no generation can

@@ -45,6 +45,12 @@ typedef struct source_status {
     char refused_reason[400];
 } source_status_t;
 
+/* Sorted by source; the records are immutable once published and shared by successive tables. */
+typedef struct status_table {
+    unsigned count;
+    source_status_t *entries[]; /* immutable once the table is published */
+} status_table_t;
+
 typedef struct loader {
     fs_feeds_t *feeds;
     unsigned id;
@@ -74,9 +80,15 @@ struct fs_feeds {
     } *queued; /* sources with jobs queued or in progress; unordered */
     unsigned queued_count, queued_cap;
     uint64_t queued_bytes; /* every job's body, in bytes */
-    pthread_mutex_t status_lock; /* guards status[]: loaders write, the status endpoint reads */
-    source_status_t *status;
-    unsigned status_count, status_cap; /* room for every source the index may list, and as many refused ones */
+    /* What GET /v1/feeds lists besides the generation: an immutable table, replaced whole. The
+     * status endpoint runs on an event loop and must never wait: it loads status_current inside
+     * an index read section and reads it without a lock. Loaders (and the spool) replace it under
+     * status_write_lock, which no event loop takes, and free the old table and record only after
+     * fs_index_synchronize, when no reader can still hold them. */
+    pthread_mutex_t status_write_lock;
+    status_table_t *status_current; /* atomic pointer; never NULL */
+    unsigned status_cap; /* room for every source the index may list, and as many refused ones */
+    void (*status_pause)(void); /* tests: called while a replacement is being made */
 };
 
 static int64_t now_s(void)
@@ -93,43 +105,114 @@ static int64_t now_ms(void)
 
 /* ------------------------------------------------------------ status */
 
-/* Under status_lock. */
-static source_status_t *status_of(fs_feeds_t *f, const char *source, int create)
+/* Where source is, or would be inserted, in t; *found says which. */
+static unsigned status_position(const status_table_t *t, const char *source, int *found)
 {
-    for (unsigned i = 0; i < f->status_count; i++)
-        if (strcmp(f->status[i].source, source) == 0)
-            return &f->status[i];
-    if (!create || f->status_count >= f->status_cap)
-        return NULL;
-    source_status_t *s = &f->status[f->status_count++];
-    memset(s, 0, sizeof(*s));
-    snprintf(s->source, sizeof(s->source), "%s", source);
-    return s;
+    unsigned lo = 0, hi = t->count;
+    while (lo < hi) {
+        unsigned mid = (lo + hi) / 2;
+        int c = strcmp(t->entries[mid]->source, source);
+        if (c == 0) {
+            *found = 1;
+            return mid;
+        }
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    *found = 0;
+    return lo;
+}
+
+static const source_status_t *status_find(const status_table_t *t, const char *source)
+{
+    int found;
+    unsigned at = status_position(t, source, &found);
+    return found ? t->entries[at] : NULL;
+}
+
+typedef struct status_change {
+    enum { STATUS_ACCEPTED, STATUS_REFUSED, STATUS_REMOVED } kind;
+    uint64_t bytes_on_disk;
+    int refused_status;
+    const char *reason;
+} status_change_t;
+
+/*
+ * Publishes a table in which source's record reflects change (or is gone). O(sources) pointer
+ * copies and one wait for readers per push, on the loader, never on a loop. When memory runs out
+ * the change is not recorded: the status is a report, and the push itself is unaffected.
+ */
+static void status_apply(fs_feeds_t *f, const char *source, const status_change_t *change)
+{
+    pthread_mutex_lock(&f->status_write_lock);
+    status_table_t *old = f->status_current; /* only writers store it, under this lock */
+    int found;
+    unsigned at = status_position(old, source, &found);
+    int removing = change->kind == STATUS_REMOVED;
+    if ((!found && removing) || (!found && old->count >= f->status_cap)) {
+        pthread_mutex_unlock(&f->status_write_lock);
+        return;
+    }
+    source_status_t *rec = NULL;
+    if (!removing) {
+        rec = malloc(sizeof(*rec));
+        if (rec == NULL) {
+            pthread_mutex_unlock(&f->status_write_lock);
+            return;
+        }
+        if (found) {
+            *rec = *old->entries[at];
+        } else {
+            memset(rec, 0, sizeof(*rec));
+            snprintf(rec->source, sizeof(rec->source), "%s", source);
+        }
+        if (change->kind == STATUS_ACCEPTED) {
+            rec->accepted++;
+            rec->bytes_on_disk = change->bytes_on_disk;
+        } else {
+            rec->refused++;
+            rec->refused_at = now_s();
+            rec->refused_status = change->refused_status;
+            snprintf(rec->refused_reason, sizeof(rec->refused_reason), "%s", change->reason);
+        }
+    }
+    unsigned count = old->count + (found ? 0 : 1) - (removing ? 1 : 0);
+    status_table_t *t = malloc(sizeof(*t) + (size_t)count * sizeof(t->entries[0]));
+    if (t == NULL) {
+        free(rec);
+        pthread_mutex_unlock(&f->status_write_lock);
+        return;
+    }
+    unsigned n = 0;
+    for (unsigned i = 0; i < at; i++)
+        t->entries[n++] = old->entries[i];
+    if (rec != NULL)
+        t->entries[n++] = rec;
+    for (unsigned i = at + (found ? 1 : 0); i < old->count; i++)
+        t->entries[n++] = old->entries[i];
+    t->count = n;
+    source_status_t *replaced = found ? old->entries[at] : NULL;
+    if (f->status_pause != NULL)
+        f->status_pause();
+    __atomic_store_n(&f->status_current, t, __ATOMIC_RELEASE);
+    fs_index_synchronize(f->index);
+    free(replaced);
+    free(old);
+    pthread_mutex_unlock(&f->status_write_lock);
 }
 
 static void note_accepted(fs_feeds_t *f, const char *source)
 {
-    uint64_t bytes = fs_store_source_bytes(f->store, source);
-    pthread_mutex_lock(&f->status_lock);
-    source_status_t *s = status_of(f, source, 1);
-    if (s != NULL) {
-        s->accepted++;
-        s->bytes_on_disk = bytes;
-    }
-    pthread_mutex_unlock(&f->status_lock);
+    status_change_t c = {.kind = STATUS_ACCEPTED, .bytes_on_disk = fs_store_source_bytes(f->store, source)};
+    status_apply(f, source, &c);
 }
 
 static void note_refused(fs_feeds_t *f, const char *source, int status, const char *reason)
 {
-    pthread_mutex_lock(&f->status_lock);
-    source_status_t *s = status_of(f, source, 1);
-    if (s != NULL) {
-        s->refused++;
-        s->refused_at = now_s();
-        s->refused_status = status;
-        snprintf(s->refused_reason, sizeof(s->refused_reason), "%s", reason);
-    }
-    pthread_mutex_unlock(&f->status_lock);
+    status_change_t c = {.kind = STATUS_REFUSED, .refused_status = status, .reason = reason};
+    status_apply(f, source, &c);
 }
 
 /* ------------------------------------------------------------ answers */
@@ -408,11 +491,8 @@ static void apply_delete(loader_t *l, fs_feed_job_t *job)
         return;
     }
     int r = fs_store_remove_source(f->store, job->source, retired_at);
-    pthread_mutex_lock(&f->status_lock);
-    for (unsigned i = 0; i < f->status_count; i++)
-        if (strcmp(f->status[i].source, job->source) == 0)
-            f->status[i] = f->status[--f->status_count];
-    pthread_mutex_unlock(&f->status_lock);
+    status_change_t removed = {.kind = STATUS_REMOVED};
+    status_apply(f, job->source, &removed);
     char *doc = malloc(256);
     if (doc != NULL)
         snprintf(doc, 256, "{\"source\": \"%s\", \"retired\": true, \"generation\": %lld%s}", job->source, (long long)g,
@@ -735,6 +815,8 @@ static void *spool_main(void *arg)
 fs_feeds_t *fs_feeds_start(fs_index_t *idx, fs_store_t *st, const fs_feeds_config_t *cfg)
 {
     fs_feeds_t *f = calloc(1, sizeof(*f));
+    if (f == NULL)
+        return NULL;
     f->index = idx;
     f->store = st;
     f->cfg = *cfg;
@@ -757,10 +839,36 @@ fs_feeds_t *fs_feeds_start(fs_index_t *idx, fs_store_t *st, const fs_feeds_confi
     f->cfg.queue_depth = depth;
     if (f->cfg.compact_deltas == 0)
         f->cfg.compact_deltas = 64;
-    pthread_mutex_init(&f->status_lock, NULL);
+    pthread_mutex_init(&f->status_write_lock, NULL);
     pthread_mutex_init(&f->queue_lock, NULL);
     f->status_cap = 2 * fs_index_max_sources(idx);
-    f->status = calloc(f->status_cap, sizeof(*f->status));
+    /* status of what was recovered: bytes on disk per source, in the generation's (sorted) order;
+     * built whole before any loader can replace it */
+    fs_index_thread_t *th = fs_index_thread_get(idx);
+    const fs_generation_t *gen = fs_index_read_begin(idx, th);
+    unsigned n = gen->segment_count;
+    status_table_t *t = malloc(sizeof(*t) + (size_t)n * sizeof(t->entries[0]));
+    if (t == NULL) {
+        fs_index_read_end(idx, th);
+        fs_index_thread_put(idx, th);
+        pthread_mutex_destroy(&f->status_write_lock);
+        pthread_mutex_destroy(&f->queue_lock);
+        free(f);
+        return NULL;
+    }
+    t->count = 0;
+    for (unsigned i = 0; i < n; i++) {
+        source_status_t *rec = calloc(1, sizeof(*rec));
+        if (rec == NULL)
+            break; /* the rest show no status until their next push */
+        snprintf(rec->source, sizeof(rec->source), "%s", gen->segments[i]->source);
+        t->entries[t->count++] = rec;
+    }
+    fs_index_read_end(idx, th);
+    fs_index_thread_put(idx, th);
+    for (unsigned i = 0; i < t->count; i++)
+        t->entries[i]->bytes_on_disk = fs_store_source_bytes(st, t->entries[i]->source);
+    f->status_current = t;
     f->loaders = calloc(f->cfg.loaders, sizeof(*f->loaders));
     for (unsigned i = 0; i < f->cfg.loaders; i++) {
         loader_t *l = &f->loaders[i];
@@ -771,26 +879,6 @@ fs_feeds_t *fs_feeds_start(fs_index_t *idx, fs_store_t *st, const fs_feeds_confi
         l->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
         pthread_create(&l->thread, NULL, loader_main, l);
     }
-    /* status of what was recovered: bytes on disk per source */
-    fs_index_thread_t *th = fs_index_thread_get(idx);
-    const fs_generation_t *gen = fs_index_read_begin(idx, th);
-    unsigned n = gen->segment_count;
-    char(*names)[FS_SOURCE_NAME_MAX + 1] = malloc((n ? n : 1) * sizeof(*names));
-    if (names == NULL)
-        n = 0; /* the status shows 0 bytes on disk until the source's next push */
-    for (unsigned i = 0; i < n; i++)
-        snprintf(names[i], sizeof(names[i]), "%s", gen->segments[i]->source);
-    fs_index_read_end(idx, th);
-    fs_index_thread_put(idx, th);
-    for (unsigned i = 0; i < n; i++) {
-        uint64_t bytes = fs_store_source_bytes(st, names[i]);
-        pthread_mutex_lock(&f->status_lock);
-        source_status_t *s = status_of(f, names[i], 1);
-        if (s != NULL)
-            s->bytes_on_disk = bytes;
-        pthread_mutex_unlock(&f->status_lock);
-    }
-    free(names);
     if (f->cfg.spool_interval_ms > 0) {
         pthread_create(&f->spool, NULL, spool_main, f);
         f->spool_started = 1;
@@ -814,9 +902,11 @@ void fs_feeds_stop(fs_feeds_t *f)
         free(f->loaders[i].buffer);
     }
     free(f->loaders);
-    free(f->status);
+    for (unsigned i = 0; i < f->status_current->count; i++)
+        free(f->status_current->entries[i]);
+    free(f->status_current);
     free(f->queued);
-    pthread_mutex_destroy(&f->status_lock);
+    pthread_mutex_destroy(&f->status_write_lock);
     pthread_mutex_destroy(&f->queue_lock);
     free(f);
 }
@@ -882,10 +972,10 @@ char *fs_feeds_status_json(fs_feeds_t *f, fs_index_thread_t *th, const char *sou
     buf[0] = '\0';
     int64_t now = now_s();
     const fs_generation_t *gen = fs_index_read_begin(f->index, th);
-    pthread_mutex_lock(&f->status_lock);
+    const status_table_t *t = __atomic_load_n(&f->status_current, __ATOMIC_ACQUIRE);
     if (source != NULL) {
         const fs_segment_t *seg = fs_generation_source(gen, source);
-        const source_status_t *s = status_of(f, source, 0);
+        const source_status_t *s = status_find(t, source);
         if (seg == NULL && s == NULL) {
             free(buf);
             buf = NULL;
@@ -893,25 +983,28 @@ char *fs_feeds_status_json(fs_feeds_t *f, fs_index_thread_t *th, const char *sou
             source_json(&buf, &len, &cap, source, seg, s, now);
         }
     } else {
+        /* both lists are sorted by source: one merge, every source once, in name order */
         append(&buf, &len, &cap, "{\"generation\": %llu, \"sources\": [", (unsigned long long)gen->number);
-        unsigned listed = 0;
-        for (unsigned i = 0; i < gen->segment_count; i++) {
-            const fs_segment_t *seg = gen->segments[i];
+        unsigned i = 0, j = 0, listed = 0;
+        while (i < gen->segment_count || j < t->count) {
+            const fs_segment_t *seg = i < gen->segment_count ? gen->segments[i] : NULL;
+            const source_status_t *s = j < t->count ? t->entries[j] : NULL;
+            int c = seg == NULL ? 1 : s == NULL ? -1 : strcmp(seg->source, s->source);
             append(&buf, &len, &cap, "%s", listed++ ? ", " : "");
-            source_json(&buf, &len, &cap, seg->source, seg, status_of(f, seg->source, 0), now);
-        }
-        /* sources that only ever had refused pushes */
-        for (unsigned i = 0; i < f->status_count; i++) {
-            if (fs_generation_source(gen, f->status[i].source) != NULL)
-                continue;
-            append(&buf, &len, &cap, "%s", listed++ ? ", " : "");
-            source_json(&buf, &len, &cap, f->status[i].source, NULL, &f->status[i], now);
+            source_json(&buf, &len, &cap, c <= 0 ? seg->source : s->source, c <= 0 ? seg : NULL, c >= 0 ? s : NULL,
+                        now);
+            i += c <= 0;
+            j += c >= 0;
         }
         append(&buf, &len, &cap, "]}");
     }
-    pthread_mutex_unlock(&f->status_lock);
     fs_index_read_end(f->index, th);
     if (buf != NULL)
         *out_len = len;
     return buf;
+}
+
+void fs_feeds_inject_status_pause(fs_feeds_t *f, void (*pause)(void))
+{
+    f->status_pause = pause;
 }
