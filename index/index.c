@@ -30,8 +30,22 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/eventfd.h>
 #include <ck_pr.h>
+#include <ck_ring.h>
 #include "index/index.h"
+
+/* A change-set subscriber (index.h): a ring filled under publish_lock by the one committing
+ * writer, drained by the one consumer. dropped (atomic) > 0 means the ring overflowed: the writer
+ * then drops every set until the consumer, finding its ring empty, takes the count. */
+struct fs_subscription {
+    ck_ring_t ring;
+    ck_ring_buffer_t *buffer;
+    uint64_t dropped;
+    int fd;
+    struct fs_subscription *next; /* under publish_lock */
+};
 
 
 struct fs_index {
@@ -45,6 +59,8 @@ struct fs_index {
     int tsan_sync;
     fs_index_thread_t **owned;    /* records fs_index_thread_get allocated; under publish_lock */
     size_t owned_count, owned_cap;
+    fs_subscription_t *subscribers; /* under publish_lock */
+    int subscriber_count;           /* ck_pr: read by writers deciding whether to list changes */
 };
 
 fs_index_t *fs_index_new(void)
@@ -311,16 +327,125 @@ void fs_index_publish_abort(fs_index_t *idx, fs_publish_t *p)
     p->next = NULL;
 }
 
-int64_t fs_index_publish_commit(fs_index_t *idx, fs_index_thread_t *th, fs_publish_t *p, fs_segment_t *seg)
+/* Under publish_lock: hands cs to every subscriber, in commit (generation) order. */
+static void deliver_locked(fs_index_t *idx, fs_change_set_t *cs)
+{
+    for (fs_subscription_t *sub = idx->subscribers; sub != NULL; sub = sub->next) {
+        if (ck_pr_load_64(&sub->dropped) > 0) {
+            ck_pr_inc_64(&sub->dropped); /* behind: drop until it has been told */
+            continue;
+        }
+        __atomic_add_fetch(&cs->refs, 1, __ATOMIC_RELAXED);
+        if (!ck_ring_enqueue_spsc(&sub->ring, sub->buffer, cs)) {
+            __atomic_sub_fetch(&cs->refs, 1, __ATOMIC_RELAXED);
+            ck_pr_inc_64(&sub->dropped);
+            continue;
+        }
+        uint64_t one = 1;
+        ssize_t w = write(sub->fd, &one, sizeof(one)); /* a wake-up; a full counter already wakes */
+        (void)w;
+    }
+}
+
+int64_t fs_index_publish_commit_changes(fs_index_t *idx, fs_index_thread_t *th, fs_publish_t *p, fs_segment_t *seg,
+                                        fs_change_set_t *changes)
 {
     fs_generation_t *old = NULL;
     pthread_mutex_lock(&idx->publish_lock);
     idx->reserved -= (unsigned)p->adds;
     int64_t r = swap_locked(idx, p->next, seg, NULL, &old); /* with a segment: cannot fail */
+    if (changes != NULL) {
+        changes->generation = (uint64_t)r;
+        deliver_locked(idx, changes);
+    }
     pthread_mutex_unlock(&idx->publish_lock);
+    fs_change_set_release(changes);
     p->next = NULL;
     reclaim(idx, th, old);
     return r;
+}
+
+int64_t fs_index_publish_commit(fs_index_t *idx, fs_index_thread_t *th, fs_publish_t *p, fs_segment_t *seg)
+{
+    return fs_index_publish_commit_changes(idx, th, p, seg, NULL);
+}
+
+fs_subscription_t *fs_index_subscribe(fs_index_t *idx, unsigned capacity)
+{
+    unsigned size = 4;
+    while (size < capacity + 1 && size < (1u << 20))
+        size *= 2;
+    fs_subscription_t *sub = calloc(1, sizeof(*sub));
+    if (sub == NULL)
+        return NULL;
+    sub->buffer = calloc(size, sizeof(*sub->buffer));
+    sub->fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (sub->buffer == NULL || sub->fd < 0) {
+        if (sub->fd >= 0)
+            close(sub->fd);
+        free(sub->buffer);
+        free(sub);
+        return NULL;
+    }
+    ck_ring_init(&sub->ring, size);
+    pthread_mutex_lock(&idx->publish_lock);
+    sub->next = idx->subscribers;
+    idx->subscribers = sub;
+    ck_pr_inc_int(&idx->subscriber_count);
+    pthread_mutex_unlock(&idx->publish_lock);
+    return sub;
+}
+
+void fs_index_unsubscribe(fs_index_t *idx, fs_subscription_t *sub)
+{
+    if (sub == NULL)
+        return;
+    pthread_mutex_lock(&idx->publish_lock);
+    for (fs_subscription_t **p = &idx->subscribers; *p != NULL; p = &(*p)->next)
+        if (*p == sub) {
+            *p = sub->next;
+            break;
+        }
+    ck_pr_dec_int(&idx->subscriber_count);
+    pthread_mutex_unlock(&idx->publish_lock);
+    fs_change_set_t *cs;
+    while (ck_ring_dequeue_spsc(&sub->ring, sub->buffer, &cs))
+        fs_change_set_release(cs);
+    close(sub->fd);
+    free(sub->buffer);
+    free(sub);
+}
+
+int fs_subscription_next(fs_subscription_t *sub, fs_change_set_t **out, uint64_t *dropped)
+{
+    fs_change_set_t *cs;
+    if (ck_ring_dequeue_spsc(&sub->ring, sub->buffer, &cs)) {
+        *out = cs;
+        return 1;
+    }
+    uint64_t n = ck_pr_fas_64(&sub->dropped, 0);
+    if (n > 0) {
+        *dropped = n;
+        return FS_ELAGGED;
+    }
+    uint64_t count;
+    ssize_t r = read(sub->fd, &count, sizeof(count)); /* drain the wake-ups; the ring is the truth */
+    (void)r;
+    if (ck_ring_dequeue_spsc(&sub->ring, sub->buffer, &cs)) { /* queued between the two looks */
+        *out = cs;
+        return 1;
+    }
+    return 0;
+}
+
+int fs_subscription_fd(const fs_subscription_t *sub)
+{
+    return sub->fd;
+}
+
+int fs_index_has_subscribers(fs_index_t *idx)
+{
+    return ck_pr_load_int(&idx->subscriber_count) > 0;
 }
 
 int64_t fs_index_publish_segment(fs_index_t *idx, fs_index_thread_t *th, fs_segment_t *seg)

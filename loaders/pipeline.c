@@ -276,17 +276,32 @@ static void answer_feed_errors(fs_feeds_t *f, fs_feed_job_t *job, const fs_feed_
 }
 
 static void answer_ok(fs_feed_job_t *job, const char *source, uint64_t sequence, uint64_t generation, uint64_t legs,
-                      uint64_t upserted, uint64_t removed, int64_t took_ms, int duplicate)
+                      uint64_t upserted, uint64_t removed, int64_t took_ms, int duplicate, const fs_change_set_t *cs,
+                      int64_t changes_us)
 {
-    char *doc = malloc(512);
+    static const fs_change_set_t none;
+    if (cs == NULL)
+        cs = &none; /* a duplicate: nothing changed */
+    char *doc = malloc(768);
     if (doc != NULL)
-        snprintf(doc, 512,
+        snprintf(doc, 768,
                  "{\"source\": \"%s\", \"sequence\": %llu, \"generation\": %llu, \"legs\": %llu, \"upserted\": %llu, "
-                 "\"removed\": %llu, \"took_ms\": %lld%s}",
+                 "\"removed\": %llu, \"changes\": {\"opened\": %llu, \"closed\": %llu, \"seats\": %llu, \"repriced\": %llu, "
+                 "\"added\": %llu, \"removed\": %llu}, \"changes_took_us\": %lld, \"took_ms\": %lld%s}",
                  source, (unsigned long long)sequence, (unsigned long long)generation, (unsigned long long)legs,
-                 (unsigned long long)upserted, (unsigned long long)removed, (long long)took_ms,
+                 (unsigned long long)upserted, (unsigned long long)removed, (unsigned long long)cs->counts.opened,
+                 (unsigned long long)cs->counts.closed, (unsigned long long)cs->counts.seats,
+                 (unsigned long long)cs->counts.repriced, (unsigned long long)cs->counts.added,
+                 (unsigned long long)cs->counts.removed, (long long)changes_us, (long long)took_ms,
                  duplicate ? ", \"duplicate\": true" : "");
     answer(job, 200, doc);
+}
+
+static int64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 /* ------------------------------------------------------------ applying */
@@ -367,8 +382,18 @@ static void compact_if_due(loader_t *l, const char *source)
         fs_log("compaction of %s failed; its deltas are kept and replayed at start-up", source);
         return;
     }
-    fs_store_prune(f->store, source, seg->sequence);
-    fs_log("compacted %s: %u deltas into a base at sequence %llu in %lld ms", source, deltas, (unsigned long long)seg->sequence,
+    uint64_t sequence = seg->sequence; /* seg may be reclaimed once a flattened copy replaces it */
+    fs_store_prune(f->store, source, sequence);
+    /* in memory too: the legs later deltas replaced still sit in shared blocks; past an eighth
+     * of the live legs, the same state is republished in one block (reads never notice) */
+    uint64_t waste = fs_segment_waste_bytes(seg);
+    if (waste > (uint64_t)seg->leg_count * sizeof(fs_leg_t) / 8) {
+        fs_segment_t *flat = fs_segment_flatten(seg);
+        if (flat == NULL || fs_index_publish_segment(f->index, l->index_thread, flat) < 0)
+            fs_log("compaction of %s in memory failed (out of memory); its %llu bytes of replaced legs stay until the next",
+                   source, (unsigned long long)waste);
+    }
+    fs_log("compacted %s: %u deltas into a base at sequence %llu in %lld ms", source, deltas, (unsigned long long)sequence,
            (long long)(now_ms() - t0));
     note_accepted(f, source); /* refresh bytes on disk */
 }
@@ -380,7 +405,7 @@ static void apply_snapshot(loader_t *l, fs_feed_job_t *job, int64_t t0)
     const fs_segment_t *cur = current_segment(l, job->source, &generation);
     uint64_t body_hash = fs_hash64(job->body, job->len);
     if (cur != NULL && cur->body_hash == body_hash) {
-        answer_ok(job, cur->source, cur->sequence, cur->generation, cur->leg_count, 0, 0, now_ms() - t0, 1);
+        answer_ok(job, cur->source, cur->sequence, cur->generation, cur->leg_count, 0, 0, now_ms() - t0, 1, NULL, 0);
         return;
     }
     fs_feed_errors_t errs;
@@ -400,8 +425,21 @@ static void apply_snapshot(loader_t *l, fs_feed_job_t *job, int64_t t0)
         return;
     }
     uint64_t previous_legs = cur != NULL ? cur->leg_count : 0, legs = seg->leg_count, sequence = seg->sequence;
+    /* what changed, before anything is written: out of memory here refuses the push whole */
+    int64_t c0 = now_us();
+    fs_change_set_t *cs = fs_change_set_new(job->source, fs_index_has_subscribers(f->index));
+    if (cs == NULL || fs_segment_diff(cur, seg, cs) != 0) {
+        fs_change_set_release(cs);
+        fs_segment_free(seg);
+        answer_build_failed(f, job, FS_ENOMEM);
+        return;
+    }
+    cs->sequence = sequence;
+    cs->snapshot = 1;
+    int64_t changes_us = now_us() - c0;
     fs_publish_t pub;
     if (prepare_publish(f, job, &pub) != 0) {
+        fs_change_set_release(cs);
         fs_segment_free(seg);
         return;
     }
@@ -410,13 +448,16 @@ static void apply_snapshot(loader_t *l, fs_feed_job_t *job, int64_t t0)
                      "the snapshot could not be written durably; nothing was applied and the previous data is still served; retry",
                      NULL);
         fs_index_publish_abort(f->index, &pub);
+        fs_change_set_release(cs);
         fs_segment_free(seg);
         return;
     }
     /* durable: from here the push cannot fail, or a restart would serve what the client saw refused */
-    int64_t g = fs_index_publish_commit(f->index, l->index_thread, &pub, seg); /* consumes seg */
+    __atomic_add_fetch(&cs->refs, 1, __ATOMIC_RELAXED); /* kept for the answer; the commit takes the other */
+    int64_t g = fs_index_publish_commit_changes(f->index, l->index_thread, &pub, seg, cs); /* consumes seg */
     fs_store_prune(f->store, job->source, sequence);
-    answer_ok(job, job->source, sequence, (uint64_t)g, legs, legs, previous_legs, now_ms() - t0, 0);
+    answer_ok(job, job->source, sequence, (uint64_t)g, legs, legs, previous_legs, now_ms() - t0, 0, cs, changes_us);
+    fs_change_set_release(cs);
     note_accepted(f, job->source);
 }
 
@@ -427,7 +468,7 @@ static void apply_delta(loader_t *l, fs_feed_job_t *job, int64_t t0)
     const fs_segment_t *cur = current_segment(l, job->source, &generation);
     uint64_t body_hash = fs_hash64(job->body, job->len);
     if (cur != NULL && cur->body_hash == body_hash) {
-        answer_ok(job, cur->source, cur->sequence, cur->generation, cur->leg_count, 0, 0, now_ms() - t0, 1);
+        answer_ok(job, cur->source, cur->sequence, cur->generation, cur->leg_count, 0, 0, now_ms() - t0, 1, NULL, 0);
         return;
     }
     if (cur == NULL) {
@@ -440,8 +481,16 @@ static void apply_delta(loader_t *l, fs_feed_job_t *job, int64_t t0)
     }
     fs_feed_errors_t errs;
     fs_delta_result_t res;
-    fs_segment_t *seg = fs_apply_delta(cur, job->source, job->body, job->len, job->format, &errs, &res);
+    fs_change_set_t *cs = fs_change_set_new(job->source, fs_index_has_subscribers(f->index));
+    if (cs == NULL) {
+        answer_build_failed(f, job, FS_ENOMEM);
+        return;
+    }
+    int64_t c0 = now_us();
+    fs_segment_t *seg = fs_apply_delta_changes(cur, job->source, job->body, job->len, job->format, cs, &errs, &res);
+    int64_t changes_us = now_us() - c0; /* the whole apply: the change set is part of it, O(delta) */
     if (seg == NULL) {
+        fs_change_set_release(cs);
         if (res.rc == FS_EINVAL)
             answer_feed_errors(f, job, &errs);
         else
@@ -450,12 +499,15 @@ static void apply_delta(loader_t *l, fs_feed_job_t *job, int64_t t0)
     }
     if (seg->sequence <= cur->sequence) {
         stale(f, job, seg->sequence, cur->sequence);
+        fs_change_set_release(cs);
         fs_segment_free(seg);
         return;
     }
     uint64_t legs = seg->leg_count, sequence = seg->sequence;
+    cs->sequence = sequence;
     fs_publish_t pub;
     if (prepare_publish(f, job, &pub) != 0) {
+        fs_change_set_release(cs);
         fs_segment_free(seg);
         return;
     }
@@ -464,12 +516,15 @@ static void apply_delta(loader_t *l, fs_feed_job_t *job, int64_t t0)
                      "the delta could not be written durably; nothing was applied and the previous data is still served; retry",
                      NULL);
         fs_index_publish_abort(f->index, &pub);
+        fs_change_set_release(cs);
         fs_segment_free(seg);
         return;
     }
     /* durable: from here the push cannot fail (see apply_snapshot) */
-    int64_t g = fs_index_publish_commit(f->index, l->index_thread, &pub, seg);
-    answer_ok(job, job->source, sequence, (uint64_t)g, legs, res.upserted, res.removed, now_ms() - t0, 0);
+    __atomic_add_fetch(&cs->refs, 1, __ATOMIC_RELAXED);
+    int64_t g = fs_index_publish_commit_changes(f->index, l->index_thread, &pub, seg, cs);
+    answer_ok(job, job->source, sequence, (uint64_t)g, legs, res.upserted, res.removed, now_ms() - t0, 0, cs, changes_us);
+    fs_change_set_release(cs);
     note_accepted(f, job->source);
 }
 
