@@ -429,6 +429,35 @@ int main(void)
     CHECK_EQ_INT(bad_calendars, 0);
     CHECK_EQ_INT(bad_flatten, 0);
     CHECK(deltas > STEPS / 2 && snapshots > 10 && flattens > 10 && shared_seen > STEPS / 3 && whole_seen > 10);
+
+    /* a subscriber that does not drain: its ring holds what it can, the rest is dropped and told
+     * as one gap after the sets it did get; publishing never waited */
+    fs_subscription_t *sub = fs_index_subscribe(idx, 4); /* a ring of 8 holds 7 */
+    CHECK(sub != NULL);
+    for (unsigned i = 0; i < 20; i++) {
+        const fs_generation_t *gen = fs_index_read_begin(idx, &th);
+        const fs_segment_t *cur = fs_generation_source(gen, "alpha");
+        fs_index_read_end(idx, &th);
+        fs_change_set_t *cs = fs_change_set_new("alpha", 0);
+        fs_publish_t p;
+        CHECK_EQ_INT(fs_index_publish_prepare(idx, "alpha", &p), 0);
+        CHECK(fs_index_publish_commit_changes(idx, &th, &p, fs_segment_flatten(cur), cs) > 0);
+    }
+    fs_change_set_t *got;
+    uint64_t dropped = 0, last = 0;
+    unsigned received = 0;
+    int r;
+    while ((r = fs_subscription_next(sub, &got, &dropped)) == 1) {
+        CHECK(got->generation > last);
+        last = got->generation;
+        received++;
+        fs_change_set_release(got);
+    }
+    CHECK_EQ_INT(r, FS_ELAGGED);
+    CHECK_EQ_INT(received, 7);
+    CHECK_EQ_INT(dropped, 13);
+    CHECK_EQ_INT(fs_subscription_next(sub, &got, &dropped), 0); /* told once; nothing more */
+    fs_index_unsubscribe(idx, sub);
     fs_index_free(idx);
     TEST_DONE();
 }
