@@ -371,7 +371,7 @@ void fs_segment_account(fs_segment_t *seg)
  */
 int fs_segment_index_routes(fs_segment_t *seg, fs_leg_block_t *block, const fs_leg_t *legs, size_t n)
 {
-    seg->blocks = malloc(sizeof(*seg->blocks));
+    seg->blocks = malloc(sizeof(void *)); /* block pointers */
     if (seg->blocks == NULL) {
         leg_block_release(block);
         return FS_ENOMEM;
@@ -523,7 +523,7 @@ void fs_segment_free(fs_segment_t *seg)
 /* Takes one more reference on each of base's blocks for seg (which then holds them). */
 int fs_segment_share_blocks(fs_segment_t *seg, const fs_segment_t *base, unsigned extra)
 {
-    seg->blocks = malloc((base->block_count + extra) * sizeof(*seg->blocks));
+    seg->blocks = malloc((base->block_count + extra) * sizeof(void *)); /* block pointers */
     if (seg->blocks == NULL)
         return FS_ENOMEM;
     for (unsigned i = 0; i < base->block_count; i++) {

@@ -191,8 +191,8 @@ int fs_segment_diff(const fs_segment_t *old, const fs_segment_t *new_seg, fs_cha
         const fs_route_t *ra = a < old->route_count ? &old->routes[a] : NULL;
         const fs_route_t *rb = b < new_seg->route_count ? &new_seg->routes[b] : NULL;
         int c = ra == NULL ? 1 : rb == NULL ? -1 : od_cmp(ra, rb);
-        uint32_t i = 0, j = 0, ni = c <= 0 ? ra->count : 0, nj = c >= 0 ? rb->count : 0;
-        if (c == 0 && ra->legs == rb->legs && ra->count == rb->count) {
+        uint32_t i = 0, j = 0, ni = c <= 0 && ra != NULL ? ra->count : 0, nj = c >= 0 && rb != NULL ? rb->count : 0;
+        if (c == 0 && ra != NULL && rb != NULL && ra->legs == rb->legs && ra->count == rb->count) {
             i = ni; /* the same shared array (a delta's untouched route): nothing changed */
             j = nj;
         }
@@ -212,10 +212,10 @@ int fs_segment_diff(const fs_segment_t *old, const fs_segment_t *new_seg, fs_cha
         b += c >= 0;
     }
     /* the legs that did not match in place: by key (a leg may have moved route or minute) */
-    if (rc == 0) {
+    if (rc == 0 && lo_old.n > 1)
         qsort(lo_old.v, lo_old.n, sizeof(leftover_t), leftover_cmp);
+    if (rc == 0 && lo_new.n > 1)
         qsort(lo_new.v, lo_new.n, sizeof(leftover_t), leftover_cmp);
-    }
     size_t i = 0, j = 0;
     while (rc == 0 && (i < lo_old.n || j < lo_new.n)) {
         int k = i == lo_old.n ? 1 : j == lo_new.n ? -1 : lo_old.v[i].key < lo_new.v[j].key ? -1 : lo_old.v[i].key > lo_new.v[j].key;
@@ -545,7 +545,7 @@ fs_segment_t *fs_segment_apply_delta(const fs_segment_t *base, const char *sourc
     /* the base legs of the touched keys, and the routes to rebuild: each upsert's, each old leg's */
     size_t rb_cap = n_upserts + ts.count + 1, rb_n = 0, n_dropped = 0;
     rb = malloc(rb_cap * sizeof(*rb));
-    dropped = malloc((ts.count + 1) * sizeof(*dropped));
+    dropped = malloc((ts.count + 1) * sizeof(void *)); /* leg pointers */
     if (rb == NULL || dropped == NULL)
         goto out;
     for (size_t j = 0; j <= ts.mask; j++) {
@@ -573,7 +573,7 @@ fs_segment_t *fs_segment_apply_delta(const fs_segment_t *base, const char *sourc
         if (w == 0 || rebuilt_cmp(&rb[w - 1], &rb[i]) != 0)
             rb[w++] = rb[i];
     rb_n = w;
-    qsort(dropped, n_dropped, sizeof(*dropped), ptr_cmp);
+    qsort(dropped, n_dropped, sizeof(void *), ptr_cmp);
 
     /* the rebuilt routes' legs, all in one new block */
     size_t total = 0, u = 0;
@@ -598,7 +598,7 @@ fs_segment_t *fs_segment_apply_delta(const fs_segment_t *base, const char *sourc
         size_t ui = rb[i].up_first, start = n_out;
         while (bi < bn || ui < rb[i].up_end) {
             const fs_leg_t *bl = bi < bn ? &br->legs[bi] : NULL;
-            if (bl != NULL && bsearch(&bl, dropped, n_dropped, sizeof(*dropped), ptr_cmp) != NULL) {
+            if (bl != NULL && bsearch(&bl, dropped, n_dropped, sizeof(void *), ptr_cmp) != NULL) {
                 bi++;
                 leg_count--;
                 continue;

@@ -179,7 +179,7 @@ static void status_apply(fs_feeds_t *f, const char *source, const status_change_
         }
     }
     unsigned count = old->count + (found ? 0 : 1) - (removing ? 1 : 0);
-    status_table_t *t = malloc(sizeof(*t) + (size_t)count * sizeof(t->entries[0]));
+    status_table_t *t = malloc(sizeof(*t) + (size_t)count * sizeof(void *)); /* entries: record pointers */
     if (t == NULL) {
         free(rec);
         pthread_mutex_unlock(&f->status_write_lock);
@@ -902,7 +902,7 @@ fs_feeds_t *fs_feeds_start(fs_index_t *idx, fs_store_t *st, const fs_feeds_confi
     fs_index_thread_t *th = fs_index_thread_get(idx);
     const fs_generation_t *gen = fs_index_read_begin(idx, th);
     unsigned n = gen->segment_count;
-    status_table_t *t = malloc(sizeof(*t) + (size_t)n * sizeof(t->entries[0]));
+    status_table_t *t = malloc(sizeof(*t) + (size_t)n * sizeof(void *)); /* entries: record pointers */
     if (t == NULL) {
         fs_index_read_end(idx, th);
         fs_index_thread_put(idx, th);
