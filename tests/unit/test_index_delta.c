@@ -218,6 +218,8 @@ static void check_changes(fs_change_set_t *cs)
                     (unsigned long long)expected_counts.added, (unsigned long long)expected_counts.removed, expected_count);
         return;
     }
+    if (expected_count == 0)
+        return;
     qsort(cs->entries, cs->entry_count, sizeof(fs_change_t), change_cmp);
     qsort(expected, expected_count, sizeof(fs_change_t), change_cmp);
     for (size_t i = 0; i < expected_count; i++) {
