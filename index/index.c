@@ -60,7 +60,7 @@ struct fs_index {
     fs_index_thread_t **owned;    /* records fs_index_thread_get allocated; under publish_lock */
     size_t owned_count, owned_cap;
     fs_subscription_t *subscribers; /* under publish_lock */
-    int subscriber_count;           /* ck_pr: read by writers deciding whether to list changes */
+    int subscriber_count;           /* atomic: read by writers deciding whether to list changes */
 };
 
 fs_index_t *fs_index_new(void)
@@ -331,14 +331,15 @@ void fs_index_publish_abort(fs_index_t *idx, fs_publish_t *p)
 static void deliver_locked(fs_index_t *idx, fs_change_set_t *cs)
 {
     for (fs_subscription_t *sub = idx->subscribers; sub != NULL; sub = sub->next) {
-        if (ck_pr_load_64(&sub->dropped) > 0) {
-            ck_pr_inc_64(&sub->dropped); /* behind: drop until it has been told */
+        if (__atomic_load_n(&sub->dropped, __ATOMIC_ACQUIRE) > 0) {
+            __atomic_add_fetch(&sub->dropped, 1, __ATOMIC_ACQ_REL); /* behind: drop until it has been told */
             continue;
         }
         __atomic_add_fetch(&cs->refs, 1, __ATOMIC_RELAXED);
+        FS_TSAN_RELEASE(cs); /* ck_ring's fences are invisible to TSan: state the hand-off */
         if (!ck_ring_enqueue_spsc(&sub->ring, sub->buffer, cs)) {
             __atomic_sub_fetch(&cs->refs, 1, __ATOMIC_RELAXED);
-            ck_pr_inc_64(&sub->dropped);
+            __atomic_add_fetch(&sub->dropped, 1, __ATOMIC_ACQ_REL);
             continue;
         }
         uint64_t one = 1;
@@ -391,7 +392,7 @@ fs_subscription_t *fs_index_subscribe(fs_index_t *idx, unsigned capacity)
     pthread_mutex_lock(&idx->publish_lock);
     sub->next = idx->subscribers;
     idx->subscribers = sub;
-    ck_pr_inc_int(&idx->subscriber_count);
+    __atomic_add_fetch(&idx->subscriber_count, 1, __ATOMIC_RELEASE);
     pthread_mutex_unlock(&idx->publish_lock);
     return sub;
 }
@@ -406,7 +407,7 @@ void fs_index_unsubscribe(fs_index_t *idx, fs_subscription_t *sub)
             *p = sub->next;
             break;
         }
-    ck_pr_dec_int(&idx->subscriber_count);
+    __atomic_sub_fetch(&idx->subscriber_count, 1, __ATOMIC_RELEASE);
     pthread_mutex_unlock(&idx->publish_lock);
     fs_change_set_t *cs;
     while (ck_ring_dequeue_spsc(&sub->ring, sub->buffer, &cs))
@@ -420,10 +421,11 @@ int fs_subscription_next(fs_subscription_t *sub, fs_change_set_t **out, uint64_t
 {
     fs_change_set_t *cs;
     if (ck_ring_dequeue_spsc(&sub->ring, sub->buffer, &cs)) {
+        FS_TSAN_ACQUIRE(cs);
         *out = cs;
         return 1;
     }
-    uint64_t n = ck_pr_fas_64(&sub->dropped, 0);
+    uint64_t n = __atomic_exchange_n(&sub->dropped, 0, __ATOMIC_ACQ_REL);
     if (n > 0) {
         *dropped = n;
         return FS_ELAGGED;
@@ -432,6 +434,7 @@ int fs_subscription_next(fs_subscription_t *sub, fs_change_set_t **out, uint64_t
     ssize_t r = read(sub->fd, &count, sizeof(count)); /* drain the wake-ups; the ring is the truth */
     (void)r;
     if (ck_ring_dequeue_spsc(&sub->ring, sub->buffer, &cs)) { /* queued between the two looks */
+        FS_TSAN_ACQUIRE(cs);
         *out = cs;
         return 1;
     }
@@ -445,7 +448,7 @@ int fs_subscription_fd(const fs_subscription_t *sub)
 
 int fs_index_has_subscribers(fs_index_t *idx)
 {
-    return ck_pr_load_int(&idx->subscriber_count) > 0;
+    return __atomic_load_n(&idx->subscriber_count, __ATOMIC_ACQUIRE) > 0;
 }
 
 int64_t fs_index_publish_segment(fs_index_t *idx, fs_index_thread_t *th, fs_segment_t *seg)
