@@ -1,0 +1,30 @@
+#!/bin/sh
+# The npm tools the contract tests use, installed once per build tree into BUILD/npm (never into the
+# repository), at pinned versions so every run lints and validates with the same code:
+#   @redocly/cli  the OpenAPI linter (tests/contract/lint.sh)
+#   ajv, ajv-formats  JSON Schema 2020-12 validation of the server's answers (contract.mjs)
+#   @msgpack/msgpack  decodes the msgpack answers to validate them the same way
+#
+#   sh tests/contract/npm-tools.sh BUILD_DIR     prints the node_modules directory
+#
+# Both contract tests may start at once (ctest -j): flock makes the second wait for the first's
+# install instead of racing it. Needs node and npm (Makefile PACKAGES) and the npm registry.
+set -eu
+BUILD=$(cd "${1:?usage: npm-tools.sh BUILD_DIR}" && pwd)
+PREFIX="$BUILD/npm"
+PACKAGES="@redocly/cli@2.77.0 ajv@8.20.0 ajv-formats@3.0.1 @msgpack/msgpack@3.1.3"
+STAMP="$PREFIX/installed"
+mkdir -p "$PREFIX"
+for tool in node npm flock; do
+    command -v "$tool" >/dev/null 2>&1 || { echo "npm-tools: $tool is not installed (make deps installs it)" >&2; exit 1; }
+done
+(
+    flock 9
+    if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$PACKAGES" ]; then
+        echo "npm-tools: installing $PACKAGES into $PREFIX" >&2
+        # shellcheck disable=SC2086 # PACKAGES is a list of package specs without spaces
+        npm install --prefix "$PREFIX" --no-audit --no-fund --no-save --loglevel=error $PACKAGES >&2
+        echo "$PACKAGES" >"$STAMP"
+    fi
+) 9>"$PREFIX/.lock"
+echo "$PREFIX/node_modules"
