@@ -89,7 +89,9 @@ function operationFor(method, urlPath) {
     for (const [template, item] of Object.entries(spec.paths)) {
         const re = new RegExp('^' + template.replace(/\{[^}]+\}/g, '[^/]+').replace(/\./g, '\\.') + '$');
         if (re.test(urlPath)) {
-            const op = item[method.toLowerCase()] ?? (method === 'HEAD' ? item.get : undefined);
+            // HEAD is the GET of a read endpoint (info.description); the feed endpoints do not take it
+            const head = method === 'HEAD' && item.get && !(item.get.tags ?? []).includes('feeds') ? item.get : undefined;
+            const op = item[method.toLowerCase()] ?? head;
             return { template, op, item };
         }
     }
@@ -162,6 +164,7 @@ async function check(what, method, target, { headers = {}, body, expect, errorCo
             return undefined;
         }
         response = { content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
+        if (res.status === 405 && !res.headers.get('allow')) fail(what, `${where}: a 405 without an Allow header`);
     }
     for (const [name, header] of Object.entries(response.headers ?? {})) {
         const h = resolve(header);
@@ -434,6 +437,8 @@ async function errorCases() {
     await check('POST on a read endpoint', 'POST', '/v1/search?origin=GRU&destination=LIS&date=2026-12-05',
         { expect: 405, errorCode: 'method_not_allowed' });
     // feeds
+    await check('GET on a push path', 'GET', '/v1/feeds/tap/snapshot', { expect: 405, errorCode: 'method_not_allowed' });
+    await check('HEAD on the feed list', 'HEAD', '/v1/feeds', { expect: 405 });
     await check('feeds without a token', 'GET', '/v1/feeds', { expect: 401, errorCode: 'unauthorized' });
     await check('feeds with an unknown token', 'GET', '/v1/feeds/tap',
         { headers: { Authorization: 'Bearer not-a-known-token-0000' }, expect: 401, errorCode: 'unauthorized' });
