@@ -17,10 +17,11 @@
 // An answer passes when its status is documented for the operation (unknown paths and wrong
 // methods: the Error schema), its Content-Type is one the response lists, its body validates
 // (ajv, JSON Schema 2020-12, strict) against that content's schema, and every header the response
-// documents is present and valid. Objects the server writes in full are closed
+// documents is valid, and present when `required`. Objects the server writes in full are closed
 // (additionalProperties: false): an undocumented field fails, as does a missing required one.
 // Also: the served /openapi.json equals the build's, every example in the spec validates against
-// its schema, and every operation of the spec was answered 2xx at least once.
+// its schema, every error code of src/ and loaders/ is listed under its status, and every
+// operation of the spec was answered 2xx at least once.
 import { createRequire } from 'node:module';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -170,7 +171,7 @@ async function check(what, method, target, { headers = {}, body, expect, errorCo
         const h = resolve(header);
         const value = res.headers.get(name);
         if (value === null) {
-            fail(what, `${where}: header ${name} is documented but absent`);
+            if (h.required) fail(what, `${where}: header ${name} is documented as required but absent`);
             continue;
         }
         const parsed = h.schema?.type === 'integer' ? Number(value) : value;
@@ -520,6 +521,53 @@ async function privateServer() {
         { base, headers: { 'Content-Type': 'application/json' }, body: 'x'.repeat(65 * 1024), expect: 413 });
 }
 
+// Every error code the C sources can answer over HTTP, with its status, is one the spec lists for a
+// response of that status (or, for 404 and 405, in the Error schema the spec gives unknown paths and
+// wrong methods). Read from the calls themselves, so a new code or status cannot go unlisted.
+function errorCodesInSource() {
+    const found = []; // [status, code, where]
+    const files = ['src', 'loaders'].flatMap((d) => fs.readdirSync(d).filter((f) => f.endsWith('.c')).map((f) => `${d}/${f}`));
+    for (const file of files) {
+        const text = fs.readFileSync(file, 'utf8');
+        for (const m of text.matchAll(/(?:fs_send_error\([a-z>-]+|answer_error\(f, job), (\d+), "([a-z_]+)"/g))
+            found.push([Number(m[1]), m[2], file]);
+        // feeds.c picks a 503 code into a variable before one fs_send_error(req, 503, code, ...)
+        if (/fs_send_error\(req, 503, code,/.test(text))
+            for (const m of text.matchAll(/code = "([a-z_]+)"/g)) found.push([503, m[1], file]);
+        // send_doc's out-of-memory answer is a literal body
+        for (const m of text.matchAll(/status = (\d+);\s*body = h2o_iovec_init\(H2O_STRLIT\("\{\\"error\\": \{\\"code\\": \\"([a-z_]+)/g))
+            found.push([Number(m[1]), m[2], file]);
+        // the decoder's refusals: answer_feed_errors sends 400 when malformed, else 422
+        if (/jw_str\(&w, errs->malformed \? "malformed_feed" : "invalid_feed"\)/.test(text))
+            found.push([400, 'malformed_feed', file], [422, 'invalid_feed', file]);
+    }
+    checks++;
+    if (found.length < 25) fail('error codes in the sources', `only ${found.length} error answers found: has the code changed shape?`);
+    const admitted = new Map(); // status -> Set of codes the spec admits
+    const allCodes = spec.components.schemas.Error.properties.error.properties.code.enum;
+    const admit = (status, codes) => {
+        if (!admitted.has(status)) admitted.set(status, new Set());
+        codes.forEach((c) => admitted.get(status).add(c));
+    };
+    admit(404, ['not_found']);
+    admit(405, ['method_not_allowed']);
+    for (const item of Object.values(spec.paths))
+        for (const op of Object.values(item))
+            for (const [status, r] of Object.entries(op?.responses ?? {})) {
+                for (const media of Object.values(resolve(r).content ?? {})) {
+                    const overlay = (media.schema?.allOf ?? []).find((x) => x.properties?.error);
+                    const code = overlay?.properties.error.properties?.code;
+                    if (code) admit(Number(status), code.enum ?? [code.const]);
+                    else if (media.schema?.$ref === '#/components/schemas/Error') admit(Number(status), allCodes);
+                }
+            }
+    for (const [status, code, file] of found) {
+        checks++;
+        if (!allCodes.includes(code)) fail(`error code ${code}`, `${file} answers it, the Error schema does not list it`);
+        else if (!admitted.get(status)?.has(code)) fail(`error code ${code}`, `${file} answers it with ${status}, no ${status} response of the spec lists it`);
+    }
+}
+
 // Every operation of the spec answered 2xx at least once.
 function coverage() {
     for (const [template, item] of Object.entries(spec.paths)) {
@@ -535,6 +583,7 @@ function coverage() {
 
 await waitReady(BASE);
 specExamples();
+errorCodesInSource();
 await servedSpec();
 await docsExamples();
 await readExamples();

@@ -36,6 +36,7 @@ chmod 600 "$WORK/tokens"
 start() {
     name=$1
     shift
+    : >"$WORK/$name.log"
     "$BUILD/flightsearch" --listen 127.0.0.1:0 --threads 1 --data-dir "$WORK/$name" "$@" >"$WORK/$name.log" 2>&1 &
     PIDS="$PIDS $!"
     i=0
