@@ -4,6 +4,8 @@
 #   @redocly/cli  the OpenAPI linter (tests/contract/lint.sh)
 #   ajv, ajv-formats  JSON Schema 2020-12 validation of the server's answers (contract.mjs)
 #   @msgpack/msgpack  decodes the msgpack answers to validate them the same way
+#   openapi-typescript, openapi-fetch, typescript, @types/node  a client generated from
+#                 /openapi.json and compiled (client.ts)
 #
 #   sh tests/contract/npm-tools.sh BUILD_DIR     prints the node_modules directory
 #
@@ -13,6 +15,7 @@ set -eu
 BUILD=$(cd "${1:?usage: npm-tools.sh BUILD_DIR}" && pwd)
 PREFIX="$BUILD/npm"
 PACKAGES="@redocly/cli@2.77.0 ajv@8.20.0 ajv-formats@3.0.1 @msgpack/msgpack@3.1.3"
+PACKAGES="$PACKAGES openapi-typescript@7.13.0 openapi-fetch@0.17.0 typescript@5.9.3 @types/node@20.19.43"
 STAMP="$PREFIX/installed"
 mkdir -p "$PREFIX"
 for tool in node npm flock; do

@@ -59,6 +59,20 @@ status=0
 # shellcheck disable=SC2154 # URL_main and URL_private are set by start through eval
 NODE_PATH="$MODULES" node tests/contract/contract.mjs --modules "$MODULES" --spec "$BUILD/openapi.json" \
     --url "$URL_main" --private-url "$URL_private" --admin-token "$ADMIN_TOKEN" --tap-token "$TAP_TOKEN" || status=$?
+# A client generated from the served spec, compiled strictly, must answer like the API (client.ts).
+if [ "$status" -eq 0 ]; then
+    mkdir -p "$WORK/client"
+    ln -s "$MODULES" "$WORK/client/node_modules"
+    cp tests/contract/client.ts "$WORK/client/"
+    printf '{"type": "module"}\n' >"$WORK/client/package.json"
+    printf '{"compilerOptions": {"target": "es2022", "module": "nodenext", "moduleResolution": "nodenext", "strict": true,
+              "noUnusedLocals": false, "skipLibCheck": true, "types": ["node"], "outDir": "out"}, "files": ["client.ts"]}\n' \
+        >"$WORK/client/tsconfig.json"
+    curl -sf "$URL_main/openapi.json" -o "$WORK/client/openapi.json" &&
+        node "$MODULES/openapi-typescript/bin/cli.js" "$WORK/client/openapi.json" -o "$WORK/client/api.d.ts" --silent &&
+        node "$MODULES/typescript/bin/tsc" -p "$WORK/client" &&
+        node "$WORK/client/out/client.js" "$URL_main" || status=$?
+fi
 if [ "$status" -ne 0 ]; then
     echo "contract: server logs:" >&2
     tail -n 20 "$WORK/main.log" "$WORK/private.log" >&2
