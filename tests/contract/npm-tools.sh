@@ -21,6 +21,13 @@ mkdir -p "$PREFIX"
 for tool in node npm flock; do
     command -v "$tool" >/dev/null 2>&1 || { echo "npm-tools: $tool is not installed (make deps installs it)" >&2; exit 1; }
 done
+# @redocly/cli 2.77 declares node >=20.19 (<21) or >=22.12. Debian 12's own nodejs is 18.20: say so
+# plainly instead of failing somewhere inside the linter.
+if ! node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 22 || (a === 22 && b >= 12) || (a === 20 && b >= 19) ? 0 : 1)'; then
+    echo "npm-tools: node $(node --version) is older than @redocly/cli 2.77.0 needs (20.19+ or 22.12+);" \
+         "Debian 12's nodejs is 18: install Node.js 20 or 22 (for example from NodeSource)" >&2
+    exit 1
+fi
 (
     flock 9
     if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$PACKAGES" ]; then
