@@ -8,8 +8,9 @@
 //   2. the spec's own request examples: the parameters of an operation carrying an example named
 //      `<operationId>.<name>` form one request (200), the request body examples are pushed (200);
 //      each read example again as msgpack, with If-None-Match (304) and as HEAD.
-//   3. every integer parameter at its documented bounds (200) and one past them (400 naming it),
-//      and an out-of-enum value for every enum parameter (400 naming it);
+//   3. every parameter at its documented bounds (200) and past them (400 naming it): integers at
+//      and past minimum and maximum, enums and booleans in and out, patterns and dates broken,
+//      comma lists at and past maxItems;
 //   4. error cases: bad and unknown parameters, unknown paths, wrong methods, feeds without a
 //      token, with a bad one, with a too narrow one, a bad source name, a stale sequence, a delta
 //      without a base, an invalid and a malformed feed, an unsupported content type, a retirement;
@@ -389,6 +390,12 @@ async function parameterBounds() {
                 // a connection window must stay ordered while one end moves
                 if (p.name === 'min_connection') q.max_connection = 2880;
                 if (p.name === 'max_connection') q.min_connection = 0;
+                // a range end needs the other end, and no single date beside it
+                if (p.name === 'start_date' || p.name === 'end_date') {
+                    delete q.date;
+                    q.start_date ??= '2026-12-01';
+                    q.end_date ??= '2026-12-07';
+                }
                 await check(`${entry.op.operationId}: ${p.name}=${value} (${why})`, 'GET', `${entry.template}?${queryString(q)}`,
                     expect === 400 ? { expect, errorCode: 'invalid_parameter', parameter: p.name } : { expect });
             };
@@ -405,6 +412,22 @@ async function parameterBounds() {
             if (s.enum !== undefined) {
                 for (const value of s.enum) await send(value, 200, 'a documented value');
                 await send(s.type === 'integer' ? 7 : 'nonsense', 400, 'not in the enum');
+            }
+            if (s.type === 'boolean') {
+                await send(true, 200, 'a boolean');
+                await send('maybe', 400, 'not a boolean');
+            }
+            if (s.type === 'string' && (s.pattern !== undefined || s.format !== undefined))
+                await send(s.format === 'date' ? '2026-02-30' : '!', 400, `not a ${s.format ?? 'match of its pattern'}`);
+            if (s.type === 'array' && s.maxItems !== undefined) {
+                // distinct values of the item's shape: AAA, AAB, ... / A0, A1, ... / s0, s1, ...
+                const item = resolve(s.items);
+                const make = (i) => item.pattern === '^[A-Z]{3}$' ? `AA${String.fromCharCode(65 + i)}`
+                    : item.pattern === '^[A-Z0-9]{2}$' ? `A${i.toString(36).toUpperCase()}` : `s${i}`;
+                const list = (n) => Array.from({ length: n }, (_, i) => make(i));
+                await send(list(s.maxItems), 200, `${s.maxItems} items, the documented maximum`);
+                await send(list(s.maxItems + 1), 400, `${s.maxItems + 1} items, above the maximum`);
+                await send([make(0), '!'], 400, 'an item that does not match');
             }
         }
     }
