@@ -118,6 +118,7 @@ function request(method, url, { headers = {}, body } = {}) {
             res.on('error', reject);
         });
         req.on('error', reject);
+        req.setTimeout(10000, () => req.destroy(new Error('no answer in 10 s')));
         req.end(body);
     });
 }

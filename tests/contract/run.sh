@@ -13,6 +13,7 @@ BUILD=$(cd "${1:?usage: run.sh BUILD_DIR}" && pwd)
 MODULES=$(sh "$ROOT/tests/contract/npm-tools.sh" "$BUILD")
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/fs-contract.XXXXXX")
 PIDS=""
+# shellcheck disable=SC2317 # called by the trap
 cleanup() {
     for pid in $PIDS; do
         kill "$pid" 2>/dev/null || true
