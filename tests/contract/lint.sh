@@ -1,6 +1,6 @@
 #!/bin/sh
-# Lints docs/openapi.yaml with @redocly/cli (its recommended rules, redocly.yaml at the top says
-# what is changed and why). Any error fails; warnings are printed.
+# Lints docs/openapi.yaml with @redocly/cli: its recommended rules with every warning an error
+# (recommended-strict; redocly.yaml at the top says what is changed and why). Any finding fails.
 #
 #   sh tests/contract/lint.sh BUILD_DIR
 set -eu
