@@ -23,7 +23,9 @@ cleanup() {
     done
     rm -rf "$WORK"
 }
-trap cleanup EXIT INT TERM
+# A signal (ctest's timeout, Ctrl-C, a reader that went away) exits through cleanup too.
+trap cleanup EXIT
+trap 'exit 1' HUP INT PIPE TERM
 
 "$BUILD/bench/flightsearch-gen" --size demo --seed 1 --start 2026-12-01 --out "$WORK/main" --quiet 2>/dev/null
 mkdir -p "$WORK/private"
