@@ -14,8 +14,8 @@
 #endif
 #include "src/internal.h"
 
-const char *const fs_endpoint_names[FS_EP_COUNT] = {"search", "calendar", "routes", "healthz",
-                                                    "readyz", "metrics",  "feeds",  "other"};
+const char *const fs_endpoint_names[FS_EP_COUNT] = {"search", "calendar", "routes",  "healthz", "readyz",
+                                                    "metrics", "feeds",   "openapi", "other"};
 
 static uint64_t now_us(void)
 {
@@ -834,6 +834,31 @@ static int handle_metrics(h2o_req_t *req, fs_worker_t *w, fs_conn_state_t *conn,
     return 0;
 }
 
+/* ------------------------------------------------------------- openapi */
+
+/* GET /openapi.json: the contract, compiled in (src/openapi_embed.py). The bytes are static and
+ * outlive every request, so they are sent as they are, with the ETag computed at build time. */
+static int handle_openapi(h2o_req_t *req, fs_worker_t *w, uint64_t started_us)
+{
+    size_t etag_len = strlen(fs_openapi_etag);
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ETAG, NULL, fs_openapi_etag, etag_len);
+    ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_IF_NONE_MATCH, -1);
+    if (i >= 0 && h2o_strstr(req->headers.entries[i].value.base, req->headers.entries[i].value.len, fs_openapi_etag,
+                             etag_len) != SIZE_MAX) {
+        req->res.status = 304;
+        req->res.reason = reason_phrase(304);
+        fs_metrics_record(&w->metrics, FS_EP_OPENAPI, 304, now_us() - started_us);
+        h2o_send_inline(req, NULL, 0);
+        return 0;
+    }
+    req->res.status = 200;
+    req->res.reason = "OK";
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("application/json"));
+    fs_metrics_record(&w->metrics, FS_EP_OPENAPI, 200, now_us() - started_us);
+    send_body(req, h2o_iovec_init(fs_openapi_json, fs_openapi_json_len));
+    return 0;
+}
+
 /* ------------------------------------------------------------- routing */
 
 static int path_is(h2o_req_t *req, const char *path)
@@ -872,7 +897,8 @@ int fs_handle_request(h2o_handler_t *self, h2o_req_t *req)
         const char *path;
         fs_endpoint_t ep;
     } routes[] = {{"/v1/search", FS_EP_SEARCH}, {"/v1/calendar", FS_EP_CALENDAR}, {"/v1/routes", FS_EP_ROUTES},
-                  {"/healthz", FS_EP_HEALTHZ},  {"/readyz", FS_EP_READYZ},        {"/metrics", FS_EP_METRICS}};
+                  {"/healthz", FS_EP_HEALTHZ},  {"/readyz", FS_EP_READYZ},        {"/metrics", FS_EP_METRICS},
+                  {"/openapi.json", FS_EP_OPENAPI}};
     if (req->path_normalized.len >= 9 && memcmp(req->path_normalized.base, "/v1/feeds", 9) == 0 &&
         (req->path_normalized.len == 9 || req->path_normalized.base[9] == '/'))
         return fs_handle_feeds(req, w, started_us);
@@ -910,6 +936,8 @@ int fs_handle_request(h2o_handler_t *self, h2o_req_t *req)
         return handle_routes(req, w, started_us);
     case FS_EP_METRICS:
         return handle_metrics(req, w, conn, started_us);
+    case FS_EP_OPENAPI:
+        return handle_openapi(req, w, started_us);
     default:
         return handle_health(req, w, ep, started_us);
     }
