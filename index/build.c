@@ -520,20 +520,6 @@ void fs_segment_free(fs_segment_t *seg)
     free(seg);
 }
 
-/* Takes one more reference on each of base's blocks for seg (which then holds them). */
-int fs_segment_share_blocks(fs_segment_t *seg, const fs_segment_t *base, unsigned extra)
-{
-    seg->blocks = malloc((base->block_count + extra) * sizeof(void *)); /* block pointers */
-    if (seg->blocks == NULL)
-        return FS_ENOMEM;
-    for (unsigned i = 0; i < base->block_count; i++) {
-        __atomic_add_fetch(&base->blocks[i]->refs, 1, __ATOMIC_RELAXED);
-        seg->blocks[i] = base->blocks[i];
-    }
-    seg->block_count = base->block_count;
-    return 0;
-}
-
 /* ------------------------------------------------------------ read side */
 
 const fs_route_t *fs_segment_route(const fs_segment_t *seg, fs_airport_t origin, fs_airport_t destination)

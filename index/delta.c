@@ -459,6 +459,118 @@ static int ptr_cmp(const void *pa, const void *pb)
     return a < b ? -1 : a > b;
 }
 
+/* ------------------------------------------------------- blocks of a base */
+
+/* Where each block of a segment lies in memory, sorted, to tell which block a route lives in. */
+typedef struct block_range {
+    uintptr_t start, end;
+    unsigned index; /* in the segment's blocks */
+} block_range_t;
+
+typedef struct block_map {
+    block_range_t *ranges;
+    unsigned count;
+} block_map_t;
+
+static int range_cmp(const void *pa, const void *pb)
+{
+    const block_range_t *a = pa, *b = pb;
+    return a->start < b->start ? -1 : a->start > b->start;
+}
+
+static int block_map_init(block_map_t *m, const fs_segment_t *seg)
+{
+    m->count = seg->block_count;
+    m->ranges = malloc((m->count ? m->count : 1) * sizeof(*m->ranges));
+    if (m->ranges == NULL)
+        return FS_ENOMEM;
+    for (unsigned i = 0; i < m->count; i++)
+        m->ranges[i] = (block_range_t){(uintptr_t)seg->blocks[i]->mem,
+                                       (uintptr_t)seg->blocks[i]->mem + seg->blocks[i]->len, i};
+    qsort(m->ranges, m->count, sizeof(*m->ranges), range_cmp);
+    return 0;
+}
+
+/* The index of the block legs lie in, or -1 (not one of these blocks). */
+static int block_map_find(const block_map_t *m, const fs_leg_t *legs)
+{
+    uintptr_t p = (uintptr_t)legs;
+    unsigned lo = 0, hi = m->count;
+    while (lo < hi) {
+        unsigned mid = (lo + hi) / 2;
+        if (m->ranges[mid].end <= p)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < m->count && m->ranges[lo].start <= p ? (int)m->ranges[lo].index : -1;
+}
+
+/*
+ * Copy forward. A block in which under three quarters of the legs are still used by the base's
+ * routes is being drained: its routes are rebuilt into the delta's new block as they are, up to
+ * max(2 x the legs the delta rebuilds anyway, 65,536) legs per delta, so the copying a delta does
+ * is bounded and proportional, and a drained block is freed once no route points into it.
+ */
+static int evacuate(const fs_segment_t *b0, const block_map_t *m, rebuilt_t *rb, size_t *rb_n, size_t rebuilt_legs)
+{
+    if (b0->block_count < 2)
+        return 0;
+    uint64_t *live = calloc(b0->block_count, sizeof(*live));
+    if (live == NULL)
+        return FS_ENOMEM;
+    int *ix = malloc((b0->route_count ? b0->route_count : 1) * sizeof(*ix));
+    if (ix == NULL) {
+        free(live);
+        return FS_ENOMEM;
+    }
+    for (uint32_t r = 0; r < b0->route_count; r++) {
+        ix[r] = block_map_find(m, b0->routes[r].legs);
+        if (ix[r] >= 0)
+            live[ix[r]] += (uint64_t)b0->routes[r].count * sizeof(fs_leg_t);
+    }
+    size_t budget = rebuilt_legs * 2 > 65536 ? rebuilt_legs * 2 : 65536;
+    for (uint32_t r = 0; r < b0->route_count && budget > 0; r++) {
+        if (ix[r] < 0)
+            continue;
+        const fs_leg_block_t *blk = b0->blocks[ix[r]];
+        if (live[ix[r]] * 4 >= (uint64_t)blk->leg_bytes * 3 || b0->routes[r].count > budget)
+            continue;
+        const fs_route_t *br = &b0->routes[r];
+        rb[(*rb_n)++] = (rebuilt_t){.origin = br->origin, .destination = br->destination, .base = br};
+        budget -= br->count;
+    }
+    free(ix);
+    free(live);
+    return 0;
+}
+
+/* Gives seg a reference on each block of base that one of its routes still points into, with
+ * room for one more (the delta's). */
+static int share_used_blocks(fs_segment_t *seg, const fs_segment_t *base, const block_map_t *m, const fs_route_t *routes,
+                             size_t n)
+{
+    unsigned char *used = calloc(base->block_count ? base->block_count : 1, 1);
+    seg->blocks = malloc((base->block_count + 1) * sizeof(void *)); /* block pointers */
+    if (used == NULL || seg->blocks == NULL) {
+        free(used);
+        return FS_ENOMEM;
+    }
+    for (size_t r = 0; r < n; r++) {
+        int b = block_map_find(m, routes[r].legs);
+        if (b >= 0)
+            used[b] = 1;
+    }
+    for (unsigned i = 0; i < base->block_count; i++) {
+        if (!used[i])
+            continue; /* drained: freed with the last segment that still holds it */
+        __atomic_add_fetch(&base->blocks[i]->refs, 1, __ATOMIC_RELAXED);
+        seg->blocks[seg->block_count++] = base->blocks[i];
+    }
+    free(used);
+    return 0;
+}
+
 fs_segment_t *fs_segment_apply_delta(const fs_segment_t *base, const char *source, uint64_t sequence,
                                      int64_t generated_at, uint64_t body_hash, const fs_leg_in_t *upserts,
                                      size_t n_upserts, const uint64_t *removes, size_t n_removes,
@@ -473,6 +585,7 @@ fs_segment_t *fs_segment_apply_delta(const fs_segment_t *base, const char *sourc
     fare_appender_t fa = {0};
     fs_leg_t *block_legs = NULL;
     fs_route_t *routes = NULL;
+    block_map_t bmap = {0};
     *removed_hits = 0;
     *rc = FS_ENOMEM;
 
@@ -542,8 +655,11 @@ fs_segment_t *fs_segment_apply_delta(const fs_segment_t *base, const char *sourc
     for (size_t i = 0; i < n_upserts; i++)
         touch_get(&ts, items[i].key)->upsert = (int64_t)i;
 
+    if (block_map_init(&bmap, b0) != 0)
+        goto out;
+
     /* the base legs of the touched keys, and the routes to rebuild: each upsert's, each old leg's */
-    size_t rb_cap = n_upserts + ts.count + 1, rb_n = 0, n_dropped = 0;
+    size_t rb_cap = n_upserts + ts.count + b0->route_count + 1, rb_n = 0, n_dropped = 0;
     rb = malloc(rb_cap * sizeof(*rb));
     dropped = malloc((ts.count + 1) * sizeof(void *)); /* leg pointers */
     if (rb == NULL || dropped == NULL)
@@ -567,6 +683,13 @@ fs_segment_t *fs_segment_apply_delta(const fs_segment_t *base, const char *sourc
         rb[rb_n++] = (rebuilt_t){.origin = items[i].leg.origin, .destination = items[i].leg.destination,
                                  .base = fs_segment_route(b0, items[i].leg.origin, items[i].leg.destination)};
     }
+    /* copy forward: routes still living in blocks that are mostly replaced move to the new block
+     * too (a bounded number of legs per delta), so those blocks drain and are freed */
+    size_t touched_legs = 0;
+    for (size_t i = 0; i < rb_n; i++)
+        touched_legs += rb[i].base != NULL ? rb[i].base->count : 0;
+    if (evacuate(b0, &bmap, rb, &rb_n, touched_legs + n_upserts) != 0)
+        goto out;
     qsort(rb, rb_n, sizeof(*rb), rebuilt_cmp);
     size_t w = 0;
     for (size_t i = 0; i < rb_n; i++)
@@ -645,7 +768,7 @@ fs_segment_t *fs_segment_apply_delta(const fs_segment_t *base, const char *sourc
             bi += c == 0;
         }
     }
-    if (fs_segment_share_blocks(seg, b0, 1) != 0)
+    if (share_used_blocks(seg, b0, &bmap, routes, nr) != 0)
         goto out;
     if (n_out > 0) {
         fs_leg_block_t *blk = fs_leg_block_new(block_legs, n_out * sizeof(*block_legs), 0);
@@ -702,5 +825,6 @@ out:
     free(fa.slots);
     free(block_legs);
     free(routes);
+    free(bmap.ranges);
     return seg;
 }

@@ -11,8 +11,6 @@
 int fs_segment_hash_routes(fs_segment_t *seg);
 /** Recomputes seg->bytes and seg->block_leg_bytes from its tables and blocks. */
 void fs_segment_account(fs_segment_t *seg);
-/** Gives seg a reference on each of base's blocks, with room for extra more. FS_ENOMEM. */
-int fs_segment_share_blocks(fs_segment_t *seg, const fs_segment_t *base, unsigned extra);
 /** Interns fares for a builder-less leg conversion: see fs_leg_from_in. */
 typedef struct fs_fare_interner fs_fare_interner_t;
 /** Converts a validated leg to its stored form, its fares interned by fare_id(arg, fare) which

@@ -384,10 +384,10 @@ static void compact_if_due(loader_t *l, const char *source)
     }
     uint64_t sequence = seg->sequence; /* seg may be reclaimed once a flattened copy replaces it */
     fs_store_prune(f->store, source, sequence);
-    /* in memory too: the legs later deltas replaced still sit in shared blocks; past an eighth
-     * of the live legs, the same state is republished in one block (reads never notice) */
+    /* in memory, deltas drain old blocks as they go (index/delta.c); should replaced legs still
+     * pass a quarter of the live legs, the same state is republished in one block */
     uint64_t waste = fs_segment_waste_bytes(seg);
-    if (waste > (uint64_t)seg->leg_count * sizeof(fs_leg_t) / 8) {
+    if (waste > (uint64_t)seg->leg_count * sizeof(fs_leg_t) / 4) {
         fs_segment_t *flat = fs_segment_flatten(seg);
         if (flat == NULL || fs_index_publish_segment(f->index, l->index_thread, flat) < 0)
             fs_log("compaction of %s in memory failed (out of memory); its %llu bytes of replaced legs stay until the next",
