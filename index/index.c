@@ -371,6 +371,22 @@ int64_t fs_index_publish_commit(fs_index_t *idx, fs_index_thread_t *th, fs_publi
     return fs_index_publish_commit_changes(idx, th, p, seg, NULL);
 }
 
+void fs_index_segment_hold(fs_index_t *idx, const fs_segment_t *seg)
+{
+    pthread_mutex_lock(&idx->publish_lock);
+    ((fs_segment_t *)seg)->refs++; /* refs is writer-side state, not part of the immutable contents */
+    pthread_mutex_unlock(&idx->publish_lock);
+}
+
+void fs_index_segment_release(fs_index_t *idx, const fs_segment_t *seg)
+{
+    pthread_mutex_lock(&idx->publish_lock);
+    int last = --((fs_segment_t *)seg)->refs == 0;
+    pthread_mutex_unlock(&idx->publish_lock);
+    if (last)
+        fs_segment_free((fs_segment_t *)seg);
+}
+
 fs_subscription_t *fs_index_subscribe(fs_index_t *idx, unsigned capacity)
 {
     unsigned size = 4;

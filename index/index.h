@@ -460,6 +460,12 @@ int fs_index_has_subscribers(fs_index_t *idx);
  * event-loop thread).
  */
 int64_t fs_index_publish_segment(fs_index_t *idx, fs_index_thread_t *th, fs_segment_t *seg);
+/** Keeps seg alive after the generations listing it are gone, for a background writer that reads
+ *  it (compaction writing its image): one more reference, under the publish mutex. Writer-side
+ *  threads; seg must be listed by the current generation when held. */
+void fs_index_segment_hold(fs_index_t *idx, const fs_segment_t *seg);
+/** Drops a hold; frees seg when nothing lists or holds it any more. */
+void fs_index_segment_release(fs_index_t *idx, const fs_segment_t *seg);
 /** Publishes a generation without the named source. FS_ENOENT when there is none, FS_ENOMEM.
  *  Writer only. */
 int64_t fs_index_retire_source(fs_index_t *idx, fs_index_thread_t *th, const char *source);

@@ -17,8 +17,8 @@
  * A push: hash the body (an identical retry of the last accepted push is answered as a
  * duplicate without decoding) -> decode and validate -> check the sequence -> build -> persist
  * (crash-safe, store.c) -> publish -> answer. The answer is 200 only once the data is both durable
- * and visible to searches. Compaction (a new base image after compact_deltas deltas) runs after
- * the answer, on the same thread.
+ * and visible to searches. Compaction (a new base image after compact_deltas deltas) is queued
+ * after the answer and written by the compaction thread, so no push waits behind it.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -89,7 +89,24 @@ struct fs_feeds {
     status_table_t *status_current; /* atomic pointer; never NULL */
     unsigned status_cap; /* room for every source the index may list, and as many refused ones */
     void (*status_pause)(void); /* tests: called while a replacement is being made */
+    /* Compaction (a new base image after compact_deltas deltas) runs on its own thread, so a push
+     * never waits behind one. A loader queues the source's current segment, held alive, and marks
+     * the source as compacting; the compaction thread writes the image, prunes what it supersedes
+     * and clears the mark. A retirement waits for its source's compaction to end (or the image
+     * would bring the source back). All under compact_lock; no event loop touches it. */
+    pthread_mutex_t compact_lock;
+    pthread_cond_t compact_cond;
+    struct compaction *compact_queue; /* FIFO: pushed at the tail */
+    struct compaction *compacting;    /* queued or being written, at most one per source */
+    int compact_stop;
+    pthread_t compact_thread;
 };
+
+typedef struct compaction {
+    const fs_segment_t *seg; /* held (fs_index_segment_hold) until written */
+    unsigned deltas;
+    struct compaction *next_queued, *next_compacting;
+} compaction_t;
 
 static int64_t now_s(void)
 {
@@ -366,6 +383,16 @@ static int prepare_publish(fs_feeds_t *f, fs_feed_job_t *job, fs_publish_t *pub)
     return -1;
 }
 
+static int compacting_locked(const fs_feeds_t *f, const char *source)
+{
+    for (const compaction_t *c = f->compacting; c != NULL; c = c->next_compacting)
+        if (strcmp(c->seg->source, source) == 0)
+            return 1;
+    return 0;
+}
+
+/* On the loader, after the answer: queue a compaction of source if enough deltas accumulated and
+ * none is under way. Costs a directory listing and, when due, one allocation. */
 static void compact_if_due(loader_t *l, const char *source)
 {
     fs_feeds_t *f = l->feeds;
@@ -377,13 +404,6 @@ static void compact_if_due(loader_t *l, const char *source)
     const fs_segment_t *seg = current_segment(l, source, &generation);
     if (seg == NULL)
         return;
-    int64_t t0 = now_ms();
-    if (fs_store_write_base(f->store, seg) < 0) {
-        fs_log("compaction of %s failed; its deltas are kept and replayed at start-up", source);
-        return;
-    }
-    uint64_t sequence = seg->sequence; /* seg may be reclaimed once a flattened copy replaces it */
-    fs_store_prune(f->store, source, sequence);
     /* in memory, deltas drain old blocks as they go (index/delta.c); should replaced legs still
      * pass a quarter of the live legs, the same state is republished in one block */
     uint64_t waste = fs_segment_waste_bytes(seg);
@@ -392,10 +412,67 @@ static void compact_if_due(loader_t *l, const char *source)
         if (flat == NULL || fs_index_publish_segment(f->index, l->index_thread, flat) < 0)
             fs_log("compaction of %s in memory failed (out of memory); its %llu bytes of replaced legs stay until the next",
                    source, (unsigned long long)waste);
+        seg = current_segment(l, source, &generation); /* the flat copy, or still the old one */
     }
-    fs_log("compacted %s: %u deltas into a base at sequence %llu in %lld ms", source, deltas, (unsigned long long)sequence,
-           (long long)(now_ms() - t0));
-    note_accepted(f, source); /* refresh bytes on disk */
+    compaction_t *c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return; /* the next delta tries again */
+    pthread_mutex_lock(&f->compact_lock);
+    if (compacting_locked(f, source)) {
+        pthread_mutex_unlock(&f->compact_lock);
+        free(c);
+        return;
+    }
+    fs_index_segment_hold(f->index, seg);
+    c->seg = seg;
+    c->deltas = deltas;
+    compaction_t **tail = &f->compact_queue;
+    while (*tail != NULL)
+        tail = &(*tail)->next_queued;
+    *tail = c;
+    c->next_compacting = f->compacting;
+    f->compacting = c;
+    pthread_cond_broadcast(&f->compact_cond);
+    pthread_mutex_unlock(&f->compact_lock);
+}
+
+static void *compact_main(void *arg)
+{
+    fs_feeds_t *f = arg;
+    pthread_mutex_lock(&f->compact_lock);
+    for (;;) {
+        while (f->compact_queue == NULL && !f->compact_stop)
+            pthread_cond_wait(&f->compact_cond, &f->compact_lock);
+        compaction_t *c = f->compact_queue;
+        if (c == NULL)
+            break; /* stopping, nothing left */
+        f->compact_queue = c->next_queued;
+        pthread_mutex_unlock(&f->compact_lock);
+        {
+            int64_t t0 = now_ms();
+            if (fs_store_write_base(f->store, c->seg) < 0) {
+                fs_log("compaction of %s failed; its deltas are kept and replayed at start-up", c->seg->source);
+            } else {
+                fs_store_prune(f->store, c->seg->source, c->seg->sequence);
+                fs_log("compacted %s: %u deltas into a base at sequence %llu in %lld ms", c->seg->source, c->deltas,
+                       (unsigned long long)c->seg->sequence, (long long)(now_ms() - t0));
+                note_accepted(f, c->seg->source); /* refresh bytes on disk */
+            }
+        }
+        pthread_mutex_lock(&f->compact_lock);
+        for (compaction_t **p = &f->compacting; *p != NULL; p = &(*p)->next_compacting)
+            if (*p == c) {
+                *p = c->next_compacting;
+                break;
+            }
+        pthread_cond_broadcast(&f->compact_cond); /* a retirement may be waiting for it */
+        pthread_mutex_unlock(&f->compact_lock);
+        fs_index_segment_release(f->index, c->seg);
+        free(c);
+        pthread_mutex_lock(&f->compact_lock);
+    }
+    pthread_mutex_unlock(&f->compact_lock);
+    return NULL;
 }
 
 static void apply_snapshot(loader_t *l, fs_feed_job_t *job, int64_t t0)
@@ -531,6 +608,10 @@ static void apply_delta(loader_t *l, fs_feed_job_t *job, int64_t t0)
 static void apply_delete(loader_t *l, fs_feed_job_t *job)
 {
     fs_feeds_t *f = l->feeds;
+    pthread_mutex_lock(&f->compact_lock); /* its image must not bring the source back */
+    while (compacting_locked(f, job->source))
+        pthread_cond_wait(&f->compact_cond, &f->compact_lock);
+    pthread_mutex_unlock(&f->compact_lock);
     uint64_t generation;
     const fs_segment_t *cur = current_segment(l, job->source, &generation);
     uint64_t retired_at = cur != NULL ? cur->sequence : 0; /* read before retiring frees it */
@@ -728,12 +809,18 @@ static void spool_finish(const char *inbox, const char *name, int ok, const char
         unlink(from);
     }
     if (!ok && doc != NULL) {
-        char errpath[4400];
+        /* written aside and renamed: whoever watches failed/ never reads a half-written reason */
+        char errpath[4400], tmppath[4420];
         snprintf(errpath, sizeof(errpath), "%s/failed/%s.error", inbox, name);
-        FILE *fp = fopen(errpath, "w");
+        snprintf(tmppath, sizeof(tmppath), "%s/failed/.%s.error.part", inbox, name);
+        FILE *fp = fopen(tmppath, "w");
         if (fp != NULL) {
-            fprintf(fp, "%s\n", doc);
-            fclose(fp);
+            int bad = fprintf(fp, "%s\n", doc) < 0;
+            bad |= fclose(fp) != 0;
+            if (bad || rename(tmppath, errpath) != 0) {
+                fs_log("spool: cannot write %s: %s", errpath, strerror(errno));
+                unlink(tmppath);
+            }
         }
     }
 }
@@ -896,6 +983,8 @@ fs_feeds_t *fs_feeds_start(fs_index_t *idx, fs_store_t *st, const fs_feeds_confi
         f->cfg.compact_deltas = 64;
     pthread_mutex_init(&f->status_write_lock, NULL);
     pthread_mutex_init(&f->queue_lock, NULL);
+    pthread_mutex_init(&f->compact_lock, NULL);
+    pthread_cond_init(&f->compact_cond, NULL);
     f->status_cap = 2 * fs_index_max_sources(idx);
     /* status of what was recovered: bytes on disk per source, in the generation's (sorted) order;
      * built whole before any loader can replace it */
@@ -934,6 +1023,7 @@ fs_feeds_t *fs_feeds_start(fs_index_t *idx, fs_store_t *st, const fs_feeds_confi
         l->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
         pthread_create(&l->thread, NULL, loader_main, l);
     }
+    pthread_create(&f->compact_thread, NULL, compact_main, f);
     if (f->cfg.spool_interval_ms > 0) {
         pthread_create(&f->spool, NULL, spool_main, f);
         f->spool_started = 1;
@@ -956,6 +1046,13 @@ void fs_feeds_stop(fs_feeds_t *f)
         close(f->loaders[i].wake_fd);
         free(f->loaders[i].buffer);
     }
+    /* after the loaders: none can queue a compaction any more; the queued ones are written
+     * before the thread ends (a stop waits for them, as it did when they ran on the loaders) */
+    pthread_mutex_lock(&f->compact_lock);
+    f->compact_stop = 1;
+    pthread_cond_broadcast(&f->compact_cond);
+    pthread_mutex_unlock(&f->compact_lock);
+    pthread_join(f->compact_thread, NULL);
     free(f->loaders);
     for (unsigned i = 0; i < f->status_current->count; i++)
         free(f->status_current->entries[i]);
@@ -963,6 +1060,8 @@ void fs_feeds_stop(fs_feeds_t *f)
     free(f->queued);
     pthread_mutex_destroy(&f->status_write_lock);
     pthread_mutex_destroy(&f->queue_lock);
+    pthread_mutex_destroy(&f->compact_lock);
+    pthread_cond_destroy(&f->compact_cond);
     free(f);
 }
 
