@@ -177,7 +177,10 @@ static int seed_fares(fs_segment_builder_t *b, const fs_segment_t *seg)
     b->fares = malloc(seg->fare_count * sizeof(*b->fares));
     if (b->fares == NULL)
         return FS_ENOMEM;
-    memcpy(b->fares, seg->fares, seg->fare_count * sizeof(*b->fares));
+    for (uint32_t i = 0; i < seg->fare_count; i += FS_FARE_PAGE) {
+        uint32_t n = seg->fare_count - i < FS_FARE_PAGE ? seg->fare_count - i : FS_FARE_PAGE;
+        memcpy(b->fares + i, seg->fare_pages[i >> FS_FARE_PAGE_BITS], n * sizeof(*b->fares));
+    }
     b->fare_count = b->fare_cap = seg->fare_count;
     size_t slots = 1024;
     while (slots < b->fare_count * 2 + 2)
@@ -217,7 +220,7 @@ int fs_segment_builder_add_segment(fs_segment_builder_t *b, const fs_segment_t *
             for (int c = 0; c < FS_CABIN_COUNT && !seeded; c++) {
                 if ((src->cabin_mask & (1u << c)) == 0)
                     continue;
-                int64_t fid = fare_intern(b, &seg->fares[FS_CABIN_FARE(src->cabin[c])]);
+                int64_t fid = fare_intern(b, fs_segment_fare(seg, FS_CABIN_FARE(src->cabin[c])));
                 if (fid < 0)
                     return (int)fid;
                 leg->cabin[c] = (src->cabin[c] & ~FS_MAX_FARES_PER_SEGMENT) | (uint32_t)fid;
@@ -358,10 +361,36 @@ void fs_segment_account(fs_segment_t *seg)
         bytes += seg->blocks[i]->mapped ? 0 : seg->blocks[i]->len;
         leg_bytes += seg->blocks[i]->leg_bytes;
     }
-    if (!seg->fares_in_block)
-        bytes += (size_t)seg->fare_count * sizeof(fs_fare_t);
+    bytes += (((size_t)seg->fare_count + FS_FARE_PAGE - 1) >> FS_FARE_PAGE_BITS) * 2 * sizeof(void *);
     seg->bytes = bytes;
     seg->block_leg_bytes = leg_bytes;
+}
+
+int fs_segment_set_fares(fs_segment_t *seg, fs_leg_block_t *block, const fs_fare_t *fares, uint32_t count, int add_block)
+{
+    size_t pages = ((size_t)count + FS_FARE_PAGE - 1) >> FS_FARE_PAGE_BITS;
+    const fs_fare_t **p = malloc((pages ? pages : 1) * sizeof(void *));          /* page pointers */
+    fs_leg_block_t **pb = malloc((pages ? pages : 1) * sizeof(void *));         /* their blocks */
+    fs_leg_block_t **blocks = add_block ? realloc(seg->blocks, (seg->block_count + 1) * sizeof(void *)) : seg->blocks;
+    if (blocks != NULL)
+        seg->blocks = blocks;
+    if (p == NULL || pb == NULL || blocks == NULL) {
+        free(p);
+        free(pb);
+        if (add_block)
+            leg_block_release(block);
+        return FS_ENOMEM;
+    }
+    if (add_block)
+        seg->blocks[seg->block_count++] = block;
+    for (size_t i = 0; i < pages; i++) {
+        p[i] = fares + (i << FS_FARE_PAGE_BITS);
+        pb[i] = block;
+    }
+    seg->fare_pages = p;
+    seg->fare_page_blocks = pb;
+    seg->fare_count = count;
+    return 0;
 }
 
 /*
@@ -488,11 +517,18 @@ fs_segment_t *fs_segment_builder_finish(fs_segment_builder_t *b, uint64_t body_h
     seg->generated_at = b->generated_at;
     seg->updated_at = (int64_t)time(NULL);
     seg->body_hash = body_hash;
-    /* the fare table is kept exactly as built; shrink it to its size */
-    fs_fare_t *fares = b->fare_count ? realloc(b->fares, b->fare_count * sizeof(*fares)) : NULL;
-    seg->fares = fares != NULL ? fares : b->fares;
+    /* the fare table is kept exactly as built, shrunk to its size, in a block of its own */
+    fs_fare_t *fares = b->fare_count ? realloc(b->fares, b->fare_count * sizeof(*fares)) : b->fares;
+    if (fares == NULL)
+        fares = b->fares;
     b->fares = NULL;
-    seg->fare_count = (uint32_t)b->fare_count;
+    fs_leg_block_t *fare_block = fs_leg_block_new(fares, b->fare_count * sizeof(*fares), 0);
+    if (fare_block == NULL) {
+        free(fares);
+        goto fail;
+    }
+    if (fs_segment_set_fares(seg, fare_block, fares, (uint32_t)b->fare_count, 1) != 0)
+        goto fail;
     fs_segment_account(seg);
     fs_segment_builder_free(b);
     return seg;
@@ -510,8 +546,8 @@ void fs_segment_free(fs_segment_t *seg)
 {
     if (seg == NULL)
         return;
-    if (!seg->fares_in_block)
-        free((void *)seg->fares);
+    free((void *)seg->fare_pages);
+    free((void *)seg->fare_page_blocks);
     for (unsigned i = 0; i < seg->block_count; i++)
         leg_block_release(seg->blocks[i]);
     free(seg->blocks);

@@ -72,8 +72,8 @@ static unsigned popcount8(unsigned v)
 }
 
 /* Records what happened to one leg between old (NULL: absent) and new (NULL: absent). */
-static int change_note(fs_change_set_t *cs, const fs_leg_t *old, const fs_fare_t *old_fares, const fs_leg_t *new_leg,
-                       const fs_fare_t *new_fares)
+static int change_note(fs_change_set_t *cs, const fs_leg_t *old, const fs_segment_t *old_seg, const fs_leg_t *new_leg,
+                       const fs_segment_t *new_seg)
 {
     if (old == NULL && new_leg == NULL)
         return 0;
@@ -86,8 +86,8 @@ static int change_note(fs_change_set_t *cs, const fs_leg_t *old, const fs_fare_t
     ch.removed = new_leg == NULL;
     for (int c = 0; c < FS_CABIN_COUNT; c++) {
         int was = cabin_open(old, c), is = cabin_open(new_leg, c);
-        const fs_fare_t *of = cabin_present(old, c) ? &old_fares[FS_CABIN_FARE(old->cabin[c])] : NULL;
-        const fs_fare_t *nf = cabin_present(new_leg, c) ? &new_fares[FS_CABIN_FARE(new_leg->cabin[c])] : NULL;
+        const fs_fare_t *of = cabin_present(old, c) ? fs_segment_fare(old_seg, FS_CABIN_FARE(old->cabin[c])) : NULL;
+        const fs_fare_t *nf = cabin_present(new_leg, c) ? fs_segment_fare(new_seg, FS_CABIN_FARE(new_leg->cabin[c])) : NULL;
         ch.old_seats[c] = of != NULL ? (uint8_t)FS_CABIN_SEATS(old->cabin[c]) : 0;
         ch.new_seats[c] = nf != NULL ? (uint8_t)FS_CABIN_SEATS(new_leg->cabin[c]) : 0;
         ch.old_miles[c] = of != NULL ? of->miles : 0;
@@ -199,7 +199,7 @@ int fs_segment_diff(const fs_segment_t *old, const fs_segment_t *new_seg, fs_cha
         while (rc == 0 && (i < ni || j < nj)) {
             int k = i == ni ? 1 : j == nj ? -1 : leg_route_cmp(&ra->legs[i], &rb->legs[j]);
             if (k == 0) {
-                rc = change_note(cs, &ra->legs[i], old->fares, &rb->legs[j], new_seg->fares);
+                rc = change_note(cs, &ra->legs[i], old, &rb->legs[j], new_seg);
                 i++;
                 j++;
             } else if (k < 0) {
@@ -220,11 +220,11 @@ int fs_segment_diff(const fs_segment_t *old, const fs_segment_t *new_seg, fs_cha
     while (rc == 0 && (i < lo_old.n || j < lo_new.n)) {
         int k = i == lo_old.n ? 1 : j == lo_new.n ? -1 : lo_old.v[i].key < lo_new.v[j].key ? -1 : lo_old.v[i].key > lo_new.v[j].key;
         if (k == 0)
-            rc = change_note(cs, lo_old.v[i++].leg, old->fares, lo_new.v[j++].leg, new_seg->fares);
+            rc = change_note(cs, lo_old.v[i++].leg, old, lo_new.v[j++].leg, new_seg);
         else if (k < 0)
-            rc = change_note(cs, lo_old.v[i++].leg, old->fares, NULL, NULL);
+            rc = change_note(cs, lo_old.v[i++].leg, old, NULL, NULL);
         else
-            rc = change_note(cs, NULL, NULL, lo_new.v[j++].leg, new_seg->fares);
+            rc = change_note(cs, NULL, NULL, lo_new.v[j++].leg, new_seg);
     }
     free(lo_old.v);
     free(lo_new.v);
@@ -291,10 +291,12 @@ static touch_t *touch_get(touch_set_t *s, uint64_t key)
     return &s->slots[j];
 }
 
+/* The delta's fare storage: a copy of the base's last, partial page, then its new fares. Fare
+ * fares[i] has index base_index + i. */
 typedef struct fare_appender {
     fs_fare_t *fares;
-    size_t count, cap, base_count;
-    uint32_t *slots; /* new fares only: index + 1 */
+    size_t count, cap, base_index;
+    uint32_t *slots; /* new fares only: position + 1 */
     size_t mask;
 } fare_appender_t;
 
@@ -306,13 +308,13 @@ static int64_t append_fare(void *arg, const fs_fare_t *f)
     for (; fa->slots[j] != 0; j = (j + 1) & fa->mask) {
         const fs_fare_t *o = &fa->fares[fa->slots[j] - 1];
         if (o->miles == f->miles && o->taxes_cents == f->taxes_cents && o->currency == f->currency)
-            return fa->slots[j] - 1;
+            return (int64_t)(fa->base_index + fa->slots[j] - 1);
     }
-    if (fa->count >= FS_MAX_FARES_PER_SEGMENT || fa->count >= fa->cap)
+    if (fa->base_index + fa->count >= FS_MAX_FARES_PER_SEGMENT || fa->count >= fa->cap)
         return FS_ERANGE;
     fa->fares[fa->count] = *f;
     fa->slots[j] = (uint32_t)fa->count + 1;
-    return (int64_t)fa->count++;
+    return (int64_t)(fa->base_index + fa->count++);
 }
 
 static int leg_segment_cmp(const void *pa, const void *pb)
@@ -509,7 +511,7 @@ static int block_map_find(const block_map_t *m, const fs_leg_t *legs)
 /*
  * Copy forward. A block in which under three quarters of the legs are still used by the base's
  * routes is being drained: its routes are rebuilt into the delta's new block as they are, up to
- * max(2 x the legs the delta rebuilds anyway, 65,536) legs per delta, so the copying a delta does
+ * max(2 x the legs the delta rebuilds anyway, 16,384) legs per delta, so the copying a delta does
  * is bounded and proportional, and a drained block is freed once no route points into it.
  */
 static int evacuate(const fs_segment_t *b0, const block_map_t *m, rebuilt_t *rb, size_t *rb_n, size_t rebuilt_legs)
@@ -529,7 +531,7 @@ static int evacuate(const fs_segment_t *b0, const block_map_t *m, rebuilt_t *rb,
         if (ix[r] >= 0)
             live[ix[r]] += (uint64_t)b0->routes[r].count * sizeof(fs_leg_t);
     }
-    size_t budget = rebuilt_legs * 2 > 65536 ? rebuilt_legs * 2 : 65536;
+    size_t budget = rebuilt_legs * 2 > 16384 ? rebuilt_legs * 2 : 16384;
     for (uint32_t r = 0; r < b0->route_count && budget > 0; r++) {
         if (ix[r] < 0)
             continue;
@@ -545,13 +547,13 @@ static int evacuate(const fs_segment_t *b0, const block_map_t *m, rebuilt_t *rb,
     return 0;
 }
 
-/* Gives seg a reference on each block of base that one of its routes still points into, with
- * room for one more (the delta's). */
+/* Gives seg a reference on each block of base that one of its routes or its first kept_fare_pages
+ * fare pages still point into, with room for two more (the delta's legs and fares). */
 static int share_used_blocks(fs_segment_t *seg, const fs_segment_t *base, const block_map_t *m, const fs_route_t *routes,
-                             size_t n)
+                             size_t n, uint32_t kept_fare_pages)
 {
     unsigned char *used = calloc(base->block_count ? base->block_count : 1, 1);
-    seg->blocks = malloc((base->block_count + 1) * sizeof(void *)); /* block pointers */
+    seg->blocks = malloc((base->block_count + 2) * sizeof(void *)); /* block pointers */
     if (used == NULL || seg->blocks == NULL) {
         free(used);
         return FS_ENOMEM;
@@ -561,6 +563,12 @@ static int share_used_blocks(fs_segment_t *seg, const fs_segment_t *base, const 
         if (b >= 0)
             used[b] = 1;
     }
+    for (uint32_t p = 0; p < kept_fare_pages; p++)
+        for (unsigned i = 0; i < base->block_count; i++)
+            if (base->blocks[i] == base->fare_page_blocks[p]) {
+                used[i] = 1;
+                break;
+            }
     for (unsigned i = 0; i < base->block_count; i++) {
         if (!used[i])
             continue; /* drained: freed with the last segment that still holds it */
@@ -569,6 +577,48 @@ static int share_used_blocks(fs_segment_t *seg, const fs_segment_t *base, const 
     }
     free(used);
     return 0;
+}
+
+/* seg's fare pages: base's, and when the delta added fares, base's full pages then fa's storage (a
+ * block of its own, added to seg's blocks). Takes fa->fares (set to NULL) when it uses it. */
+static int set_delta_fares(fs_segment_t *seg, const fs_segment_t *base, fare_appender_t *fa, uint32_t shared_pages,
+                           uint32_t partial)
+{
+    size_t base_pages = ((size_t)base->fare_count + FS_FARE_PAGE - 1) >> FS_FARE_PAGE_BITS;
+    int added = fa->count > partial;
+    size_t kept = added ? shared_pages : base_pages;
+    size_t new_pages = added ? (fa->count + FS_FARE_PAGE - 1) >> FS_FARE_PAGE_BITS : 0, pages = kept + new_pages;
+    const fs_fare_t **p = malloc((pages ? pages : 1) * sizeof(void *));  /* page pointers */
+    fs_leg_block_t **pb = malloc((pages ? pages : 1) * sizeof(void *)); /* their blocks */
+    fs_leg_block_t *blk = NULL;
+    if (p == NULL || pb == NULL)
+        goto fail;
+    if (added) {
+        fs_fare_t *shrunk = realloc(fa->fares, fa->count * sizeof(fs_fare_t));
+        if (shrunk != NULL)
+            fa->fares = shrunk;
+        blk = fs_leg_block_new(fa->fares, fa->count * sizeof(fs_fare_t), 0);
+        if (blk == NULL)
+            goto fail;
+        fa->fares = NULL; /* the block's */
+        seg->blocks[seg->block_count++] = blk;
+    }
+    for (size_t i = 0; i < kept; i++) {
+        p[i] = base->fare_pages[i];
+        pb[i] = base->fare_page_blocks[i];
+    }
+    for (size_t i = 0; i < new_pages; i++) {
+        p[kept + i] = (const fs_fare_t *)blk->mem + (i << FS_FARE_PAGE_BITS);
+        pb[kept + i] = blk;
+    }
+    seg->fare_pages = p;
+    seg->fare_page_blocks = pb;
+    seg->fare_count = added ? (uint32_t)(fa->base_index + fa->count) : base->fare_count;
+    return 0;
+fail:
+    free(p);
+    free(pb);
+    return FS_ENOMEM;
 }
 
 fs_segment_t *fs_segment_apply_delta(const fs_segment_t *base, const char *source, uint64_t sequence,
@@ -619,9 +669,12 @@ fs_segment_t *fs_segment_apply_delta(const fs_segment_t *base, const char *sourc
         goto out;
     }
 
-    /* fares: the base's table as it is (its indexes stay valid), then the delta's new ones */
-    fa.base_count = fa.count = b0->fare_count;
-    fa.cap = b0->fare_count + n_upserts * FS_CABIN_COUNT;
+    /* fares: every full page of the base's table is shared; its last, partial page is copied and
+     * the delta's new fares are appended to the copy (base indexes stay valid, no table copy) */
+    uint32_t shared_pages = b0->fare_count >> FS_FARE_PAGE_BITS, partial = b0->fare_count & (FS_FARE_PAGE - 1);
+    fa.base_index = (size_t)shared_pages << FS_FARE_PAGE_BITS;
+    fa.count = partial;
+    fa.cap = partial + n_upserts * FS_CABIN_COUNT;
     fa.fares = malloc((fa.cap ? fa.cap : 1) * sizeof(*fa.fares));
     size_t fslots = 16;
     while (fslots < n_upserts * FS_CABIN_COUNT * 2 + 2)
@@ -631,8 +684,8 @@ fs_segment_t *fs_segment_apply_delta(const fs_segment_t *base, const char *sourc
     items = malloc((n_upserts ? n_upserts : 1) * sizeof(*items));
     if (fa.fares == NULL || fa.slots == NULL || items == NULL)
         goto out;
-    if (b0->fare_count)
-        memcpy(fa.fares, b0->fares, b0->fare_count * sizeof(*fa.fares));
+    if (partial > 0)
+        memcpy(fa.fares, b0->fare_pages[shared_pages], partial * sizeof(*fa.fares));
     for (size_t i = 0; i < n_upserts; i++) {
         int r = fs_leg_from_in(&items[i].leg, &upserts[i], append_fare, &fa);
         if (r == FS_ERANGE) {
@@ -719,9 +772,20 @@ fs_segment_t *fs_segment_apply_delta(const fs_segment_t *base, const char *sourc
         const fs_route_t *br = rb[i].base;
         uint32_t bi = 0, bn = br != NULL ? br->count : 0;
         size_t ui = rb[i].up_first, start = n_out;
+        /* the route's legs ascend in memory, and so do the dropped pointers: one cursor */
+        size_t di = 0, dlo = 0, dhi = n_dropped;
+        while (bn > 0 && dlo < dhi) {
+            size_t mid = (dlo + dhi) / 2;
+            if ((uintptr_t)dropped[mid] < (uintptr_t)br->legs)
+                dlo = mid + 1;
+            else
+                dhi = mid;
+        }
+        di = dlo;
         while (bi < bn || ui < rb[i].up_end) {
             const fs_leg_t *bl = bi < bn ? &br->legs[bi] : NULL;
-            if (bl != NULL && bsearch(&bl, dropped, n_dropped, sizeof(void *), ptr_cmp) != NULL) {
+            if (bl != NULL && di < n_dropped && dropped[di] == bl) {
+                di++;
                 bi++;
                 leg_count--;
                 continue;
@@ -768,7 +832,8 @@ fs_segment_t *fs_segment_apply_delta(const fs_segment_t *base, const char *sourc
             bi += c == 0;
         }
     }
-    if (share_used_blocks(seg, b0, &bmap, routes, nr) != 0)
+    if (share_used_blocks(seg, b0, &bmap, routes, nr,
+                          fa.count > partial ? shared_pages : (uint32_t)(((size_t)b0->fare_count + FS_FARE_PAGE - 1) >> FS_FARE_PAGE_BITS)) != 0)
         goto out;
     if (n_out > 0) {
         fs_leg_block_t *blk = fs_leg_block_new(block_legs, n_out * sizeof(*block_legs), 0);
@@ -789,12 +854,8 @@ fs_segment_t *fs_segment_apply_delta(const fs_segment_t *base, const char *sourc
     routes = NULL;
     if (fs_segment_hash_routes(seg) != 0)
         goto out;
-    seg->fare_count = (uint32_t)fa.count;
-    if (fa.count > 0) {
-        fs_fare_t *shrunk = realloc(fa.fares, fa.count * sizeof(fs_fare_t));
-        seg->fares = shrunk != NULL ? shrunk : fa.fares;
-        fa.fares = NULL; /* the segment's now */
-    }
+    if (set_delta_fares(seg, b0, &fa, shared_pages, partial) != 0)
+        goto out;
     fs_segment_account(seg);
 
     /* the change set, from the (old, new) pair of each touched key */
@@ -804,7 +865,7 @@ fs_segment_t *fs_segment_apply_delta(const fs_segment_t *base, const char *sourc
             if (t->key == 0)
                 continue;
             const fs_leg_t *nl = t->upsert >= 0 ? &items[t->upsert].leg : NULL;
-            if ((*rc = change_note(changes, t->old, b0->fares, nl, seg->fares)) != 0) {
+            if ((*rc = change_note(changes, t->old, b0, nl, seg)) != 0) {
                 fs_segment_free(seg);
                 seg = NULL;
                 goto out;

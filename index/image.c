@@ -16,7 +16,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <xxhash.h>
-#include "index/index.h"
+#include "index/internal.h"
 
 #define IMAGE_MAGIC "FSSEG\0\0\1"
 #define IMAGE_VERSION 1
@@ -81,7 +81,9 @@ int64_t fs_segment_write_image(const fs_segment_t *seg, int fd)
     XXH64_reset(st, 0);
     for (uint32_t r = 0; r < seg->route_count; r++)
         XXH64_update(st, seg->routes[r].legs, (size_t)seg->routes[r].count * sizeof(fs_leg_t));
-    XXH64_update(st, seg->fares, fares_len);
+    for (uint32_t i = 0; i < seg->fare_count; i += FS_FARE_PAGE)
+        XXH64_update(st, seg->fare_pages[i >> FS_FARE_PAGE_BITS],
+                     (size_t)(seg->fare_count - i < FS_FARE_PAGE ? seg->fare_count - i : FS_FARE_PAGE) * sizeof(fs_fare_t));
     h.payload_hash = XXH64_digest(st);
     XXH64_freeState(st);
     h.header_hash = XXH64(&h, offsetof(image_header_t, header_hash), 0);
@@ -92,8 +94,10 @@ int64_t fs_segment_write_image(const fs_segment_t *seg, int fd)
     for (uint32_t r = 0; r < seg->route_count; r++)
         if (write_all(fd, seg->routes[r].legs, (size_t)seg->routes[r].count * sizeof(fs_leg_t)) != 0)
             return FS_EIO;
-    if (write_all(fd, seg->fares, fares_len) != 0)
-        return FS_EIO;
+    for (uint32_t i = 0; i < seg->fare_count; i += FS_FARE_PAGE)
+        if (write_all(fd, seg->fare_pages[i >> FS_FARE_PAGE_BITS],
+                      (size_t)(seg->fare_count - i < FS_FARE_PAGE ? seg->fare_count - i : FS_FARE_PAGE) * sizeof(fs_fare_t)) != 0)
+            return FS_EIO;
     return (int64_t)(sizeof(hbuf) + legs_len + fares_len);
 }
 
@@ -158,10 +162,8 @@ fs_segment_t *fs_segment_map_image(const char *path, char *err, size_t errcap)
     seg->generated_at = h.generated_at;
     seg->updated_at = h.updated_at;
     seg->body_hash = h.body_hash;
-    seg->fares = (const fs_fare_t *)(legs + h.leg_count);
-    seg->fares_in_block = 1;
-    seg->fare_count = h.fare_count;
-    if (fs_segment_index_routes(seg, block, legs, h.leg_count) != 0) {
+    if (fs_segment_index_routes(seg, block, legs, h.leg_count) != 0 ||
+        fs_segment_set_fares(seg, block, (const fs_fare_t *)(legs + h.leg_count), h.fare_count, 0) != 0) {
         fs_segment_free(seg);
         snprintf(err, errcap, "%s: out of memory", path);
         return NULL;

@@ -224,7 +224,10 @@ typedef struct fs_segment {
     uint64_t body_hash;     /* xxHash64 of the feed body that produced it (duplicate detection) */
 
     uint32_t leg_count;       /* sum of the routes' counts */
-    const fs_fare_t *fares;   /* a leg's cabin word indexes it */
+    /* The fare table, in pages of FS_FARE_PAGE fares (fs_segment_fare): a delta shares every full
+     * page with its base and appends to a copy of the last one, so it never copies the table. */
+    const fs_fare_t *const *fare_pages;
+    fs_leg_block_t *const *fare_page_blocks; /* the block each page lives in (writer side) */
     uint32_t fare_count;
     const fs_route_t *routes; /* sorted by (origin, destination); each with its own leg array */
     uint32_t route_count;
@@ -234,11 +237,19 @@ typedef struct fs_segment {
     uint64_t generation;    /* the generation that published it (set at publish) */
     unsigned refs;          /* writer-side only */
     size_t bytes;           /* heap bytes this segment holds alive: its tables and its blocks */
-    fs_leg_block_t **blocks; /* the blocks its routes' legs live in, one reference each */
+    fs_leg_block_t **blocks; /* the blocks its routes' legs and fare pages live in, one reference each */
     unsigned block_count;
-    int fares_in_block;     /* fares point into a mapped block (not freed with the segment) */
     uint64_t block_leg_bytes; /* legs bytes in all blocks: leg_count * 40 plus what deltas replaced */
 } fs_segment_t;
+
+#define FS_FARE_PAGE_BITS 14
+#define FS_FARE_PAGE (1u << FS_FARE_PAGE_BITS)
+
+/** Fare i of seg (i < fare_count): a leg's cabin word holds i. Any thread, read side. */
+static inline const fs_fare_t *fs_segment_fare(const fs_segment_t *seg, uint32_t i)
+{
+    return &seg->fare_pages[i >> FS_FARE_PAGE_BITS][i & (FS_FARE_PAGE - 1)];
+}
 
 /** Finds the route origin->destination in a segment, or NULL. Any thread, read side. */
 const fs_route_t *fs_segment_route(const fs_segment_t *seg, fs_airport_t origin, fs_airport_t destination);

@@ -9,6 +9,9 @@
 
 /** Sets seg->route_slots over seg->routes (sorted, route_count of them). FS_ENOMEM. */
 int fs_segment_hash_routes(fs_segment_t *seg);
+/** Points seg's fare pages into fares[0 .. count), which live in block; adds block to seg's blocks
+ *  (taking over the caller's reference) unless add_block is 0 (already there). FS_ENOMEM. */
+int fs_segment_set_fares(fs_segment_t *seg, fs_leg_block_t *block, const fs_fare_t *fares, uint32_t count, int add_block);
 /** Recomputes seg->bytes and seg->block_leg_bytes from its tables and blocks. */
 void fs_segment_account(fs_segment_t *seg);
 /** Interns fares for a builder-less leg conversion: see fs_leg_from_in. */

@@ -211,7 +211,7 @@ static void nonstop(const fs_generation_t *gen, const fs_search_query_t *q, budg
                     for (unsigned c = c0; c < c1; c++) {
                         if (!cabin_open(leg, c, q->seats))
                             continue;
-                        const fs_fare_t *fare = &seg->fares[FS_CABIN_FARE(leg->cabin[c])];
+                        const fs_fare_t *fare = fs_segment_fare(seg, FS_CABIN_FARE(leg->cabin[c]));
                         fs_result_t r = {.segment = seg, .leg = leg, .cabin = (uint8_t)c, .leg_cabin = {(uint8_t)c, 0},
                                          .seats = (uint8_t)FS_CABIN_SEATS(leg->cabin[c]), .miles = fare->miles,
                                          .taxes_cents = fare->taxes_cents, .currency = fare->currency,
@@ -248,7 +248,7 @@ static void itinerary(const fs_search_query_t *q, const fs_segment_t *s1, const 
         } else if (!cabin_open(l1, c, q->seats) || !cabin_open(l2, c, q->seats)) {
             continue;
         }
-        const fs_fare_t *f1 = &s1->fares[FS_CABIN_FARE(l1->cabin[k1])], *f2 = &s2->fares[FS_CABIN_FARE(l2->cabin[k2])];
+        const fs_fare_t *f1 = fs_segment_fare(s1, FS_CABIN_FARE(l1->cabin[k1])), *f2 = fs_segment_fare(s2, FS_CABIN_FARE(l2->cabin[k2]));
         if (f1->currency != f2->currency)
             continue; /* miles add up; taxes in two currencies do not */
         unsigned seats1 = FS_CABIN_SEATS(l1->cabin[k1]), seats2 = FS_CABIN_SEATS(l2->cabin[k2]);

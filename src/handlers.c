@@ -217,7 +217,7 @@ static void enc_segment(fs_enc_t *e, const fs_segment_t *seg, const fs_leg_t *le
     fs_enc_key_lit(e, "seats");
     fs_enc_uint(e, FS_CABIN_SEATS(leg->cabin[cabin]));
     fs_enc_key_lit(e, "miles");
-    fs_enc_uint(e, seg->fares[FS_CABIN_FARE(leg->cabin[cabin])].miles);
+    fs_enc_uint(e, fs_segment_fare(seg, FS_CABIN_FARE(leg->cabin[cabin]))->miles);
     fs_enc_key_lit(e, "source");
     fs_enc_cstr(e, seg->source);
     fs_enc_map_end(e);

@@ -456,8 +456,8 @@ static void check_stored_leg(const fs_segment_t *seg, const fs_leg_t *s, const c
         uint32_t f = FS_CABIN_FARE(s->cabin[k]);
         FUZZ_ASSERT(FS_CABIN_SEATS(s->cabin[k]) == in->seats[k], "stored seats");
         FUZZ_ASSERT(f < seg->fare_count, "fare index %u of %u", f, seg->fare_count);
-        FUZZ_ASSERT(seg->fares[f].miles == in->fare[k].miles && seg->fares[f].taxes_cents == in->fare[k].taxes_cents &&
-                        seg->fares[f].currency == in->fare[k].currency,
+        FUZZ_ASSERT(fs_segment_fare(seg, f)->miles == in->fare[k].miles && fs_segment_fare(seg, f)->taxes_cents == in->fare[k].taxes_cents &&
+                        fs_segment_fare(seg, f)->currency == in->fare[k].currency,
                     "stored fare differs");
     }
 }

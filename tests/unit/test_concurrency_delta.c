@@ -74,7 +74,7 @@ static void *reader_main(void *arg)
                 for (uint32_t i = 0; i < rt->count; i++) {
                     const fs_leg_t *l = &rt->legs[i];
                     uint64_t want = last_touch(s, r, (unsigned)(l->flight - 1) % FLIGHTS);
-                    if (l->last_seen != want || seg->fares[FS_CABIN_FARE(l->cabin[0])].miles != 1000 + want)
+                    if (l->last_seen != want || fs_segment_fare(seg, FS_CABIN_FARE(l->cabin[0]))->miles != 1000 + want)
                         bad[id]++;
                 }
             }

@@ -212,7 +212,7 @@ static unsigned segment_problems(const fs_segment_t *seg)
         }
         flights |= 1u << l->flight;
         for (unsigned c = 0; c < FS_CABIN_COUNT; c++)
-            if (seg->fares[FS_CABIN_FARE(l->cabin[c])].miles != miles_of(s, c) || FS_CABIN_SEATS(l->cabin[c]) != seats_of(s, c))
+            if (fs_segment_fare(seg, FS_CABIN_FARE(l->cabin[c]))->miles != miles_of(s, c) || FS_CABIN_SEATS(l->cabin[c]) != seats_of(s, c))
                 bad++;
     }
     return bad;

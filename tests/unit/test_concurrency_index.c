@@ -68,7 +68,7 @@ static void *reader_main(void *arg)
             for (uint32_t r = 0; r < seg->route_count; r++)
                 for (uint32_t i = 0; i < seg->routes[r].count; i++) {
                     const fs_leg_t *l = &seg->routes[r].legs[i];
-                    if (l->last_seen != seg->sequence || seg->fares[FS_CABIN_FARE(l->cabin[0])].miles != 1000 + seg->sequence)
+                    if (l->last_seen != seg->sequence || fs_segment_fare(seg, FS_CABIN_FARE(l->cabin[0]))->miles != 1000 + seg->sequence)
                         inconsistencies[id]++;
                 }
         }

@@ -133,7 +133,7 @@ static void check_fares_after_deltas(void)
         for (uint32_t i = 0; i < cur->leg_count; i++) {
             const fs_leg_t *l = fs_segment_leg_at(cur, i);
             uint32_t fare = FS_CABIN_FARE(l->cabin[0]);
-            if (fare >= cur->fare_count || cur->fares[fare].miles != model_miles[l->flight])
+            if (fare >= cur->fare_count || fs_segment_fare(cur, fare)->miles != model_miles[l->flight])
                 bad_price++;
         }
     }

@@ -356,7 +356,7 @@ static int same_state(fs_index_t *idx, const char *source, const model_t *m, con
             goto out;
         }
         const mleg_t *e = &m->leg[l->flight][d];
-        unsigned miles = seg->fares[FS_CABIN_FARE(l->cabin[FS_CABIN_ECONOMY])].miles;
+        unsigned miles = fs_segment_fare(seg, FS_CABIN_FARE(l->cabin[FS_CABIN_ECONOMY]))->miles;
         unsigned seats = FS_CABIN_SEATS(l->cabin[FS_CABIN_ECONOMY]);
         if (!e->present || seen[l->flight][d]++ || l->cabin_mask != 1 || miles != e->miles || seats != e->seats ||
             (int64_t)l->last_seen != BASE_TS + (int64_t)e->seen_seq) {
