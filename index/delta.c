@@ -177,9 +177,17 @@ static int leftover_cmp(const void *pa, const void *pb)
     return a->key < b->key ? -1 : a->key > b->key;
 }
 
+static uint64_t monotonic_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
 int fs_segment_diff(const fs_segment_t *old, const fs_segment_t *new_seg, fs_change_set_t *cs)
 {
     static const fs_segment_t empty;
+    uint64_t t0 = monotonic_us();
     if (old == NULL)
         old = &empty;
     if (new_seg == NULL)
@@ -228,6 +236,7 @@ int fs_segment_diff(const fs_segment_t *old, const fs_segment_t *new_seg, fs_cha
     }
     free(lo_old.v);
     free(lo_new.v);
+    cs->took_us += monotonic_us() - t0;
     return rc;
 }
 
@@ -860,6 +869,7 @@ fs_segment_t *fs_segment_apply_delta(const fs_segment_t *base, const char *sourc
 
     /* the change set, from the (old, new) pair of each touched key */
     if (changes != NULL) {
+        uint64_t t0 = monotonic_us();
         for (size_t j = 0; j <= ts.mask; j++) {
             const touch_t *t = &ts.slots[j];
             if (t->key == 0)
@@ -871,6 +881,7 @@ fs_segment_t *fs_segment_apply_delta(const fs_segment_t *base, const char *sourc
                 goto out;
             }
         }
+        changes->took_us += monotonic_us() - t0;
     }
     *rc = 0;
 out:

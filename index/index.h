@@ -310,6 +310,7 @@ typedef struct fs_change_set {
     int snapshot;                  /* 1: a snapshot's diff (or a retirement), 0: a delta */
     int want_entries;
     fs_change_counts_t counts;
+    uint64_t took_us;              /* time spent computing it (the diff, or a delta's pairs) */
     fs_change_t *entries;
     size_t entry_count, entry_cap;
     unsigned refs;

@@ -314,13 +314,6 @@ static void answer_ok(fs_feed_job_t *job, const char *source, uint64_t sequence,
     answer(job, 200, doc);
 }
 
-static int64_t now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /* ------------------------------------------------------------ applying */
 
 /* The source's current segment. Safe to use after read_end on the loader that owns the source
@@ -503,7 +496,6 @@ static void apply_snapshot(loader_t *l, fs_feed_job_t *job, int64_t t0)
     }
     uint64_t previous_legs = cur != NULL ? cur->leg_count : 0, legs = seg->leg_count, sequence = seg->sequence;
     /* what changed, before anything is written: out of memory here refuses the push whole */
-    int64_t c0 = now_us();
     fs_change_set_t *cs = fs_change_set_new(job->source, fs_index_has_subscribers(f->index));
     if (cs == NULL || fs_segment_diff(cur, seg, cs) != 0) {
         fs_change_set_release(cs);
@@ -513,7 +505,7 @@ static void apply_snapshot(loader_t *l, fs_feed_job_t *job, int64_t t0)
     }
     cs->sequence = sequence;
     cs->snapshot = 1;
-    int64_t changes_us = now_us() - c0;
+    int64_t changes_us = (int64_t)cs->took_us;
     fs_publish_t pub;
     if (prepare_publish(f, job, &pub) != 0) {
         fs_change_set_release(cs);
@@ -563,9 +555,8 @@ static void apply_delta(loader_t *l, fs_feed_job_t *job, int64_t t0)
         answer_build_failed(f, job, FS_ENOMEM);
         return;
     }
-    int64_t c0 = now_us();
     fs_segment_t *seg = fs_apply_delta_changes(cur, job->source, job->body, job->len, job->format, cs, &errs, &res);
-    int64_t changes_us = now_us() - c0; /* the whole apply: the change set is part of it, O(delta) */
+    int64_t changes_us = (int64_t)cs->took_us;
     if (seg == NULL) {
         fs_change_set_release(cs);
         if (res.rc == FS_EINVAL)
