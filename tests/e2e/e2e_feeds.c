@@ -509,6 +509,7 @@ typedef struct xres {
     const mleg_t *leg;
     int cabin;
     int64_t dep_utc;
+    int32_t day; /* local departure date */
 } xres_t;
 
 static int xres_cmp(const void *a, const void *b)
@@ -519,7 +520,20 @@ static int xres_cmp(const void *a, const void *b)
         return mx < my ? -1 : 1;
     if (x->dep_utc != y->dep_utc)
         return x->dep_utc < y->dep_utc ? -1 : 1;
-    return strcmp(x->id, y->id);
+    /* docs/api.md "Order": source name, carrier code, flight number, origin code, local date,
+     * cabin (economy first); codes as text, numbers as numbers */
+    int c = strcmp(x->src->name, y->src->name);
+    if (c == 0)
+        c = strcmp(x->leg->carrier, y->leg->carrier);
+    if (c == 0)
+        c = (x->leg->flight > y->leg->flight) - (x->leg->flight < y->leg->flight);
+    if (c == 0)
+        c = strcmp(x->leg->origin, y->leg->origin);
+    if (c == 0)
+        c = (x->day > y->day) - (x->day < y->day);
+    if (c == 0)
+        c = (x->cabin > y->cabin) - (x->cabin < y->cabin);
+    return c;
 }
 
 #define SEARCH_ALL                                                                                                         \
@@ -548,6 +562,7 @@ static void check_model(ctx_t *c, e2e_proto_t proto, const char *when)
                 r->leg = l;
                 r->cabin = cab;
                 r->dep_utc = e2e_time_utc_min(&t);
+                r->day = e2e_days(t.year, t.month, t.day);
                 snprintf(r->id, sizeof(r->id), "%.32s-%.2s%u-%.3s-%04d%02d%02d-%c", src->name, l->carrier, l->flight, l->origin, t.year,
                          t.month, t.day, e2e_cabin_letters[cab]);
             }

@@ -257,6 +257,7 @@ typedef struct xres {
     const e2e_leg_t *leg;
     int cabin;
     int64_t sort_value, dep_utc;
+    int32_t day; /* local departure date */
 } xres_t;
 
 #define MAX_X 256
@@ -268,7 +269,20 @@ static int xres_cmp(const void *a, const void *b)
         return x->sort_value < y->sort_value ? -1 : 1;
     if (x->dep_utc != y->dep_utc)
         return x->dep_utc < y->dep_utc ? -1 : 1;
-    return strcmp(x->id, y->id);
+    /* docs/api.md "Order": source name, carrier code, flight number, origin code, local date,
+     * cabin (economy first); codes as text, numbers as numbers */
+    int c = strcmp(x->src->name, y->src->name);
+    if (c == 0)
+        c = strcmp(x->leg->carrier, y->leg->carrier);
+    if (c == 0)
+        c = (x->leg->flight > y->leg->flight) - (x->leg->flight < y->leg->flight);
+    if (c == 0)
+        c = strcmp(x->leg->origin, y->leg->origin);
+    if (c == 0)
+        c = (x->day > y->day) - (x->day < y->day);
+    if (c == 0)
+        c = (x->cabin > y->cabin) - (x->cabin < y->cabin);
+    return c;
 }
 
 static void query_days(const query_t *q, int32_t *from, int32_t *to)
@@ -312,6 +326,7 @@ static size_t model_search(const query_t *q, xres_t *out)
                 x->leg = l;
                 x->cabin = c;
                 x->dep_utc = t.dep_utc;
+                x->day = t.day;
                 snprintf(x->id, sizeof(x->id), "%s-%s%u-%s-%04d%02d%02d-%c", src->name, l->carrier, l->flight, l->origin,
                          t.dep.year, t.dep.month, t.dep.day, e2e_cabin_letters[c]);
                 if (q->sort == NULL || strcmp(q->sort, "miles") == 0)
