@@ -1212,6 +1212,8 @@ static void check_error(ctx_t *c, e2e_proto_t proto, const char *method, const c
 }
 
 #define S "/v1/search?origin=GRU&destination=LIS&"
+/* A cursor of the first format: base64url of "m.35000.29935655.tap-TP82-GRU-20261201-Y". */
+#define CURSOR_V1 "bS4zNTAwMC4yOTkzNTY1NS50YXAtVFA4Mi1HUlUtMjAyNjEyMDEtWQ"
 
 static void test_errors(ctx_t *c, e2e_proto_t proto)
 {
@@ -1250,6 +1252,7 @@ static void test_errors(ctx_t *c, e2e_proto_t proto)
         {S "date=2026-12-01&carriers=TAP", "carriers"},
         {S "date=2026-12-01&cursor=garbage", "cursor"},
         {S "date=2026-12-01&cursor=%zz", "cursor"},
+        {S "date=2026-12-01&cursor=" CURSOR_V1, "cursor"},
         {"/v1/calendar?origin=GRU&destination=LIS&start_date=2026-01-01&end_date=2027-01-02", "end_date"}, /* 367 days */
         {"/v1/calendar?origin=GRU&destination=LIS&date=2026-12-01", "date"},
         {"/v1/calendar?origin=GRU&destination=LIS", "start_date"},
@@ -1260,6 +1263,17 @@ static void test_errors(ctx_t *c, e2e_proto_t proto)
     };
     for (size_t i = 0; i < COUNT(bad); i++)
         check_error(c, proto, "GET", bad[i].path, NULL, 400, "invalid_parameter", bad[i].parameter);
+
+    /* a cursor of the first format (ids compared as text, another order) says to restart */
+    {
+        e2e_response_t res;
+        const char *headers[] = {"Accept: application/msgpack", NULL};
+        long got = fetch(c, proto, "GET", S "date=2026-12-01&cursor=" CURSOR_V1, headers, NULL, 0, &res);
+        CHECK_EQ_INT(got, 400);
+        CHECK(res.body != NULL && strstr(res.body, "\"parameter\":\"cursor\"") != NULL &&
+              strstr(res.body, "restart from the first page") != NULL);
+        e2e_response_free(&res);
+    }
 
     /* a cursor is tied to its sort: one made for miles is refused with duration */
     e2e_mp_t doc;
