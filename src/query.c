@@ -3,7 +3,6 @@
  * parameter is an error rather than silently ignored, because a frontend with a typo
  * ("cabn=business") would otherwise get plausible but wrong answers.
  */
-#include <ctype.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
