@@ -499,12 +499,25 @@ const fs_segment_t *fs_generation_source(const fs_generation_t *gen, const char 
 
 enum fs_sort { FS_SORT_MILES, FS_SORT_DEPARTURE, FS_SORT_DURATION };
 
+/** One leg of a cursor: the fields a tie between results is broken on (see fs_result_compare).
+ *  The source is its name, not a position in a generation, so a cursor holds across generations;
+ *  the codes are the fixed encodings above, stable across generations and restarts. */
+typedef struct fs_cursor_leg {
+    char source[FS_SOURCE_NAME_MAX + 1];
+    fs_carrier_t carrier;
+    uint16_t flight;
+    fs_airport_t origin;
+    uint16_t day;  /* local departure date, days since 1970-01-01 */
+    uint8_t cabin; /* FS_CABIN_*: the cabin this leg is booked in */
+} fs_cursor_leg_t;
+
 /** A position in a sorted result list: the sort key of the last result of a page. */
 typedef struct fs_cursor {
     int present;
     int64_t sort_value;
     int64_t departs_utc_min;
-    char id[FS_ID_MAX];
+    unsigned leg_count; /* 1: a nonstop result; 2: a 1-stop itinerary */
+    fs_cursor_leg_t legs[2];
 } fs_cursor_t;
 
 typedef struct fs_search_query {
@@ -576,10 +589,21 @@ typedef struct fs_search_result {
  */
 int fs_search(const fs_generation_t *gen, const fs_search_query_t *q, fs_result_t *results, fs_search_result_t *out);
 
-/** Writes the result's id (stable while the leg exists) with a NUL; returns its length. */
+/** Writes the result's id (stable while the leg exists) with a NUL; returns its length. For the
+ *  answer only: no comparison formats ids. */
 size_t fs_result_id(const fs_result_t *r, char out[FS_ID_MAX]);
-/** Total order of results for a sort: <0, 0, >0. */
+/**
+ * Total order of results: <0, 0, >0 (0 only for the same result). The sort value (folded into
+ * sort_value by the search), then the departure in UTC, then the first leg's fields, then the
+ * second leg's (a nonstop result before every 1-stop one that shares its first leg). A leg's
+ * fields compare in this order: source name (bytewise, as strcmp), carrier code, flight number,
+ * origin code, local departure date (all as numbers: codes number in the order of their text,
+ * see index/codes.c, and flight 9 comes before flight 12), cabin (economy, premium, business,
+ * first). docs/api.md ("Order") states the same for clients.
+ */
 int fs_result_compare(enum fs_sort sort, const fs_result_t *a, const fs_result_t *b);
+/** Where r stands in the order: the cursor whose next page starts just after r. */
+void fs_cursor_at(const fs_result_t *r, fs_cursor_t *out);
 
 /** Per-day, per-cabin availability over a date range. */
 typedef struct fs_calendar_cell {

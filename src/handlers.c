@@ -522,7 +522,7 @@ static int handle_search(h2o_req_t *req, fs_worker_t *w, uint64_t started_us)
     fs_enc_uint(&e, res.total);
     fs_enc_key_lit(&e, "next_cursor");
     if (res.has_more && res.count > 0) {
-        char cursor[FS_ID_MAX * 2];
+        char cursor[FS_CURSOR_TOKEN_MAX];
         size_t n = fs_cursor_encode(q.sort, &res.results[res.count - 1], cursor, sizeof(cursor));
         fs_enc_str(&e, cursor, n);
     } else {

@@ -3,7 +3,6 @@
  * parameter is an error rather than silently ignored, because a frontend with a typo
  * ("cabn=business") would otherwise get plausible but wrong answers.
  */
-#include <ctype.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -391,26 +390,44 @@ int fs_query_parse(fs_endpoint_t ep, const char *qs, size_t len, fs_search_query
     }
     if (HAS(P_LIMIT) && parse_uint(values[P_LIMIT], 1, FS_SEARCH_MAX_LIMIT, &q->limit) != 0)
         return fail(err, "limit", "limit: expected a whole number from 1 to %d, got '%.20s'", FS_SEARCH_MAX_LIMIT, values[P_LIMIT]);
-    if (HAS(P_CURSOR) && fs_cursor_decode(q->sort, values[P_CURSOR], strlen(values[P_CURSOR]), &q->cursor) != 0)
-        return fail(err, "cursor", "cursor: not a cursor from a previous page of this search with this sort");
+    const char *why = NULL;
+    if (HAS(P_CURSOR) && fs_cursor_decode(q->sort, values[P_CURSOR], strlen(values[P_CURSOR]), &q->cursor, &why) != 0)
+        return fail(err, "cursor", "cursor: %s", why);
 #undef HAS
     return 0;
 }
 
 /* ------------------------------------------------------------- cursors
- * A cursor is "<sort letter>.<sort value>.<departure UTC minute>.<result id>" in unpadded
- * base64url: opaque to clients, stateless for the server, and valid across generations. */
+ * A cursor is the order key of a page's last result (index.h, fs_result_compare) as text, in
+ * unpadded base64url: opaque to clients, stateless for the server, and valid across generations
+ * (the source travels by name, the codes are fixed numbers). Version 2, the text is
+ *   "2<sort letter>.<sort value>.<departure UTC minute>" then per leg
+ *   ".<source>.<carrier code>.<flight>.<origin code>.<local date, days>.<cabin>", one or two legs,
+ * every number in decimal. Version 1 ("<sort letter>.<sort value>.<departure>.<result id>",
+ * broken by comparing ids as strings, another order) is refused with a message saying to start
+ * again from the first page: its position cannot be carried over into the new order. */
 
 static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-/* '+' joins the two legs of a 1-stop id */
 static const char sort_letters[] = {'m', 'd', 't'};
+#define CURSOR_VERSION '2'
+/* "2m." + two int64 + per leg a name and five numbers (4 + 5 + 5 + 5 + 1 digits), dots */
+#define CURSOR_TEXT_MAX (3 + 2 * 21 + 2 * (FS_SOURCE_NAME_MAX + 2 + 4 + 5 + 5 + 5 + 1 + 5))
+_Static_assert((CURSOR_TEXT_MAX + 2) / 3 * 4 < FS_CURSOR_TOKEN_MAX, "a cursor token fits FS_CURSOR_TOKEN_MAX");
 
 size_t fs_cursor_encode(enum fs_sort sort, const fs_result_t *last, char *out, size_t cap)
 {
-    char id[FS_ID_MAX], text[FS_ID_MAX + 64];
-    fs_result_id(last, id);
-    int n = snprintf(text, sizeof(text), "%c.%lld.%lld.%s", sort_letters[sort], (long long)last->sort_value,
-                     (long long)last->departs_utc_min, id);
+    fs_cursor_t cur;
+    fs_cursor_at(last, &cur);
+    char text[CURSOR_TEXT_MAX + 1];
+    int n = snprintf(text, sizeof(text), "%c%c.%lld.%lld", CURSOR_VERSION, sort_letters[sort], (long long)cur.sort_value,
+                     (long long)cur.departs_utc_min);
+    for (unsigned i = 0; i < cur.leg_count && n > 0 && (size_t)n < sizeof(text); i++) {
+        const fs_cursor_leg_t *l = &cur.legs[i];
+        n += snprintf(text + n, sizeof(text) - (size_t)n, ".%s.%u.%u.%u.%u.%u", l->source, (unsigned)l->carrier, (unsigned)l->flight,
+                      (unsigned)l->origin, (unsigned)l->day, (unsigned)l->cabin);
+    }
+    if (n < 0 || (size_t)n >= sizeof(text) || cap == 0)
+        return 0; /* cannot happen with names of at most FS_SOURCE_NAME_MAX characters */
     size_t o = 0;
     for (int i = 0; i < n; i += 3) {
         uint32_t v = (uint32_t)(unsigned char)text[i] << 16;
@@ -426,46 +443,118 @@ size_t fs_cursor_encode(enum fs_sort sort, const fs_result_t *last, char *out, s
     return o;
 }
 
-int fs_cursor_decode(enum fs_sort sort, const char *s, size_t len, fs_cursor_t *out)
+/* "-"? digits, into an int64; advances *p. Only what the encoder writes: no spaces, no '+'. */
+static int take_i64(const char **p, int64_t *out)
 {
-    char text[FS_ID_MAX + 64];
-    size_t n = 0;
-    if (len == 0 || len > (sizeof(text) - 1) * 4 / 3 || len % 4 == 1)
+    const char *s = *p;
+    int neg = *s == '-';
+    s += neg;
+    uint64_t v = 0, limit = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
+    const char *digits = s;
+    for (; *s >= '0' && *s <= '9'; s++) {
+        unsigned d = (unsigned)(*s - '0');
+        if (v > (limit - d) / 10)
+            return FS_EINVAL;
+        v = v * 10 + d;
+    }
+    if (s == digits || s - digits > 19)
         return FS_EINVAL;
+    *out = neg ? (int64_t)(0 - v) : (int64_t)v;
+    *p = s;
+    return 0;
+}
+
+/* '.' then a decimal number from 0 to max. */
+static int take_field(const char **p, unsigned max, unsigned *out)
+{
+    int64_t v;
+    if (**p != '.')
+        return FS_EINVAL;
+    (*p)++;
+    if (**p == '-' || take_i64(p, &v) != 0 || v > (int64_t)max)
+        return FS_EINVAL;
+    *out = (unsigned)v;
+    return 0;
+}
+
+static int take_leg(const char **p, fs_cursor_leg_t *l)
+{
+    if (**p != '.')
+        return FS_EINVAL;
+    const char *name = ++*p, *dot = strchr(name, '.');
+    if (dot == NULL || !fs_feed_source_valid(name, (size_t)(dot - name)))
+        return FS_EINVAL;
+    memcpy(l->source, name, (size_t)(dot - name));
+    l->source[dot - name] = '\0';
+    *p = dot;
+    unsigned carrier, flight, origin, day, cabin;
+    if (take_field(p, FS_CARRIER_COUNT - 1, &carrier) != 0 || take_field(p, FS_MAX_FLIGHT, &flight) != 0 ||
+        take_field(p, FS_AIRPORT_COUNT - 1, &origin) != 0 || take_field(p, UINT16_MAX, &day) != 0 ||
+        take_field(p, FS_CABIN_COUNT - 1, &cabin) != 0)
+        return FS_EINVAL;
+    l->carrier = (fs_carrier_t)carrier;
+    l->flight = (uint16_t)flight;
+    l->origin = (fs_airport_t)origin;
+    l->day = (uint16_t)day;
+    l->cabin = (uint8_t)cabin;
+    return 0;
+}
+
+static int refuse(const char **why, const char *reason)
+{
+    if (why != NULL)
+        *why = reason;
+    return FS_EINVAL;
+}
+
+int fs_cursor_decode(enum fs_sort sort, const char *s, size_t len, fs_cursor_t *out, const char **why)
+{
+    static const char malformed[] = "not a next_cursor of this API; restart from the first page (without cursor)";
+    char text[CURSOR_TEXT_MAX + 1];
+    size_t n = 0;
+    if (len == 0 || len > CURSOR_TEXT_MAX * 4 / 3 + 2 || len % 4 == 1)
+        return refuse(why, malformed);
     uint32_t acc = 0;
     int bits = 0;
     for (size_t i = 0; i < len; i++) {
         const char *p = memchr(b64url, s[i], 64); /* NOLINT(bugprone-not-null-terminated-result): the NUL must not match */
         if (p == NULL || s[i] == '\0')
-            return FS_EINVAL;
+            return refuse(why, malformed);
         acc = (acc << 6) | (uint32_t)(p - b64url);
         bits += 6;
         if (bits >= 8) {
             bits -= 8;
-            text[n++] = (char)((acc >> bits) & 0xff);
+            char c = (char)((acc >> bits) & 0xff);
+            if (c == '\0' || n == CURSOR_TEXT_MAX)
+                return refuse(why, malformed);
+            text[n++] = c;
         }
     }
     text[n] = '\0';
-    if (n < 7 || text[0] != sort_letters[sort] || text[1] != '.')
-        return FS_EINVAL;
-    char *p = text + 2, *end;
-    long long sv = strtoll(p, &end, 10);
-    if (end == p || *end != '.')
-        return FS_EINVAL;
-    p = end + 1;
-    long long dep = strtoll(p, &end, 10);
-    if (end == p || *end != '.')
-        return FS_EINVAL;
-    p = end + 1;
-    size_t idlen = strlen(p);
-    if (idlen == 0 || idlen >= FS_ID_MAX)
-        return FS_EINVAL;
-    for (size_t i = 0; i < idlen; i++)
-        if (!isalnum((unsigned char)p[i]) && p[i] != '-' && p[i] != '_' && p[i] != '+')
-            return FS_EINVAL;
-    out->present = 1;
-    out->sort_value = sv;
-    out->departs_utc_min = dep;
-    memcpy(out->id, p, idlen + 1);
+    if (n >= 2 && memchr(sort_letters, text[0], sizeof(sort_letters)) != NULL && text[1] == '.')
+        return refuse(why, "made by an earlier version of the server, whose order this one no longer follows; restart from "
+                           "the first page (without cursor)");
+    if (n < 2 || text[0] != CURSOR_VERSION || memchr(sort_letters, text[1], sizeof(sort_letters)) == NULL)
+        return refuse(why, malformed);
+    if (text[1] != sort_letters[sort])
+        return refuse(why, "made for another sort; use the sort of the search that returned it, or restart from the first "
+                           "page (without cursor)");
+    fs_cursor_t cur;
+    memset(&cur, 0, sizeof(cur));
+    const char *p = text + 2;
+    if (*p != '.')
+        return refuse(why, malformed);
+    p++;
+    if (take_i64(&p, &cur.sort_value) != 0 || *p++ != '.' || take_i64(&p, &cur.departs_utc_min) != 0)
+        return refuse(why, malformed);
+    while (cur.leg_count < 2 && *p != '\0') {
+        if (take_leg(&p, &cur.legs[cur.leg_count]) != 0)
+            return refuse(why, malformed);
+        cur.leg_count++;
+    }
+    if (cur.leg_count == 0 || *p != '\0')
+        return refuse(why, malformed);
+    cur.present = 1;
+    memcpy(out, &cur, sizeof(cur)); /* padding too: two parses of one query compare equal byte for byte */
     return 0;
 }

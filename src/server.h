@@ -87,9 +87,15 @@ int fs_cities_load(const char *path, char *err, size_t errcap);
 /** The airports of a metropolitan code (NYC -> JFK, EWR, LGA), or 0 when code is not a city. */
 unsigned fs_city_expand(fs_airport_t code, fs_airport_t *out, unsigned max);
 
-/** Encodes a cursor (the sort key of a page's last result) as an opaque URL-safe token. */
+/** Room for any cursor token and its NUL: docs/api.md and docs/openapi.yaml promise at most 256
+ *  characters (two legs of 32-character sources and extreme numbers stay under 220). */
+#define FS_CURSOR_TOKEN_MAX 257
+/** Encodes a cursor (the order key of a page's last result, fs_cursor_at) as an opaque URL-safe
+ *  token of at most FS_CURSOR_TOKEN_MAX - 1 characters; returns its length. */
 size_t fs_cursor_encode(enum fs_sort sort, const fs_result_t *last, char *out, size_t cap);
-/** Decodes a cursor token for the given sort; FS_EINVAL when malformed or made for another sort. */
-int fs_cursor_decode(enum fs_sort sort, const char *s, size_t len, fs_cursor_t *out);
+/** Decodes a cursor token for the given sort. FS_EINVAL when malformed, made for another sort or
+ *  by an earlier version (another order); then *why (when why is not NULL) is a sentence saying
+ *  which and what to do, for the 400. */
+int fs_cursor_decode(enum fs_sort sort, const char *s, size_t len, fs_cursor_t *out, const char **why);
 
 #endif

@@ -451,7 +451,11 @@ async function errorCases() {
         { expect: 400, errorCode: 'invalid_parameter', parameter: 'start_date' });
     await check('routes from a city code alone', 'GET', '/v1/routes?origin=SAO',
         { expect: 400, errorCode: 'invalid_parameter', parameter: 'origin' });
-    await check('a cursor of another sort', 'GET', '/v1/search?origin=GRU&destination=LIS&date=2026-12-05&sort=duration&cursor=bS4x',
+    // 2m.100000.29942035.tap.1069.101.4518.20792.2: a cursor of sort=miles (src/query.c)
+    await check('a cursor of another sort', 'GET',
+        '/v1/search?origin=GRU&destination=LIS&date=2026-12-05&sort=duration&cursor=Mm0uMTAwMDAwLjI5OTQyMDM1LnRhcC4xMDY5LjEwMS40NTE4LjIwNzkyLjI',
+        { expect: 400, errorCode: 'invalid_parameter', parameter: 'cursor' });
+    await check('a cursor of the first format', 'GET', '/v1/search?origin=GRU&destination=LIS&date=2026-12-05&cursor=bS4x',
         { expect: 400, errorCode: 'invalid_parameter', parameter: 'cursor' });
     await check('an unknown path', 'GET', '/v2/search', { expect: 404, errorCode: 'not_found' });
     await check('a body on a read endpoint', 'GET', '/v1/search?origin=GRU&destination=LIS&date=2026-12-05',

@@ -294,6 +294,25 @@ static void add_itin(itin_t *out, size_t *n, const cq_t *q, const mleg_t *a, con
         x->sort_value = x->duration;
 }
 
+/* docs/api.md "Order": a leg's source name, carrier code, flight number, origin code, local
+ * date, cabin (economy first); codes compare as text, numbers as numbers. */
+static int mleg_cmp(const mleg_t *a, int ca, const mleg_t *b, int cb)
+{
+    int c = strcmp(a->src->name, b->src->name);
+    if (c == 0)
+        c = strcmp(a->leg->carrier, b->leg->carrier);
+    if (c == 0)
+        c = (a->leg->flight > b->leg->flight) - (a->leg->flight < b->leg->flight);
+    if (c == 0)
+        c = strcmp(a->leg->origin, b->leg->origin);
+    if (c == 0)
+        c = (a->day > b->day) - (a->day < b->day);
+    if (c == 0)
+        c = (ca > cb) - (ca < cb);
+    return c;
+}
+
+/* The sort value, the departure, the first leg, then the second (a nonstop first). */
 static int itin_cmp(const void *pa, const void *pb)
 {
     const itin_t *x = pa, *y = pb;
@@ -301,7 +320,10 @@ static int itin_cmp(const void *pa, const void *pb)
         return x->sort_value < y->sort_value ? -1 : 1;
     if (x->dep_utc != y->dep_utc)
         return x->dep_utc < y->dep_utc ? -1 : 1;
-    return strcmp(x->id, y->id);
+    int c = mleg_cmp(x->l[0], x->leg_cabin[0], y->l[0], y->leg_cabin[0]);
+    if (c == 0)
+        c = x->n != y->n ? x->n - y->n : x->n == 2 ? mleg_cmp(x->l[1], x->leg_cabin[1], y->l[1], y->leg_cabin[1]) : 0;
+    return c;
 }
 
 /* Highest cabin at or below top with the seats, or -1. */

@@ -509,6 +509,7 @@ typedef struct xres {
     const mleg_t *leg;
     int cabin;
     int64_t dep_utc;
+    int32_t day; /* local departure date */
 } xres_t;
 
 static int xres_cmp(const void *a, const void *b)
@@ -519,7 +520,20 @@ static int xres_cmp(const void *a, const void *b)
         return mx < my ? -1 : 1;
     if (x->dep_utc != y->dep_utc)
         return x->dep_utc < y->dep_utc ? -1 : 1;
-    return strcmp(x->id, y->id);
+    /* docs/api.md "Order": source name, carrier code, flight number, origin code, local date,
+     * cabin (economy first); codes as text, numbers as numbers */
+    int c = strcmp(x->src->name, y->src->name);
+    if (c == 0)
+        c = strcmp(x->leg->carrier, y->leg->carrier);
+    if (c == 0)
+        c = (x->leg->flight > y->leg->flight) - (x->leg->flight < y->leg->flight);
+    if (c == 0)
+        c = strcmp(x->leg->origin, y->leg->origin);
+    if (c == 0)
+        c = (x->day > y->day) - (x->day < y->day);
+    if (c == 0)
+        c = (x->cabin > y->cabin) - (x->cabin < y->cabin);
+    return c;
 }
 
 #define SEARCH_ALL                                                                                                         \
@@ -527,9 +541,10 @@ static int xres_cmp(const void *a, const void *b)
 
 /* One search over every route and day the test uses, compared with the model: every result in
  * order, every field, total, and the sources listed in "searched". */
-static void check_model(ctx_t *c, e2e_proto_t proto, const char *when)
+/* The model's results, in the documented order: every route, or one (origin and destination
+ * not NULL). Returns how many. */
+static size_t model_results(const char *origin, const char *destination, xres_t *x)
 {
-    static xres_t x[MAX_SOURCES * MAX_LEGS * E2E_CABINS];
     size_t n = 0;
     for (size_t s = 0; s < MAX_SOURCES; s++) {
         const msrc_t *src = &model[s];
@@ -537,6 +552,8 @@ static void check_model(ctx_t *c, e2e_proto_t proto, const char *when)
             continue;
         for (size_t i = 0; i < src->count; i++) {
             const mleg_t *l = &src->legs[i];
+            if (origin != NULL && (strcmp(l->origin, origin) != 0 || strcmp(l->destination, destination) != 0))
+                continue;
             e2e_time_t t;
             if (e2e_time_parse(l->departs_at, &t) != 0)
                 abort();
@@ -548,12 +565,20 @@ static void check_model(ctx_t *c, e2e_proto_t proto, const char *when)
                 r->leg = l;
                 r->cabin = cab;
                 r->dep_utc = e2e_time_utc_min(&t);
+                r->day = e2e_days(t.year, t.month, t.day);
                 snprintf(r->id, sizeof(r->id), "%.32s-%.2s%u-%.3s-%04d%02d%02d-%c", src->name, l->carrier, l->flight, l->origin, t.year,
                          t.month, t.day, e2e_cabin_letters[cab]);
             }
         }
     }
     qsort(x, n, sizeof(*x), xres_cmp);
+    return n;
+}
+
+static void check_model(ctx_t *c, e2e_proto_t proto, const char *when)
+{
+    static xres_t x[MAX_SOURCES * MAX_LEGS * E2E_CABINS];
+    size_t n = model_results(NULL, NULL, x);
 
     e2e_response_t res;
     char url[512];
@@ -2225,6 +2250,130 @@ static void test_recovery(ctx_t *c)
 
 /* ---------------------------------------------------------------- main */
 
+/* docs/api.md "Order" and "Paging": pages of GRU->LIS (limit 3) walked while pushes publish new
+ * generations. Page 1; a new source that sorts before every other and a leg on another route;
+ * page 2; a delta removing the leg of the cursor's own result and adding tied legs before and
+ * after it; then every page to the end. Each page must be the model's next results strictly after
+ * the previous page's last one, in the order the model computes (xres_cmp), whatever the
+ * generation. The legs of source "rank" cost 1000 miles (below any other leg) and leave at the
+ * same instant: they tie, and only their fields order them (2X < G3 < TP, 9 < 10 < 12 < 100,
+ * economy before business). */
+#define RANK_PAGE "/v1/search?origin=GRU&destination=LIS&start_date=2026-12-01&end_date=2026-12-20&limit=3"
+
+/* One page; its ids into ids[] (count returned, -1 on failure), its next_cursor into cursor. */
+static int rank_page(ctx_t *c, char cursor[512], char ids[3][128])
+{
+    char url[1200];
+    snprintf(url, sizeof(url), "%s" RANK_PAGE "%s%s", c->srv.url, cursor[0] ? "&cursor=" : "", cursor);
+    e2e_response_t res;
+    if (e2e_get(&c->client[E2E_H1], E2E_H1, url, "Accept: application/msgpack", &res) != 0 || res.status != 200) {
+        CHECK(!"a page answered 200");
+        fprintf(stderr, "  paging: %s: status %ld %.300s\n", url, res.status, res.body ? res.body : "");
+        e2e_response_free(&res);
+        return -1;
+    }
+    e2e_mp_t doc;
+    int ok = e2e_mp_parse(&doc, res.body, res.body_len) == 0;
+    e2e_response_free(&res);
+    CHECK(ok);
+    if (!ok)
+        return -1;
+    const msgpack_object_array *results = e2e_mp_array(doc.root, "results");
+    int n = results != NULL && results->size <= 3 ? (int)results->size : -1;
+    CHECK(n >= 0);
+    for (int i = 0; i < n; i++)
+        if (e2e_mp_str(&results->ptr[i], "id", ids[i], 128) == NULL)
+            ids[i][0] = '\0';
+    if (e2e_mp_str(doc.root, "next_cursor", cursor, 512) == NULL)
+        cursor[0] = '\0'; /* null on the last page */
+    e2e_mp_free(&doc);
+    return n;
+}
+
+/* The model's results strictly after `after` (NULL: from the first), at most 3, into out;
+ * returns how many there are in all after it. */
+static size_t rank_expected(const xres_t *after, xres_t *out, size_t *in_page)
+{
+    static xres_t x[MAX_SOURCES * MAX_LEGS * E2E_CABINS];
+    size_t n = model_results("GRU", "LIS", x), k = 0, rest = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (after != NULL && xres_cmp(&x[i], after) <= 0)
+            continue;
+        if (k < 3)
+            out[k++] = x[i];
+        rest++;
+    }
+    *in_page = k;
+    return rest;
+}
+
+static void test_paging_across_pushes(ctx_t *c)
+{
+    mleg_t legs[5] = {
+        mkleg("TP", 12, "GRU", "LIS", 3, 9, 0, 600, 1000, 5, "BRL", 1000), mkleg("TP", 9, "GRU", "LIS", 3, 9, 0, 600, 1000, 5, "BRL", 1000),
+        mkleg("TP", 100, "GRU", "LIS", 3, 9, 0, 600, 1000, 5, "BRL", 1000), mkleg("G3", 12, "GRU", "LIS", 3, 9, 0, 600, 1000, 5, "BRL", 1000),
+        mkleg("2X", 5, "GRU", "LIS", 3, 9, 0, 600, 1000, 5, "BRL", 1000),
+    };
+    feed_t f = snapshot("rank", 1, legs, 5);
+    push_ok(c, E2E_H1, &f, 0, TOKEN_ALL);
+    check_model(c, E2E_H1, "after source rank's snapshot");
+
+    /* the place of the last result of the previous page, kept apart from the model, which the
+     * pushes change */
+    static msrc_t last_src;
+    static mleg_t last_leg;
+    static xres_t last;
+    int have_last = 0;
+    char cursor[512] = "", ids[3][128];
+    /* hand-worked: the first two pages */
+    static const char *const first_pages[6] = {"rank-2X5-GRU-20261203-Y", "rank-2X5-GRU-20261203-J", "rank-G312-GRU-20261203-Y",
+                                               "rank-G312-GRU-20261203-J", "rank-TP9-GRU-20261203-Y", "rank-TP9-GRU-20261203-J"};
+    for (int pageno = 0; pageno < 60; pageno++) {
+        if (pageno == 1) {
+            /* changes elsewhere: a source sorting first (other route), a leg on another route */
+            mleg_t other = mkleg("AA", 1, "JFK", "LHR", 3, 9, 0, 420, 1000, 5, "USD", 0);
+            f = snapshot("0rank", 1, &other, 1);
+            push_ok(c, E2E_H1, &f, 1, TOKEN_ALL);
+            mleg_t lhr = mkleg("TP", 300, "LHR", "LIS", 3, 9, 0, 150, 1000, 5, "GBP", 0);
+            f = delta("rank", 2, &lhr, 1, NULL, 0);
+            push_ok(c, E2E_H1, &f, 0, TOKEN_ALL);
+        } else if (pageno == 2) {
+            /* the route itself: TP9 (the cursor's own leg) gone, TP7 (before it) and TP10 (after) new */
+            mleg_t ups[2] = {mkleg("TP", 7, "GRU", "LIS", 3, 9, 0, 600, 1000, 5, "BRL", 1000),
+                             mkleg("TP", 10, "GRU", "LIS", 3, 9, 0, 600, 1000, 5, "BRL", 1000)};
+            rm_t rm = rm_of(&legs[1]);
+            f = delta("rank", 3, ups, 2, &rm, 1);
+            push_ok(c, E2E_H1, &f, 1, TOKEN_ALL);
+        }
+        xres_t want[3];
+        size_t k, rest = rank_expected(have_last ? &last : NULL, want, &k);
+        int n = rank_page(c, cursor, ids);
+        if (n < 0)
+            break;
+        CHECK_EQ_INT(n, k);
+        for (int i = 0; i < n && (size_t)i < k; i++) {
+            CHECK_EQ_STR(ids[i], want[i].id);
+            if (pageno < 2)
+                CHECK_EQ_STR(ids[i], first_pages[pageno * 3 + i]);
+            if (strcmp(ids[i], want[i].id) != 0)
+                fprintf(stderr, "  paging: page %d, result %d: got %s, the model says %s\n", pageno, i, ids[i], want[i].id);
+        }
+        if (pageno == 2 && k > 0)
+            CHECK_EQ_STR(want[0].id, "rank-TP10-GRU-20261203-Y"); /* TP7 and the removed TP9 are before the cursor */
+        CHECK_EQ_INT(cursor[0] != '\0', rest > k);
+        if (cursor[0] == '\0' || k == 0)
+            break;
+        last = want[k - 1];
+        last_src = *last.src;
+        last_leg = *last.leg;
+        last.src = &last_src;
+        last.leg = &last_leg;
+        have_last = 1;
+    }
+    CHECK_EQ_INT(cursor[0], '\0'); /* walked to the last page */
+    check_model(c, E2E_H1, "after paging across pushes");
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -2299,6 +2448,8 @@ int main(int argc, char **argv)
     test_restart(&c, "after the concurrent pushes, SIGTERM and a restart");
     phase("damaged files");
     test_recovery(&c);
+    phase("paging across pushes");
+    test_paging_across_pushes(&c);
 
     for (int p = 0; p < E2E_PROTO_COUNT; p++)
         e2e_client_free(&c.client[p]);

@@ -257,6 +257,7 @@ typedef struct xres {
     const e2e_leg_t *leg;
     int cabin;
     int64_t sort_value, dep_utc;
+    int32_t day; /* local departure date */
 } xres_t;
 
 #define MAX_X 256
@@ -268,7 +269,20 @@ static int xres_cmp(const void *a, const void *b)
         return x->sort_value < y->sort_value ? -1 : 1;
     if (x->dep_utc != y->dep_utc)
         return x->dep_utc < y->dep_utc ? -1 : 1;
-    return strcmp(x->id, y->id);
+    /* docs/api.md "Order": source name, carrier code, flight number, origin code, local date,
+     * cabin (economy first); codes as text, numbers as numbers */
+    int c = strcmp(x->src->name, y->src->name);
+    if (c == 0)
+        c = strcmp(x->leg->carrier, y->leg->carrier);
+    if (c == 0)
+        c = (x->leg->flight > y->leg->flight) - (x->leg->flight < y->leg->flight);
+    if (c == 0)
+        c = strcmp(x->leg->origin, y->leg->origin);
+    if (c == 0)
+        c = (x->day > y->day) - (x->day < y->day);
+    if (c == 0)
+        c = (x->cabin > y->cabin) - (x->cabin < y->cabin);
+    return c;
 }
 
 static void query_days(const query_t *q, int32_t *from, int32_t *to)
@@ -312,6 +326,7 @@ static size_t model_search(const query_t *q, xres_t *out)
                 x->leg = l;
                 x->cabin = c;
                 x->dep_utc = t.dep_utc;
+                x->day = t.day;
                 snprintf(x->id, sizeof(x->id), "%s-%s%u-%s-%04d%02d%02d-%c", src->name, l->carrier, l->flight, l->origin,
                          t.dep.year, t.dep.month, t.dep.day, e2e_cabin_letters[c]);
                 if (q->sort == NULL || strcmp(q->sort, "miles") == 0)
@@ -1197,6 +1212,8 @@ static void check_error(ctx_t *c, e2e_proto_t proto, const char *method, const c
 }
 
 #define S "/v1/search?origin=GRU&destination=LIS&"
+/* A cursor of the first format: base64url of "m.35000.29935655.tap-TP82-GRU-20261201-Y". */
+#define CURSOR_V1 "bS4zNTAwMC4yOTkzNTY1NS50YXAtVFA4Mi1HUlUtMjAyNjEyMDEtWQ"
 
 static void test_errors(ctx_t *c, e2e_proto_t proto)
 {
@@ -1235,6 +1252,7 @@ static void test_errors(ctx_t *c, e2e_proto_t proto)
         {S "date=2026-12-01&carriers=TAP", "carriers"},
         {S "date=2026-12-01&cursor=garbage", "cursor"},
         {S "date=2026-12-01&cursor=%zz", "cursor"},
+        {S "date=2026-12-01&cursor=" CURSOR_V1, "cursor"},
         {"/v1/calendar?origin=GRU&destination=LIS&start_date=2026-01-01&end_date=2027-01-02", "end_date"}, /* 367 days */
         {"/v1/calendar?origin=GRU&destination=LIS&date=2026-12-01", "date"},
         {"/v1/calendar?origin=GRU&destination=LIS", "start_date"},
@@ -1245,6 +1263,17 @@ static void test_errors(ctx_t *c, e2e_proto_t proto)
     };
     for (size_t i = 0; i < COUNT(bad); i++)
         check_error(c, proto, "GET", bad[i].path, NULL, 400, "invalid_parameter", bad[i].parameter);
+
+    /* a cursor of the first format (ids compared as text, another order) says to restart */
+    {
+        e2e_response_t res;
+        const char *headers[] = {"Accept: application/msgpack", NULL};
+        long got = fetch(c, proto, "GET", S "date=2026-12-01&cursor=" CURSOR_V1, headers, NULL, 0, &res);
+        CHECK_EQ_INT(got, 400);
+        CHECK(res.body != NULL && strstr(res.body, "\"parameter\":\"cursor\"") != NULL &&
+              strstr(res.body, "restart from the first page") != NULL);
+        e2e_response_free(&res);
+    }
 
     /* a cursor is tied to its sort: one made for miles is refused with duration */
     e2e_mp_t doc;

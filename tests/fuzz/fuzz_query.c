@@ -7,8 +7,9 @@
  * Properties: a query that parses satisfies every limit the index relies on (codes in range,
  * 1..FS_QUERY_MAX_AIRPORTS distinct airports, a date range in order inside the 16-bit range,
  * seats 1..9, limit 1..FS_SEARCH_MAX_LIMIT, connections in order, ...); parsing is deterministic;
- * a refusal names a parameter and a sentence, NUL-terminated; a decoded cursor carries a
- * well-formed id; encode then decode is the identity on (sort value, departure, id).
+ * a refusal names a parameter and a sentence, NUL-terminated; a decoded cursor carries one or
+ * two legs with valid source names and codes in range; encode then decode is the identity on the
+ * cursor (fs_cursor_at of the result).
  */
 #include <string.h>
 
@@ -16,9 +17,24 @@
 #include "src/server.h"
 #include "tests/fuzz/fuzz.h"
 
-static int id_char(char c)
+static int source_char(char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '+';
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+}
+
+static void check_cursor_fields(const fs_cursor_t *cur)
+{
+    FUZZ_ASSERT(cur->present == 1, "present %d", cur->present);
+    FUZZ_ASSERT(cur->leg_count == 1 || cur->leg_count == 2, "%u legs", cur->leg_count);
+    for (unsigned i = 0; i < cur->leg_count && i < 2; i++) {
+        const fs_cursor_leg_t *l = &cur->legs[i];
+        FUZZ_ASSERT(fuzz_terminated(l->source, sizeof(l->source)) && l->source[0] != '\0', "cursor source");
+        for (const char *p = l->source; *p; p++)
+            FUZZ_ASSERT(source_char(*p), "cursor source character 0x%02x", (unsigned)(unsigned char)*p);
+        FUZZ_ASSERT(l->carrier < FS_CARRIER_COUNT && l->flight <= FS_MAX_FLIGHT && l->origin < FS_AIRPORT_COUNT &&
+                        l->cabin < FS_CABIN_COUNT,
+                    "cursor leg %u out of range", i);
+    }
 }
 
 static void check_query(fs_endpoint_t ep, const char *qs, size_t len)
@@ -74,11 +90,8 @@ static void check_query(fs_endpoint_t ep, const char *qs, size_t len)
                 q.min_connection, q.max_connection);
     FUZZ_ASSERT(q.depart_after >= -1 && q.depart_after < 1440 && q.depart_before >= -1 && q.depart_before < 1440,
                 "departure window %d..%d", q.depart_after, q.depart_before);
-    if (q.cursor.present) {
-        FUZZ_ASSERT(fuzz_terminated(q.cursor.id, sizeof(q.cursor.id)) && q.cursor.id[0] != '\0', "cursor id");
-        for (const char *p = q.cursor.id; *p; p++)
-            FUZZ_ASSERT(id_char(*p), "cursor id character 0x%02x", (unsigned)(unsigned char)*p);
-    }
+    if (q.cursor.present)
+        check_cursor_fields(&q.cursor);
 }
 
 /* A little reader over the input for the cursor round trip: zeros once it runs out. */
@@ -120,15 +133,15 @@ static void check_cursor(const uint8_t *data, size_t size)
     for (int sort = FS_SORT_MILES; sort <= FS_SORT_DURATION; sort++) {
         fs_cursor_t cur;
         memset(&cur, 0x5a, sizeof(cur));
-        int rc = fs_cursor_decode((enum fs_sort)sort, s, size, &cur);
+        const char *why = NULL;
+        int rc = fs_cursor_decode((enum fs_sort)sort, s, size, &cur, &why);
         FUZZ_ASSERT(rc == 0 || rc == FS_EINVAL, "fs_cursor_decode returned %d", rc);
-        if (rc != 0)
+        if (rc != 0) {
+            FUZZ_ASSERT(why != NULL && why[0] != '\0', "a cursor refused without a reason");
             continue;
+        }
         decoded++;
-        FUZZ_ASSERT(cur.present == 1, "present %d", cur.present);
-        FUZZ_ASSERT(fuzz_terminated(cur.id, sizeof(cur.id)) && cur.id[0] != '\0', "cursor id");
-        for (const char *p = cur.id; *p; p++)
-            FUZZ_ASSERT(id_char(*p), "cursor id character 0x%02x", (unsigned)(unsigned char)*p);
+        check_cursor_fields(&cur);
     }
     FUZZ_ASSERT(decoded <= 1, "one cursor valid for %d sorts", decoded);
 
@@ -155,21 +168,30 @@ static void check_cursor(const uint8_t *data, size_t size)
         r.segment2 = &seg2;
         r.leg2 = &leg2;
     }
-    char token[512], id[FS_ID_MAX];
+    char token[FS_CURSOR_TOKEN_MAX + 1], id[FS_ID_MAX];
     size_t n = fs_cursor_encode(sort, &r, token, sizeof(token));
-    FUZZ_ASSERT(n > 0 && n < sizeof(token) - 1 && strlen(token) == n, "token of %zu bytes", n);
+    FUZZ_ASSERT(n > 0 && n < FS_CURSOR_TOKEN_MAX && strlen(token) == n, "token of %zu bytes", n);
     size_t idlen = fs_result_id(&r, id);
     FUZZ_ASSERT(idlen < FS_ID_MAX && strlen(id) == idlen, "id of %zu bytes", idlen);
     fs_cursor_t cur;
-    int rc = fs_cursor_decode(sort, token, n, &cur);
-    FUZZ_ASSERT(rc == 0, "the cursor of %lld/%lld/%s does not decode: %s", (long long)r.sort_value, (long long)r.departs_utc_min,
-                id, token);
-    FUZZ_ASSERT(cur.sort_value == r.sort_value && cur.departs_utc_min == r.departs_utc_min && strcmp(cur.id, id) == 0,
-                "cursor of %lld/%lld/%s decodes to %lld/%lld/%s", (long long)r.sort_value, (long long)r.departs_utc_min, id,
-                (long long)cur.sort_value, (long long)cur.departs_utc_min, cur.id);
+    const char *why = NULL;
+    int rc = fs_cursor_decode(sort, token, n, &cur, &why);
+    FUZZ_ASSERT(rc == 0, "the cursor of %lld/%lld/%s does not decode (%s): %s", (long long)r.sort_value,
+                (long long)r.departs_utc_min, id, why != NULL ? why : "?", token);
+    FUZZ_ASSERT(cur.sort_value == r.sort_value && cur.departs_utc_min == r.departs_utc_min && cur.leg_count == (two ? 2u : 1u),
+                "cursor of %lld/%lld/%s decodes to %lld/%lld, %u legs", (long long)r.sort_value, (long long)r.departs_utc_min, id,
+                (long long)cur.sort_value, (long long)cur.departs_utc_min, cur.leg_count);
+    for (unsigned i = 0; i < cur.leg_count && i < 2; i++) {
+        const fs_segment_t *sg = i == 0 ? r.segment : r.segment2;
+        const fs_leg_t *lg = i == 0 ? r.leg : r.leg2;
+        const fs_cursor_leg_t *cl = &cur.legs[i];
+        FUZZ_ASSERT(strcmp(cl->source, sg->source) == 0 && cl->carrier == lg->carrier && cl->flight == lg->flight &&
+                        cl->origin == lg->origin && cl->day == lg->day && cl->cabin == r.leg_cabin[i],
+                    "leg %u of the cursor of %s decodes to another leg", i, id);
+    }
     for (int other = FS_SORT_MILES; other <= FS_SORT_DURATION; other++)
         if (other != (int)sort)
-            FUZZ_ASSERT(fs_cursor_decode((enum fs_sort)other, token, n, &cur) != 0, "cursor accepted for another sort");
+            FUZZ_ASSERT(fs_cursor_decode((enum fs_sort)other, token, n, &cur, NULL) != 0, "cursor accepted for another sort");
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -68,6 +68,25 @@ typedef struct expect {
     char id[200];
 } expect_t;
 
+/* docs/api.md "Order": after the sort value and the departure, each leg's source name, carrier
+ * code, flight number, origin code, date, cabin (economy first), first leg then second; a nonstop
+ * before the connections that start with its leg. Codes as text, numbers as numbers. */
+static int leg_cmp(const tleg_t *a, int ca, const tleg_t *b, int cb)
+{
+    int c = strcmp(src_names[a->src], src_names[b->src]);
+    if (c == 0)
+        c = strcmp(carrier_codes[a->carrier], carrier_codes[b->carrier]);
+    if (c == 0)
+        c = (a->flight > b->flight) - (a->flight < b->flight);
+    if (c == 0)
+        c = strcmp(airport_codes[a->origin], airport_codes[b->origin]);
+    if (c == 0)
+        c = (a->day > b->day) - (a->day < b->day);
+    if (c == 0)
+        c = (ca > cb) - (ca < cb);
+    return c;
+}
+
 static int expect_cmp(const void *a, const void *b)
 {
     const expect_t *x = a, *y = b;
@@ -75,7 +94,22 @@ static int expect_cmp(const void *a, const void *b)
         return x->sortv < y->sortv ? -1 : 1;
     if (x->dep != y->dep)
         return x->dep < y->dep ? -1 : 1;
-    return strcmp(x->id, y->id);
+    int c = leg_cmp(x->l1, x->k1, y->l1, y->k1);
+    if (c != 0)
+        return c;
+    if (x->l2 == NULL || y->l2 == NULL)
+        return (x->l2 != NULL) - (y->l2 != NULL);
+    return leg_cmp(x->l2, x->k2, y->l2, y->k2);
+}
+
+static void cursor_leg(const tleg_t *l, int cabin, fs_cursor_leg_t *out)
+{
+    strcpy(out->source, src_names[l->src]);
+    fs_carrier_parse(carrier_codes[l->carrier], 2, &out->carrier);
+    out->flight = (uint16_t)l->flight;
+    fs_airport_parse(airport_codes[l->origin], 3, &out->origin);
+    out->day = (uint16_t)l->day;
+    out->cabin = (uint8_t)cabin;
 }
 
 static int in_list(const int *list, int n, int v)
@@ -372,10 +406,14 @@ int main(void)
                 break;
             multipage += pageno == 1;
             const expect_t *last = &expected[seen - 1];
+            memset(&q.cursor, 0, sizeof(q.cursor));
             q.cursor.present = 1;
             q.cursor.sort_value = last->sortv;
             q.cursor.departs_utc_min = last->dep;
-            snprintf(q.cursor.id, sizeof(q.cursor.id), "%s", last->id);
+            q.cursor.leg_count = last->l2 != NULL ? 2 : 1;
+            cursor_leg(last->l1, last->k1, &q.cursor.legs[0]);
+            if (last->l2 != NULL)
+                cursor_leg(last->l2, last->k2, &q.cursor.legs[1]);
         }
         CHECK_EQ_INT(seen, n);
 

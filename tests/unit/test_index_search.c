@@ -56,7 +56,24 @@ typedef struct expect {
     char id[96];
 } expect_t;
 
-static int sort_kind;
+/* docs/api.md "Order": after the sort value and the departure, source name, carrier code, flight
+ * number, origin code, date, cabin (economy first); codes as text, numbers as numbers. */
+static int leg_cmp(const tleg_t *a, int ca, const tleg_t *b, int cb)
+{
+    int c = strcmp(src_names[a->src], src_names[b->src]);
+    if (c == 0)
+        c = strcmp(carrier_codes[a->carrier], carrier_codes[b->carrier]);
+    if (c == 0)
+        c = (a->flight > b->flight) - (a->flight < b->flight);
+    if (c == 0)
+        c = strcmp(airport_codes[a->origin], airport_codes[b->origin]);
+    if (c == 0)
+        c = (a->day > b->day) - (a->day < b->day);
+    if (c == 0)
+        c = (ca > cb) - (ca < cb);
+    return c;
+}
+
 static int expect_cmp(const void *a, const void *b)
 {
     const expect_t *x = a, *y = b;
@@ -64,7 +81,7 @@ static int expect_cmp(const void *a, const void *b)
         return x->sortv < y->sortv ? -1 : 1;
     if (x->dep != y->dep)
         return x->dep < y->dep ? -1 : 1;
-    return strcmp(x->id, y->id);
+    return leg_cmp(x->leg, x->cabin, y->leg, y->cabin);
 }
 
 typedef struct tquery {
@@ -110,7 +127,6 @@ static size_t brute_force(const tquery_t *q, expect_t *out)
                      airport_codes[l->origin], date, cabin_letter[c]);
         }
     }
-    sort_kind = q->sort;
     qsort(out, n, sizeof(*out), expect_cmp);
     return n;
 }
@@ -301,10 +317,18 @@ int main(void)
             multipage += pageno == 1;
             /* the cursor is the expected last result's key, computed here */
             const expect_t *last = &expected[seen - 1];
+            memset(&q.cursor, 0, sizeof(q.cursor));
             q.cursor.present = 1;
             q.cursor.sort_value = last->sortv;
             q.cursor.departs_utc_min = last->dep;
-            snprintf(q.cursor.id, sizeof(q.cursor.id), "%s", last->id);
+            q.cursor.leg_count = 1;
+            fs_cursor_leg_t *cl = &q.cursor.legs[0];
+            strcpy(cl->source, src_names[last->leg->src]);
+            fs_carrier_parse(carrier_codes[last->leg->carrier], 2, &cl->carrier);
+            cl->flight = (uint16_t)last->leg->flight;
+            fs_airport_parse(airport_codes[last->leg->origin], 3, &cl->origin);
+            cl->day = (uint16_t)last->leg->day;
+            cl->cabin = (uint8_t)last->cabin;
         }
         CHECK_EQ_INT(seen, n);
     }

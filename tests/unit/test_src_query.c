@@ -40,7 +40,6 @@ int main(void)
 {
     fs_search_query_t q;
     fs_param_error_t err;
-    char buf[64];
 
     /* defaults; 2026-12-01 is day 20788 (2026-11-21 = 20778, hand-counted in test_index_time) */
     CHECK_EQ_INT(parse(FS_EP_SEARCH, "origin=GRU&destination=LIS&date=2026-12-01", &q, &err), 0);
@@ -116,28 +115,115 @@ int main(void)
                  "sort");
     CHECK_EQ_STR(refused(FS_EP_SEARCH, "origin=GRU&destination=LIS&date=2026-12-01&cursor=%%%"), "cursor");
 
-    /* cursors: the token carries the sort letter and the key, and is refused for another sort */
-    fs_segment_t seg;
+    /* cursors, version 2: base64url (no padding) of "2<sort letter>.<sort value>.<departure>"
+     * then ".<source>.<carrier>.<flight>.<origin>.<day>.<cabin>" per leg (src/query.c). The
+     * tokens below were made outside the project (Python's base64.urlsafe_b64encode); the codes
+     * by hand: TP = 29 * 36 + 25 = 1069, GRU = 6 * 676 + 17 * 26 + 20 = 4518, LHR = 11 * 676 +
+     * 7 * 26 + 17 = 7635; 2026-12-01 is day 20788. */
+    static const char tok_tap[] = "Mm0uMzUwMDAuMjk5MzU2NTUudGFwLjEwNjkuODIuNDUxOC4yMDc4OC4w"; /* 2m.35000.29935655.tap.1069.82.4518.20788.0 */
+    fs_segment_t seg, seg2;
     memset(&seg, 0, sizeof(seg));
+    memset(&seg2, 0, sizeof(seg2));
     strcpy(seg.source, "tap");
-    fs_leg_t leg;
+    strcpy(seg2.source, "beta_2");
+    fs_leg_t leg, leg2;
     memset(&leg, 0, sizeof(leg));
+    memset(&leg2, 0, sizeof(leg2));
     fs_carrier_parse("TP", 2, &leg.carrier);
     leg.flight = 82;
     leg.origin = ap("GRU");
     leg.day = 20788;
+    fs_carrier_parse("TP", 2, &leg2.carrier);
+    leg2.flight = 7;
+    leg2.origin = ap("LHR");
+    leg2.day = 20789;
     fs_result_t r;
     memset(&r, 0, sizeof(r));
     r.segment = &seg;
     r.leg = &leg;
     r.sort_value = 35000;
     r.departs_utc_min = 29935655;
-    size_t n = fs_cursor_encode(FS_SORT_MILES, &r, buf, sizeof(buf));
-    CHECK(n > 0 && n < sizeof(buf));
+    char tok[FS_CURSOR_TOKEN_MAX];
+    const char *why = NULL;
     fs_cursor_t cur;
-    CHECK_EQ_INT(fs_cursor_decode(FS_SORT_MILES, buf, n, &cur), 0);
-    CHECK(cur.present && cur.sort_value == 35000 && cur.departs_utc_min == 29935655);
-    CHECK_EQ_STR(cur.id, "tap-TP82-GRU-20261201-Y");
-    CHECK_EQ_INT(fs_cursor_decode(FS_SORT_DURATION, buf, n, &cur), FS_EINVAL);
+
+    /* cursor_encode_nonstop: the exact token */
+    size_t n = fs_cursor_encode(FS_SORT_MILES, &r, tok, sizeof(tok));
+    CHECK_EQ_STR(tok, tok_tap);
+    CHECK_EQ_INT(n, strlen(tok_tap));
+
+    /* cursor_decode_nonstop: every field back */
+    CHECK_EQ_INT(fs_cursor_decode(FS_SORT_MILES, tok_tap, strlen(tok_tap), &cur, &why), 0);
+    CHECK(cur.present && cur.sort_value == 35000 && cur.departs_utc_min == 29935655 && cur.leg_count == 1);
+    CHECK_EQ_STR(cur.legs[0].source, "tap");
+    CHECK_EQ_INT(cur.legs[0].carrier, 1069);
+    CHECK_EQ_INT(cur.legs[0].flight, 82);
+    CHECK_EQ_INT(cur.legs[0].origin, 4518);
+    CHECK_EQ_INT(cur.legs[0].day, 20788);
+    CHECK_EQ_INT(cur.legs[0].cabin, FS_CABIN_ECONOMY);
+
+    /* cursor_round_trip_one_stop: the second leg (business, first leg economy) */
+    r.segment2 = &seg2;
+    r.leg2 = &leg2;
+    r.leg_cabin[0] = FS_CABIN_ECONOMY;
+    r.leg_cabin[1] = FS_CABIN_FIRST;
+    n = fs_cursor_encode(FS_SORT_MILES, &r, tok, sizeof(tok));
+    /* 2m.35000.29935655.tap.1069.82.4518.20788.0.beta_2.1069.7.7635.20789.3 */
+    CHECK_EQ_STR(tok, "Mm0uMzUwMDAuMjk5MzU2NTUudGFwLjEwNjkuODIuNDUxOC4yMDc4OC4wLmJldGFfMi4xMDY5LjcuNzYzNS4yMDc4OS4z");
+    CHECK_EQ_INT(fs_cursor_decode(FS_SORT_MILES, tok, n, &cur, &why), 0);
+    CHECK(cur.leg_count == 2 && cur.legs[1].carrier == 1069 && cur.legs[1].flight == 7 && cur.legs[1].origin == 7635 &&
+          cur.legs[1].day == 20789 && cur.legs[1].cabin == FS_CABIN_FIRST);
+    CHECK_EQ_STR(cur.legs[1].source, "beta_2");
+
+    /* cursor_negative_and_extreme_numbers: 2m.-5.-9223372036854775808.tap.1069.82.4518.20788.0 */
+    static const char tok_min[] = "Mm0uLTUuLTkyMjMzNzIwMzY4NTQ3NzU4MDgudGFwLjEwNjkuODIuNDUxOC4yMDc4OC4w";
+    CHECK_EQ_INT(fs_cursor_decode(FS_SORT_MILES, tok_min, strlen(tok_min), &cur, &why), 0);
+    CHECK(cur.sort_value == -5 && cur.departs_utc_min == INT64_MIN);
+
+    /* cursor_other_sort: refused, saying so */
+    why = NULL;
+    CHECK_EQ_INT(fs_cursor_decode(FS_SORT_DURATION, tok_tap, strlen(tok_tap), &cur, &why), FS_EINVAL);
+    CHECK(why != NULL && strstr(why, "another sort") != NULL);
+
+    /* cursor_version_1: the old format (m.35000.29935655.tap-TP82-GRU-20261201-Y) is refused with
+     * a message saying to restart from the first page */
+    static const char tok_v1[] = "bS4zNTAwMC4yOTkzNTY1NS50YXAtVFA4Mi1HUlUtMjAyNjEyMDEtWQ";
+    why = NULL;
+    CHECK_EQ_INT(fs_cursor_decode(FS_SORT_MILES, tok_v1, strlen(tok_v1), &cur, &why), FS_EINVAL);
+    CHECK(why != NULL && strstr(why, "earlier version") != NULL && strstr(why, "restart from the first page") != NULL);
+    fs_search_query_t qc;
+    fs_param_error_t qerr;
+    char qs[256];
+    snprintf(qs, sizeof(qs), "origin=GRU&destination=LIS&date=2026-12-01&cursor=%s", tok_v1);
+    CHECK_EQ_INT(parse(FS_EP_SEARCH, qs, &qc, &qerr), FS_EINVAL);
+    CHECK_EQ_STR(qerr.parameter, "cursor");
+    CHECK(strncmp(qerr.message, "cursor: ", 8) == 0 && strstr(qerr.message, "restart from the first page") != NULL);
+    snprintf(qs, sizeof(qs), "origin=GRU&destination=LIS&date=2026-12-01&cursor=%s", tok_tap);
+    CHECK_EQ_INT(parse(FS_EP_SEARCH, qs, &qc, &qerr), 0);
+    CHECK(qc.cursor.present && qc.cursor.legs[0].flight == 82);
+
+    /* cursor_malformed: each refused with the restart advice */
+    static const char *const bad_tokens[] = {
+        "",
+        "A",                                                          /* a length base64 cannot have */
+        "Mm0uMzUwMDAuMjk5MzU2NTUudGFwLjEwNjkuODIuNDUxOC4yMDc4OC4w=", /* padding */
+        "Mm0uMzUwMDAuMjk5MzU2NTUudGFwLjEwNjkuODIuNDUxOC4yMDc4OC4w+", /* not base64url */
+        "M20uMzUwMDAuMjk5MzU2NTUudGFwLjEwNjkuODIuNDUxOC4yMDc4OC4w",  /* version 3 */
+        "Mm0uMzUwMDAuMjk5MzU2NTUudGFwLjEwNjkuODIuNDUxOC4yMDc4OC40",  /* cabin 4 */
+        "Mm0uMzUwMDAuMjk5MzU2NTUuVGFwLjEwNjkuODIuNDUxOC4yMDc4OC4w",  /* source "Tap" */
+        "Mm0uMzUwMDAuMjk5MzU2NTUudGFwLjEwNjkuODIuNDUxOC4yMDc4OC4wLg", /* a trailing '.' */
+        "Mm0uNS45MjIzMzcyMDM2ODU0Nzc1ODA4LnRhcC4xMDY5LjgyLjQ1MTguMjA3ODguMA", /* departure 2^63 */
+        "Mm0uNS4xLnRhcC4xMjk2LjgyLjQ1MTguMjA3ODguMA",                /* carrier 1296 */
+        "Mm0uMzUwMDAuMjk5MzU2NTU",                                    /* 2m.35000.29935655: no leg */
+        "garbage",
+    };
+    for (size_t i = 0; i < sizeof(bad_tokens) / sizeof(bad_tokens[0]); i++) {
+        why = NULL;
+        int rc = fs_cursor_decode(FS_SORT_MILES, bad_tokens[i], strlen(bad_tokens[i]), &cur, &why);
+        CHECK_EQ_INT(rc, FS_EINVAL);
+        CHECK(why != NULL && strstr(why, "restart from the first page") != NULL);
+        if (rc == 0)
+            fprintf(stderr, "accepted bad token %zu: %s\n", i, bad_tokens[i]);
+    }
     TEST_DONE();
 }
