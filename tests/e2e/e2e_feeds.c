@@ -1921,7 +1921,10 @@ static void test_more_sources(ctx_t *c)
         push_ok(c, E2E_H1, &f, (int)(i % 2), TOKEN_ALL);
     }
     check_model(c, E2E_H1, "after 70 deltas to source comp");
-    /* compacted: a base newer than the snapshot, and fewer than 64 deltas kept */
+    /* compacted: a base newer than the snapshot, and fewer than 64 deltas kept. Compaction runs
+     * on its own thread after the answers: wait for it (up to 20 s; it takes milliseconds here) */
+    for (int i = 0; i < 2000 && count_files(c, "comp", "delta-") >= 64; i++)
+        usleep(10 * 1000);
     CHECK(count_files(c, "comp", "delta-") < 64);
     CHECK(count_files(c, "comp", "base-") >= 1);
     char path[600];
