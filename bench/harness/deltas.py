@@ -383,7 +383,12 @@ def _measure(run, d, cfg, fs, big, fields, pool, snap_file, seq_span, base, serv
         cpu.append(fs.ready_cpu_s)
     d["restart"] = {"each_s": [round(x, 3) for x in each], "median_s": round(statistics.median(each), 3),
                     "cpu_s": round(statistics.median(cpu), 3), "legs": int(fs.metrics().get("flightsearch_legs") or 0)}
-    log(f"  restart to ready: {d['restart']['median_s']} s (median of {len(each)}), {d['restart']['legs']:,} legs")
+    time.sleep(0.3)
+    rss = fs.rss()
+    if rss and mem.get("rss_empty_bytes") and d["restart"]["legs"]:
+        mem["rss_net_bytes_per_leg_after_restart"] = round((rss - mem["rss_empty_bytes"]) / d["restart"]["legs"], 2)
+    log(f"  restart to ready: {d['restart']['median_s']} s (median of {len(each)}), {d['restart']['legs']:,} legs; "
+        f"{mem.get('rss_net_bytes_per_leg_after_restart')} B/leg over an empty server after it")
 
     # 5c. change sets
     if not change_sets:

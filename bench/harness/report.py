@@ -532,7 +532,8 @@ def deltas_markdown(res):
                  f"{'' if m['deltas_pushed'] >= 10000 else ' (the issue asks for 10,000: scaled down on this suite, or stopped by the time budget)'}: "
                  f"VmRSS {_fmt_n(m['rss_bytes'])} B for {_fmt_n(m['legs'])} legs = {m.get('rss_bytes_per_leg')} B/leg; over an empty "
                  f"server ({_fmt_n(m.get('rss_empty_bytes'))} B): **{m.get('rss_net_bytes_per_leg')} B/leg** "
-                 f"({m.get('rss_net_bytes_per_leg_start')} B/leg before the deltas).")
+                 f"({m.get('rss_net_bytes_per_leg_start')} B/leg before the deltas, on the server that imported the data; "
+                 f"{m.get('rss_net_bytes_per_leg_after_restart')} B/leg after the restart below).")
     r = d.get("restart") or {}
     if r:
         L.append(f"- Restart of the data dir as the pushes left it (store + seed snapshots, files in the page cache), spawn to "
