@@ -9,7 +9,9 @@ Steps (one progress line each on stderr): snapshot the binaries -> generate data
 (import, restart-to-ready, bytes per leg) -> query mixes from the server's routes ->
 micro-benchmarks -> floor (h2o) and PostgreSQL set-up -> per mix: flightsearch and the floor at
 saturation per protocol in alternating rounds, then 50% load, then PostgreSQL -> profile (perf)
--> bench/results/<date>-<host>.{json,md,png} and latest-<suite>.{md,png}.
+-> deltas (bench/harness/deltas.py: pushes to one large source on a server of its own; --only
+deltas runs it alone, --skip deltas leaves it out) -> bench/results/<date>-<host>.{json,md,png}
+and latest-<suite>.{md,png}.
 
 A step that fails is recorded in "failures" and the run goes on. Nothing listens beyond
 127.0.0.1; every process started here is stopped here. See docs/performance.md.
