@@ -42,7 +42,7 @@ SIZES = (1, 100, 10000)
 SETTINGS = {
     "quick": {"pushes": {1: 200, 100: 200, 10000: 20}, "snapshots": 3, "budget_s": 60, "many": 1000, "many_budget_s": 60,
               "search_rounds": 2, "search_s": 2.0, "restarts": 2, "fsync_probes": 20, "pool": 20000},
-    "full": {"pushes": {1: 200, 100: 200, 10000: 200}, "snapshots": 5, "budget_s": 300, "many": 10000, "many_budget_s": 900,
+    "full": {"pushes": {1: 200, 100: 200, 10000: 200}, "snapshots": 5, "budget_s": 240, "many": 10000, "many_budget_s": 600,
              "search_rounds": 4, "search_s": 5.0, "restarts": 3, "fsync_probes": 50, "pool": 30000},
 }
 TOKEN = "bench-deltas-token-0123456789abcdef"
