@@ -520,6 +520,7 @@ def deltas_markdown(res):
                  f"{_fmt_n(q.get('rps'))} req/s without ingest, {_fmt_n(i.get('rps'))} req/s with a 100-leg delta every 10 ms "
                  f"(achieved: one every {s.get('push_interval_ms_achieved')} ms, {_fmt_n(s.get('pushes'))} pushes, push median "
                  f"{ms(_get(s, 'push_latency', 'median_ms'))}, p99 {ms(_get(s, 'push_latency', 'p99_ms'))}) = **{_fmt_ratio(s.get('ratio'))}**; "
+                 f"shed (503) {(q.get('non_2xx_share') or 0) * 100:.1f}% / {(i.get('non_2xx_share') or 0) * 100:.1f}%; "
                  f"search p99 {_fmt_us(q.get('p99_us'))} quiet, {_fmt_us(i.get('p99_us'))} with ingest; server CPU "
                  f"{(q.get('server_cpu_util') or 0) * 100:.0f}% / {(i.get('server_cpu_util') or 0) * 100:.0f}% of its core, "
                  f"other processes {(q.get('others_on_server_core') or 0) * 100:.0f}% / {(i.get('others_on_server_core') or 0) * 100:.0f}% "
