@@ -9,7 +9,9 @@ Steps (one progress line each on stderr): snapshot the binaries -> generate data
 (import, restart-to-ready, bytes per leg) -> query mixes from the server's routes ->
 micro-benchmarks -> floor (h2o) and PostgreSQL set-up -> per mix: flightsearch and the floor at
 saturation per protocol in alternating rounds, then 50% load, then PostgreSQL -> profile (perf)
--> bench/results/<date>-<host>.{json,md,png} and latest-<suite>.{md,png}.
+-> deltas (bench/harness/deltas.py: pushes to one large source on a server of its own; --only
+deltas runs it alone, --skip deltas leaves it out) -> bench/results/<date>-<host>.{json,md,png}
+and latest-<suite>.{md,png}.
 
 A step that fails is recorded in "failures" and the run goes on. Nothing listens beyond
 127.0.0.1; every process started here is stopped here. See docs/performance.md.
@@ -31,7 +33,7 @@ import time
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from harness import loadgen, mixes as mixmod, peer, report, servers, system  # noqa: E402
+from harness import deltas, loadgen, mixes as mixmod, peer, report, servers, system  # noqa: E402
 from harness.system import (Accounting, TreeCpuSampler, add_raw, log, machine_info, pinned, rss_breakdown,  # noqa: E402
                             utilisation)
 
@@ -231,12 +233,8 @@ def ingest(run):
             ing["jemalloc_allocated_bytes_per_leg"] = round(ing["jemalloc_allocated_bytes"] / legs, 2)
         if ing["index_bytes"]:
             ing["index_bytes_per_leg"] = round(ing["index_bytes"] / legs, 2)
-    # The push endpoints have landed (docs/feeds.md); this harness does not drive them yet.
-    ing["pending"] = {
-        "ingest through push": "pending: feeds issue (push endpoints exist; not measured here yet)",
-        "delta throughput": "pending: feeds issue",
-        "search during continuous ingest": "pending: feeds issue",
-    }
+    # Pushes (snapshot and delta cost, searches during continuous ingest) are the deltas section's.
+    ing["pending"] = {"pushes, deltas, search during ingest": "the Deltas section below (skipped with --skip deltas)"}
     run.res["ingest"] = ing
     log(f"  restart to ready in {ing['restart_to_ready_s']} s on core {SERVER_CORE} ({ing['restart_to_ready_s_all_cores']} s "
         f"on all cores); store only {ing['restart_to_ready_s_store_only']} s; {ing.get('rss_bytes_per_leg')} resident B/leg")
@@ -502,6 +500,24 @@ def profile(run):
         log(f"  top: " + ", ".join(f"{t['symbol']} {t['percent']:.1f}%" for t in top[:5]))
 
 
+def deltas_section(run):
+    """Issue 10's figures (bench/harness/deltas.py), on a data dir and server of their own. The
+    other sections' server is stopped first: nothing else runs on the server core meanwhile."""
+    if run.fs is not None:
+        run.fs.stop()
+        run.fs = None
+    try:
+        deltas.run_section(run, SERVER_CORE, CLIENT_CORE)
+    except Exception:
+        if run.res.get("deltas", {}).get("status") == "running":
+            run.res["deltas"]["status"] = "failed (see failures)"
+        raise
+
+
+class _Done(Exception):
+    """--only: the chosen section ran; go to the report."""
+
+
 # ------------------------------------------------------------------------------------- main
 
 def parse_args(argv):
@@ -518,7 +534,9 @@ def parse_args(argv):
     p.add_argument("--queries", type=int, help="queries per mix list (default: the suite's)")
     p.add_argument("--mixes", default="all",
                    help="comma-separated, of: " + ", ".join(m.name for m in mixmod.MIXES) + " (default all)")
-    p.add_argument("--skip", default="", help="comma-separated: pg, floor, micro, perf, http1")
+    p.add_argument("--skip", default="", help="comma-separated: pg, floor, micro, perf, http1, deltas")
+    p.add_argument("--only", choices=["deltas"], help="run this section alone (deltas: pushes, search during ingest, "
+                   "memory and restart after deltas; docs/performance.md)")
     p.add_argument("--build", default=os.path.join(ROOT, "build"), help="CMake build directory (default build/)")
     p.add_argument("--out", default=os.path.join(ROOT, "bench", "results"), help="where results go (default bench/results/)")
     p.add_argument("--nice", type=int, help="run servers and load generators at this niceness, e.g. -10 on a machine "
@@ -569,7 +587,7 @@ def main(argv):
                            "queries_per_mix": a.queries, "zipf_s": mixmod.ZIPF_S, "empty_share": mixmod.EMPTY_SHARE,
                            "server_core": SERVER_CORE, "client_core": CLIENT_CORE, "pipeline": PIPELINE,
                            "rounds": a.rounds, "h1_client": a.h1_client, "nice": a.nice,
-                           "skip": sorted(a.skip)}
+                           "skip": sorted(a.skip), "only": a.only}
     run.work = tempfile.mkdtemp(prefix="flightsearch-bench-")
     os.chmod(run.work, 0o755)
     log(f"{a.suite} suite, {a.size} data, work directory {run.work}")
@@ -580,6 +598,9 @@ def main(argv):
     signal.signal(signal.SIGTERM, on_term)
     try:
         snapshot_binaries(run)
+        if a.only == "deltas":
+            run.step("deltas: pushes, searches during ingest, memory and restart after deltas", deltas_section, run)
+            raise _Done
         if run.step("generating data", generate, run) is None and not hasattr(run, "data_dir"):
             raise SystemExit("bench: no data, nothing to measure")
         run.step("ingest: restart-to-ready and resident bytes per leg", ingest, run)
@@ -608,6 +629,10 @@ def main(argv):
                 run.step(f"load runs: {mix.title}", load_runs, run, mix)
         if "perf" not in a.skip:
             run.step("profile: perf record during the first mix, h2c -m 10", profile, run)
+        if "deltas" not in a.skip:
+            run.step("deltas: pushes, searches during ingest, memory and restart after deltas", deltas_section, run)
+    except _Done:
+        pass
     except KeyboardInterrupt:
         run.failures.append("interrupted")
         log("interrupted: stopping the servers")
@@ -621,14 +646,14 @@ def main(argv):
     report.evaluate_targets(run.res)
     os.makedirs(a.out, exist_ok=True)
     stem = os.path.join(a.out, f"{started.strftime('%Y-%m-%dT%H%M%S')}-{run.res['machine']['host']}")
-    err = report.chart(run.res, stem + ".png", run.work)
-    if err:
+    err = report.chart(run.res, stem + ".png", run.work) if run.res["mixes"] else "no mixes measured"
+    if err and run.res["mixes"]:
         run.failures.append("chart: " + err)
     report.write_json(run.res, stem + ".json")
     md = report.markdown(run.res, os.path.basename(stem) + ".png" if not err else None)
     with open(stem + ".md", "w") as f:
         f.write(md + "\n")
-    latest = os.path.join(a.out, f"latest-{a.suite}")
+    latest = os.path.join(a.out, f"latest-{a.suite}" + (f"-{a.only}" if a.only else ""))
     with open(latest + ".md", "w") as f:
         f.write(report.markdown(run.res, os.path.basename(latest) + ".png" if not err else None) + "\n")
     if not err:
@@ -638,7 +663,8 @@ def main(argv):
     else:
         shutil.rmtree(run.work, ignore_errors=True)
     print(md)
-    log(f"done in {run.res['duration_s']:.0f} s: {stem}.json, .md, .png; {latest}.md, .png")
+    png = "" if err else ", .png"
+    log(f"done in {run.res['duration_s']:.0f} s: {stem}.json, .md{png}; {latest}.md{png}")
     return 0
 
 

@@ -56,6 +56,9 @@ typedef struct gen_config {
     int32_t days;
     const char *openflights_dir; /* NULL: the built-in airport table and the gravity model */
     int quiet;
+    /* > 0: the first source takes whole routes from the others, in draw order, until it holds at
+     * least this share of the legs (the bench's deltas section wants one large source); 0: off */
+    double big_source_share;
 } gen_config_t;
 
 /* --------------------------------------------------------------- airports */

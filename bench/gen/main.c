@@ -16,6 +16,7 @@
 static const char usage[] =
     "usage: flightsearch-gen --out DIR [--size demo|small|medium|large] [--seed N] [--csv FILE]\n"
     "                        [--days D] [--start YYYY-MM-DD] [--openflights DIR|none] [--quiet]\n"
+    "                        [--big-source-share S]\n"
     "\n"
     "Writes deterministic award-availability snapshots, one per source, as DIR/<source>.msgpack.\n"
     "The same flags always produce the same bytes.\n"
@@ -36,6 +37,9 @@ static const char usage[] =
     "                     ../shared/data/openflights or /work/shared/data/openflights when present,\n"
     "                     else a built-in table of ~200 airports and a gravity model. 'none' forces\n"
     "                     the built-in table. demo always uses the built-in table.\n"
+    "  --big-source-share S  the first source takes whole routes from the others until it holds at\n"
+    "                     least this share of the legs, 0 < S < 1 (the bench's deltas section). Default:\n"
+    "                     off.\n"
     "  --quiet            no progress bar and no informational lines (the summary is still printed).\n"
     "  --help             this text.\n"
     "\n"
@@ -192,7 +196,7 @@ int main(int argc, char **argv)
         }
         if (strcmp(name, "--size") != 0 && strcmp(name, "--seed") != 0 && strcmp(name, "--out") != 0 &&
             strcmp(name, "--csv") != 0 && strcmp(name, "--days") != 0 && strcmp(name, "--start") != 0 &&
-            strcmp(name, "--openflights") != 0) {
+            strcmp(name, "--openflights") != 0 && strcmp(name, "--big-source-share") != 0) {
             fprintf(stderr, "flightsearch-gen: unknown flag '%s'\n(see flightsearch-gen --help)\n", name);
             return 2;
         }
@@ -229,6 +233,12 @@ int main(int argc, char **argv)
             if (parse_date(val, &cfg.start_day) != 0)
                 bad_flag(name, val, "expected a calendar date YYYY-MM-DD, years 1970..2148");
             start_given = 1;
+        } else if (strcmp(name, "--big-source-share") == 0) {
+            char *end = NULL;
+            errno = 0;
+            cfg.big_source_share = strtod(val, &end);
+            if (errno != 0 || end == val || *end != '\0' || !(cfg.big_source_share > 0.0 && cfg.big_source_share < 1.0))
+                bad_flag(name, val, "expected a share between 0 and 1, e.g. 0.3");
         } else {
             if (val[0] == '\0')
                 bad_flag(name, val, "expected a directory or 'none'");

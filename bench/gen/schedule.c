@@ -592,6 +592,41 @@ static int is_demo_anchor(const gen_world_t *w, const cand_t *c)
     return 0;
 }
 
+/* Legs a chosen candidate gives each source that sells it. */
+static uint64_t legs_per_source(const cand_t *c, const shape_t *s, const uint64_t wd_count[7])
+{
+    uint64_t days = 0;
+    for (int d = 0; d < 7; d++)
+        if (s->weekdays >> d & 1)
+            days += wd_count[d];
+    return (uint64_t)__builtin_popcount(c->dirs) * s->freq * days;
+}
+
+/* --big-source-share: candidates in draw order (random, heavier first) become sold by the first
+ * source alone until it holds the share. Whole routes move, so the share is reached or passed by
+ * one route's legs; the total shrinks by the copies the other sources no longer sell. */
+static void grow_first_source(const cands_t *cs, shape_t *shapes, size_t chosen, const uint64_t wd_count[7], double share)
+{
+    uint64_t first = 0, total = 0;
+
+    for (size_t i = 0; i < chosen; i++) {
+        uint64_t l = legs_per_source(&cs->v[i], &shapes[i], wd_count);
+        total += l * (uint64_t)__builtin_popcount(shapes[i].sources);
+        if (shapes[i].sources & 1u)
+            first += l;
+    }
+    for (size_t i = 0; i < chosen && (double)first < share * (double)total; i++) {
+        uint64_t l = legs_per_source(&cs->v[i], &shapes[i], wd_count);
+        if (shapes[i].sources == 1u)
+            continue;
+        total -= l * (uint64_t)__builtin_popcount(shapes[i].sources);
+        total += l;
+        if (!(shapes[i].sources & 1u))
+            first += l;
+        shapes[i].sources = 1u;
+    }
+}
+
 int gen_plan_build(const gen_config_t *cfg, const gen_world_t *w, gen_plan_t *plan)
 {
     unsigned sc = gen_source_count(cfg->size), enabled = (1u << sc) - 1;
@@ -648,16 +683,15 @@ int gen_plan_build(const gen_config_t *cfg, const gen_world_t *w, gen_plan_t *pl
         uint64_t expected = 0;
         for (chosen = 0; chosen < cs.n && expected < plan->target_legs; chosen++) {
             shape_t *s = &shapes[chosen];
-            uint64_t days = 0;
             shape_of(&cs.v[chosen], sc, plan->boost, s);
-            for (int d = 0; d < 7; d++)
-                if (s->weekdays >> d & 1)
-                    days += wd_count[d];
-            expected += (uint64_t)__builtin_popcount(cs.v[chosen].dirs) * s->freq * days * (uint64_t)__builtin_popcount(s->sources);
+            expected += legs_per_source(&cs.v[chosen], s, wd_count) * (uint64_t)__builtin_popcount(s->sources);
         }
         if (expected >= plan->target_legs || plan->boost == 6)
             break;
     }
+
+    if (cfg->big_source_share > 0.0)
+        grow_first_source(&cs, shapes, chosen, wd_count, cfg->big_source_share);
 
     nb.mask = 1;
     while (nb.mask < chosen * 32) /* at most 16 flights a candidate: load <= 1/2 */

@@ -58,8 +58,9 @@ def _stop(proc, timeout=15.0):
 class Flightsearch:
     """build/flightsearch with one worker thread on one core."""
 
-    def __init__(self, binary, data_dir, core, workdir, name="flightsearch"):
+    def __init__(self, binary, data_dir, core, workdir, name="flightsearch", extra_args=()):
         self.binary, self.data_dir, self.core, self.workdir, self.name = binary, data_dir, core, workdir, name
+        self.extra_args = list(extra_args)  # e.g. --tokens FILE for the feed endpoints
         self.proc = None
         self.port = None
 
@@ -68,6 +69,7 @@ class Flightsearch:
         self.port = free_port()
         self.stderr = open(os.path.join(self.workdir, f"{self.name}.stderr"), "wb")
         argv = [self.binary, "--listen", f"127.0.0.1:{self.port}", "--threads", "1", "--data-dir", self.data_dir, "--quiet"]
+        argv += self.extra_args
         t0 = time.monotonic()
         self.proc = subprocess.Popen(pinned(self.core, argv), stdout=subprocess.DEVNULL, stderr=self.stderr)
         deadline = t0 + ready_timeout
