@@ -96,14 +96,10 @@ static int64_t fare_intern(fs_segment_builder_t *b, const fs_fare_t *f)
     }
     if (b->fare_count >= FS_MAX_FARES_PER_SEGMENT)
         return FS_ERANGE;
-    if (b->fare_count == b->fare_cap) {
-        size_t cap = b->fare_cap ? b->fare_cap * 2 : 1024;
-        fs_fare_t *n = realloc(b->fares, cap * sizeof(*n));
-        if (n == NULL)
-            return FS_ENOMEM;
-        b->fares = n;
-        b->fare_cap = cap;
-    }
+    fs_fare_t *grown = fs_array_grow(b->fares, &b->fare_cap, b->fare_count, sizeof(*grown), 1024);
+    if (grown == NULL)
+        return FS_ENOMEM;
+    b->fares = grown;
     b->fares[b->fare_count] = *f;
     b->fare_slots[s] = (uint32_t)b->fare_count + 1;
     return (int64_t)b->fare_count++;
@@ -111,14 +107,10 @@ static int64_t fare_intern(fs_segment_builder_t *b, const fs_fare_t *f)
 
 static fs_leg_t *leg_slot(fs_segment_builder_t *b)
 {
-    if (b->leg_count == b->leg_cap) {
-        size_t cap = b->leg_cap ? b->leg_cap * 2 : 4096;
-        fs_leg_t *n = realloc(b->legs, cap * sizeof(*n));
-        if (n == NULL)
-            return NULL;
-        b->legs = n;
-        b->leg_cap = cap;
-    }
+    fs_leg_t *grown = fs_array_grow(b->legs, &b->leg_cap, b->leg_count, sizeof(*grown), 4096);
+    if (grown == NULL)
+        return NULL;
+    b->legs = grown;
     return &b->legs[b->leg_count];
 }
 
@@ -571,6 +563,17 @@ const fs_route_t *fs_segment_route(const fs_segment_t *seg, fs_airport_t origin,
         if (r->origin == origin && r->destination == destination)
             return r;
     }
+}
+
+void *fs_array_grow(void *items, size_t *cap, size_t count, size_t size, size_t first)
+{
+    if (count < *cap)
+        return items;
+    size_t n = *cap ? *cap * 2 : first;
+    void *grown = realloc(items, n * size);
+    if (grown != NULL)
+        *cap = n;
+    return grown;
 }
 
 const fs_leg_t *fs_segment_leg_at(const fs_segment_t *seg, uint32_t i)

@@ -112,14 +112,10 @@ static int change_note(fs_change_set_t *cs, const fs_leg_t *old, const fs_segmen
     cs->counts.removed += ch.removed;
     if (!cs->want_entries)
         return 0;
-    if (cs->entry_count == cs->entry_cap) {
-        size_t cap = cs->entry_cap ? cs->entry_cap * 2 : 64;
-        fs_change_t *n = realloc(cs->entries, cap * sizeof(*n));
-        if (n == NULL)
-            return FS_ENOMEM;
-        cs->entries = n;
-        cs->entry_cap = cap;
-    }
+    fs_change_t *grown = fs_array_grow(cs->entries, &cs->entry_cap, cs->entry_count, sizeof(*grown), 64);
+    if (grown == NULL)
+        return FS_ENOMEM;
+    cs->entries = grown;
     cs->entries[cs->entry_count++] = ch;
     return 0;
 }
@@ -157,14 +153,10 @@ typedef struct leftovers {
 
 static int leftover_add(leftovers_t *l, const fs_leg_t *leg)
 {
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 256;
-        leftover_t *n = realloc(l->v, cap * sizeof(*n));
-        if (n == NULL)
-            return FS_ENOMEM;
-        l->v = n;
-        l->cap = cap;
-    }
+    leftover_t *grown = fs_array_grow(l->v, &l->cap, l->n, sizeof(*grown), 256);
+    if (grown == NULL)
+        return FS_ENOMEM;
+    l->v = grown;
     l->v[l->n].key = fs_leg_key(leg->carrier, leg->flight, leg->origin, leg->day);
     l->v[l->n].leg = leg;
     l->n++;

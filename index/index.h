@@ -661,4 +661,9 @@ void __tsan_release(void *addr);
 /** xxHash64 with the project's seed: keys and checksums. */
 uint64_t fs_hash64(const void *data, size_t len);
 
+/** Room for one more element in a growable array of count elements of size bytes, *cap of them
+ *  allocated: items itself while count < *cap, else the array doubled (first when empty) with *cap
+ *  updated. NULL when memory runs out (items and *cap are then unchanged). */
+void *fs_array_grow(void *items, size_t *cap, size_t count, size_t size, size_t first);
+
 #endif

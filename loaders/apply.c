@@ -71,14 +71,10 @@ static int delta_sink_leg(void *arg, uint64_t index, const fs_leg_in_t *leg)
 {
     (void)index;
     delta_state_t *d = arg;
-    if (d->upsert_count == d->upsert_cap) {
-        size_t cap = d->upsert_cap ? d->upsert_cap * 2 : 256;
-        fs_leg_in_t *n = realloc(d->upserts, cap * sizeof(*n));
-        if (n == NULL)
-            return FS_ENOMEM;
-        d->upserts = n;
-        d->upsert_cap = cap;
-    }
+    fs_leg_in_t *grown = fs_array_grow(d->upserts, &d->upsert_cap, d->upsert_count, sizeof(*grown), 256);
+    if (grown == NULL)
+        return FS_ENOMEM;
+    d->upserts = grown;
     d->upserts[d->upsert_count++] = *leg;
     return 0;
 }
@@ -87,14 +83,10 @@ static int delta_sink_remove(void *arg, uint64_t index, const fs_leg_remove_t *k
 {
     (void)index;
     delta_state_t *d = arg;
-    if (d->remove_count == d->remove_cap) {
-        size_t cap = d->remove_cap ? d->remove_cap * 2 : 256;
-        uint64_t *n = realloc(d->removes, cap * sizeof(*n));
-        if (n == NULL)
-            return FS_ENOMEM;
-        d->removes = n;
-        d->remove_cap = cap;
-    }
+    uint64_t *grown = fs_array_grow(d->removes, &d->remove_cap, d->remove_count, sizeof(*grown), 256);
+    if (grown == NULL)
+        return FS_ENOMEM;
+    d->removes = grown;
     d->removes[d->remove_count++] = fs_leg_key(key->carrier, key->flight, key->origin, key->day);
     return 0;
 }
