@@ -252,7 +252,9 @@ def run_section(run, server_core, client_core):
     with open(tokens, "w") as f:
         f.write(f"{TOKEN} *\n")
     os.chmod(tokens, 0o600)
-    fs = servers.Flightsearch(run.bin["flightsearch"], data, server_core, base, "flightsearch-deltas", ["--tokens", tokens])
+    # the snapshot push carries the whole source: over the default 1 GiB on large data
+    args = ["--tokens", tokens, "--max-feed-bytes", str(max(1 << 30, 2 * len(snap_file)))]
+    fs = servers.Flightsearch(run.bin["flightsearch"], data, server_core, base, "flightsearch-deltas", args)
     d["import_s"] = round(fs.start(), 3)
     try:
         _measure(run, d, cfg, fs, big, fields, pool, snap_file, seq_span, base, server_core, client_core)
