@@ -102,7 +102,9 @@ class Feeder:
         after its Retry-After, untimed; anything else but 200 raises."""
         method, path = ("PUT", "snapshot") if kind == "snapshot" else ("POST", "deltas")
         headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/msgpack"}
+        reconnected = False
         for _ in range(100):
+            reused = self.conn is not None
             c = self._conn()
             t0 = time.perf_counter()
             try:
@@ -111,6 +113,11 @@ class Feeder:
                 data = r.read()
             except (OSError, http.client.HTTPException):
                 self.close()
+                # a keep-alive connection the server closed while it sat idle (between phases):
+                # once, on a new one; resending is safe (the same body again is a duplicate, 200)
+                if reused and not reconnected:
+                    reconnected = True
+                    continue
                 raise
             dt = time.perf_counter() - t0
             if r.status == 503:
