@@ -1,0 +1,252 @@
+/*
+ * bench/load/load.h: flightsearch-load, a load generator pointed at any flightsearch deployment.
+ *
+ * The parts, in the order a run uses them:
+ *   engine.c  the client: TCP or TLS (OpenSSL, ALPN), then HTTP/2 (nghttp2; h2 over TLS, or h2c
+ *             with prior knowledge) or HTTP/1.1 keep-alive, one epoll loop on one thread. Requests
+ *             are submitted with the time they were due; each completion reports status and body.
+ *   mix.c     the query mix: discovered from the target's public API (/v1/routes per origin,
+ *             /v1/calendar per route), Zipf popularity or weights from a query log, written to
+ *             and read from a mix file, sampled with a seeded generator.
+ *   run.c     the load shapes (open loop at a rate or a ramp, closed loop, the knee search), the
+ *             per-status counts, the body-shape check, the histograms, the per-second series.
+ *   report.c  /metrics scrapes, and the JSON, Markdown and PNG (gnuplot) reports.
+ *   main.c    the command line.
+ *
+ * Errors: functions return 0 or -1 and write a message naming what failed into an err buffer.
+ * Threads: everything runs on the thread that calls main; nothing here is thread-safe.
+ */
+#ifndef FS_BENCH_LOAD_H
+#define FS_BENCH_LOAD_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "bench/load/hist.h"
+
+#define FL_MAX_HEADERS 32
+
+/* ------------------------------------------------------------------ target */
+
+typedef enum fl_proto { FL_PROTO_AUTO, FL_PROTO_H1, FL_PROTO_H2 } fl_proto_t;
+
+typedef struct fl_target {
+    int tls;           /* https:// */
+    int insecure;      /* --insecure: no certificate or host name check */
+    fl_proto_t proto;  /* asked for; over TLS, ALPN decides between h2 and http/1.1 when AUTO */
+    char host[256];    /* as given (name or address), for SNI and the certificate check */
+    char port[8];
+    char authority[300]; /* host[:port] as sent in Host / :authority */
+    char prefix[256];  /* a path prefix of the base URL (a gateway's /api), without the trailing '/' */
+    const char *header_names[FL_MAX_HEADERS];
+    const char *header_values[FL_MAX_HEADERS];
+    unsigned header_count;
+} fl_target_t;
+
+/** Parses http[s]://host[:port][/prefix] into t (proto, insecure and headers untouched). */
+int fl_target_parse(fl_target_t *t, const char *url, char *err, size_t errcap);
+
+/* ------------------------------------------------------------------ engine */
+
+typedef struct fl_engine fl_engine_t;
+
+/* Why a request got no HTTP status. */
+enum { FL_ERR_NONE, FL_ERR_CONN, FL_ERR_TIMEOUT };
+
+/** What the engine reports for each request it was given, exactly once. status 0 with err set:
+ *  no answer (connection refused, reset, closed mid-request). body is valid during the call. */
+typedef void (*fl_done_fn)(void *ctx, void *user, int status, const char *body, size_t len, int64_t sent_ns, int64_t done_ns,
+                           int err);
+
+typedef struct fl_engine_opts {
+    unsigned connections;     /* opened at start and kept (replaced when they fail) */
+    unsigned max_connections; /* HTTP/1.1: more are opened while requests wait, up to this */
+    unsigned streams;         /* HTTP/2: requests in flight per connection (capped by the server's setting) */
+    size_t max_body;          /* bytes kept of a body; the rest is read and dropped */
+    fl_done_fn done;
+    void *ctx;
+} fl_engine_opts_t;
+
+/** Resolves the target and opens the first connection, waiting for it (TLS handshake included) up
+ *  to timeout_ms; NULL with err on failure. The other connections open in the background. */
+fl_engine_t *fl_engine_new(const fl_target_t *t, const fl_engine_opts_t *o, int timeout_ms, char *err, size_t errcap);
+void fl_engine_free(fl_engine_t *e);
+
+/** Queues GET path (the target's prefix is prepended); it is sent as soon as a connection has room.
+ *  path must stay valid until its completion. */
+void fl_engine_submit(fl_engine_t *e, const char *path, void *user);
+
+/** Runs the loop for up to timeout_ms (0: only what is ready). Completions are called from here. */
+void fl_engine_poll(fl_engine_t *e, int timeout_ms);
+
+/** Requests submitted and not yet completed (waiting for room included). */
+uint64_t fl_engine_pending(const fl_engine_t *e);
+/** Requests waiting for room on a connection (not yet written). */
+uint64_t fl_engine_waiting(const fl_engine_t *e);
+
+/** Completes every pending request with FL_ERR_TIMEOUT and closes the connections. */
+void fl_engine_abort(fl_engine_t *e);
+
+/** "h2" or "http/1.1": what the first connection speaks. */
+const char *fl_engine_protocol(const fl_engine_t *e);
+
+typedef struct fl_engine_stats {
+    uint64_t connects, connect_failures, conn_resets;
+    unsigned open_connections;
+} fl_engine_stats_t;
+void fl_engine_stats(const fl_engine_t *e, fl_engine_stats_t *out);
+
+/** One blocking GET through a fresh engine of one connection (discovery, /metrics); the body is
+ *  malloc'd into *body (NUL-terminated). Returns the status, or -1 with err. */
+int fl_fetch(const fl_target_t *t, const char *path, char **body, size_t *len, char *err, size_t errcap);
+
+/* --------------------------------------------------------------------- mix */
+
+/* The mixes the tool knows, as bench/harness/mixes.py defines them for the bench. */
+enum { FL_MIX_DIRECT_1DAY, FL_MIX_DIRECT_7DAY, FL_MIX_CALENDAR, FL_MIX_ROUTES, FL_MIX_SEARCH_1STOP, FL_MIX_KINDS };
+extern const char *const fl_mix_names[FL_MIX_KINDS];
+
+typedef struct fl_mix_entry {
+    double weight;
+    unsigned kind; /* FL_MIX_* */
+    int miss;      /* asked on purpose for something with no answer */
+    char *path;
+} fl_mix_entry_t;
+
+typedef struct fl_mix {
+    fl_mix_entry_t *e;
+    size_t count, cap;
+    double *cum; /* cumulative weights, for sampling */
+    uint64_t seed;
+    char source[512]; /* how it was made: "discovered from URL ..." or the file it was read from */
+} fl_mix_t;
+
+typedef struct fl_discover_opts {
+    double share[FL_MIX_KINDS]; /* relative share of each mix; 0 leaves it out */
+    double miss_share;          /* share of queries with no answer, per mix */
+    double zipf_s;              /* Zipf exponent over routes ranked by legs */
+    unsigned draws;             /* queries drawn per mix (aggregated into weights) */
+    unsigned max_routes;        /* routes whose calendar is asked (the most popular) */
+    const char *origins;        /* comma list, or NULL: every 3-letter code is asked */
+    const char *weights_from;   /* a query log (one URL per line): route popularity from it */
+    uint64_t seed;
+    unsigned connections, streams;
+    int verbose;
+} fl_discover_opts_t;
+
+/** Builds the mix from what the target answers. */
+int fl_mix_discover(fl_mix_t *m, const fl_target_t *t, const fl_discover_opts_t *o, char *err, size_t errcap);
+int fl_mix_write(const fl_mix_t *m, const char *path, char *err, size_t errcap);
+int fl_mix_read(fl_mix_t *m, const char *path, char *err, size_t errcap);
+/** Prepares sampling (after discover or read). */
+int fl_mix_ready(fl_mix_t *m, char *err, size_t errcap);
+/** The next entry, drawn by weight from the state *rng (seed it with the mix's seed). */
+const fl_mix_entry_t *fl_mix_next(const fl_mix_t *m, uint64_t *rng);
+void fl_mix_free(fl_mix_t *m);
+
+/** splitmix64: the tool's one random generator (seeded, so a run can be replayed). */
+static inline uint64_t fl_rand(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+static inline double fl_rand01(uint64_t *s)
+{
+    return (double)(fl_rand(s) >> 11) * (1.0 / 9007199254740992.0);
+}
+
+/* --------------------------------------------------------------------- run */
+
+/* Status classes, counted apart. */
+enum { FL_C_2XX, FL_C_304, FL_C_429, FL_C_503, FL_C_OTHER, FL_C_CONN, FL_C_TIMEOUT, FL_C_KINDS };
+extern const char *const fl_class_names[FL_C_KINDS];
+
+typedef struct fl_counts {
+    uint64_t sent, done;
+    uint64_t c[FL_C_KINDS];
+    uint64_t bad_shape; /* 2xx whose body is not JSON or lacks the endpoint's top-level key */
+    uint64_t by_kind[FL_MIX_KINDS]; /* answered (any status), per mix */
+} fl_counts_t;
+
+/** One phase of a run: a fixed or ramping rate, or the closed loop. */
+typedef struct fl_phase {
+    char label[64];
+    int closed;
+    double rate0, rate1; /* open loop: rate at the start and at the end (equal unless a ramp) */
+    double duration_s;
+    double start_s;      /* from the start of the run */
+    double actual_s;     /* how long it sent (shorter when stopped) */
+    fl_counts_t n;
+    fs_hist_t ok;        /* 2xx and 304, from the scheduled time (open) or the send (closed) */
+    fs_hist_t all;       /* every answer with a status */
+    int passed;          /* knee search: met the criterion */
+} fl_phase_t;
+
+typedef struct fl_second {
+    fl_counts_t n; /* by completion time (sent: by send time) */
+    fs_hist_t *ok; /* allocated when the second has an answer */
+    double target_rate;
+} fl_second_t;
+
+typedef struct fl_knee {
+    int enabled;
+    char text[64];  /* as given: p99<50ms */
+    double pct;     /* 99 */
+    uint64_t limit_us;
+    double max_error_share; /* a step with more non-2xx/304 than this fails too */
+    double found_rate;      /* the highest rate that passed; 0 when none did */
+} fl_knee_t;
+
+typedef struct fl_run {
+    fl_target_t target;
+    fl_engine_opts_t eopts;
+    fl_mix_t *mix;
+    uint64_t rng;
+    double rate;               /* --rate */
+    double ramp0, ramp1, ramp_s; /* --ramp */
+    int closed;                /* --connections/--streams without --rate */
+    double duration_s, drain_s, warmup_s;
+    fl_knee_t knee;
+    double knee_start, knee_max;
+    unsigned knee_steps;
+    int progress;              /* print a line per second (stderr is a terminal, or --progress) */
+    int interrupted;
+    const char *protocol;
+
+    fl_phase_t *phases;
+    unsigned phase_count, phase_cap;
+    fl_second_t *secs;
+    unsigned sec_count, sec_cap;
+    fl_counts_t total;
+    fs_hist_t total_ok;
+    fl_engine_stats_t estats;
+    int64_t start_ns;
+    double wall_s;
+    char first_other[200]; /* the first unexpected answer, for the report */
+    char first_bad_shape[200];
+} fl_run_t;
+
+/** Runs the configured shape against the target; sets run->interrupted on SIGINT/SIGTERM. */
+int fl_run(fl_run_t *r, char *err, size_t errcap);
+/** Parses 'p99<50ms' (p50, p90, p99, p999; us, ms, s). */
+int fl_knee_parse(fl_knee_t *k, const char *text, char *err, size_t errcap);
+/** Set by the signal handler: stop sending, drain, report. */
+extern volatile int fl_stop;
+
+/* ------------------------------------------------------------------ report */
+
+typedef struct fl_report {
+    const char *out_prefix;    /* writes PREFIX.json, PREFIX.md, PREFIX.png */
+    const char *mix_path;      /* where the mix was saved or read */
+    char *metrics_before, *metrics_after;
+    const char *argv_text;
+} fl_report_t;
+
+/** /metrics as text (malloc'd), or NULL when the target does not serve it. */
+char *fl_metrics_scrape(const fl_target_t *t);
+int fl_report_write(const fl_run_t *r, const fl_report_t *rep, char *err, size_t errcap);
+
+int64_t fl_now_ns(void);
+
+#endif

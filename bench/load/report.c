@@ -1,0 +1,549 @@
+/*
+ * bench/load/report.c: what a capacity review reads (see load.h).
+ *
+ * PREFIX.json  every figure: settings, the mix, totals and phases (status classes, latency
+ *              percentiles to p99.9), the per-second series, the knee, and the server's side:
+ *              /metrics before and after the run, and their difference (requests by endpoint and
+ *              status, shed, errors, the server's own p50/p99 from its duration histogram).
+ * PREFIX.md    the same, summarised for a person.
+ * PREFIX.png   throughput and latency percentiles over time, the knee marked; drawn by gnuplot
+ *              when it is installed (gnuplot-nox), else skipped with a message.
+ * The JSON is written with the server's own writer (src/enc.h).
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "bench/load/load.h"
+#include "src/enc.h"
+
+char *fl_metrics_scrape(const fl_target_t *t)
+{
+    char *body = NULL, err[256];
+    int status = fl_fetch(t, "/metrics", &body, NULL, err, sizeof(err));
+    if (status != 200) {
+        free(body);
+        return NULL;
+    }
+    return body;
+}
+
+/* -------------------------------------------------------------- /metrics */
+
+/* The value of the sample named exactly key ("name{labels}"), or NAN. */
+static double sample(const char *text, const char *key)
+{
+    size_t n = strlen(key);
+    for (const char *p = text; p != NULL && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+        if (strncmp(p, key, n) == 0 && p[n] == ' ')
+            return strtod(p + n + 1, NULL);
+    }
+    return NAN;
+}
+
+static double delta(const char *before, const char *after, const char *key)
+{
+    double a = sample(after, key), b = before ? sample(before, key) : NAN;
+    if (isnan(a))
+        return NAN;
+    return isnan(b) ? a : a - b;
+}
+
+static const char *const endpoints[] = {"search", "calendar", "routes"};
+
+typedef struct server_view {
+    int have;
+    double requests, by_status[3][6]; /* endpoint x {200, 304, 400, 429, 503, other} */
+    double shed, errors, p50_s, p99_s, p999_s, count;
+} server_view_t;
+
+static void server_view(const char *before, const char *after, server_view_t *v)
+{
+    memset(v, 0, sizeof(*v));
+    if (after == NULL)
+        return;
+    v->have = 1;
+    static const char *const st[] = {"200", "304", "400", "429", "503"};
+    for (int e = 0; e < 3; e++) {
+        /* every status line of the endpoint: the named ones apart, the rest summed */
+        char prefix[128];
+        int pl = snprintf(prefix, sizeof(prefix), "flightsearch_requests_total{endpoint=\"%s\",status=\"", endpoints[e]);
+        for (const char *p = after; p != NULL && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+            if (strncmp(p, prefix, (size_t)pl) != 0)
+                continue;
+            char key[160];
+            size_t kl = strcspn(p, " ");
+            if (kl >= sizeof(key))
+                continue;
+            memcpy(key, p, kl);
+            key[kl] = '\0';
+            double d = delta(before, after, key);
+            if (isnan(d))
+                continue;
+            int slot = 5;
+            for (int s = 0; s < 5; s++)
+                if (strncmp(p + pl, st[s], 3) == 0 && p[pl + 3] == '"')
+                    slot = s;
+            v->by_status[e][slot] += d;
+            v->requests += d;
+        }
+        char key[160];
+        snprintf(key, sizeof(key), "flightsearch_errors_total{endpoint=\"%s\"}", endpoints[e]);
+        double d = delta(before, after, key);
+        if (!isnan(d))
+            v->errors += d;
+    }
+    double d = delta(before, after, "flightsearch_shed_total");
+    v->shed = isnan(d) ? 0 : d;
+    /* the duration histogram, summed over the three endpoints, bucket by bucket */
+    double le[64], cum[64];
+    int nb = 0;
+    for (int e = 0; e < 3; e++) {
+        char prefix[128];
+        int pl = snprintf(prefix, sizeof(prefix), "flightsearch_request_duration_seconds_bucket{endpoint=\"%s\",le=\"", endpoints[e]);
+        int b = 0;
+        for (const char *p = after; p != NULL && *p && b < 64; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+            if (strncmp(p, prefix, (size_t)pl) != 0)
+                continue;
+            char key[160];
+            size_t kl = strcspn(p, " ");
+            if (kl >= sizeof(key))
+                continue;
+            memcpy(key, p, kl);
+            key[kl] = '\0';
+            double x = delta(before, after, key);
+            if (e == 0) {
+                le[b] = strncmp(p + pl, "+Inf", 4) == 0 ? INFINITY : strtod(p + pl, NULL);
+                cum[b] = 0;
+                nb = b + 1;
+            }
+            if (b < nb && !isnan(x))
+                cum[b] += x;
+            b++;
+        }
+    }
+    v->count = nb > 0 ? cum[nb - 1] : 0;
+    double *outs[3] = {&v->p50_s, &v->p99_s, &v->p999_s};
+    double pcts[3] = {0.50, 0.99, 0.999};
+    for (int k = 0; k < 3; k++) {
+        *outs[k] = NAN;
+        for (int b = 0; b < nb && v->count > 0; b++)
+            if (cum[b] >= pcts[k] * v->count) {
+                *outs[k] = le[b];
+                break;
+            }
+    }
+}
+
+/* ------------------------------------------------------------------ JSON */
+
+static void enc_num(fs_enc_t *e, const char *key, double v)
+{
+    fs_enc_key(e, key, strlen(key));
+    if (isnan(v) || isinf(v))
+        fs_enc_null(e);
+    else
+        fs_enc_double(e, v);
+}
+
+static void enc_u(fs_enc_t *e, const char *key, uint64_t v)
+{
+    fs_enc_key(e, key, strlen(key));
+    fs_enc_uint(e, v);
+}
+
+static void enc_s(fs_enc_t *e, const char *key, const char *v)
+{
+    fs_enc_key(e, key, strlen(key));
+    if (v == NULL)
+        fs_enc_null(e);
+    else
+        fs_enc_cstr(e, v);
+}
+
+static void enc_counts(fs_enc_t *e, const fl_counts_t *n)
+{
+    enc_u(e, "sent", n->sent);
+    enc_u(e, "answered", n->done);
+    fs_enc_key_lit(e, "status");
+    fs_enc_map_begin(e);
+    for (int c = 0; c < FL_C_KINDS; c++)
+        enc_u(e, fl_class_names[c], n->c[c]);
+    fs_enc_map_end(e);
+    enc_u(e, "bad_shape", n->bad_shape);
+    fs_enc_key_lit(e, "by_mix");
+    fs_enc_map_begin(e);
+    for (int k = 0; k < FL_MIX_KINDS; k++)
+        if (n->by_kind[k])
+            enc_u(e, fl_mix_names[k], n->by_kind[k]);
+    fs_enc_map_end(e);
+}
+
+static void enc_latency(fs_enc_t *e, const char *key, const fs_hist_t *h)
+{
+    fs_enc_key(e, key, strlen(key));
+    fs_enc_map_begin(e);
+    enc_u(e, "count", h->count);
+    enc_num(e, "p50_ms", (double)fs_hist_pct(h, 50) / 1000.0);
+    enc_num(e, "p90_ms", (double)fs_hist_pct(h, 90) / 1000.0);
+    enc_num(e, "p99_ms", (double)fs_hist_pct(h, 99) / 1000.0);
+    enc_num(e, "p999_ms", (double)fs_hist_pct(h, 99.9) / 1000.0);
+    enc_num(e, "max_ms", (double)h->max_us / 1000.0);
+    enc_num(e, "mean_ms", h->count ? (double)h->sum_us / (double)h->count / 1000.0 : 0.0);
+    fs_enc_map_end(e);
+}
+
+static int write_file(const char *path, const char *data, size_t len, char *err, size_t errcap)
+{
+    FILE *f = fopen(path, "w");
+    if (f == NULL || fwrite(data, 1, len, f) != len || fflush(f) != 0) {
+        if (f)
+            fclose(f);
+        snprintf(err, errcap, "%s: cannot write", path);
+        return -1;
+    }
+    fclose(f);
+    return 0;
+}
+
+static double good_per_s(const fl_phase_t *p)
+{
+    return p->actual_s > 0 ? (double)(p->n.c[FL_C_2XX] + p->n.c[FL_C_304]) / p->actual_s : 0;
+}
+
+static int write_json(const fl_run_t *r, const fl_report_t *rep, const server_view_t *sv, const char *path, char *err, size_t errcap)
+{
+    fs_enc_t e;
+    fs_enc_init(&e, FS_ENC_JSON, NULL, 1 << 20);
+    char when[32];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+
+    fs_enc_map_begin(&e);
+    enc_s(&e, "tool", "flightsearch-load");
+    enc_u(&e, "schema", 1);
+    enc_s(&e, "written_at", when);
+    enc_s(&e, "command", rep->argv_text);
+    char target[600];
+    snprintf(target, sizeof(target), "%s://%s%s", r->target.tls ? "https" : "http", r->target.authority, r->target.prefix);
+    enc_s(&e, "target", target);
+    enc_s(&e, "protocol", r->protocol);
+    fs_enc_key_lit(&e, "interrupted");
+    fs_enc_bool(&e, r->interrupted);
+    enc_num(&e, "wall_s", r->wall_s);
+
+    fs_enc_key_lit(&e, "settings");
+    fs_enc_map_begin(&e);
+    enc_s(&e, "shape", r->knee.enabled ? "find-knee" : r->ramp_s > 0 ? "ramp" : r->closed ? "closed" : "open");
+    enc_u(&e, "connections", r->eopts.connections);
+    enc_u(&e, "max_connections", r->eopts.max_connections);
+    enc_u(&e, "streams", r->eopts.streams);
+    enc_num(&e, "rate", r->rate);
+    enc_num(&e, "ramp_from", r->ramp0);
+    enc_num(&e, "ramp_to", r->ramp1);
+    enc_num(&e, "ramp_s", r->ramp_s);
+    enc_num(&e, "duration_s", r->duration_s);
+    enc_num(&e, "drain_s", r->drain_s);
+    fs_enc_key_lit(&e, "headers");
+    fs_enc_array_begin(&e);
+    for (unsigned i = 0; i < r->target.header_count; i++) {
+        char h[512];
+        /* a key is a secret: its presence is recorded, not its value */
+        int secret = strcmp(r->target.header_names[i], "authorization") == 0;
+        snprintf(h, sizeof(h), "%s: %s", r->target.header_names[i], secret ? "(redacted)" : r->target.header_values[i]);
+        fs_enc_cstr(&e, h);
+    }
+    fs_enc_array_end(&e);
+    fs_enc_map_end(&e);
+
+    fs_enc_key_lit(&e, "mix");
+    fs_enc_map_begin(&e);
+    enc_s(&e, "source", r->mix->source);
+    enc_s(&e, "file", rep->mix_path);
+    enc_u(&e, "seed", r->mix->seed);
+    enc_u(&e, "distinct_queries", r->mix->count);
+    double share[FL_MIX_KINDS] = {0}, miss = 0, total = 0;
+    for (size_t i = 0; i < r->mix->count; i++) {
+        share[r->mix->e[i].kind] += r->mix->e[i].weight;
+        total += r->mix->e[i].weight;
+        if (r->mix->e[i].miss)
+            miss += r->mix->e[i].weight;
+    }
+    fs_enc_key_lit(&e, "shares");
+    fs_enc_map_begin(&e);
+    for (int k = 0; k < FL_MIX_KINDS; k++)
+        if (share[k] > 0)
+            enc_num(&e, fl_mix_names[k], share[k] / total);
+    fs_enc_map_end(&e);
+    enc_num(&e, "miss_share", miss / total);
+    fs_enc_key_lit(&e, "queries");
+    fs_enc_array_begin(&e);
+    for (size_t i = 0; i < r->mix->count; i++) {
+        fs_enc_array_begin(&e);
+        fs_enc_double(&e, r->mix->e[i].weight);
+        fs_enc_cstr(&e, fl_mix_names[r->mix->e[i].kind]);
+        fs_enc_cstr(&e, r->mix->e[i].miss ? "miss" : "hit");
+        fs_enc_cstr(&e, r->mix->e[i].path);
+        fs_enc_array_end(&e);
+    }
+    fs_enc_array_end(&e);
+    fs_enc_map_end(&e);
+
+    fs_enc_key_lit(&e, "totals");
+    fs_enc_map_begin(&e);
+    enc_counts(&e, &r->total);
+    enc_latency(&e, "latency", &r->total_ok);
+    fs_enc_map_end(&e);
+
+    fs_enc_key_lit(&e, "phases");
+    fs_enc_array_begin(&e);
+    for (unsigned i = 0; i < r->phase_count; i++) {
+        const fl_phase_t *p = &r->phases[i];
+        fs_enc_map_begin(&e);
+        enc_s(&e, "label", p->label);
+        enc_s(&e, "loop", p->closed ? "closed" : "open");
+        enc_num(&e, "rate_start", p->rate0);
+        enc_num(&e, "rate_end", p->rate1);
+        enc_num(&e, "start_s", p->start_s);
+        enc_num(&e, "duration_s", p->actual_s);
+        enc_counts(&e, &p->n);
+        enc_num(&e, "sent_per_s", p->actual_s > 0 ? (double)p->n.sent / p->actual_s : 0);
+        enc_num(&e, "good_per_s", good_per_s(p));
+        enc_latency(&e, "latency", &p->ok);
+        enc_latency(&e, "latency_any_status", &p->all);
+        if (r->knee.enabled) {
+            fs_enc_key_lit(&e, "passed");
+            fs_enc_bool(&e, p->passed);
+        }
+        fs_enc_map_end(&e);
+    }
+    fs_enc_array_end(&e);
+
+    fs_enc_key_lit(&e, "knee");
+    if (!r->knee.enabled) {
+        fs_enc_null(&e);
+    } else {
+        fs_enc_map_begin(&e);
+        enc_s(&e, "criterion", r->knee.text);
+        enc_num(&e, "max_error_share", r->knee.max_error_share);
+        enc_num(&e, "rate", r->knee.found_rate);
+        fs_enc_map_end(&e);
+    }
+
+    fs_enc_key_lit(&e, "series");
+    fs_enc_array_begin(&e);
+    for (unsigned s = 0; s < r->sec_count; s++) {
+        const fl_second_t *x = &r->secs[s];
+        fs_enc_map_begin(&e);
+        enc_u(&e, "t", s);
+        enc_num(&e, "target_rate", x->target_rate);
+        enc_u(&e, "sent", x->n.sent);
+        enc_u(&e, "answered", x->n.done);
+        for (int c = 0; c < FL_C_KINDS; c++)
+            enc_u(&e, fl_class_names[c], x->n.c[c]);
+        enc_u(&e, "bad_shape", x->n.bad_shape);
+        enc_num(&e, "p50_ms", x->ok ? (double)fs_hist_pct(x->ok, 50) / 1000.0 : NAN);
+        enc_num(&e, "p99_ms", x->ok ? (double)fs_hist_pct(x->ok, 99) / 1000.0 : NAN);
+        enc_num(&e, "p999_ms", x->ok ? (double)fs_hist_pct(x->ok, 99.9) / 1000.0 : NAN);
+        fs_enc_map_end(&e);
+    }
+    fs_enc_array_end(&e);
+
+    fs_enc_key_lit(&e, "connections");
+    fs_enc_map_begin(&e);
+    enc_u(&e, "opened", r->estats.connects);
+    enc_u(&e, "connect_failures", r->estats.connect_failures);
+    enc_u(&e, "failed_while_open", r->estats.conn_resets);
+    fs_enc_map_end(&e);
+    enc_s(&e, "first_other_status", r->first_other[0] ? r->first_other : NULL);
+    enc_s(&e, "first_bad_shape", r->first_bad_shape[0] ? r->first_bad_shape : NULL);
+
+    fs_enc_key_lit(&e, "server");
+    fs_enc_map_begin(&e);
+    fs_enc_key_lit(&e, "delta");
+    if (!sv->have) {
+        fs_enc_null(&e);
+    } else {
+        fs_enc_map_begin(&e);
+        enc_num(&e, "requests", sv->requests);
+        fs_enc_key_lit(&e, "by_endpoint");
+        fs_enc_map_begin(&e);
+        static const char *const st[] = {"200", "304", "400", "429", "503", "other"};
+        for (int ep = 0; ep < 3; ep++) {
+            fs_enc_key(&e, endpoints[ep], strlen(endpoints[ep]));
+            fs_enc_map_begin(&e);
+            for (int s = 0; s < 6; s++)
+                enc_num(&e, st[s], sv->by_status[ep][s]);
+            fs_enc_map_end(&e);
+        }
+        fs_enc_map_end(&e);
+        enc_num(&e, "errors", sv->errors);
+        enc_num(&e, "shed", sv->shed);
+        enc_num(&e, "duration_count", sv->count);
+        enc_num(&e, "p50_ms_upper_bound", sv->p50_s * 1000);
+        enc_num(&e, "p99_ms_upper_bound", sv->p99_s * 1000);
+        enc_num(&e, "p999_ms_upper_bound", sv->p999_s * 1000);
+        fs_enc_map_end(&e);
+    }
+    enc_s(&e, "metrics_before", rep->metrics_before);
+    enc_s(&e, "metrics_after", rep->metrics_after);
+    fs_enc_map_end(&e);
+    fs_enc_map_end(&e);
+
+    h2o_iovec_t out = fs_enc_result(&e);
+    int rc = out.len == 0 ? -1 : write_file(path, out.base, out.len, err, errcap);
+    if (out.len == 0)
+        snprintf(err, errcap, "%s: the JSON writer failed (out of memory)", path);
+    fs_enc_dispose(&e);
+    return rc;
+}
+
+/* -------------------------------------------------------------- Markdown */
+
+static void md_latency_row(FILE *f, const char *label, const fs_hist_t *h, double per_s, const fl_counts_t *n)
+{
+    fprintf(f, "| %s | %.1f | %.2f | %.2f | %.2f | %.2f | %llu | %llu | %llu | %llu | %llu | %llu |\n", label, per_s,
+            (double)fs_hist_pct(h, 50) / 1000.0, (double)fs_hist_pct(h, 99) / 1000.0, (double)fs_hist_pct(h, 99.9) / 1000.0,
+            (double)h->max_us / 1000.0, (unsigned long long)n->c[FL_C_2XX], (unsigned long long)n->c[FL_C_304],
+            (unsigned long long)n->c[FL_C_429], (unsigned long long)n->c[FL_C_503],
+            (unsigned long long)(n->c[FL_C_OTHER] + n->c[FL_C_CONN] + n->c[FL_C_TIMEOUT]), (unsigned long long)n->bad_shape);
+}
+
+static int write_md(const fl_run_t *r, const fl_report_t *rep, const server_view_t *sv, const char *path, const char *png, char *err,
+                    size_t errcap)
+{
+    FILE *f = fopen(path, "w");
+    if (f == NULL) {
+        snprintf(err, errcap, "%s: cannot write", path);
+        return -1;
+    }
+    fprintf(f, "# flightsearch-load: %s://%s%s\n\n", r->target.tls ? "https" : "http", r->target.authority, r->target.prefix);
+    fprintf(f, "`%s`\n\n", rep->argv_text);
+    fprintf(f, "- protocol: %s; %u connection(s)", r->protocol, r->eopts.connections);
+    if (strcmp(r->protocol, "h2") == 0)
+        fprintf(f, " x %u streams", r->eopts.streams);
+    fprintf(f, "\n- mix: %zu distinct queries, seed %llu, %s%s%s\n", r->mix->count, (unsigned long long)r->mix->seed, r->mix->source,
+            rep->mix_path ? "; saved as " : "", rep->mix_path ? rep->mix_path : "");
+    fprintf(f, "- %.1f s%s; %llu sent, %llu answered\n", r->wall_s, r->interrupted ? ", **interrupted (Ctrl-C)**" : "",
+            (unsigned long long)r->total.sent, (unsigned long long)r->total.done);
+    if (r->knee.enabled)
+        fprintf(f, "- **knee** (%s, at most %.0f%% not 2xx/304): %s\n", r->knee.text, r->knee.max_error_share * 100,
+                r->knee.found_rate > 0 ? "" : "no step passed");
+    if (r->knee.enabled && r->knee.found_rate > 0)
+        fprintf(f, "  **%.0f requests/s** is the highest rate that held\n", r->knee.found_rate);
+    fprintf(f, "\nLatency from the scheduled send time (open loop) or the send (closed loop), 2xx and 304 answers, ms.\n\n");
+    fprintf(f, "| phase | answered 2xx+304/s | p50 | p99 | p99.9 | max | 2xx | 304 | 429 | 503 | errors | bad body |\n");
+    fprintf(f, "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
+    for (unsigned i = 0; i < r->phase_count; i++) {
+        const fl_phase_t *p = &r->phases[i];
+        char label[96];
+        snprintf(label, sizeof(label), "%s%s", p->label, r->knee.enabled ? (p->passed ? " (passed)" : " (failed)") : "");
+        md_latency_row(f, label, &p->ok, good_per_s(p), &p->n);
+    }
+    fprintf(f, "\nErrors: other statuses, connection failures and requests unanswered when the drain ended. "
+               "Bad body: a 2xx that is not JSON or lacks its endpoint's top-level key.\n");
+    if (r->first_other[0])
+        fprintf(f, "\nFirst unexpected answer: `%s`\n", r->first_other);
+    if (r->first_bad_shape[0])
+        fprintf(f, "\nFirst bad body: `%s`\n", r->first_bad_shape);
+    fprintf(f, "\n## Client and server\n\n");
+    if (!sv->have) {
+        fprintf(f, "The target's /metrics could not be read: no server-side figures.\n");
+    } else {
+        fprintf(f, "| | client | server (/metrics, after - before) |\n| --- | --- | --- |\n");
+        fprintf(f, "| requests answered | %llu | %.0f |\n", (unsigned long long)r->total.done, sv->requests);
+        fprintf(f, "| 503 | %llu | %.0f (shed by admission control: %.0f) |\n", (unsigned long long)r->total.c[FL_C_503],
+                sv->by_status[0][4] + sv->by_status[1][4] + sv->by_status[2][4], sv->shed);
+        fprintf(f, "| p50 | %.2f ms | <= %.3g ms |\n", (double)fs_hist_pct(&r->total_ok, 50) / 1000.0, sv->p50_s * 1000);
+        fprintf(f, "| p99 | %.2f ms | <= %.3g ms |\n", (double)fs_hist_pct(&r->total_ok, 99) / 1000.0, sv->p99_s * 1000);
+        fprintf(f, "\nThe server's figures are bucket upper bounds of `flightsearch_request_duration_seconds` (routing to "
+                   "response, all answers); the client's include the network, TLS and any queueing before the server. "
+                   "The server counts every client of the deployment, not only this run.\n");
+    }
+    if (png)
+        fprintf(f, "\n![throughput and latency over time](%s)\n", png);
+    int bad = fflush(f) != 0 || ferror(f);
+    fclose(f);
+    if (bad) {
+        snprintf(err, errcap, "%s: write failed", path);
+        return -1;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------- PNG */
+
+/* Returns 1 when the PNG was drawn, 0 when gnuplot is missing or failed (said on stderr). */
+static int write_png(const fl_run_t *r, const char *prefix)
+{
+    if (system("command -v gnuplot >/dev/null 2>&1") != 0) {
+        fprintf(stderr, "flightsearch-load: gnuplot is not installed (apt-get install gnuplot-nox): no PNG\n");
+        return 0;
+    }
+    char tsv[4096], gp[4096], png[4096], cmd[8400];
+    snprintf(tsv, sizeof(tsv), "%s.series.tsv", prefix);
+    snprintf(gp, sizeof(gp), "%s.gnuplot", prefix);
+    snprintf(png, sizeof(png), "%s.png", prefix);
+    FILE *f = fopen(tsv, "w");
+    if (f == NULL)
+        return 0;
+    fprintf(f, "# t\ttarget_rate\tanswered\tgood\tp50_ms\tp99_ms\tp999_ms\n");
+    for (unsigned s = 0; s < r->sec_count; s++) {
+        const fl_second_t *x = &r->secs[s];
+        if (x->ok)
+            fprintf(f, "%u\t%.1f\t%llu\t%llu\t%.3f\t%.3f\t%.3f\n", s, x->target_rate, (unsigned long long)x->n.done,
+                    (unsigned long long)(x->n.c[FL_C_2XX] + x->n.c[FL_C_304]), (double)fs_hist_pct(x->ok, 50) / 1000.0,
+                    (double)fs_hist_pct(x->ok, 99) / 1000.0, (double)fs_hist_pct(x->ok, 99.9) / 1000.0);
+        else
+            fprintf(f, "%u\t%.1f\t%llu\t0\tNaN\tNaN\tNaN\n", s, x->target_rate, (unsigned long long)x->n.done);
+    }
+    fclose(f);
+    f = fopen(gp, "w");
+    if (f == NULL)
+        return 0;
+    fprintf(f, "set terminal pngcairo size 1100,800 noenhanced\nset output '%s'\nset datafile missing 'NaN'\n"
+               "set multiplot layout 2,1 title 'flightsearch-load: %s://%s'\nset grid\nset key top left\n"
+               "set xlabel 'seconds'\nset ylabel 'requests/s'\n",
+            png, r->target.tls ? "https" : "http", r->target.authority);
+    if (r->knee.enabled && r->knee.found_rate > 0)
+        fprintf(f, "set arrow from graph 0, first %.1f to graph 1, first %.1f nohead dt 2 lc rgb 'red'\n"
+                   "set label 'knee %.0f/s (%s)' at graph 0.02, first %.1f offset 0,0.7 tc rgb 'red'\n",
+                r->knee.found_rate, r->knee.found_rate, r->knee.found_rate, r->knee.text, r->knee.found_rate);
+    fprintf(f, "plot '%s' using 1:2 with steps lw 2 title 'target rate', '' using 1:3 with lines title 'answered/s', "
+               "'' using 1:4 with lines title '2xx+304/s'\n",
+            tsv);
+    fprintf(f, "unset arrow\nunset label\nset ylabel 'latency, ms (log)'\nset logscale y\n");
+    if (r->knee.enabled)
+        fprintf(f, "set arrow from graph 0, first %.3f to graph 1, first %.3f nohead dt 2 lc rgb 'red'\n", (double)r->knee.limit_us / 1000,
+                (double)r->knee.limit_us / 1000);
+    fprintf(f, "plot '%s' using 1:5 with lines title 'p50', '' using 1:6 with lines title 'p99', '' using 1:7 with lines title "
+               "'p99.9'\nunset multiplot\n",
+            tsv);
+    fclose(f);
+    snprintf(cmd, sizeof(cmd), "gnuplot '%s' 2>&1", gp);
+    if (system(cmd) != 0) {
+        fprintf(stderr, "flightsearch-load: gnuplot failed on %s: no PNG\n", gp);
+        return 0;
+    }
+    return 1;
+}
+
+int fl_report_write(const fl_run_t *r, const fl_report_t *rep, char *err, size_t errcap)
+{
+    server_view_t sv;
+    server_view(rep->metrics_before, rep->metrics_after, &sv);
+    char json[4096], md[4096], png[4096];
+    snprintf(json, sizeof(json), "%s.json", rep->out_prefix);
+    snprintf(md, sizeof(md), "%s.md", rep->out_prefix);
+    int drew = write_png(r, rep->out_prefix);
+    const char *base = strrchr(rep->out_prefix, '/');
+    snprintf(png, sizeof(png), "%s.png", base ? base + 1 : rep->out_prefix);
+    if (write_json(r, rep, &sv, json, err, errcap) != 0 || write_md(r, rep, &sv, md, drew ? png : NULL, err, errcap) != 0)
+        return -1;
+    fprintf(stderr, "flightsearch-load: report: %s, %s%s%s%s\n", json, md, drew ? ", " : "", drew ? rep->out_prefix : "",
+            drew ? ".png" : "");
+    return 0;
+}

@@ -1,0 +1,405 @@
+/*
+ * bench/load/run.c: the load shapes of flightsearch-load and what is counted (see load.h).
+ *
+ * Open loop: request i of a phase is due at a time fixed in advance (start + i / rate, or for a
+ * ramp the time at which the rate, rising linearly, has produced i requests) whatever the server
+ * answers, and its latency counts from that time. A slow server therefore shows its queueing in
+ * the figures instead of slowing the load down (the coordinated omission of a closed loop; wrk2
+ * corrects for it the same way). Closed loop: --connections x --streams requests always in
+ * flight, each latency from its own send: a measure of capacity, not of latency.
+ *
+ * Every answer is classed (2xx, 304, 429, 503, other status, no answer: connection failure or
+ * still unanswered when the drain ends) and every 2xx body is checked: JSON that parses, a
+ * top-level object, and the key its endpoint promises (results, days, destinations).
+ *
+ * The knee search (--find-knee 'p99<50ms') runs open-loop steps: the rate doubles while a step
+ * meets the criterion (and at most 1% of its answers are anything but 2xx/304), then bisects
+ * between the last rate that passed and the first that failed.
+ */
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "bench/load/load.h"
+#include "loaders/reader.h"
+
+volatile int fl_stop;
+
+const char *const fl_class_names[FL_C_KINDS] = {"2xx", "304", "429", "503", "other_status", "connection_errors", "timeouts"};
+
+typedef struct rq {
+    int64_t sched_ns;
+    unsigned phase;
+    unsigned kind;
+} rq_t;
+
+/* ------------------------------------------------------------- body shape */
+
+static const char *expected_key(const char *path, size_t *len)
+{
+    static const struct {
+        const char *prefix, *key;
+    } keys[] = {{"/v1/search", "results"}, {"/v1/calendar", "days"}, {"/v1/routes", "destinations"}};
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        size_t n = strlen(keys[i].prefix);
+        if (strncmp(path, keys[i].prefix, n) == 0 && (path[n] == '?' || path[n] == '\0')) {
+            *len = strlen(keys[i].key);
+            return keys[i].key;
+        }
+    }
+    return NULL;
+}
+
+/* 1 when body is one JSON object holding the endpoint's key, 0 otherwise. */
+static int shape_ok(const char *path, const char *body, size_t len)
+{
+    fs_rd_t rd;
+    fs_rd_val_t v;
+    fs_rd_str_t key;
+    size_t want_len = 0;
+    const char *want = expected_key(path, &want_len);
+    int found = want == NULL, r;
+
+    fs_rd_init(&rd, FS_FEED_JSON, (const uint8_t *)body, len);
+    if (fs_rd_read(&rd, &v) != 0 || v.type != FS_RD_MAP)
+        return 0;
+    while ((r = fs_rd_map_next(&rd, &key)) > 0) {
+        if (want != NULL && key.p != NULL && key.len == want_len && memcmp(key.p, want, want_len) == 0)
+            found = 1;
+        if (fs_rd_skip(&rd) != 0)
+            return 0;
+    }
+    return r == 0 && fs_rd_finish(&rd) == 0 && found;
+}
+
+/* ----------------------------------------------------------- completions */
+
+static fl_second_t *second_at(fl_run_t *r, int64_t t)
+{
+    int64_t s = (t - r->start_ns) / 1000000000;
+    if (s < 0)
+        s = 0;
+    while ((unsigned)s >= r->sec_cap) {
+        unsigned cap = r->sec_cap ? r->sec_cap * 2 : 64;
+        fl_second_t *n = realloc(r->secs, cap * sizeof(*n));
+        if (n == NULL) {
+            fprintf(stderr, "flightsearch-load: out of memory\n");
+            exit(1);
+        }
+        memset(n + r->sec_cap, 0, (cap - r->sec_cap) * sizeof(*n));
+        r->secs = n;
+        r->sec_cap = cap;
+    }
+    if ((unsigned)s >= r->sec_count)
+        r->sec_count = (unsigned)s + 1;
+    return &r->secs[s];
+}
+
+static int class_of(int status, int err)
+{
+    if (err == FL_ERR_TIMEOUT)
+        return FL_C_TIMEOUT;
+    if (err != FL_ERR_NONE)
+        return FL_C_CONN;
+    if (status >= 200 && status < 300)
+        return FL_C_2XX;
+    if (status == 304)
+        return FL_C_304;
+    if (status == 429)
+        return FL_C_429;
+    if (status == 503)
+        return FL_C_503;
+    return FL_C_OTHER;
+}
+
+static void note(char *dst, size_t cap, const char *path, int status, const char *body, size_t len)
+{
+    if (dst[0] != '\0')
+        return;
+    snprintf(dst, cap, "%d %s: %.*s", status, path, (int)(len < 100 ? len : 100), body);
+    for (char *q = dst; *q; q++)
+        if (*q == '\n' || *q == '\r' || *q == '\t')
+            *q = ' ';
+}
+
+static void on_done(void *ctx, void *user, int status, const char *body, size_t len, int64_t sent_ns, int64_t done_ns, int err)
+{
+    (void)sent_ns;
+    fl_run_t *r = ctx;
+    rq_t *q = user;
+    fl_phase_t *ph = &r->phases[q->phase];
+    fl_second_t *s = second_at(r, done_ns);
+    int cls = class_of(status, err);
+    int64_t lat = (done_ns - q->sched_ns) / 1000;
+    uint64_t us = lat > 0 ? (uint64_t)lat : 0;
+    fl_counts_t *cs[3] = {&ph->n, &s->n, &r->total};
+    for (int i = 0; i < 3; i++) {
+        cs[i]->done++;
+        cs[i]->c[cls]++;
+        cs[i]->by_kind[q->kind]++;
+    }
+    if (status > 0)
+        fs_hist_add(&ph->all, us);
+    if (cls == FL_C_2XX || cls == FL_C_304) {
+        fs_hist_add(&ph->ok, us);
+        fs_hist_add(&r->total_ok, us);
+        if (s->ok == NULL && (s->ok = calloc(1, sizeof(fs_hist_t))) == NULL) {
+            fprintf(stderr, "flightsearch-load: out of memory\n");
+            exit(1);
+        }
+        fs_hist_add(s->ok, us);
+    }
+    free(q);
+    (void)body;
+    (void)len;
+}
+
+/* The completion callback sees the path through the request's user data, kept beside it. */
+typedef struct rq_path {
+    rq_t q;
+    const char *path;
+} rq_path_t;
+
+static void on_done_checked(void *ctx, void *user, int status, const char *body, size_t len, int64_t sent_ns, int64_t done_ns,
+                            int err)
+{
+    fl_run_t *r = ctx;
+    rq_path_t *qp = user;
+    int cls = class_of(status, err);
+    if (cls == FL_C_2XX && !shape_ok(qp->path, body, len)) {
+        r->phases[qp->q.phase].n.bad_shape++;
+        second_at(r, done_ns)->n.bad_shape++;
+        r->total.bad_shape++;
+        note(r->first_bad_shape, sizeof(r->first_bad_shape), qp->path, status, body, len);
+    }
+    if (cls == FL_C_OTHER)
+        note(r->first_other, sizeof(r->first_other), qp->path, status, body, len);
+    on_done(ctx, user, status, body, len, sent_ns, done_ns, err); /* frees qp: rq_t is its first member */
+}
+
+static void submit(fl_run_t *r, fl_engine_t *e, unsigned phase, int64_t sched)
+{
+    const fl_mix_entry_t *m = fl_mix_next(r->mix, &r->rng);
+    rq_path_t *qp = malloc(sizeof(*qp));
+    if (qp == NULL) {
+        fprintf(stderr, "flightsearch-load: out of memory\n");
+        exit(1);
+    }
+    qp->q.sched_ns = sched;
+    qp->q.phase = phase;
+    qp->q.kind = m->kind;
+    qp->path = m->path;
+    fl_engine_submit(e, m->path, qp);
+    r->phases[phase].n.sent++;
+    second_at(r, sched)->n.sent++;
+    r->total.sent++;
+}
+
+/* ---------------------------------------------------------------- progress */
+
+static void progress_line(fl_run_t *r, unsigned sec, fl_engine_t *e)
+{
+    const fl_second_t *s = &r->secs[sec];
+    uint64_t errors = s->n.c[FL_C_OTHER] + s->n.c[FL_C_CONN] + s->n.c[FL_C_TIMEOUT] + s->n.bad_shape;
+    fprintf(stderr,
+            "[%3us] sent %6llu/s  answered %6llu/s  p50 %7.2f ms  p99 %7.2f ms  2xx %llu  304 %llu  429 %llu  503 %llu  errors %llu  "
+            "in flight %llu\n",
+            sec, (unsigned long long)s->n.sent, (unsigned long long)s->n.done, s->ok ? (double)fs_hist_pct(s->ok, 50) / 1000.0 : 0.0,
+            s->ok ? (double)fs_hist_pct(s->ok, 99) / 1000.0 : 0.0, (unsigned long long)s->n.c[FL_C_2XX],
+            (unsigned long long)s->n.c[FL_C_304], (unsigned long long)s->n.c[FL_C_429], (unsigned long long)s->n.c[FL_C_503],
+            (unsigned long long)errors, (unsigned long long)fl_engine_pending(e));
+}
+
+/* Prints the lines of the seconds that have ended. */
+static void tick(fl_run_t *r, fl_engine_t *e, unsigned *printed)
+{
+    unsigned now_sec = (unsigned)((fl_now_ns() - r->start_ns) / 1000000000);
+    while (*printed < now_sec) {
+        second_at(r, r->start_ns + (int64_t)*printed * 1000000000);
+        if (r->progress)
+            progress_line(r, *printed, e);
+        (*printed)++;
+    }
+}
+
+/* ------------------------------------------------------------------ phases */
+
+static unsigned phase_add(fl_run_t *r, const char *label, int closed, double rate0, double rate1, double dur)
+{
+    if (r->phase_count == r->phase_cap) {
+        unsigned cap = r->phase_cap ? r->phase_cap * 2 : 8;
+        fl_phase_t *n = realloc(r->phases, cap * sizeof(*n));
+        if (n == NULL) {
+            fprintf(stderr, "flightsearch-load: out of memory\n");
+            exit(1);
+        }
+        r->phases = n;
+        r->phase_cap = cap;
+    }
+    fl_phase_t *p = &r->phases[r->phase_count];
+    memset(p, 0, sizeof(*p));
+    snprintf(p->label, sizeof(p->label), "%s", label);
+    p->closed = closed;
+    p->rate0 = rate0;
+    p->rate1 = rate1;
+    p->duration_s = dur;
+    return r->phase_count++;
+}
+
+static void phase_run(fl_run_t *r, fl_engine_t *e, unsigned idx, unsigned *printed)
+{
+    fl_phase_t *p = &r->phases[idx];
+    int64_t start = fl_now_ns(), end = start + (int64_t)(p->duration_s * 1e9);
+    p->start_s = (double)(start - r->start_ns) / 1e9;
+    double next = (double)start; /* the next due time, ns */
+    uint64_t inflight_target = (uint64_t)r->eopts.connections * r->eopts.streams;
+    int64_t now = start;
+
+    while (!fl_stop && (now = fl_now_ns()) < end) {
+        int timeout = 10;
+        if (!p->closed) {
+            for (unsigned burst = 0; next <= (double)now && next < (double)end && burst < 20000; burst++) {
+                double frac = (next - (double)start) / (p->duration_s * 1e9);
+                double rate = p->rate0 + (p->rate1 - p->rate0) * frac;
+                if (rate < 0.1)
+                    rate = 0.1;
+                second_at(r, (int64_t)next)->target_rate = rate;
+                submit(r, e, idx, (int64_t)next);
+                next += 1e9 / rate;
+            }
+            double wait_ms = (next - (double)fl_now_ns()) / 1e6;
+            timeout = wait_ms < 1 ? 0 : (wait_ms > 10 ? 10 : (int)wait_ms);
+        } else {
+            while (fl_engine_pending(e) < inflight_target)
+                submit(r, e, idx, now);
+        }
+        fl_engine_poll(e, timeout);
+        tick(r, e, printed);
+    }
+    p->actual_s = (double)((now < end ? now : end) - start) / 1e9;
+}
+
+/* Waits for the answers of what was sent, up to drain_s (or a second Ctrl-C). */
+static void drain(fl_run_t *r, fl_engine_t *e, unsigned *printed)
+{
+    int64_t until = fl_now_ns() + (int64_t)(r->drain_s * 1e9);
+    int stop_seen = fl_stop;
+    while (fl_engine_pending(e) > 0 && fl_now_ns() < until && fl_stop == stop_seen) {
+        fl_engine_poll(e, 10);
+        tick(r, e, printed);
+    }
+}
+
+static int step_passes(const fl_run_t *r, const fl_phase_t *p)
+{
+    uint64_t good = p->n.c[FL_C_2XX] + p->n.c[FL_C_304];
+    if (p->n.done == 0 || good == 0)
+        return 0;
+    double bad = (double)(p->n.done - good + p->n.bad_shape) / (double)p->n.done;
+    return fs_hist_pct(&p->ok, r->knee.pct) <= r->knee.limit_us && bad <= r->knee.max_error_share &&
+           p->n.sent >= (uint64_t)(0.95 * p->rate0 * p->duration_s);
+}
+
+int fl_knee_parse(fl_knee_t *k, const char *text, char *err, size_t errcap)
+{
+    char pname[16], unit[8] = "ms";
+    double limit;
+    if (sscanf(text, " %15[a-z0-9.] < %lf %7[a-z]", pname, &limit, unit) < 2 || limit <= 0) {
+        snprintf(err, errcap, "--find-knee: expected PERCENTILE<LIMIT such as 'p99<50ms', got '%s'", text);
+        return -1;
+    }
+    static const struct {
+        const char *name;
+        double pct;
+    } pcts[] = {{"p50", 50}, {"p90", 90}, {"p95", 95}, {"p99", 99}, {"p999", 99.9}, {"p99.9", 99.9}};
+    k->pct = 0;
+    for (size_t i = 0; i < sizeof(pcts) / sizeof(pcts[0]); i++)
+        if (strcmp(pname, pcts[i].name) == 0)
+            k->pct = pcts[i].pct;
+    double mult = strcmp(unit, "us") == 0 ? 1 : strcmp(unit, "ms") == 0 ? 1e3 : strcmp(unit, "s") == 0 ? 1e6 : 0;
+    if (k->pct == 0 || mult == 0) {
+        snprintf(err, errcap, "--find-knee: percentile p50, p90, p95, p99 or p999 and unit us, ms or s, got '%s'", text);
+        return -1;
+    }
+    k->limit_us = (uint64_t)(limit * mult);
+    snprintf(k->text, sizeof(k->text), "%s", text);
+    k->enabled = 1;
+    if (k->max_error_share <= 0)
+        k->max_error_share = 0.01;
+    return 0;
+}
+
+static void knee_search(fl_run_t *r, fl_engine_t *e, unsigned *printed)
+{
+    double lo = 0, hi = 0, rate = r->knee_start;
+    for (unsigned step = 0; step < r->knee_steps && !fl_stop; step++) {
+        char label[64];
+        snprintf(label, sizeof(label), "knee step %u: %.0f/s", step + 1, rate);
+        unsigned idx = phase_add(r, label, 0, rate, rate, r->duration_s);
+        phase_run(r, e, idx, printed);
+        drain(r, e, printed);
+        if (fl_stop)
+            break;
+        fl_phase_t *p = &r->phases[idx];
+        p->passed = step_passes(r, p);
+        fprintf(stderr, "flightsearch-load: %s: %s at p%g = %.2f ms, %.2f%% not 2xx/304\n", label, p->passed ? "passed" : "failed",
+                    r->knee.pct, (double)fs_hist_pct(&p->ok, r->knee.pct) / 1000.0,
+                    p->n.done ? 100.0 * (double)(p->n.done - p->n.c[FL_C_2XX] - p->n.c[FL_C_304]) / (double)p->n.done : 0.0);
+        if (p->passed)
+            lo = rate;
+        else
+            hi = rate;
+        if (hi == 0) {
+            if (rate >= r->knee_max)
+                break;
+            rate = rate * 2 > r->knee_max ? r->knee_max : rate * 2;
+        } else {
+            if (lo > 0 && hi / lo < 1.1)
+                break;
+            rate = lo > 0 ? (lo + hi) / 2 : hi / 2;
+            if (rate < 1)
+                break;
+        }
+    }
+    r->knee.found_rate = lo;
+}
+
+/* ---------------------------------------------------------------- the run */
+
+int fl_run(fl_run_t *r, char *err, size_t errcap)
+{
+    r->eopts.done = on_done_checked;
+    r->eopts.ctx = r;
+    fl_engine_t *e = fl_engine_new(&r->target, &r->eopts, 10000, err, errcap);
+    if (e == NULL)
+        return -1;
+    r->protocol = fl_engine_protocol(e);
+    r->rng = r->mix->seed;
+    unsigned printed = 0;
+    r->start_ns = fl_now_ns();
+    if (r->knee.enabled) {
+        knee_search(r, e, &printed);
+    } else if (r->ramp_s > 0) {
+        char label[64];
+        snprintf(label, sizeof(label), "ramp %.0f/s to %.0f/s", r->ramp0, r->ramp1);
+        phase_run(r, e, phase_add(r, label, 0, r->ramp0, r->ramp1, r->ramp_s), &printed);
+    } else if (r->closed) {
+        char label[64];
+        snprintf(label, sizeof(label), "closed loop %u x %u", r->eopts.connections, r->eopts.streams);
+        phase_run(r, e, phase_add(r, label, 1, 0, 0, r->duration_s), &printed);
+    } else {
+        char label[64];
+        snprintf(label, sizeof(label), "open loop %.0f/s", r->rate);
+        phase_run(r, e, phase_add(r, label, 0, r->rate, r->rate, r->duration_s), &printed);
+    }
+    r->interrupted = fl_stop != 0;
+    drain(r, e, &printed);
+    fl_engine_abort(e); /* what is still unanswered counts as timeouts */
+    tick(r, e, &printed);
+    r->wall_s = (double)(fl_now_ns() - r->start_ns) / 1e9;
+    fl_engine_stats(e, &r->estats);
+    fl_engine_free(e);
+    return 0;
+}
