@@ -5,7 +5,8 @@
 # Debian 12 packages the build, the tests and the bench need.
 PACKAGES := build-essential cmake pkg-config clang libclang-rt-14-dev \
             libh2o-evloop-dev libck-dev libxxhash-dev libjemalloc-dev libmsgpack-dev libssl-dev \
-            libcurl4-openssl-dev libnghttp2-dev nghttp2-client curl openssl tzdata cppcheck clang-tidy haproxy
+            libcurl4-openssl-dev libnghttp2-dev nghttp2-client curl openssl tzdata cppcheck clang-tidy haproxy \
+            python3
 BENCH_PACKAGES := wrk postgresql gnuplot-nox h2o python3
 
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)

@@ -278,6 +278,14 @@ static void phase_run(fl_run_t *r, fl_engine_t *e, unsigned idx, unsigned *print
         fl_engine_poll(e, timeout);
         tick(r, e, printed);
     }
+    /* A generator that woke up late still sends everything that was due before the end: the
+     * count of an open-loop phase is rate x duration, however busy this machine was. */
+    while (!fl_stop && !p->closed && next < (double)end) {
+        double rate = p->rate1; /* the end of the phase */
+        second_at(r, (int64_t)next)->target_rate = rate;
+        submit(r, e, idx, (int64_t)next);
+        next += 1e9 / (rate < 0.1 ? 0.1 : rate);
+    }
     p->actual_s = (double)((now < end ? now : end) - start) / 1e9;
 }
 
