@@ -64,9 +64,9 @@ test: build build-asan build-tsan build-fuzz lint
 test-fast: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
-# Static analysis (tests/lint/run.sh): cppcheck and clang-tidy over index/, loaders/, src/ and
-# bench/gen/ with the checked-in .clang-tidy and tests/lint/cppcheck-suppressions.txt; any finding
-# fails. clang-tidy reads $(BUILD)/compile_commands.json, which the build rule exports.
+# Static analysis (tests/lint/run.sh): cppcheck and clang-tidy over index/, loaders/, src/,
+# bench/gen/ and bench/load/ with the checked-in .clang-tidy and tests/lint/cppcheck-suppressions.txt;
+# any finding fails. clang-tidy reads $(BUILD)/compile_commands.json, which the build rule exports.
 .PHONY: lint
 lint: build
 	@sh tests/lint/run.sh $(BUILD)

@@ -17,6 +17,7 @@
  * with FL_ERR_CONN and is replaced, at most once per 100 ms per slot so that a dead target does not
  * make the loop spin.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -153,6 +154,25 @@ int fl_target_parse(fl_target_t *t, const char *url, char *err, size_t errcap)
     return 0;
 }
 
+int fl_header_is_secret(const char *name, size_t len)
+{
+    static const char *const exact[] = {"authorization", "proxy-authorization", "cookie"};
+    static const char *const part[] = {"key", "token", "secret"};
+    char low[128];
+    if (len >= sizeof(low))
+        return 1;
+    for (size_t i = 0; i < len; i++)
+        low[i] = (char)tolower((unsigned char)name[i]);
+    low[len] = '\0';
+    for (size_t i = 0; i < sizeof(exact) / sizeof(exact[0]); i++)
+        if (strcmp(low, exact[i]) == 0)
+            return 1;
+    for (size_t i = 0; i < sizeof(part) / sizeof(part[0]); i++)
+        if (strstr(low, part[i]) != NULL)
+            return 1;
+    return 0;
+}
+
 /* ------------------------------------------------------------------ buffers */
 
 static void *xrealloc(void *p, size_t n)
@@ -221,6 +241,19 @@ static void complete(fl_engine_t *e, fl_req_t *r, int err)
     free(r);
 }
 
+/* Completes every request the connection carries with err; the list is detached first. */
+static void fail_inflight(fl_conn_t *c, int err)
+{
+    fl_req_t *r = c->inflight;
+    c->inflight = NULL;
+    c->active = 0;
+    while (r != NULL) {
+        fl_req_t *next = r->next;
+        complete(c->e, r, err);
+        r = next;
+    }
+}
+
 /* ------------------------------------------------------------- connections */
 
 static void conn_watch(fl_conn_t *c, int out)
@@ -235,11 +268,7 @@ static void conn_close(fl_conn_t *c, int failed)
     fl_engine_t *e = c->e;
     if (c->state == S_CLOSED)
         return;
-    while (c->inflight) {
-        fl_req_t *r = c->inflight;
-        inflight_remove(c, r);
-        complete(e, r, FL_ERR_CONN);
-    }
+    fail_inflight(c, FL_ERR_CONN);
     if (c->h2s) {
         nghttp2_session_del(c->h2s);
         c->h2s = NULL;
@@ -400,7 +429,7 @@ static int h2_on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_
         return 0;
     fl_req_t *r = nghttp2_session_get_stream_user_data(s, f->hd.stream_id);
     if (r != NULL)
-        r->status = atoi((const char *)value);
+        r->status = (int)strtol((const char *)value, NULL, 10);
     return 0;
 }
 
@@ -493,8 +522,8 @@ static void conn_send(fl_conn_t *c, fl_req_t *r)
             complete(e, r, FL_ERR_CONN);
             return;
         }
-        memcpy(head + len, "\r\n", 2);
-        out_append(c, head, (size_t)len + 2);
+        out_append(c, head, (size_t)len);
+        out_append(c, "\r\n", 2);
     }
     inflight_add(c, r);
 }
@@ -538,7 +567,7 @@ static int h1_parse(fl_conn_t *c, int *close_after)
     if (r == NULL || n < 12 || memcmp(p, "HTTP/1.", 7) != 0)
         return -1;
     size_t hlen = (size_t)(hend - p) + 4;
-    int status = atoi(p + 9);
+    int status = (int)strtol(p + 9, NULL, 10);
     long body = -1;
     int chunked = 0;
     *close_after = memcmp(p, "HTTP/1.0", 8) == 0;
@@ -817,11 +846,7 @@ void fl_engine_abort(fl_engine_t *e)
     e->wait_tail = NULL;
     for (unsigned i = 0; i < e->conn_used; i++) {
         fl_conn_t *c = &e->conns[i];
-        while (c->inflight) {
-            fl_req_t *r = c->inflight;
-            inflight_remove(c, r);
-            complete(e, r, FL_ERR_TIMEOUT);
-        }
+        fail_inflight(c, FL_ERR_TIMEOUT);
         conn_close(c, 0); /* nghttp2_session_del calls no callback: nothing finds the freed requests */
     }
 }
@@ -896,6 +921,20 @@ fl_engine_t *fl_engine_new(const fl_target_t *t, const fl_engine_opts_t *o, int 
                  t->tls ? " (or the TLS handshake failed; see above)" : "");
         fl_engine_free(e);
         return NULL;
+    }
+    /* The rest of the pool, also before the caller's clock starts: a handshake is not a latency. */
+    for (unsigned i = 1; i < e->o.connections; i++)
+        conn_open(&e->conns[i]);
+    for (;;) {
+        unsigned opening = 0;
+        for (unsigned i = 1; i < e->o.connections; i++)
+            opening += e->conns[i].state == S_CONNECTING || e->conns[i].state == S_HANDSHAKE;
+        if (opening == 0 || fl_now_ns() >= until)
+            break;
+        struct epoll_event evs[64];
+        int n = epoll_wait(e->ep, evs, 64, 50);
+        for (int k = 0; k < n; k++)
+            on_event(e, evs[k].data.u32, evs[k].events);
     }
     return e;
 }

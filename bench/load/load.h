@@ -44,6 +44,9 @@ typedef struct fl_target {
 
 /** Parses http[s]://host[:port][/prefix] into t (proto, insecure and headers untouched). */
 int fl_target_parse(fl_target_t *t, const char *url, char *err, size_t errcap);
+/** 1 when a header of this name (any case) carries a credential: its value is never written out
+ *  (Authorization, Proxy-Authorization, Cookie, or a name containing key, token or secret). */
+int fl_header_is_secret(const char *name, size_t len);
 
 /* ------------------------------------------------------------------ engine */
 

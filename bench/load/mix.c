@@ -56,13 +56,21 @@ typedef struct disc {
 
 static int day_of(const char *s, size_t len)
 {
-    if (s == NULL || len != 10)
+    if (s == NULL || len != 10 || s[4] != '-' || s[7] != '-')
         return -1;
+    int v[3] = {0, 0, 0};
+    static const int at[3] = {0, 5, 8}, digits[3] = {4, 2, 2};
+    for (int k = 0; k < 3; k++)
+        for (int i = 0; i < digits[k]; i++) {
+            char ch = s[at[k] + i];
+            if (ch < '0' || ch > '9')
+                return -1;
+            v[k] = v[k] * 10 + (ch - '0');
+        }
     struct tm tm = {0};
-    if (sscanf(s, "%4d-%2d-%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday) != 3)
-        return -1;
-    tm.tm_year -= 1900;
-    tm.tm_mon -= 1;
+    tm.tm_year = v[0] - 1900;
+    tm.tm_mon = v[1] - 1;
+    tm.tm_mday = v[2];
     return (int)(timegm(&tm) / 86400);
 }
 
@@ -71,7 +79,8 @@ static void date_str(int day, char out[11])
     time_t t = (time_t)day * 86400;
     struct tm tm;
     gmtime_r(&t, &tm);
-    strftime(out, 11, "%Y-%m-%d", &tm);
+    if (strftime(out, 11, "%Y-%m-%d", &tm) == 0)
+        out[0] = '\0';
 }
 
 /* ------------------------------------------------------------------ probes */
@@ -80,7 +89,7 @@ typedef void (*probe_fn)(void *ctx, size_t i, int status, const char *body, size
 
 typedef struct probe_run {
     char **paths;
-    size_t n, next, done;
+    size_t next, done;
     unsigned *attempts;
     size_t *retry;
     size_t nretry;
@@ -95,7 +104,7 @@ static void probe_done(void *ctx, void *user, int status, const char *body, size
     (void)s;
     (void)d;
     probe_run_t *p = ctx;
-    size_t i = (size_t)(uintptr_t)user;
+    size_t i = (size_t)((char **)user - p->paths); /* the user pointer is &paths[i] */
     /* Shed, over quota or a dropped connection: the question was not answered; ask again. */
     if ((err || status == 503 || status == 429) && p->attempts[i]++ < 40) {
         p->retry[p->nretry++] = i;
@@ -113,7 +122,7 @@ static void probe_done(void *ctx, void *user, int status, const char *body, size
 static int probe_all(const fl_target_t *t, char **paths, size_t n, const fl_discover_opts_t *o, probe_fn fn, void *ctx, char *err,
                      size_t errcap)
 {
-    probe_run_t p = {.paths = paths, .n = n, .fn = fn, .ctx = ctx};
+    probe_run_t p = {.paths = paths, .fn = fn, .ctx = ctx};
     p.attempts = calloc(n + 1, sizeof(*p.attempts));
     p.retry = calloc(n + 1, sizeof(*p.retry));
     fl_engine_opts_t eo = {.connections = o->connections, .max_connections = o->connections, .streams = o->streams,
@@ -131,11 +140,11 @@ static int probe_all(const fl_target_t *t, char **paths, size_t n, const fl_disc
         int backoff = 0;
         while (p.nretry > 0 && fl_engine_pending(e) < window) {
             size_t i = p.retry[--p.nretry];
-            fl_engine_submit(e, paths[i], (void *)(uintptr_t)i);
+            fl_engine_submit(e, paths[i], &paths[i]);
             backoff = 1;
         }
         while (p.next < n && fl_engine_pending(e) < window) {
-            fl_engine_submit(e, paths[p.next], (void *)(uintptr_t)p.next);
+            fl_engine_submit(e, paths[p.next], &paths[p.next]);
             p.next++;
         }
         fl_engine_poll(e, backoff ? 20 : 10);
@@ -605,12 +614,12 @@ int fl_mix_discover(fl_mix_t *m, const fl_target_t *t, const fl_discover_opts_t 
         for (size_t k = 0; k < d.nroutes; k++)
             d.routes[k].w = 1.0 / pow((double)(k + 1), o->zipf_s);
     }
-    rs = malloc(d.nroutes * sizeof(*rs));
+    rs = malloc(d.nroutes * sizeof(route_t *));
     if (rs == NULL)
         goto out;
     for (size_t k = 0; k < d.nroutes; k++)
         rs[k] = &d.routes[k];
-    qsort(rs, d.nroutes, sizeof(*rs), route_cmp_weight);
+    qsort(rs, d.nroutes, sizeof(route_t *), route_cmp_weight);
     size_t nrs = d.nroutes;
     while (nrs > 0 && rs[nrs - 1]->w <= 0)
         nrs--;
@@ -828,9 +837,12 @@ int fl_mix_read(fl_mix_t *m, const char *path, char *err, size_t errcap)
     while (fgets(line, sizeof(line), f) != NULL) {
         lineno++;
         line[strcspn(line, "\r\n")] = '\0';
-        unsigned long long seed;
-        if (sscanf(line, "# seed %llu", &seed) == 1)
-            m->seed = seed;
+        if (strncmp(line, "# seed ", 7) == 0) {
+            char *end;
+            unsigned long long seed = strtoull(line + 7, &end, 10);
+            if (end != line + 7 && *end == '\0')
+                m->seed = seed;
+        }
         if (line[0] == '#' || line[0] == '\0')
             continue;
         char *fields[4];

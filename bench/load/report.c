@@ -10,11 +10,15 @@
  *              when it is installed (gnuplot-nox), else skipped with a message.
  * The JSON is written with the server's own writer (src/enc.h).
  */
+#include <errno.h>
 #include <math.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 #include "bench/load/load.h"
 #include "src/enc.h"
 
@@ -97,7 +101,7 @@ static void server_view(const char *before, const char *after, server_view_t *v)
     double d = delta(before, after, "flightsearch_shed_total");
     v->shed = isnan(d) ? 0 : d;
     /* the duration histogram, summed over the three endpoints, bucket by bucket */
-    double le[64], cum[64];
+    double le[64] = {0}, cum[64] = {0};
     int nb = 0;
     for (int e = 0; e < 3; e++) {
         char prefix[128];
@@ -125,7 +129,7 @@ static void server_view(const char *before, const char *after, server_view_t *v)
     }
     v->count = nb > 0 ? cum[nb - 1] : 0;
     double *outs[3] = {&v->p50_s, &v->p99_s, &v->p999_s};
-    double pcts[3] = {0.50, 0.99, 0.999};
+    const double pcts[3] = {0.50, 0.99, 0.999};
     for (int k = 0; k < 3; k++) {
         *outs[k] = NAN;
         for (int b = 0; b < nb && v->count > 0; b++)
@@ -220,7 +224,8 @@ static int write_json(const fl_run_t *r, const fl_report_t *rep, const server_vi
     time_t now = time(NULL);
     struct tm tm;
     gmtime_r(&now, &tm);
-    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    if (strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+        when[0] = '\0';
 
     fs_enc_map_begin(&e);
     enc_s(&e, "tool", "flightsearch-load");
@@ -252,7 +257,7 @@ static int write_json(const fl_run_t *r, const fl_report_t *rep, const server_vi
     for (unsigned i = 0; i < r->target.header_count; i++) {
         char h[512];
         /* a key is a secret: its presence is recorded, not its value */
-        int secret = strcmp(r->target.header_names[i], "authorization") == 0;
+        int secret = fl_header_is_secret(r->target.header_names[i], strlen(r->target.header_names[i]));
         snprintf(h, sizeof(h), "%s: %s", r->target.header_names[i], secret ? "(redacted)" : r->target.header_values[i]);
         fs_enc_cstr(&e, h);
     }
@@ -409,7 +414,7 @@ static void md_latency_row(FILE *f, const char *label, const fs_hist_t *h, doubl
             (double)fs_hist_pct(h, 50) / 1000.0, (double)fs_hist_pct(h, 99) / 1000.0, (double)fs_hist_pct(h, 99.9) / 1000.0,
             (double)h->max_us / 1000.0, (unsigned long long)n->c[FL_C_2XX], (unsigned long long)n->c[FL_C_304],
             (unsigned long long)n->c[FL_C_429], (unsigned long long)n->c[FL_C_503],
-            (unsigned long long)(n->c[FL_C_OTHER] + n->c[FL_C_CONN] + n->c[FL_C_TIMEOUT]), (unsigned long long)n->bad_shape);
+            (unsigned long long)n->c[FL_C_OTHER] + n->c[FL_C_CONN] + n->c[FL_C_TIMEOUT], (unsigned long long)n->bad_shape);
 }
 
 static int write_md(const fl_run_t *r, const fl_report_t *rep, const server_view_t *sv, const char *path, const char *png, char *err,
@@ -476,14 +481,48 @@ static int write_md(const fl_run_t *r, const fl_report_t *rep, const server_view
 
 /* ------------------------------------------------------------------- PNG */
 
+/* 1 when an executable named name is on PATH. */
+static int on_path(const char *name)
+{
+    const char *path = getenv("PATH");
+    char dir[4096], file[4200];
+    while (path != NULL && *path) {
+        size_t l = strcspn(path, ":");
+        if (l > 0 && l < sizeof(dir)) {
+            memcpy(dir, path, l);
+            dir[l] = '\0';
+            snprintf(file, sizeof(file), "%s/%s", dir, name);
+            if (access(file, X_OK) == 0)
+                return 1;
+        }
+        path += l + (path[l] == ':');
+    }
+    return 0;
+}
+
+/* Runs gnuplot on script (no shell in between); 0 when it exited 0. */
+static int run_gnuplot(const char *script)
+{
+    extern char **environ;
+    char *argv[] = {(char *)"gnuplot", (char *)script, NULL};
+    pid_t pid;
+    int status;
+    if (posix_spawnp(&pid, "gnuplot", NULL, NULL, argv, environ) != 0)
+        return -1;
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR)
+            return -1;
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+}
+
 /* Returns 1 when the PNG was drawn, 0 when gnuplot is missing or failed (said on stderr). */
 static int write_png(const fl_run_t *r, const char *prefix)
 {
-    if (system("command -v gnuplot >/dev/null 2>&1") != 0) {
+    if (!on_path("gnuplot")) {
         fprintf(stderr, "flightsearch-load: gnuplot is not installed (apt-get install gnuplot-nox): no PNG\n");
         return 0;
     }
-    char tsv[4096], gp[4096], png[4096], cmd[8400];
+    char tsv[4096], gp[4096], png[4096];
     snprintf(tsv, sizeof(tsv), "%s.series.tsv", prefix);
     snprintf(gp, sizeof(gp), "%s.gnuplot", prefix);
     snprintf(png, sizeof(png), "%s.png", prefix);
@@ -495,36 +534,62 @@ static int write_png(const fl_run_t *r, const char *prefix)
         const fl_second_t *x = &r->secs[s];
         if (x->ok)
             fprintf(f, "%u\t%.1f\t%llu\t%llu\t%.3f\t%.3f\t%.3f\n", s, x->target_rate, (unsigned long long)x->n.done,
-                    (unsigned long long)(x->n.c[FL_C_2XX] + x->n.c[FL_C_304]), (double)fs_hist_pct(x->ok, 50) / 1000.0,
+                    (unsigned long long)x->n.c[FL_C_2XX] + x->n.c[FL_C_304], (double)fs_hist_pct(x->ok, 50) / 1000.0,
                     (double)fs_hist_pct(x->ok, 99) / 1000.0, (double)fs_hist_pct(x->ok, 99.9) / 1000.0);
         else
             fprintf(f, "%u\t%.1f\t%llu\t0\tNaN\tNaN\tNaN\n", s, x->target_rate, (unsigned long long)x->n.done);
     }
     fclose(f);
+    char steps[4096];
+    snprintf(steps, sizeof(steps), "%s.steps.tsv", prefix);
+    if (r->knee.enabled) {
+        f = fopen(steps, "w");
+        if (f == NULL)
+            return 0;
+        fprintf(f, "# rate\tp50_ms\tp99_ms\tp999_ms\tpassed\n");
+        for (unsigned i = 0; i < r->phase_count; i++) {
+            const fl_phase_t *p = &r->phases[i];
+            fprintf(f, "%.1f\t%.3f\t%.3f\t%.3f\t%d\n", p->rate0, (double)fs_hist_pct(&p->ok, 50) / 1000.0,
+                    (double)fs_hist_pct(&p->ok, 99) / 1000.0, (double)fs_hist_pct(&p->ok, 99.9) / 1000.0, p->passed);
+        }
+        fclose(f);
+    }
     f = fopen(gp, "w");
     if (f == NULL)
         return 0;
-    fprintf(f, "set terminal pngcairo size 1100,800 noenhanced\nset output '%s'\nset datafile missing 'NaN'\n"
-               "set multiplot layout 2,1 title 'flightsearch-load: %s://%s'\nset grid\nset key top left\n"
+    fprintf(f, "set terminal pngcairo size 1100,%d noenhanced\nset output '%s'\nset datafile missing 'NaN'\n"
+               "set multiplot layout %d,1 title 'flightsearch-load: %s://%s'\nset grid\nset key bottom right\n"
                "set xlabel 'seconds'\nset ylabel 'requests/s'\n",
-            png, r->target.tls ? "https" : "http", r->target.authority);
+            r->knee.enabled ? 1200 : 800, png, r->knee.enabled ? 3 : 2, r->target.tls ? "https" : "http", r->target.authority);
     if (r->knee.enabled && r->knee.found_rate > 0)
         fprintf(f, "set arrow from graph 0, first %.1f to graph 1, first %.1f nohead dt 2 lc rgb 'red'\n"
-                   "set label 'knee %.0f/s (%s)' at graph 0.02, first %.1f offset 0,0.7 tc rgb 'red'\n",
-                r->knee.found_rate, r->knee.found_rate, r->knee.found_rate, r->knee.text, r->knee.found_rate);
-    fprintf(f, "plot '%s' using 1:2 with steps lw 2 title 'target rate', '' using 1:3 with lines title 'answered/s', "
-               "'' using 1:4 with lines title '2xx+304/s'\n",
+                   "set label 'knee %.0f/s' at graph 0.02, first %.1f offset 0,0.7 tc rgb 'red'\n",
+                r->knee.found_rate, r->knee.found_rate, r->knee.found_rate, r->knee.found_rate);
+    fprintf(f, "plot '%s' using 1:2 with steps lw 2 title 'target rate', '' using 1:3 with steps title 'answered/s', "
+               "'' using 1:4 with steps title '2xx+304/s'\n",
             tsv);
-    fprintf(f, "unset arrow\nunset label\nset ylabel 'latency, ms (log)'\nset logscale y\n");
+    fprintf(f, "unset arrow\nunset label\nset key top right\nset ylabel 'latency, ms (log)'\nset logscale y\n");
     if (r->knee.enabled)
         fprintf(f, "set arrow from graph 0, first %.3f to graph 1, first %.3f nohead dt 2 lc rgb 'red'\n", (double)r->knee.limit_us / 1000,
                 (double)r->knee.limit_us / 1000);
-    fprintf(f, "plot '%s' using 1:5 with lines title 'p50', '' using 1:6 with lines title 'p99', '' using 1:7 with lines title "
-               "'p99.9'\nunset multiplot\n",
+    fprintf(f, "plot '%s' using 1:5 with steps title 'p50', '' using 1:6 with steps title 'p99', '' using 1:7 with steps title "
+               "'p99.9'\n",
             tsv);
+    if (r->knee.enabled) {
+        /* the knee itself: each step's percentiles against its rate, the limit, the rate found */
+        fprintf(f, "set xlabel 'offered rate, requests/s (knee search steps)'\nset key bottom right\n"
+                   "set offsets graph 0.05, graph 0.05, 0, 0\n");
+        if (r->knee.found_rate > 0)
+            fprintf(f, "set arrow from first %.1f, graph 0 to first %.1f, graph 1 nohead dt 2 lc rgb 'red'\n"
+                       "set label 'knee %.0f/s (%s)' at first %.1f, graph 0.93 offset 0.5,0 tc rgb 'red'\n",
+                    r->knee.found_rate, r->knee.found_rate, r->knee.found_rate, r->knee.text, r->knee.found_rate);
+        fprintf(f, "plot '%s' using 1:2 with points pt 7 title 'p50', '' using 1:3 with points pt 7 title 'p99', "
+                   "'' using 1:4 with points pt 7 title 'p99.9'\n",
+                steps);
+    }
+    fprintf(f, "unset multiplot\n");
     fclose(f);
-    snprintf(cmd, sizeof(cmd), "gnuplot '%s' 2>&1", gp);
-    if (system(cmd) != 0) {
+    if (run_gnuplot(gp) != 0) {
         fprintf(stderr, "flightsearch-load: gnuplot failed on %s: no PNG\n", gp);
         return 0;
     }

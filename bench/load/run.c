@@ -257,7 +257,7 @@ static void phase_run(fl_run_t *r, fl_engine_t *e, unsigned idx, unsigned *print
     uint64_t inflight_target = (uint64_t)r->eopts.connections * r->eopts.streams;
     int64_t now = start;
 
-    while (!fl_stop && (now = fl_now_ns()) < end) {
+    while (!fl_stop && now < end) {
         int timeout = 10;
         if (!p->closed) {
             for (unsigned burst = 0; next <= (double)now && next < (double)end && burst < 20000; burst++) {
@@ -277,6 +277,7 @@ static void phase_run(fl_run_t *r, fl_engine_t *e, unsigned idx, unsigned *print
         }
         fl_engine_poll(e, timeout);
         tick(r, e, printed);
+        now = fl_now_ns();
     }
     /* A generator that woke up late still sends everything that was due before the end: the
      * count of an open-loop phase is rate x duration, however busy this machine was. */
@@ -312,12 +313,23 @@ static int step_passes(const fl_run_t *r, const fl_phase_t *p)
 
 int fl_knee_parse(fl_knee_t *k, const char *text, char *err, size_t errcap)
 {
-    char pname[16], unit[8] = "ms";
-    double limit;
-    if (sscanf(text, " %15[a-z0-9.] < %lf %7[a-z]", pname, &limit, unit) < 2 || limit <= 0) {
+    char pname[16];
+    const char *lt = strchr(text, '<');
+    size_t plen = lt ? (size_t)(lt - text) : 0;
+    while (plen > 0 && text[plen - 1] == ' ')
+        plen--;
+    char *endp = NULL;
+    double limit = lt ? strtod(lt + 1, &endp) : 0;
+    const char *unit = endp;
+    if (lt == NULL || plen == 0 || plen >= sizeof(pname) || unit == lt + 1 || !(limit > 0)) {
         snprintf(err, errcap, "--find-knee: expected PERCENTILE<LIMIT such as 'p99<50ms', got '%s'", text);
         return -1;
     }
+    memcpy(pname, text, plen);
+    pname[plen] = '\0';
+    unit += strspn(unit, " ");
+    if (*unit == '\0')
+        unit = "ms";
     static const struct {
         const char *name;
         double pct;

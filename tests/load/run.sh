@@ -14,8 +14,10 @@
 #      without a key absent;
 #   4. TLS: without --insecure the self-signed certificate is refused (exit 1); with it, h2 by
 #      ALPN (and --header carrying the token), then HTTP/1.1 (--proto h1), counts exact;
-#   5. the same mix file and seed sent twice: the same number of each query kind;
-#   6. the report files exist and parse (the PNG only when gnuplot is installed).
+#   5. the same mix file and seed sent twice: the same number of each query kind; no report
+#      file holds the token;
+#   6. weights from a query log: only its routes in the mix;
+#   and every report's files exist and parse (the PNG only when gnuplot is installed).
 # No latency is asserted. Only 127.0.0.1; every process started here is stopped here, by its pid.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -99,6 +101,11 @@ scrape m6
 scrape m7
 check count m6 m7 tls1.json 0 0
 check report tls1 http/1.1
+
+echo "== 4b. the key appears in no report file"
+if grep -l "$TOKEN" h2c.json h2c.md tls.json tls.md; then
+    echo "FAIL key: the token was written to the report files above"; FAILS=$((FAILS + 1))
+fi
 
 echo "== 5. replay: the same mix file and seed, twice"
 "$LOAD" "$URL" --mix-file all.mix --rate 300 --duration 1 --out replay_a --quiet
