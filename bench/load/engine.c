@@ -641,11 +641,12 @@ static void conn_handshake(fl_conn_t *c)
     else {
         unsigned long code = ERR_peek_error();
         static int said;
+        long vr = SSL_get_verify_result(c->ssl);
         if (!said++)
-            fprintf(stderr, "flightsearch-load: TLS handshake with %s failed: %s%s\n", c->e->t.authority,
-                    code ? ERR_reason_error_string(code) : "connection closed",
-                    SSL_get_verify_result(c->ssl) != X509_V_OK ? " (certificate not trusted: --insecure for a test certificate)"
-                                                                : "");
+            fprintf(stderr, "flightsearch-load: TLS handshake with %s failed: %s%s%s%s\n", c->e->t.authority,
+                    code ? ERR_reason_error_string(code) : "connection closed", vr != X509_V_OK ? " (" : "",
+                    vr != X509_V_OK ? X509_verify_cert_error_string(vr) : "",
+                    vr != X509_V_OK ? "; --insecure accepts any certificate, for a staging one)" : "");
         connect_failed(c);
     }
 }
