@@ -184,6 +184,7 @@ typedef struct fl_phase {
     fs_hist_t ok;        /* 2xx and 304, from the scheduled time (open) or the send (closed) */
     fs_hist_t all;       /* every answer with a status */
     int passed;          /* knee search: met the criterion */
+    char *metrics_after; /* knee steps: the target's /metrics once the step's answers were in (malloc'd), or NULL */
 } fl_phase_t;
 
 typedef struct fl_second {
@@ -199,6 +200,7 @@ typedef struct fl_knee {
     uint64_t limit_us;
     double max_error_share; /* a step with more non-2xx/304 than this fails too */
     double found_rate;      /* the highest rate that passed; 0 when none did */
+    double failed_rate;     /* the lowest rate that failed; 0 when none did (the knee is above found_rate) */
 } fl_knee_t;
 
 typedef struct fl_run {

@@ -398,14 +398,20 @@ int main(int argc, char **argv)
     printf("latency (2xx/304): p50 %.2f ms, p99 %.2f ms, p99.9 %.2f ms, max %.2f ms\n", (double)fs_hist_pct(&r->total_ok, 50) / 1000,
            (double)fs_hist_pct(&r->total_ok, 99) / 1000, (double)fs_hist_pct(&r->total_ok, 99.9) / 1000,
            (double)r->total_ok.max_us / 1000);
-    if (r->knee.enabled)
-        printf("knee (%s): %.0f requests/s\n", r->knee.text, r->knee.found_rate);
+    if (r->knee.enabled && r->knee.found_rate <= 0)
+        printf("knee (%s): no step held, down to %.0f requests/s\n", r->knee.text, r->knee.failed_rate);
+    else if (r->knee.enabled && r->knee.failed_rate <= 0)
+        printf("knee (%s): above %.0f requests/s (no step failed)\n", r->knee.text, r->knee.found_rate);
+    else if (r->knee.enabled)
+        printf("knee (%s): %.0f requests/s held, %.0f did not\n", r->knee.text, r->knee.found_rate, r->knee.failed_rate);
     free(rep.metrics_before);
     free(rep.metrics_after);
     fl_mix_free(&mix);
     for (unsigned s = 0; s < r->sec_count; s++)
         free(r->secs[s].ok);
     free(r->secs);
+    for (unsigned i = 0; i < r->phase_count; i++)
+        free(r->phases[i].metrics_after);
     free(r->phases);
     for (unsigned i = 0; i < r->target.header_count; i++)
         free((void *)r->target.header_names[i]);

@@ -60,6 +60,7 @@ typedef struct server_view {
     int have;
     double requests, by_status[3][6]; /* endpoint x {200, 304, 400, 429, 503, other} */
     double shed, errors, p50_s, p99_s, p999_s, count;
+    double source_age_max_s; /* the stalest source, after: how far behind its feeds the target is */
 } server_view_t;
 
 static void server_view(const char *before, const char *after, server_view_t *v)
@@ -100,6 +101,17 @@ static void server_view(const char *before, const char *after, server_view_t *v)
     }
     double d = delta(before, after, "flightsearch_shed_total");
     v->shed = isnan(d) ? 0 : d;
+    /* per-source series: shown to everyone, or only to a token of scope * (--private-sources) */
+    v->source_age_max_s = NAN;
+    static const char age[] = "flightsearch_source_age_seconds{";
+    for (const char *p = after; p != NULL && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+        if (strncmp(p, age, sizeof(age) - 1) != 0)
+            continue;
+        const char *sp = strchr(p, ' ');
+        double a = sp ? strtod(sp + 1, NULL) : NAN;
+        if (!isnan(a) && (isnan(v->source_age_max_s) || a > v->source_age_max_s))
+            v->source_age_max_s = a;
+    }
     /* the duration histogram, summed over the three endpoints, bucket by bucket */
     double le[64] = {0}, cum[64] = {0};
     int nb = 0;
@@ -138,6 +150,21 @@ static void server_view(const char *before, const char *after, server_view_t *v)
                 break;
             }
     }
+}
+
+/* The server's view of phase i: /metrics from the end of the phase before (or the run's start)
+ * to the end of this one; a run of one phase uses the run's two scrapes. */
+static void phase_server_view(const fl_run_t *r, const fl_report_t *rep, unsigned i, server_view_t *v)
+{
+    const char *before = i == 0 ? rep->metrics_before : r->phases[i - 1].metrics_after;
+    const char *after = r->phases[i].metrics_after;
+    if (r->phase_count == 1 && after == NULL)
+        after = rep->metrics_after;
+    if (before == NULL || after == NULL) {
+        memset(v, 0, sizeof(*v));
+        return;
+    }
+    server_view(before, after, v);
 }
 
 /* ------------------------------------------------------------------ JSON */
@@ -323,6 +350,19 @@ static int write_json(const fl_run_t *r, const fl_report_t *rep, const server_vi
             fs_enc_key_lit(&e, "passed");
             fs_enc_bool(&e, p->passed);
         }
+        server_view_t ps;
+        phase_server_view(r, rep, i, &ps);
+        fs_enc_key_lit(&e, "server");
+        if (!ps.have) {
+            fs_enc_null(&e);
+        } else {
+            fs_enc_map_begin(&e);
+            enc_num(&e, "requests", ps.requests);
+            enc_num(&e, "shed", ps.shed);
+            enc_num(&e, "p50_ms_upper_bound", ps.p50_s * 1000);
+            enc_num(&e, "p99_ms_upper_bound", ps.p99_s * 1000);
+            fs_enc_map_end(&e);
+        }
         fs_enc_map_end(&e);
     }
     fs_enc_array_end(&e);
@@ -335,6 +375,7 @@ static int write_json(const fl_run_t *r, const fl_report_t *rep, const server_vi
         enc_s(&e, "criterion", r->knee.text);
         enc_num(&e, "max_error_share", r->knee.max_error_share);
         enc_num(&e, "rate", r->knee.found_rate);
+        enc_num(&e, "lowest_failed_rate", r->knee.failed_rate > 0 ? r->knee.failed_rate : NAN);
         fs_enc_map_end(&e);
     }
 
@@ -391,6 +432,7 @@ static int write_json(const fl_run_t *r, const fl_report_t *rep, const server_vi
         enc_num(&e, "p50_ms_upper_bound", sv->p50_s * 1000);
         enc_num(&e, "p99_ms_upper_bound", sv->p99_s * 1000);
         enc_num(&e, "p999_ms_upper_bound", sv->p999_s * 1000);
+        enc_num(&e, "source_age_max_s", sv->source_age_max_s);
         fs_enc_map_end(&e);
     }
     enc_s(&e, "metrics_before", rep->metrics_before);
@@ -410,7 +452,7 @@ static int write_json(const fl_run_t *r, const fl_report_t *rep, const server_vi
 
 static void md_latency_row(FILE *f, const char *label, const fs_hist_t *h, double per_s, const fl_counts_t *n)
 {
-    fprintf(f, "| %s | %.1f | %.2f | %.2f | %.2f | %.2f | %llu | %llu | %llu | %llu | %llu | %llu |\n", label, per_s,
+    fprintf(f, "| %s | %.1f | %.2f | %.2f | %.2f | %.2f | %llu | %llu | %llu | %llu | %llu | %llu |", label, per_s,
             (double)fs_hist_pct(h, 50) / 1000.0, (double)fs_hist_pct(h, 99) / 1000.0, (double)fs_hist_pct(h, 99.9) / 1000.0,
             (double)h->max_us / 1000.0, (unsigned long long)n->c[FL_C_2XX], (unsigned long long)n->c[FL_C_304],
             (unsigned long long)n->c[FL_C_429], (unsigned long long)n->c[FL_C_503],
@@ -434,19 +476,30 @@ static int write_md(const fl_run_t *r, const fl_report_t *rep, const server_view
             rep->mix_path ? "; saved as " : "", rep->mix_path ? rep->mix_path : "");
     fprintf(f, "- %.1f s%s; %llu sent, %llu answered\n", r->wall_s, r->interrupted ? ", **interrupted (Ctrl-C)**" : "",
             (unsigned long long)r->total.sent, (unsigned long long)r->total.done);
-    if (r->knee.enabled)
-        fprintf(f, "- **knee** (%s, at most %.0f%% not 2xx/304): %s\n", r->knee.text, r->knee.max_error_share * 100,
-                r->knee.found_rate > 0 ? "" : "no step passed");
-    if (r->knee.enabled && r->knee.found_rate > 0)
-        fprintf(f, "  **%.0f requests/s** is the highest rate that held\n", r->knee.found_rate);
+    if (r->knee.enabled && r->knee.found_rate <= 0)
+        fprintf(f, "- **knee** (%s, at most %.0f%% not 2xx/304): no step held; lower --knee-start\n", r->knee.text,
+                r->knee.max_error_share * 100);
+    else if (r->knee.enabled && r->knee.failed_rate <= 0)
+        fprintf(f, "- **knee** (%s, at most %.0f%% not 2xx/304): above **%.0f requests/s**, the highest rate tried, which held; "
+                   "raise --knee-steps or --knee-start\n",
+                r->knee.text, r->knee.max_error_share * 100, r->knee.found_rate);
+    else if (r->knee.enabled)
+        fprintf(f, "- **knee** (%s, at most %.0f%% not 2xx/304): **%.0f requests/s** held, %.0f did not\n", r->knee.text,
+                r->knee.max_error_share * 100, r->knee.found_rate, r->knee.failed_rate);
     fprintf(f, "\nLatency from the scheduled send time (open loop) or the send (closed loop), 2xx and 304 answers, ms.\n\n");
-    fprintf(f, "| phase | answered 2xx+304/s | p50 | p99 | p99.9 | max | 2xx | 304 | 429 | 503 | errors | bad body |\n");
-    fprintf(f, "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
+    fprintf(f, "| phase | answered 2xx+304/s | p50 | p99 | p99.9 | max | 2xx | 304 | 429 | 503 | errors | bad body | server p99 |\n");
+    fprintf(f, "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
     for (unsigned i = 0; i < r->phase_count; i++) {
         const fl_phase_t *p = &r->phases[i];
         char label[96];
+        server_view_t ps;
+        phase_server_view(r, rep, i, &ps);
         snprintf(label, sizeof(label), "%s%s", p->label, r->knee.enabled ? (p->passed ? " (passed)" : " (failed)") : "");
         md_latency_row(f, label, &p->ok, good_per_s(p), &p->n);
+        if (ps.have && !isnan(ps.p99_s))
+            fprintf(f, " <= %.3g |\n", ps.p99_s * 1000);
+        else
+            fprintf(f, " - |\n");
     }
     fprintf(f, "\nErrors: other statuses, connection failures and requests unanswered when the drain ended. "
                "Bad body: a 2xx that is not JSON or lacks its endpoint's top-level key.\n");
@@ -464,6 +517,8 @@ static int write_md(const fl_run_t *r, const fl_report_t *rep, const server_view
                 sv->by_status[0][4] + sv->by_status[1][4] + sv->by_status[2][4], sv->shed);
         fprintf(f, "| p50 | %.2f ms | <= %.3g ms |\n", (double)fs_hist_pct(&r->total_ok, 50) / 1000.0, sv->p50_s * 1000);
         fprintf(f, "| p99 | %.2f ms | <= %.3g ms |\n", (double)fs_hist_pct(&r->total_ok, 99) / 1000.0, sv->p99_s * 1000);
+        if (!isnan(sv->source_age_max_s))
+            fprintf(f, "| stalest source (seconds since its feed last changed) | | %.0f |\n", sv->source_age_max_s);
         fprintf(f, "\nThe server's figures are bucket upper bounds of `flightsearch_request_duration_seconds` (routing to "
                    "response, all answers); the client's include the network, TLS and any queueing before the server. "
                    "The server counts every client of the deployment, not only this run.\n");

@@ -364,6 +364,7 @@ static void knee_search(fl_run_t *r, fl_engine_t *e, unsigned *printed)
             break;
         fl_phase_t *p = &r->phases[idx];
         p->passed = step_passes(r, p);
+        p->metrics_after = fl_metrics_scrape(&r->target); /* the server's view of this step alone */
         fprintf(stderr, "flightsearch-load: %s: %s at p%g = %.2f ms, %.2f%% not 2xx/304\n", label, p->passed ? "passed" : "failed",
                     r->knee.pct, (double)fs_hist_pct(&p->ok, r->knee.pct) / 1000.0,
                     p->n.done ? 100.0 * (double)(p->n.done - p->n.c[FL_C_2XX] - p->n.c[FL_C_304]) / (double)p->n.done : 0.0);
@@ -384,6 +385,7 @@ static void knee_search(fl_run_t *r, fl_engine_t *e, unsigned *printed)
         }
     }
     r->knee.found_rate = lo;
+    r->knee.failed_rate = hi;
 }
 
 /* ---------------------------------------------------------------- the run */
