@@ -77,6 +77,7 @@ struct fl_engine {
     fl_engine_stats_t st;
     const char *protocol;
     unsigned rotor;
+    int last_errno; /* of the last failed connect, for the message */
 };
 
 int64_t fl_now_ns(void)
@@ -302,6 +303,7 @@ static int conn_open(fl_conn_t *c)
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     e->st.connects++;
     if (connect(fd, e->ai->ai_addr, e->ai->ai_addrlen) != 0 && errno != EINPROGRESS) {
+        e->last_errno = errno;
         e->st.connect_failures++;
         close(fd);
         c->retry_ns = fl_now_ns() + 100000000;
@@ -657,6 +659,7 @@ static void conn_connected(fl_conn_t *c)
     int soerr = 0;
     socklen_t len = sizeof(soerr);
     if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &soerr, &len) != 0 || soerr != 0) {
+        e->last_errno = soerr;
         connect_failed(c);
         return;
     }
@@ -918,8 +921,12 @@ fl_engine_t *fl_engine_new(const fl_target_t *t, const fl_engine_opts_t *o, int 
             break;
     }
     if (e->conns[0].state != S_READY) {
-        snprintf(err, errcap, "cannot connect to %s:%s%s", t->host, t->port,
-                 t->tls ? " (or the TLS handshake failed; see above)" : "");
+        if (e->last_errno != 0)
+            snprintf(err, errcap, "cannot connect to %s:%s: %s", t->host, t->port, strerror(e->last_errno));
+        else if (e->conns[0].state != S_CLOSED)
+            snprintf(err, errcap, "cannot connect to %s:%s: no answer in %d ms", t->host, t->port, timeout_ms);
+        else
+            snprintf(err, errcap, "cannot connect to %s:%s%s", t->host, t->port, t->tls ? ": the TLS handshake failed (above)" : "");
         fl_engine_free(e);
         return NULL;
     }

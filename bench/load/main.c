@@ -327,11 +327,13 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     /* the mix */
-    char mix_path[4096];
+    char mix_path[4096] = "";
+    fl_report_t rep = {.out_prefix = out, .mix_path = mix_path, .argv_text = argv_text};
+    int rc = 1;
     if (mix_file != NULL) {
         if (fl_mix_read(&mix, mix_file, err, sizeof(err)) != 0) {
             fprintf(stderr, "flightsearch-load: %s\n", err);
-            return 1;
+            goto done;
         }
         if (seed_given)
             mix.seed = dopt.seed;
@@ -341,7 +343,7 @@ int main(int argc, char **argv)
         dopt.streams = r->target.proto == FL_PROTO_H1 ? 1 : 50;
         if (fl_mix_discover(&mix, &r->target, &dopt, err, sizeof(err)) != 0) {
             fprintf(stderr, "flightsearch-load: %s\n", err);
-            return 1;
+            goto done;
         }
         char mixes[256] = "";
         for (int k = 0; k < FL_MIX_KINDS; k++)
@@ -361,31 +363,32 @@ int main(int argc, char **argv)
             snprintf(mix_path, sizeof(mix_path), "%s.mix", out);
         if (fl_mix_write(&mix, mix_path, err, sizeof(err)) != 0) {
             fprintf(stderr, "flightsearch-load: %s\n", err);
-            return 1;
+            goto done;
         }
         fprintf(stderr, "flightsearch-load: mix: %zu distinct queries written to %s (replay: --mix-file %s)\n", mix.count, mix_path,
                 mix_path);
-        if (discover_only)
-            return 0;
+        if (discover_only) {
+            rc = 0;
+            goto done;
+        }
     }
     if (fl_mix_ready(&mix, err, sizeof(err)) != 0) {
         fprintf(stderr, "flightsearch-load: %s\n", err);
-        return 1;
+        goto done;
     }
     r->mix = &mix;
 
     /* the run, between two scrapes of the target's /metrics */
-    fl_report_t rep = {.out_prefix = out, .mix_path = mix_path, .argv_text = argv_text};
     if (!fl_stop)
         rep.metrics_before = fl_metrics_scrape(&r->target);
     if (fl_run(r, err, sizeof(err)) != 0) {
         fprintf(stderr, "flightsearch-load: %s\n", err);
-        return 1;
+        goto done;
     }
     rep.metrics_after = fl_metrics_scrape(&r->target);
     if (fl_report_write(r, &rep, err, sizeof(err)) != 0) {
         fprintf(stderr, "flightsearch-load: %s\n", err);
-        return 1;
+        goto done;
     }
 
     const fl_counts_t *n = &r->total;
@@ -404,6 +407,8 @@ int main(int argc, char **argv)
         printf("knee (%s): above %.0f requests/s (no step failed)\n", r->knee.text, r->knee.found_rate);
     else if (r->knee.enabled)
         printf("knee (%s): %.0f requests/s held, %.0f did not\n", r->knee.text, r->knee.found_rate, r->knee.failed_rate);
+    rc = 0;
+done:
     free(rep.metrics_before);
     free(rep.metrics_after);
     fl_mix_free(&mix);
@@ -415,5 +420,5 @@ int main(int argc, char **argv)
     free(r->phases);
     for (unsigned i = 0; i < r->target.header_count; i++)
         free((void *)r->target.header_names[i]);
-    return 0;
+    return rc;
 }

@@ -573,6 +573,10 @@ static int run_gnuplot(const char *script)
 /* Returns 1 when the PNG was drawn, 0 when gnuplot is missing or failed (said on stderr). */
 static int write_png(const fl_run_t *r, const char *prefix)
 {
+    if (r->total_ok.count == 0) {
+        fprintf(stderr, "flightsearch-load: no 2xx or 304 answer: no latency to draw, no PNG\n");
+        return 0;
+    }
     if (!on_path("gnuplot")) {
         fprintf(stderr, "flightsearch-load: gnuplot is not installed (apt-get install gnuplot-nox): no PNG\n");
         return 0;

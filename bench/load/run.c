@@ -248,28 +248,44 @@ static unsigned phase_add(fl_run_t *r, const char *label, int closed, double rat
     return r->phase_count++;
 }
 
+/* When request i of an open-loop phase is due, in seconds from its start. The rate rises
+ * linearly from r0 to r1 over d seconds, so the requests due by t are r0 t + (r1 - r0) t^2 / 2d;
+ * request i is due when that count reaches i. Computed from i (not by adding intervals) so that
+ * rounding never adds or drops a request: a phase sends exactly the requests due before its end. */
+static double due_s(const fl_phase_t *p, uint64_t i)
+{
+    double r0 = p->rate0 > 0.1 ? p->rate0 : 0.1, a = (p->rate1 - p->rate0) / p->duration_s;
+    if (fabs(a) < 1e-9)
+        return (double)i / r0;
+    double disc = r0 * r0 + 2 * a * (double)i;
+    return disc < 0 ? 1e9 : (sqrt(disc) - r0) / a; /* a falling rate that reaches 0 first: never due */
+}
+
+static int64_t due_ns(const fl_phase_t *p, int64_t start, uint64_t i)
+{
+    double s = due_s(p, i);
+    return s > 1e8 ? INT64_MAX : start + (int64_t)(s * 1e9);
+}
+
 static void phase_run(fl_run_t *r, fl_engine_t *e, unsigned idx, unsigned *printed)
 {
     fl_phase_t *p = &r->phases[idx];
     int64_t start = fl_now_ns(), end = start + (int64_t)(p->duration_s * 1e9);
     p->start_s = (double)(start - r->start_ns) / 1e9;
-    double next = (double)start; /* the next due time, ns */
+    uint64_t seq = 0; /* the next request of the phase */
     uint64_t inflight_target = (uint64_t)r->eopts.connections * r->eopts.streams;
     int64_t now = start;
 
     while (!fl_stop && now < end) {
         int timeout = 10;
         if (!p->closed) {
-            for (unsigned burst = 0; next <= (double)now && next < (double)end && burst < 20000; burst++) {
-                double frac = (next - (double)start) / (p->duration_s * 1e9);
-                double rate = p->rate0 + (p->rate1 - p->rate0) * frac;
-                if (rate < 0.1)
-                    rate = 0.1;
-                second_at(r, (int64_t)next)->target_rate = rate;
-                submit(r, e, idx, (int64_t)next);
-                next += 1e9 / rate;
+            int64_t due = due_ns(p, start, seq);
+            for (unsigned burst = 0; due <= now && due < end && burst < 20000; burst++) {
+                second_at(r, due)->target_rate = p->rate0 + (p->rate1 - p->rate0) * (double)(due - start) / (p->duration_s * 1e9);
+                submit(r, e, idx, due);
+                due = due_ns(p, start, ++seq);
             }
-            double wait_ms = (next - (double)fl_now_ns()) / 1e6;
+            double wait_ms = (double)(due - fl_now_ns()) / 1e6;
             timeout = wait_ms < 1 ? 0 : (wait_ms > 10 ? 10 : (int)wait_ms);
         } else {
             while (fl_engine_pending(e) < inflight_target)
@@ -280,12 +296,10 @@ static void phase_run(fl_run_t *r, fl_engine_t *e, unsigned idx, unsigned *print
         now = fl_now_ns();
     }
     /* A generator that woke up late still sends everything that was due before the end: the
-     * count of an open-loop phase is rate x duration, however busy this machine was. */
-    while (!fl_stop && !p->closed && next < (double)end) {
-        double rate = p->rate1; /* the end of the phase */
-        second_at(r, (int64_t)next)->target_rate = rate;
-        submit(r, e, idx, (int64_t)next);
-        next += 1e9 / (rate < 0.1 ? 0.1 : rate);
+     * count of an open-loop phase is its rate x duration, however busy this machine was. */
+    for (int64_t due; !fl_stop && !p->closed && (due = due_ns(p, start, seq)) < end; seq++) {
+        second_at(r, due)->target_rate = p->rate0 + (p->rate1 - p->rate0) * (double)(due - start) / (p->duration_s * 1e9);
+        submit(r, e, idx, due);
     }
     p->actual_s = (double)((now < end ? now : end) - start) / 1e9;
 }
