@@ -691,7 +691,9 @@ static void conn_connected(fl_conn_t *c)
 static void conn_readable(fl_conn_t *c)
 {
     char buf[65536];
-    for (int rounds = 0; rounds < 16 && c->state == S_READY; rounds++) {
+    /* A plain socket is read up to 16 times per event (level-triggered: epoll says again if more
+     * is left). TLS must be read until OpenSSL holds nothing decrypted: epoll cannot see its buffer. */
+    for (int rounds = 0; c->state == S_READY && (rounds < 16 || (c->ssl != NULL && SSL_pending(c->ssl) > 0)); rounds++) {
         ssize_t n = conn_read(c, buf, sizeof(buf));
         if (n < 0) {
             conn_close(c, c->active > 0);
