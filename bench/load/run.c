@@ -321,7 +321,7 @@ static int step_passes(const fl_run_t *r, const fl_phase_t *p)
     if (p->n.done == 0 || good == 0)
         return 0;
     double bad = (double)(p->n.done - good + p->n.bad_shape) / (double)p->n.done;
-    return fs_hist_pct(&p->ok, r->knee.pct) <= r->knee.limit_us && bad <= r->knee.max_error_share &&
+    return fs_hist_pct(&p->ok, r->knee.pct) < r->knee.limit_us && bad <= r->knee.max_error_share &&
            p->n.sent >= (uint64_t)(0.95 * p->rate0 * p->duration_s);
 }
 
