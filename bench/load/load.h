@@ -230,7 +230,26 @@ typedef struct fl_run {
     double wall_s;
     char first_other[200]; /* the first unexpected answer, for the report */
     char first_bad_shape[200];
+
+    /* --check-sample N: a uniform sample (reservoir) of 2xx answers received under load, each
+     * asked again alone after the run and compared (took_us aside). */
+    unsigned sample_want;
+    uint64_t sample_seen, sample_rng;
+    struct fl_sample {
+        const char *path;
+        char *body; /* under load */
+        size_t len;
+        int alone_status;
+        size_t alone_len;
+        int same;
+    } *samples;
+    unsigned sample_count, sample_same;
 } fl_run_t;
+
+/** Asks each sampled query alone and compares the answers (call after the run). */
+void fl_check_samples(fl_run_t *r);
+/** 1 when two answers are byte for byte equal but for the digits of "took_us":N. */
+int fl_same_answer(const char *a, size_t alen, const char *b, size_t blen);
 
 /** Runs the configured shape against the target; sets run->interrupted on SIGINT/SIGTERM. */
 int fl_run(fl_run_t *r, char *err, size_t errcap);

@@ -58,6 +58,8 @@ static const char usage_text[] =
     "                         'WEIGHT PATH' or 'PATH'\n"
     "  --save-mix FILE        where the discovered mix is written (default PREFIX.mix)\n"
     "  --discover-only        write the mix and stop\n"
+    "  --check-sample N       after the run, ask N answers sampled under load again, alone, and\n"
+    "                         compare (took_us aside): load must not change an answer (default 0)\n"
     "  --seed N               seed of every random choice (default 1; a mix file's own seed\n"
     "                         unless given): the same file and seed send the same sequence\n"
     "\n"
@@ -255,6 +257,8 @@ int main(int argc, char **argv)
             dopt.origins = v;
         else if (strcmp(a, "--discover-routes") == 0)
             bad = parse_uint(v, &dopt.max_routes, 1);
+        else if (strcmp(a, "--check-sample") == 0)
+            bad = parse_uint(v, &r->sample_want, 0);
         else if (strcmp(a, "--draws") == 0)
             bad = parse_uint(v, &dopt.draws, 1);
         else if (strcmp(a, "--mix-file") == 0)
@@ -386,6 +390,7 @@ int main(int argc, char **argv)
         goto done;
     }
     rep.metrics_after = fl_metrics_scrape(&r->target);
+    fl_check_samples(r); /* after the scrape: these requests are not the run's */
     if (fl_report_write(r, &rep, err, sizeof(err)) != 0) {
         fprintf(stderr, "flightsearch-load: %s\n", err);
         goto done;
@@ -407,6 +412,9 @@ int main(int argc, char **argv)
         printf("knee (%s): above %.0f requests/s (no step failed)\n", r->knee.text, r->knee.found_rate);
     else if (r->knee.enabled)
         printf("knee (%s): %.0f requests/s held, %.0f did not\n", r->knee.text, r->knee.found_rate, r->knee.failed_rate);
+    if (r->sample_count > 0)
+        printf("answers under load compared with the same query asked alone: %u of %u identical\n", r->sample_same,
+               r->sample_count);
     rc = 0;
 done:
     free(rep.metrics_before);
@@ -420,5 +428,8 @@ done:
     free(r->phases);
     for (unsigned i = 0; i < r->target.header_count; i++)
         free((void *)r->target.header_names[i]);
+    for (unsigned i = 0; i < r->sample_count; i++)
+        free(r->samples[i].body);
+    free(r->samples);
     return rc;
 }

@@ -404,6 +404,30 @@ static int write_json(const fl_run_t *r, const fl_report_t *rep, const server_vi
     enc_u(&e, "connect_failures", r->estats.connect_failures);
     enc_u(&e, "failed_while_open", r->estats.conn_resets);
     fs_enc_map_end(&e);
+    fs_enc_key_lit(&e, "answer_check");
+    if (r->sample_count == 0) {
+        fs_enc_null(&e);
+    } else {
+        fs_enc_map_begin(&e);
+        enc_u(&e, "compared", r->sample_count);
+        enc_u(&e, "identical", r->sample_same);
+        fs_enc_key_lit(&e, "different");
+        fs_enc_array_begin(&e);
+        for (unsigned i = 0; i < r->sample_count; i++) {
+            const struct fl_sample *s = &r->samples[i];
+            if (s->same)
+                continue;
+            fs_enc_map_begin(&e);
+            enc_s(&e, "path", s->path);
+            enc_u(&e, "bytes_under_load", s->len);
+            fs_enc_key_lit(&e, "status_alone");
+            fs_enc_int(&e, s->alone_status);
+            enc_u(&e, "bytes_alone", s->alone_len);
+            fs_enc_map_end(&e);
+        }
+        fs_enc_array_end(&e);
+        fs_enc_map_end(&e);
+    }
     enc_s(&e, "first_other_status", r->first_other[0] ? r->first_other : NULL);
     enc_s(&e, "first_bad_shape", r->first_bad_shape[0] ? r->first_bad_shape : NULL);
 
@@ -503,6 +527,9 @@ static int write_md(const fl_run_t *r, const fl_report_t *rep, const server_view
     }
     fprintf(f, "\nErrors: other statuses, connection failures and requests unanswered when the drain ended. "
                "Bad body: a 2xx that is not JSON or lacks its endpoint's top-level key.\n");
+    if (r->sample_count > 0)
+        fprintf(f, "\nAnswers under load asked again alone after the run: %u of %u identical (took_us aside)%s\n",
+                r->sample_same, r->sample_count, r->sample_same < r->sample_count ? "; the others are listed in the JSON" : "");
     if (r->first_other[0])
         fprintf(f, "\nFirst unexpected answer: `%s`\n", r->first_other);
     if (r->first_bad_shape[0])

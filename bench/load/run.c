@@ -156,6 +156,70 @@ static void on_done(void *ctx, void *user, int status, const char *body, size_t 
     (void)len;
 }
 
+/* Reservoir sampling (Algorithm R) over the 2xx answers, on its own generator so that the mix's
+ * sequence does not depend on --check-sample. */
+static void sample_offer(fl_run_t *r, const char *path, const char *body, size_t len)
+{
+    uint64_t k = r->sample_seen++;
+    unsigned slot;
+    if (k < r->sample_want) {
+        slot = (unsigned)k;
+        r->sample_count = slot + 1;
+    } else {
+        uint64_t j = fl_rand(&r->sample_rng) % (k + 1);
+        if (j >= r->sample_want)
+            return;
+        slot = (unsigned)j;
+    }
+    struct fl_sample *s = &r->samples[slot];
+    char *copy = malloc(len + 1);
+    if (copy == NULL)
+        return;
+    memcpy(copy, body, len);
+    copy[len] = '\0';
+    free(s->body);
+    s->path = path;
+    s->body = copy;
+    s->len = len;
+}
+
+int fl_same_answer(const char *a, size_t alen, const char *b, size_t blen)
+{
+    static const char key[] = "\"took_us\":";
+    size_t i = 0, j = 0;
+    while (i < alen && j < blen) {
+        if (alen - i >= sizeof(key) - 1 && blen - j >= sizeof(key) - 1 && memcmp(a + i, key, sizeof(key) - 1) == 0 &&
+            memcmp(b + j, key, sizeof(key) - 1) == 0) {
+            i += sizeof(key) - 1;
+            j += sizeof(key) - 1;
+            while (i < alen && a[i] >= '0' && a[i] <= '9')
+                i++;
+            while (j < blen && b[j] >= '0' && b[j] <= '9')
+                j++;
+            continue;
+        }
+        if (a[i] != b[j])
+            return 0;
+        i++;
+        j++;
+    }
+    return i == alen && j == blen;
+}
+
+void fl_check_samples(fl_run_t *r)
+{
+    for (unsigned i = 0; i < r->sample_count && !fl_stop; i++) {
+        struct fl_sample *s = &r->samples[i];
+        char *body = NULL, err[256];
+        size_t len = 0;
+        s->alone_status = fl_fetch(&r->target, s->path, &body, &len, err, sizeof(err));
+        s->alone_len = len;
+        s->same = s->alone_status >= 200 && s->alone_status < 300 && fl_same_answer(s->body, s->len, body, len);
+        r->sample_same += (unsigned)s->same;
+        free(body);
+    }
+}
+
 /* The completion callback sees the path through the request's user data, kept beside it. */
 typedef struct rq_path {
     rq_t q;
@@ -176,6 +240,8 @@ static void on_done_checked(void *ctx, void *user, int status, const char *body,
     }
     if (cls == FL_C_OTHER)
         note(r->first_other, sizeof(r->first_other), qp->path, status, body, len);
+    if (cls == FL_C_2XX && r->sample_want > 0)
+        sample_offer(r, qp->path, body, len);
     on_done(ctx, user, status, body, len, sent_ns, done_ns, err); /* frees qp: rq_t is its first member */
 }
 
@@ -407,6 +473,11 @@ static void knee_search(fl_run_t *r, fl_engine_t *e, unsigned *printed)
 int fl_run(fl_run_t *r, char *err, size_t errcap)
 {
     r->eopts.done = on_done_checked;
+    if (r->sample_want > 0 && (r->samples = calloc(r->sample_want, sizeof(*r->samples))) == NULL) {
+        snprintf(err, errcap, "out of memory");
+        return -1;
+    }
+    r->sample_rng = r->mix->seed ^ 0x5a5a5a5a5a5a5a5aULL;
     r->eopts.ctx = r;
     fl_engine_t *e = fl_engine_new(&r->target, &r->eopts, 10000, err, errcap);
     if (e == NULL)

@@ -17,6 +17,8 @@ server's /metrics as scraped by curl, and the tool's report and mix files.
         shows them, with --private-sources, only to a bearer token of scope *)
     check.py same REPORT_A REPORT_B
         two runs of the same mix file and seed sent the same number of each query kind
+    check.py sample REPORT_JSON N
+        N answers were sampled under load and each equals the same query asked alone
 
 Exit 0 when every check holds; otherwise 1 with one line per failure.
 """
@@ -244,9 +246,19 @@ def check_same(a, b):
     return [] if ka == kb and ra["totals"]["sent"] == rb["totals"]["sent"] else [f"same: replays differ: {ka} vs {kb}"]
 
 
+def check_sample(report, n):
+    with open(report) as f:
+        ac = json.load(f)["answer_check"]
+    print(f"check sample: {ac}")
+    if ac is None or ac["compared"] != int(n) or ac["identical"] != int(n):
+        return [f"sample: expected {n} answers compared and identical, got {ac}"]
+    return []
+
+
 def main():
     cmd, args = sys.argv[1], sys.argv[2:]
-    fails = {"mix": check_mix, "count": check_count, "report": check_report, "key": check_key, "same": check_same}[cmd](*args)
+    fails = {"mix": check_mix, "count": check_count, "report": check_report, "key": check_key, "same": check_same,
+             "sample": check_sample}[cmd](*args)
     for f in fails:
         print("FAIL " + f)
     sys.exit(1 if fails else 0)

@@ -14,8 +14,9 @@
 #      without a key absent;
 #   4. TLS: without --insecure the self-signed certificate is refused (exit 1); with it, h2 by
 #      ALPN (and --header carrying the token), then HTTP/1.1 (--proto h1), counts exact;
-#   5. the same mix file and seed sent twice: the same number of each query kind; no report
-#      file holds the token;
+#   5. the same mix file and seed sent twice (once with --check-sample, whose draws must not
+#      disturb the mix's): the same number of each query kind; the 10 sampled answers equal the
+#      same queries asked alone (the data does not change here); no report file holds the token;
 #   6. weights from a query log: only its routes in the mix;
 #   and every report's files exist and parse (the PNG only when gnuplot is installed).
 # No latency is asserted. Only 127.0.0.1; every process started here is stopped here, by its pid.
@@ -108,9 +109,10 @@ if grep -l "$TOKEN" h2c.json h2c.md tls.json tls.md; then
 fi
 
 echo "== 5. replay: the same mix file and seed, twice"
-"$LOAD" "$URL" --mix-file all.mix --rate 300 --duration 1 --out replay_a --quiet
+"$LOAD" "$URL" --mix-file all.mix --rate 300 --duration 1 --check-sample 10 --out replay_a --quiet
 "$LOAD" "$URL" --mix-file all.mix --rate 300 --duration 1 --out replay_b --quiet
 check same replay_a.json replay_b.json
+check sample replay_a.json 10
 
 echo "== 6. a mix of one mix kind, weights from a query log"
 printf '%s\n' "/v1/search?origin=GRU&destination=LIS&date=$(date -u -d '+3 days' +%F)" \

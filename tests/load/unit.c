@@ -216,8 +216,20 @@ static void mix_file_and_sampler(void)
     rmdir(dir);
 }
 
+static void answers_compared(void)
+{
+    const char *a = "{\"count\":1,\"took_us\":17}", *b = "{\"count\":1,\"took_us\":123456}";
+    const char *c = "{\"count\":2,\"took_us\":17}", *d = "{\"count\":1,\"took_us\":17,\"x\":1}";
+    CHECK(fl_same_answer(a, strlen(a), a, strlen(a)));
+    CHECK(fl_same_answer(a, strlen(a), b, strlen(b))); /* only the time differs */
+    CHECK(!fl_same_answer(a, strlen(a), c, strlen(c)));
+    CHECK(!fl_same_answer(a, strlen(a), d, strlen(d))); /* one is a prefix of the other */
+    CHECK(!fl_same_answer(d, strlen(d), a, strlen(a)));
+}
+
 int main(void)
 {
+    answers_compared();
     hist_bounds();
     hist_percentiles();
     knee_criterion();
