@@ -13,6 +13,9 @@
  *   report.c  /metrics scrapes, and the JSON, Markdown and PNG (gnuplot) reports.
  *   main.c    the command line.
  *
+ * Reused, not rewritten: the server's JSON writer (src/enc.h) for the report, the loaders' pull
+ * reader (loaders/reader.h) for the answers, and hist.h is shared with tests/overload/loadgen.c.
+ *
  * Errors: functions return 0 or -1 and write a message naming what failed into an err buffer.
  * Threads: everything runs on the thread that calls main; nothing here is thread-safe.
  */
