@@ -228,6 +228,8 @@ typedef struct fl_run {
     unsigned sec_count, sec_cap;
     fl_counts_t total;
     fs_hist_t total_ok;
+    fs_hist_t kind_ok[FL_MIX_KINDS]; /* the same, per mix: a calendar is not a search */
+    fl_counts_t kind_n[FL_MIX_KINDS];
     fl_engine_stats_t estats;
     int64_t start_ns;
     double wall_s;

@@ -328,6 +328,18 @@ static int write_json(const fl_run_t *r, const fl_report_t *rep, const server_vi
     fs_enc_map_begin(&e);
     enc_counts(&e, &r->total);
     enc_latency(&e, "latency", &r->total_ok);
+    fs_enc_key_lit(&e, "per_mix");
+    fs_enc_map_begin(&e);
+    for (int k = 0; k < FL_MIX_KINDS; k++) {
+        if (r->kind_n[k].done == 0)
+            continue;
+        fs_enc_key(&e, fl_mix_names[k], strlen(fl_mix_names[k]));
+        fs_enc_map_begin(&e);
+        enc_counts(&e, &r->kind_n[k]);
+        enc_latency(&e, "latency", &r->kind_ok[k]);
+        fs_enc_map_end(&e);
+    }
+    fs_enc_map_end(&e);
     fs_enc_map_end(&e);
 
     fs_enc_key_lit(&e, "phases");
@@ -524,6 +536,22 @@ static int write_md(const fl_run_t *r, const fl_report_t *rep, const server_view
             fprintf(f, " <= %.3g |\n", ps.p99_s * 1000);
         else
             fprintf(f, " - |\n");
+    }
+    unsigned kinds = 0;
+    for (int k = 0; k < FL_MIX_KINDS; k++)
+        kinds += r->kind_n[k].done > 0;
+    if (kinds > 1) {
+        fprintf(f, "\nBy mix, over the whole run:\n\n");
+        fprintf(f, "| mix | answered 2xx+304/s | p50 | p99 | p99.9 | max | 2xx | 304 | 429 | 503 | errors | bad body |\n");
+        fprintf(f, "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
+        for (int k = 0; k < FL_MIX_KINDS; k++) {
+            const fl_counts_t *n = &r->kind_n[k];
+            double per_s = r->wall_s > 0 ? (double)(n->c[FL_C_2XX] + n->c[FL_C_304]) / r->wall_s : 0;
+            if (n->done > 0) {
+                md_latency_row(f, fl_mix_names[k], &r->kind_ok[k], per_s, n);
+                fprintf(f, "\n");
+            }
+        }
     }
     fprintf(f, "\nErrors: other statuses, connection failures and requests unanswered when the drain ended. "
                "Bad body: a 2xx that is not JSON or lacks its endpoint's top-level key.\n");

@@ -134,8 +134,8 @@ static void on_done(void *ctx, void *user, int status, const char *body, size_t 
     int cls = class_of(status, err);
     int64_t lat = (done_ns - q->sched_ns) / 1000;
     uint64_t us = lat > 0 ? (uint64_t)lat : 0;
-    fl_counts_t *cs[3] = {&ph->n, &s->n, &r->total};
-    for (int i = 0; i < 3; i++) {
+    fl_counts_t *cs[4] = {&ph->n, &s->n, &r->total, &r->kind_n[q->kind]};
+    for (int i = 0; i < 4; i++) {
         cs[i]->done++;
         cs[i]->c[cls]++;
         cs[i]->by_kind[q->kind]++;
@@ -145,6 +145,7 @@ static void on_done(void *ctx, void *user, int status, const char *body, size_t 
     if (cls == FL_C_2XX || cls == FL_C_304) {
         fs_hist_add(&ph->ok, us);
         fs_hist_add(&r->total_ok, us);
+        fs_hist_add(&r->kind_ok[q->kind], us);
         if (s->ok == NULL && (s->ok = calloc(1, sizeof(fs_hist_t))) == NULL) {
             fprintf(stderr, "flightsearch-load: out of memory\n");
             exit(1);

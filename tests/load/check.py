@@ -220,6 +220,8 @@ def check_report(prefix, protocol):
         fails.append("report: /metrics before and after missing")
     if sum(s["answered"] for s in rep["series"]) != rep["totals"]["answered"]:
         fails.append("report: the per-second series does not add up to the total")
+    if sum(m["answered"] for m in rep["totals"]["per_mix"].values()) != rep["totals"]["answered"]:
+        fails.append("report: the per-mix figures do not add up to the total")
     if not os.path.getsize(prefix + ".md"):
         fails.append(f"report: {prefix}.md is empty")
     print(f"check report: {prefix}.json ({len(rep['series'])} seconds, {len(rep['phases'])} phase(s)) and .md; "
