@@ -20,7 +20,7 @@
 #include <string.h>
 #include <time.h>
 #include <sys/mman.h>
-#include "index/index.h"
+#include "index/internal.h"
 
 struct fs_segment_builder {
     char source[FS_SOURCE_NAME_MAX + 1];
@@ -122,11 +122,8 @@ static fs_leg_t *leg_slot(fs_segment_builder_t *b)
     return &b->legs[b->leg_count];
 }
 
-int fs_segment_builder_add(fs_segment_builder_t *b, const fs_leg_in_t *in)
+int fs_leg_from_in(fs_leg_t *leg, const fs_leg_in_t *in, int64_t (*fare_id)(void *arg, const fs_fare_t *fare), void *arg)
 {
-    fs_leg_t *leg = leg_slot(b);
-    if (leg == NULL)
-        return FS_ENOMEM;
     memset(leg, 0, sizeof(*leg));
     int64_t dep_utc = fs_localtime_to_utc_min(in->departs), arr_utc = fs_localtime_to_utc_min(in->arrives);
     if (in->departs.day < 0 || in->departs.day > UINT16_MAX || arr_utc <= dep_utc || arr_utc - dep_utc > FS_MAX_DURATION_MIN)
@@ -145,12 +142,28 @@ int fs_segment_builder_add(fs_segment_builder_t *b, const fs_leg_in_t *in)
     for (int c = 0; c < FS_CABIN_COUNT; c++) {
         if ((in->cabin_mask & (1u << c)) == 0)
             continue;
-        int64_t fid = fare_intern(b, &in->fare[c]);
+        int64_t fid = fare_id(arg, &in->fare[c]);
         if (fid < 0)
             return (int)fid;
         unsigned seats = in->seats[c] > FS_MAX_SEATS ? FS_MAX_SEATS : in->seats[c];
         leg->cabin[c] = ((uint32_t)seats << 25) | (uint32_t)fid;
     }
+    return 0;
+}
+
+static int64_t builder_fare_id(void *arg, const fs_fare_t *fare)
+{
+    return fare_intern(arg, fare);
+}
+
+int fs_segment_builder_add(fs_segment_builder_t *b, const fs_leg_in_t *in)
+{
+    fs_leg_t *leg = leg_slot(b);
+    if (leg == NULL)
+        return FS_ENOMEM;
+    int r = fs_leg_from_in(leg, in, builder_fare_id, b);
+    if (r != 0)
+        return r;
     b->leg_count++;
     return 0;
 }
@@ -185,38 +198,32 @@ static int seed_fares(fs_segment_builder_t *b, const fs_segment_t *seg)
 int fs_segment_builder_add_segment(fs_segment_builder_t *b, const fs_segment_t *seg,
                                    int (*skip)(void *arg, const fs_leg_t *leg), void *arg)
 {
+    int seeded = 0;
     if (b->fare_count == 0 && b->fares == NULL) {
         int r = seed_fares(b, seg);
         if (r != 0)
             return r;
-        for (uint32_t i = 0; i < seg->leg_count; i++) {
-            if (skip != NULL && skip(arg, &seg->legs[i]))
+        seeded = 1; /* the legs' cabin words stay valid as they are */
+    }
+    for (uint32_t r = 0; r < seg->route_count; r++) {
+        for (uint32_t i = 0; i < seg->routes[r].count; i++) {
+            const fs_leg_t *src = &seg->routes[r].legs[i];
+            if (skip != NULL && skip(arg, src))
                 continue;
             fs_leg_t *leg = leg_slot(b);
             if (leg == NULL)
                 return FS_ENOMEM;
-            *leg = seg->legs[i];
+            *leg = *src;
+            for (int c = 0; c < FS_CABIN_COUNT && !seeded; c++) {
+                if ((src->cabin_mask & (1u << c)) == 0)
+                    continue;
+                int64_t fid = fare_intern(b, &seg->fares[FS_CABIN_FARE(src->cabin[c])]);
+                if (fid < 0)
+                    return (int)fid;
+                leg->cabin[c] = (src->cabin[c] & ~FS_MAX_FARES_PER_SEGMENT) | (uint32_t)fid;
+            }
             b->leg_count++;
         }
-        return 0;
-    }
-    for (uint32_t i = 0; i < seg->leg_count; i++) {
-        const fs_leg_t *src = &seg->legs[i];
-        if (skip != NULL && skip(arg, src))
-            continue;
-        fs_leg_t *leg = leg_slot(b);
-        if (leg == NULL)
-            return FS_ENOMEM;
-        *leg = *src;
-        for (int c = 0; c < FS_CABIN_COUNT; c++) {
-            if ((src->cabin_mask & (1u << c)) == 0)
-                continue;
-            int64_t fid = fare_intern(b, &seg->fares[FS_CABIN_FARE(src->cabin[c])]);
-            if (fid < 0)
-                return (int)fid;
-            leg->cabin[c] = (src->cabin[c] & ~FS_MAX_FARES_PER_SEGMENT) | (uint32_t)fid;
-        }
-        b->leg_count++;
     }
     return 0;
 }
@@ -297,52 +304,106 @@ static uint64_t route_hash(fs_airport_t origin, fs_airport_t destination)
     return fs_hash64(&od, sizeof(od));
 }
 
-/*
- * Builds the route table and its hash over legs sorted by (origin, destination, day, ...), and
- * hands legs to seg (seg->legs, seg->leg_count, seg->bytes). Shared by the builder and by segments
- * mapped back from a persisted image.
- */
-int fs_segment_index_routes(fs_segment_t *seg, const fs_leg_t *legs, size_t n)
+fs_leg_block_t *fs_leg_block_new(void *mem, size_t len, int mapped)
 {
+    fs_leg_block_t *b = calloc(1, sizeof(*b));
+    if (b == NULL)
+        return NULL;
+    b->refs = 1;
+    b->mapped = mapped;
+    b->mem = mem;
+    b->len = len;
+    return b;
+}
+
+static void leg_block_release(fs_leg_block_t *b)
+{
+    if (b == NULL || __atomic_sub_fetch(&b->refs, 1, __ATOMIC_ACQ_REL) != 0)
+        return;
+    if (b->mapped)
+        munmap(b->mem, b->len);
+    else
+        free(b->mem);
+    free(b);
+}
+
+/* Sets seg's route hash over its (sorted) routes; seg->bytes counts it. FS_ENOMEM. */
+int fs_segment_hash_routes(fs_segment_t *seg)
+{
+    size_t slot_count = 16;
+    while (slot_count < (size_t)seg->route_count * 2)
+        slot_count *= 2;
+    uint32_t *slots = calloc(slot_count, sizeof(*slots));
+    if (slots == NULL)
+        return FS_ENOMEM;
+    for (size_t i = 0; i < seg->route_count; i++) {
+        size_t s = route_hash(seg->routes[i].origin, seg->routes[i].destination) & (slot_count - 1);
+        while (slots[s] != 0)
+            s = (s + 1) & (slot_count - 1);
+        slots[s] = (uint32_t)i + 1;
+    }
+    seg->route_slots = slots;
+    seg->route_slot_mask = (uint32_t)(slot_count - 1);
+    return 0;
+}
+
+/* What seg holds alive: its tables, plus every block it references (shared blocks are counted by
+ * each segment that holds them: this is what freeing the source's history would give back). */
+void fs_segment_account(fs_segment_t *seg)
+{
+    size_t bytes = sizeof(*seg) + (size_t)seg->route_count * sizeof(fs_route_t) +
+                   ((size_t)seg->route_slot_mask + 1) * sizeof(uint32_t) + seg->block_count * sizeof(fs_leg_block_t *);
+    uint64_t leg_bytes = 0;
+    for (unsigned i = 0; i < seg->block_count; i++) {
+        bytes += seg->blocks[i]->mapped ? 0 : seg->blocks[i]->len;
+        leg_bytes += seg->blocks[i]->leg_bytes;
+    }
+    if (!seg->fares_in_block)
+        bytes += (size_t)seg->fare_count * sizeof(fs_fare_t);
+    seg->bytes = bytes;
+    seg->block_leg_bytes = leg_bytes;
+}
+
+/*
+ * Builds the route table and its hash over legs sorted by (origin, destination, day, ...), all in
+ * block, and gives block to seg (its one reference). Shared by the builder and by segments mapped
+ * back from a persisted image.
+ */
+int fs_segment_index_routes(fs_segment_t *seg, fs_leg_block_t *block, const fs_leg_t *legs, size_t n)
+{
+    seg->blocks = malloc(sizeof(void *)); /* block pointers */
+    if (seg->blocks == NULL) {
+        leg_block_release(block);
+        return FS_ENOMEM;
+    }
+    seg->blocks[0] = block;
+    seg->block_count = 1;
+    block->leg_bytes = n * sizeof(fs_leg_t);
     size_t route_count = 0;
     for (size_t i = 0; i < n; i++)
         if (i == 0 || legs[i].origin != legs[i - 1].origin || legs[i].destination != legs[i - 1].destination)
             route_count++;
     fs_route_t *routes = calloc(route_count ? route_count : 1, sizeof(*routes));
-    size_t slot_count = 16;
-    while (slot_count < route_count * 2)
-        slot_count *= 2;
-    uint32_t *slots = calloc(slot_count, sizeof(*slots));
-    seg->legs = legs;
     seg->leg_count = (uint32_t)n;
-    if (routes == NULL || slots == NULL) {
-        free(routes);
-        free(slots);
+    if (routes == NULL)
         return FS_ENOMEM;
-    }
     size_t r = 0;
     for (size_t i = 0; i < n; i++) {
         if (i == 0 || legs[i].origin != legs[i - 1].origin || legs[i].destination != legs[i - 1].destination) {
             routes[r].origin = legs[i].origin;
             routes[r].destination = legs[i].destination;
-            routes[r].first = (uint32_t)i;
+            routes[r].legs = &legs[i];
             routes[r].first_day = legs[i].day;
             r++;
         }
         routes[r - 1].count++;
         routes[r - 1].last_day = legs[i].day;
     }
-    for (size_t i = 0; i < route_count; i++) {
-        size_t s = route_hash(routes[i].origin, routes[i].destination) & (slot_count - 1);
-        while (slots[s] != 0)
-            s = (s + 1) & (slot_count - 1);
-        slots[s] = (uint32_t)i + 1;
-    }
     seg->routes = routes;
     seg->route_count = (uint32_t)route_count;
-    seg->route_slots = slots;
-    seg->route_slot_mask = (uint32_t)(slot_count - 1);
-    seg->bytes = sizeof(*seg) + n * sizeof(fs_leg_t) + route_count * sizeof(fs_route_t) + slot_count * sizeof(uint32_t);
+    if (fs_segment_hash_routes(seg) != 0)
+        return FS_ENOMEM;
+    fs_segment_account(seg);
     return 0;
 }
 
@@ -388,6 +449,7 @@ fs_segment_t *fs_segment_builder_finish(fs_segment_builder_t *b, uint64_t body_h
     }
     fs_segment_t *seg = calloc(1, sizeof(*seg));
     size_t n = b->leg_count;
+    int legs_given = 0;
     sort_item_t *items = malloc((n ? n : 1) * sizeof(*items));
     fs_leg_t *legs = malloc((n ? n : 1) * sizeof(*legs));
     if (seg == NULL || items == NULL || legs == NULL)
@@ -413,7 +475,11 @@ fs_segment_t *fs_segment_builder_finish(fs_segment_builder_t *b, uint64_t body_h
     free(b->legs);
     b->legs = NULL;
 
-    if (fs_segment_index_routes(seg, legs, n) != 0)
+    fs_leg_block_t *block = fs_leg_block_new(legs, (n ? n : 1) * sizeof(*legs), 0);
+    if (block == NULL)
+        goto fail;
+    legs_given = 1;
+    if (fs_segment_index_routes(seg, block, legs, n) != 0)
         goto fail; /* legs belong to seg now */
 
     /* NOLINTNEXTLINE(clang-analyzer-unix.Malloc): seg owns legs now; the analyzer lost it at the const argument */
@@ -427,12 +493,12 @@ fs_segment_t *fs_segment_builder_finish(fs_segment_builder_t *b, uint64_t body_h
     seg->fares = fares != NULL ? fares : b->fares;
     b->fares = NULL;
     seg->fare_count = (uint32_t)b->fare_count;
-    seg->bytes += b->fare_count * sizeof(fs_fare_t);
+    fs_segment_account(seg);
     fs_segment_builder_free(b);
     return seg;
 
 fail:
-    if (seg == NULL || seg->legs == NULL)
+    if (!legs_given)
         free(legs);
     fs_segment_free(seg);
     free(items);
@@ -444,12 +510,11 @@ void fs_segment_free(fs_segment_t *seg)
 {
     if (seg == NULL)
         return;
-    if (seg->mapping != NULL) {
-        munmap(seg->mapping, seg->mapping_len); /* legs and fares live in the mapped image */
-    } else {
-        free((void *)seg->legs);
+    if (!seg->fares_in_block)
         free((void *)seg->fares);
-    }
+    for (unsigned i = 0; i < seg->block_count; i++)
+        leg_block_release(seg->blocks[i]);
+    free(seg->blocks);
     free((void *)seg->routes);
     free((void *)seg->route_slots);
     free(seg);
@@ -472,6 +537,16 @@ const fs_route_t *fs_segment_route(const fs_segment_t *seg, fs_airport_t origin,
     }
 }
 
+const fs_leg_t *fs_segment_leg_at(const fs_segment_t *seg, uint32_t i)
+{
+    for (uint32_t r = 0; r < seg->route_count; r++) {
+        if (i < seg->routes[r].count)
+            return &seg->routes[r].legs[i];
+        i -= seg->routes[r].count;
+    }
+    return NULL;
+}
+
 /* First leg index in [lo, hi) whose day is >= day (legs of one route are sorted by day). */
 static uint32_t lower_bound_day(const fs_leg_t *legs, uint32_t lo, uint32_t hi, int32_t day)
 {
@@ -488,11 +563,12 @@ static uint32_t lower_bound_day(const fs_leg_t *legs, uint32_t lo, uint32_t hi, 
 void fs_route_days(const fs_segment_t *seg, const fs_route_t *route, int32_t from_day, int32_t to_day, uint32_t *first,
                    uint32_t *end)
 {
-    uint32_t lo = route->first, hi = route->first + route->count;
+    (void)seg;
+    uint32_t lo = 0, hi = route->count;
     if (to_day < (int32_t)route->first_day || from_day > (int32_t)route->last_day || from_day > to_day) {
         *first = *end = lo;
         return;
     }
-    *first = from_day <= (int32_t)route->first_day ? lo : lower_bound_day(seg->legs, lo, hi, from_day);
-    *end = to_day >= (int32_t)route->last_day ? hi : lower_bound_day(seg->legs, *first, hi, to_day + 1);
+    *first = from_day <= (int32_t)route->first_day ? lo : lower_bound_day(route->legs, lo, hi, from_day);
+    *end = to_day >= (int32_t)route->last_day ? hi : lower_bound_day(route->legs, *first, hi, to_day + 1);
 }

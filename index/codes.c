@@ -39,6 +39,8 @@ const char *fs_strerror(int err)
         return "queue full";
     case FS_ENOSPC:
         return "budget spent";
+    case FS_ELAGGED:
+        return "subscriber fell behind";
     default:
         return "unknown error";
     }

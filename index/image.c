@@ -79,14 +79,20 @@ int64_t fs_segment_write_image(const fs_segment_t *seg, int fd)
     if (st == NULL)
         return FS_ENOMEM;
     XXH64_reset(st, 0);
-    XXH64_update(st, seg->legs, legs_len);
+    for (uint32_t r = 0; r < seg->route_count; r++)
+        XXH64_update(st, seg->routes[r].legs, (size_t)seg->routes[r].count * sizeof(fs_leg_t));
     XXH64_update(st, seg->fares, fares_len);
     h.payload_hash = XXH64_digest(st);
     XXH64_freeState(st);
     h.header_hash = XXH64(&h, offsetof(image_header_t, header_hash), 0);
     memcpy(hbuf, &h, sizeof(h));
-    if (write_all(fd, hbuf, sizeof(hbuf)) != 0 || write_all(fd, seg->legs, legs_len) != 0 ||
-        write_all(fd, seg->fares, fares_len) != 0)
+    if (write_all(fd, hbuf, sizeof(hbuf)) != 0)
+        return FS_EIO;
+    /* route by route: a delta's segment has its legs in several blocks, in route order */
+    for (uint32_t r = 0; r < seg->route_count; r++)
+        if (write_all(fd, seg->routes[r].legs, (size_t)seg->routes[r].count * sizeof(fs_leg_t)) != 0)
+            return FS_EIO;
+    if (write_all(fd, seg->fares, fares_len) != 0)
         return FS_EIO;
     return (int64_t)(sizeof(hbuf) + legs_len + fares_len);
 }
@@ -140,16 +146,22 @@ fs_segment_t *fs_segment_map_image(const char *path, char *err, size_t errcap)
         return NULL;
     }
     const fs_leg_t *legs = (const fs_leg_t *)((const char *)map + FS_IMAGE_HEADER_SIZE);
-    seg->mapping = map;
-    seg->mapping_len = len;
+    fs_leg_block_t *block = fs_leg_block_new(map, len, 1);
+    if (block == NULL) {
+        free(seg);
+        munmap(map, len);
+        snprintf(err, errcap, "%s: out of memory", path);
+        return NULL;
+    }
     memcpy(seg->source, h.source, strnlen(h.source, FS_SOURCE_NAME_MAX)); /* calloc'd: NUL-terminated */
     seg->sequence = h.sequence;
     seg->generated_at = h.generated_at;
     seg->updated_at = h.updated_at;
     seg->body_hash = h.body_hash;
     seg->fares = (const fs_fare_t *)(legs + h.leg_count);
+    seg->fares_in_block = 1;
     seg->fare_count = h.fare_count;
-    if (fs_segment_index_routes(seg, legs, h.leg_count) != 0) {
+    if (fs_segment_index_routes(seg, block, legs, h.leg_count) != 0) {
         fs_segment_free(seg);
         snprintf(err, errcap, "%s: out of memory", path);
         return NULL;

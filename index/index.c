@@ -30,8 +30,22 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/eventfd.h>
 #include <ck_pr.h>
+#include <ck_ring.h>
 #include "index/index.h"
+
+/* A change-set subscriber (index.h): a ring filled under publish_lock by the one committing
+ * writer, drained by the one consumer. dropped (atomic) > 0 means the ring overflowed: the writer
+ * then drops every set until the consumer, finding its ring empty, takes the count. */
+struct fs_subscription {
+    ck_ring_t ring;
+    ck_ring_buffer_t *buffer;
+    uint64_t dropped;
+    int fd;
+    struct fs_subscription *next; /* under publish_lock */
+};
 
 
 struct fs_index {
@@ -45,6 +59,8 @@ struct fs_index {
     int tsan_sync;
     fs_index_thread_t **owned;    /* records fs_index_thread_get allocated; under publish_lock */
     size_t owned_count, owned_cap;
+    fs_subscription_t *subscribers; /* under publish_lock */
+    int subscriber_count;           /* atomic: read by writers deciding whether to list changes */
 };
 
 fs_index_t *fs_index_new(void)
@@ -250,12 +266,17 @@ static void epoch_wait_yield(ck_epoch_t *epoch, ck_epoch_record_t *record, void 
     sched_yield();
 }
 
+void fs_index_synchronize(fs_index_t *idx)
+{
+    ck_epoch_synchronize_wait(&idx->epoch, epoch_wait_yield, NULL);
+    FS_TSAN_ACQUIRE(&idx->tsan_sync);
+}
+
 /* Waits for readers of old, then drops its references (freeing what nothing lists any more). */
 static void reclaim(fs_index_t *idx, fs_index_thread_t *th, fs_generation_t *old)
 {
     (void)th;
-    ck_epoch_synchronize_wait(&idx->epoch, epoch_wait_yield, NULL);
-    FS_TSAN_ACQUIRE(&idx->tsan_sync);
+    fs_index_synchronize(idx);
     /* segments are freed under the lock: no list to allocate (reclaiming cannot fail), and only
      * writers wait for it */
     pthread_mutex_lock(&idx->publish_lock);
@@ -306,16 +327,144 @@ void fs_index_publish_abort(fs_index_t *idx, fs_publish_t *p)
     p->next = NULL;
 }
 
-int64_t fs_index_publish_commit(fs_index_t *idx, fs_index_thread_t *th, fs_publish_t *p, fs_segment_t *seg)
+/* Under publish_lock: hands cs to every subscriber, in commit (generation) order. */
+static void deliver_locked(fs_index_t *idx, fs_change_set_t *cs)
+{
+    for (fs_subscription_t *sub = idx->subscribers; sub != NULL; sub = sub->next) {
+        if (__atomic_load_n(&sub->dropped, __ATOMIC_ACQUIRE) > 0) {
+            __atomic_add_fetch(&sub->dropped, 1, __ATOMIC_ACQ_REL); /* behind: drop until it has been told */
+            continue;
+        }
+        __atomic_add_fetch(&cs->refs, 1, __ATOMIC_RELAXED);
+        FS_TSAN_RELEASE(cs); /* ck_ring's fences are invisible to TSan: state the hand-off */
+        if (!ck_ring_enqueue_spsc(&sub->ring, sub->buffer, cs)) {
+            __atomic_sub_fetch(&cs->refs, 1, __ATOMIC_RELAXED);
+            __atomic_add_fetch(&sub->dropped, 1, __ATOMIC_ACQ_REL);
+            continue;
+        }
+        uint64_t one = 1;
+        ssize_t w = write(sub->fd, &one, sizeof(one)); /* a wake-up; a full counter already wakes */
+        (void)w;
+    }
+}
+
+int64_t fs_index_publish_commit_changes(fs_index_t *idx, fs_index_thread_t *th, fs_publish_t *p, fs_segment_t *seg,
+                                        fs_change_set_t *changes)
 {
     fs_generation_t *old = NULL;
     pthread_mutex_lock(&idx->publish_lock);
     idx->reserved -= (unsigned)p->adds;
     int64_t r = swap_locked(idx, p->next, seg, NULL, &old); /* with a segment: cannot fail */
+    if (changes != NULL) {
+        changes->generation = (uint64_t)r;
+        deliver_locked(idx, changes);
+    }
     pthread_mutex_unlock(&idx->publish_lock);
+    fs_change_set_release(changes);
     p->next = NULL;
     reclaim(idx, th, old);
     return r;
+}
+
+int64_t fs_index_publish_commit(fs_index_t *idx, fs_index_thread_t *th, fs_publish_t *p, fs_segment_t *seg)
+{
+    return fs_index_publish_commit_changes(idx, th, p, seg, NULL);
+}
+
+void fs_index_segment_hold(fs_index_t *idx, const fs_segment_t *seg)
+{
+    pthread_mutex_lock(&idx->publish_lock);
+    ((fs_segment_t *)seg)->refs++; /* refs is writer-side state, not part of the immutable contents */
+    pthread_mutex_unlock(&idx->publish_lock);
+}
+
+void fs_index_segment_release(fs_index_t *idx, const fs_segment_t *seg)
+{
+    pthread_mutex_lock(&idx->publish_lock);
+    int last = --((fs_segment_t *)seg)->refs == 0;
+    pthread_mutex_unlock(&idx->publish_lock);
+    if (last)
+        fs_segment_free((fs_segment_t *)seg);
+}
+
+fs_subscription_t *fs_index_subscribe(fs_index_t *idx, unsigned capacity)
+{
+    unsigned size = 4;
+    while (size < capacity + 1 && size < (1u << 20))
+        size *= 2;
+    fs_subscription_t *sub = calloc(1, sizeof(*sub));
+    if (sub == NULL)
+        return NULL;
+    sub->buffer = calloc(size, sizeof(*sub->buffer));
+    sub->fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (sub->buffer == NULL || sub->fd < 0) {
+        if (sub->fd >= 0)
+            close(sub->fd);
+        free(sub->buffer);
+        free(sub);
+        return NULL;
+    }
+    ck_ring_init(&sub->ring, size);
+    pthread_mutex_lock(&idx->publish_lock);
+    sub->next = idx->subscribers;
+    idx->subscribers = sub;
+    __atomic_add_fetch(&idx->subscriber_count, 1, __ATOMIC_RELEASE);
+    pthread_mutex_unlock(&idx->publish_lock);
+    return sub;
+}
+
+void fs_index_unsubscribe(fs_index_t *idx, fs_subscription_t *sub)
+{
+    if (sub == NULL)
+        return;
+    pthread_mutex_lock(&idx->publish_lock);
+    for (fs_subscription_t **p = &idx->subscribers; *p != NULL; p = &(*p)->next)
+        if (*p == sub) {
+            *p = sub->next;
+            break;
+        }
+    __atomic_sub_fetch(&idx->subscriber_count, 1, __ATOMIC_RELEASE);
+    pthread_mutex_unlock(&idx->publish_lock);
+    fs_change_set_t *cs;
+    while (ck_ring_dequeue_spsc(&sub->ring, sub->buffer, &cs))
+        fs_change_set_release(cs);
+    close(sub->fd);
+    free(sub->buffer);
+    free(sub);
+}
+
+int fs_subscription_next(fs_subscription_t *sub, fs_change_set_t **out, uint64_t *dropped)
+{
+    fs_change_set_t *cs;
+    if (ck_ring_dequeue_spsc(&sub->ring, sub->buffer, &cs)) {
+        FS_TSAN_ACQUIRE(cs);
+        *out = cs;
+        return 1;
+    }
+    uint64_t n = __atomic_exchange_n(&sub->dropped, 0, __ATOMIC_ACQ_REL);
+    if (n > 0) {
+        *dropped = n;
+        return FS_ELAGGED;
+    }
+    uint64_t count;
+    ssize_t r = read(sub->fd, &count, sizeof(count)); /* drain the wake-ups; the ring is the truth */
+    (void)r;
+    if (ck_ring_dequeue_spsc(&sub->ring, sub->buffer, &cs)) { /* queued between the two looks */
+        FS_TSAN_ACQUIRE(cs);
+        *out = cs;
+        return 1;
+    }
+    return 0;
+}
+
+int fs_subscription_fd(const fs_subscription_t *sub)
+{
+    return sub->fd;
+}
+
+int fs_index_has_subscribers(fs_index_t *idx)
+{
+    return __atomic_load_n(&idx->subscriber_count, __ATOMIC_ACQUIRE) > 0;
 }
 
 int64_t fs_index_publish_segment(fs_index_t *idx, fs_index_thread_t *th, fs_segment_t *seg)

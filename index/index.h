@@ -38,6 +38,7 @@
 #define FS_ETIMEDOUT (-110) /* a search ran past its deadline */
 #define FS_EBUSY (-16)    /* one queue is full (a source's pushes); retry later */
 #define FS_ENOSPC (-28)   /* a process-wide budget is spent (bytes of queued pushes); retry later */
+#define FS_ELAGGED (-75)  /* a subscriber fell behind: change sets were dropped for it */
 
 /** Returns a static English description of an FS_E* code. Any thread. */
 const char *fs_strerror(int err);
@@ -188,13 +189,30 @@ int64_t fs_leg_arrives_utc_min(const fs_leg_t *leg);
 /** The largest --max-sources accepted: every publish allocates 8 bytes per allowed source. */
 #define FS_MAX_SOURCES_LIMIT 100000
 
-/** A route's legs within a segment: legs[first .. first+count) share origin and destination and
- *  are sorted by (day, dep_minute, carrier, flight). */
+/** A route's legs within a segment: legs[0 .. count) share origin and destination and are sorted
+ *  by (day, dep_minute, carrier, flight). The array may be shared with other segments of the same
+ *  source (a delta's segment points at every route array it did not change). */
 typedef struct fs_route {
     fs_airport_t origin, destination;
-    uint32_t first, count;
+    uint32_t count;
     uint16_t first_day, last_day;
+    const fs_leg_t *legs;
 } fs_route_t;
+
+/**
+ * Memory that route arrays (and, for a mapped image, the fare table) live in: one allocation or
+ * one read-only file mapping. Successive segments of a source share blocks: a delta's segment
+ * takes a reference on each block of its base and adds one block with the routes it rebuilt.
+ * refs is atomic: the loader that builds on a base takes references while another writer may be
+ * reclaiming an older segment of the same source. Freed (or unmapped) by the last release.
+ */
+typedef struct fs_leg_block {
+    unsigned refs;
+    int mapped;       /* mem is a file mapping of len bytes, else malloc'd */
+    void *mem;
+    size_t len;
+    size_t leg_bytes; /* bytes of legs in it (for the waste ratio) */
+} fs_leg_block_t;
 
 /** Everything one source published. Immutable once built; owned by the generations that list it
  *  (reference counted by the writer side only, under the publish mutex). */
@@ -205,25 +223,29 @@ typedef struct fs_segment {
     int64_t updated_at;     /* unix seconds, when this segment was published */
     uint64_t body_hash;     /* xxHash64 of the feed body that produced it (duplicate detection) */
 
-    const fs_leg_t *legs;   /* sorted by (origin, destination, day, dep_minute, carrier, flight) */
-    uint32_t leg_count;
-    const fs_fare_t *fares;
+    uint32_t leg_count;       /* sum of the routes' counts */
+    const fs_fare_t *fares;   /* a leg's cabin word indexes it */
     uint32_t fare_count;
-    const fs_route_t *routes; /* sorted by (origin, destination) */
+    const fs_route_t *routes; /* sorted by (origin, destination); each with its own leg array */
     uint32_t route_count;
     const uint32_t *route_slots; /* open-addressing table: route index + 1, 0 = empty */
     uint32_t route_slot_mask;
 
     uint64_t generation;    /* the generation that published it (set at publish) */
     unsigned refs;          /* writer-side only */
-    size_t bytes;           /* heap bytes owned by this segment */
-    void *mapping;          /* non-NULL: legs and fares live in this read-only file mapping */
-    size_t mapping_len;
+    size_t bytes;           /* heap bytes this segment holds alive: its tables and its blocks */
+    fs_leg_block_t **blocks; /* the blocks its routes' legs live in, one reference each */
+    unsigned block_count;
+    int fares_in_block;     /* fares point into a mapped block (not freed with the segment) */
+    uint64_t block_leg_bytes; /* legs bytes in all blocks: leg_count * 40 plus what deltas replaced */
 } fs_segment_t;
 
 /** Finds the route origin->destination in a segment, or NULL. Any thread, read side. */
 const fs_route_t *fs_segment_route(const fs_segment_t *seg, fs_airport_t origin, fs_airport_t destination);
-/** Index range [*first, *end) of the legs of a route whose day lies in [from_day, to_day]. */
+/** The i-th leg of seg in (origin, destination, day, dep_minute, carrier, flight) order, i <
+ *  leg_count. O(routes): for tests and tools, not for the search path. */
+const fs_leg_t *fs_segment_leg_at(const fs_segment_t *seg, uint32_t i);
+/** Index range [*first, *end) within route->legs of the legs whose day lies in [from_day, to_day]. */
 void fs_route_days(const fs_segment_t *seg, const fs_route_t *route, int32_t from_day, int32_t to_day, uint32_t *first,
                    uint32_t *end);
 
@@ -243,6 +265,78 @@ void fs_segment_builder_free(fs_segment_builder_t *b);
 /** Frees a segment no generation lists any more. Writer side. */
 void fs_segment_free(fs_segment_t *seg);
 
+/* ------------------------------------------------------------- changes */
+
+/** What one publish changed for one leg, cabin by cabin. A cabin is open when it is present with
+ *  at least 1 seat. opened: not open before, open after; closed: the reverse; seats: open before
+ *  and after with another count; repriced: present before and after with other miles, taxes or
+ *  currency. A leg present on one side only is added or removed (and its open cabins opened or
+ *  closed). Legs whose only change is elsewhere (times, last_seen) are not listed. */
+typedef struct fs_change {
+    uint64_t key;               /* fs_leg_key */
+    fs_airport_t destination;   /* the leg's after the change, or before it when removed */
+    uint8_t added, removed;
+    uint8_t opened, closed, seats, repriced; /* cabin bit masks */
+    uint8_t old_seats[FS_CABIN_COUNT], new_seats[FS_CABIN_COUNT]; /* 0 where the cabin is absent */
+    uint32_t old_miles[FS_CABIN_COUNT], new_miles[FS_CABIN_COUNT];
+} fs_change_t;
+
+typedef struct fs_change_counts {
+    uint64_t opened, closed, seats, repriced; /* (leg, cabin) pairs */
+    uint64_t added, removed;                  /* legs */
+} fs_change_counts_t;
+
+/**
+ * A publish's change set against the previous state of its source. counts always; entries only
+ * when want_entries was set before it was filled (a subscriber wants them: a snapshot's diff
+ * then costs memory per changed leg). Owned by its filler until published with
+ * fs_index_publish_commit_changes; from then immutable and reference counted (refs atomic), each
+ * subscriber releasing its reference with fs_change_set_release.
+ */
+typedef struct fs_change_set {
+    char source[FS_SOURCE_NAME_MAX + 1];
+    uint64_t sequence, generation; /* generation: set at publish */
+    int snapshot;                  /* 1: a snapshot's diff (or a retirement), 0: a delta */
+    int want_entries;
+    fs_change_counts_t counts;
+    fs_change_t *entries;
+    size_t entry_count, entry_cap;
+    unsigned refs;
+} fs_change_set_t;
+
+/** A zeroed change set on the heap for source (refs 1). NULL on ENOMEM. */
+fs_change_set_t *fs_change_set_new(const char *source, int want_entries);
+/** Drops a reference; frees at zero. NULL is ignored. */
+void fs_change_set_release(fs_change_set_t *cs);
+
+/**
+ * The change set from old (NULL: the source had nothing) to new (NULL: retired), over every leg
+ * of both: one merge of two sorted route lists, O(legs). FS_ENOMEM (entries).
+ */
+int fs_segment_diff(const fs_segment_t *old, const fs_segment_t *new_seg, fs_change_set_t *changes);
+
+/**
+ * A delta applied to base (NULL: an empty source) without a pass over base: upserts (validated
+ * legs, keys unique among them) replace or add legs by key, removes (fs_leg_key values) drop them;
+ * a key both removed and upserted ends upserted. Only the routes that hold a touched leg are
+ * rebuilt (into one new block); every other route array and block is shared with base. Cost:
+ * O(k log k) for the k changes, a probe of each route from a touched key's origin, plus copying
+ * the route table (O(routes)) and the fare table (O(fares)), both flat memcpy-like passes.
+ * changes (may be NULL) receives the change set, *removed_hits how many removes found a leg.
+ * Returns the next segment (refs 0), or NULL with *rc (FS_ENOMEM, FS_ERANGE: fare table full).
+ */
+fs_segment_t *fs_segment_apply_delta(const fs_segment_t *base, const char *source, uint64_t sequence,
+                                     int64_t generated_at, uint64_t body_hash, const fs_leg_in_t *upserts,
+                                     size_t n_upserts, const uint64_t *removes, size_t n_removes,
+                                     fs_change_set_t *changes, uint64_t *removed_hits, int *rc);
+
+/** Bytes held alive by seg that no route of it uses any more (legs replaced by later deltas,
+ *  still in shared blocks): what a compaction (fs_segment_flatten) would give back. */
+uint64_t fs_segment_waste_bytes(const fs_segment_t *seg);
+/** A copy of seg in one fresh block with only the fares its legs use (same source, sequence,
+ *  times, body hash). O(legs). NULL on ENOMEM. */
+fs_segment_t *fs_segment_flatten(const fs_segment_t *seg);
+
 /*
  * Segment images: a segment's legs and fares are flat and pointerless, so they are persisted as
  * they are in memory (little-endian x86-64 layout) and mapped back read-only at start-up; only the
@@ -254,9 +348,13 @@ void fs_segment_free(fs_segment_t *seg);
 /** Writes seg's image to fd from its current offset. Returns bytes written or a negative FS_E*
  *  (FS_EIO with errno set). The caller owns durability (fsync, rename). */
 int64_t fs_segment_write_image(const fs_segment_t *seg, int fd);
-/** Builds seg's route table over legs already sorted like a segment's and gives legs to seg.
- *  Used by the builder and by image loading. FS_ENOMEM. */
-int fs_segment_index_routes(fs_segment_t *seg, const fs_leg_t *legs, size_t n);
+/** Builds seg's route table over legs already sorted like a segment's, all in block (which seg
+ *  takes over: its one reference). Used by the builder and by image loading. FS_ENOMEM (block
+ *  is then still seg's, released by fs_segment_free). */
+int fs_segment_index_routes(fs_segment_t *seg, fs_leg_block_t *block, const fs_leg_t *legs, size_t n);
+/** A block over mem (malloc'd, or a mapping when mapped) with one reference. NULL on ENOMEM (mem
+ *  is then not taken). */
+fs_leg_block_t *fs_leg_block_new(void *mem, size_t len, int mapped);
 /** Maps an image file and returns its segment (refs = 0), or NULL with a sentence in err: a
  *  truncated file, a bad magic or version, or a checksum mismatch is refused. */
 fs_segment_t *fs_segment_map_image(const char *path, char *err, size_t errcap);
@@ -293,6 +391,12 @@ void fs_index_thread_put(fs_index_t *idx, fs_index_thread_t *th);
 const fs_generation_t *fs_index_read_begin(fs_index_t *idx, fs_index_thread_t *th);
 void fs_index_read_end(fs_index_t *idx, fs_index_thread_t *th);
 
+/** Returns once every read section that was open at the call has ended: after it, memory that a
+ *  reader could only have reached before the call (an unpublished pointer) can be freed. For data
+ *  that rides on the index's read sections (the feeds status table). Writers only: it waits, so
+ *  never on an event loop, and never inside a read section of the calling thread. */
+void fs_index_synchronize(fs_index_t *idx);
+
 /** Legs in the current generation (enters and leaves a read section). */
 uint64_t fs_index_leg_count(fs_index_t *idx, fs_index_thread_t *th);
 /** The number of the current generation, without entering a section: only where no generation can
@@ -321,6 +425,33 @@ typedef struct fs_publish {
 int fs_index_publish_prepare(fs_index_t *idx, const char *source, fs_publish_t *p);
 int64_t fs_index_publish_commit(fs_index_t *idx, fs_index_thread_t *th, fs_publish_t *p, fs_segment_t *seg);
 void fs_index_publish_abort(fs_index_t *idx, fs_publish_t *p);
+/** commit, handing changes (may be NULL; consumed: its reference passes to the index) to the
+ *  subscribers in publish order, stamped with the new generation number. */
+int64_t fs_index_publish_commit_changes(fs_index_t *idx, fs_index_thread_t *th, fs_publish_t *p, fs_segment_t *seg,
+                                        fs_change_set_t *changes);
+
+/**
+ * Change-set subscribers (the watches, the replicas). Each has a bounded single-consumer ring
+ * filled at commit, under the publish mutex, in generation order. A publish never waits for a
+ * subscriber: when its ring is full the set is dropped for that subscriber, and so is every later
+ * one until the subscriber has drained its ring and been told, by FS_ELAGGED with the number
+ * dropped, that it missed some (it must then resynchronise from a generation). So a subscriber
+ * sees a gapless prefix, then the gap, then what follows it, never sets out of order.
+ * subscribe/unsubscribe: writer-side threads (they take the publish mutex). next/fd: the one
+ * consumer thread, lock-free, never waiting.
+ */
+typedef struct fs_subscription fs_subscription_t;
+/** capacity: change sets held at most (rounded up to a power of two, >= 4). NULL on ENOMEM. */
+fs_subscription_t *fs_index_subscribe(fs_index_t *idx, unsigned capacity);
+/** Removes and frees sub, releasing the change sets still in its ring. */
+void fs_index_unsubscribe(fs_index_t *idx, fs_subscription_t *sub);
+/** 1 with *out (the caller releases it), 0 when nothing is waiting, FS_ELAGGED with *dropped
+ *  when sets were dropped since the last one returned. */
+int fs_subscription_next(fs_subscription_t *sub, fs_change_set_t **out, uint64_t *dropped);
+/** An eventfd (EFD_NONBLOCK) that becomes readable when a set was queued: for poll/epoll. */
+int fs_subscription_fd(const fs_subscription_t *sub);
+/** Whether anyone subscribes (a writer then asks for change-set entries). Any thread. */
+int fs_index_has_subscribers(fs_index_t *idx);
 
 /**
  * Prepare and commit in one call. Consumes seg. Returns the new generation number (> 0), or
@@ -329,6 +460,12 @@ void fs_index_publish_abort(fs_index_t *idx, fs_publish_t *p);
  * event-loop thread).
  */
 int64_t fs_index_publish_segment(fs_index_t *idx, fs_index_thread_t *th, fs_segment_t *seg);
+/** Keeps seg alive after the generations listing it are gone, for a background writer that reads
+ *  it (compaction writing its image): one more reference, under the publish mutex. Writer-side
+ *  threads; seg must be listed by the current generation when held. */
+void fs_index_segment_hold(fs_index_t *idx, const fs_segment_t *seg);
+/** Drops a hold; frees seg when nothing lists or holds it any more. */
+void fs_index_segment_release(fs_index_t *idx, const fs_segment_t *seg);
 /** Publishes a generation without the named source. FS_ENOENT when there is none, FS_ENOMEM.
  *  Writer only. */
 int64_t fs_index_retire_source(fs_index_t *idx, fs_index_thread_t *th, const char *source);

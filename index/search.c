@@ -202,7 +202,7 @@ static void nonstop(const fs_generation_t *gen, const fs_search_query_t *q, budg
                 uint32_t i, end;
                 fs_route_days(seg, route, q->start_day, q->end_day, &i, &end);
                 for (; i < end; i++) {
-                    const fs_leg_t *leg = &seg->legs[i];
+                    const fs_leg_t *leg = &route->legs[i];
                     if (budget_spent(b))
                         return;
                     if (!carrier_wanted(q, leg->carrier) || !departure_wanted(q, leg) ||
@@ -319,7 +319,7 @@ static void one_stop(const fs_generation_t *gen, const fs_search_query_t *q, bud
                         if (r2 == NULL)
                             continue;
                         for (uint32_t i = i0; i < i1; i++) {
-                            const fs_leg_t *l1 = &s1->legs[i];
+                            const fs_leg_t *l1 = &r1->legs[i];
                             if (budget_spent(budget))
                                 return;
                             if (!carrier_wanted(q, l1->carrier) || !departure_wanted(q, l1))
@@ -335,7 +335,7 @@ static void one_stop(const fs_generation_t *gen, const fs_search_query_t *q, bud
                             if (budget_spent_n(budget, jend - j))
                                 return;
                             for (; j < jend; j++) {
-                                const fs_leg_t *l2 = &s2->legs[j];
+                                const fs_leg_t *l2 = &r2->legs[j];
                                 int64_t dep2 = fs_leg_departs_utc_min(l2);
                                 if (dep2 < lo || dep2 > hi || !carrier_wanted(q, l2->carrier))
                                     continue;
@@ -500,7 +500,7 @@ static int add_summary(const fs_segment_t *seg, const fs_route_t *route, fs_airp
 {
     uint64_t legs = 0;
     int32_t first = -1, last = -1;
-    uint32_t i = route->first, end = route->first + route->count;
+    uint32_t i = 0, end = route->count;
     if (filter != NULL)
         fs_route_days(seg, route, filter->start_day, filter->end_day, &i, &end);
     if (filter == NULL || filter->carrier_count == 0) {
@@ -508,12 +508,12 @@ static int add_summary(const fs_segment_t *seg, const fs_route_t *route, fs_airp
          * the range alone (202 us -> a few hundred ns per route on 10M legs in the bench) */
         if (i < end) {
             legs = end - i;
-            first = seg->legs[i].day;
-            last = seg->legs[end - 1].day;
+            first = route->legs[i].day;
+            last = route->legs[end - 1].day;
         }
     } else {
         for (; i < end; i++) {
-            const fs_leg_t *leg = &seg->legs[i];
+            const fs_leg_t *leg = &route->legs[i];
             if (budget_spent(&sum->budget))
                 return FS_ETIMEDOUT;
             if (!carrier_wanted(filter, leg->carrier))

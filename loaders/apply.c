@@ -59,62 +59,12 @@ fs_segment_t *fs_apply_snapshot(const char *expected_source, const uint8_t *body
 
 /* --------------------------------------------------------------- delta */
 
-/* An open-addressing set of leg keys (fs_leg_key), 0 never being a key of a valid leg? It can be
- * (carrier 00, flight 0 ...): flights start at 1, so a key with flight 0 never occurs; 0 = empty. */
-typedef struct key_set {
-    uint64_t *slots;
-    size_t mask, count;
-} key_set_t;
-
-static int key_set_add(key_set_t *s, uint64_t key)
-{
-    if ((s->count + 1) * 2 > s->mask + 1) {
-        size_t n = s->mask ? (s->mask + 1) * 2 : 1024;
-        uint64_t *ns = calloc(n, sizeof(*ns));
-        if (ns == NULL)
-            return FS_ENOMEM;
-        for (size_t i = 0; s->mask && i <= s->mask; i++) {
-            if (s->slots[i] == 0)
-                continue;
-            size_t j = fs_hash64(&s->slots[i], 8) & (n - 1);
-            while (ns[j] != 0)
-                j = (j + 1) & (n - 1);
-            ns[j] = s->slots[i];
-        }
-        free(s->slots);
-        s->slots = ns;
-        s->mask = n - 1;
-    }
-    size_t j = fs_hash64(&key, 8) & s->mask;
-    while (s->slots[j] != 0) {
-        if (s->slots[j] == key)
-            return 0;
-        j = (j + 1) & s->mask;
-    }
-    s->slots[j] = key;
-    s->count++;
-    return 0;
-}
-
-static int key_set_has(const key_set_t *s, uint64_t key)
-{
-    if (s->count == 0)
-        return 0;
-    size_t j = fs_hash64(&key, 8) & s->mask;
-    while (s->slots[j] != 0) {
-        if (s->slots[j] == key)
-            return 1;
-        j = (j + 1) & s->mask;
-    }
-    return 0;
-}
-
+/* What a delta says, decoded: the upserts in full, the removals as leg keys. */
 typedef struct delta_state {
     fs_leg_in_t *upserts;
     size_t upsert_count, upsert_cap;
-    key_set_t replaced; /* keys of upserts and removes: old legs with these keys are dropped */
-    key_set_t removed;  /* keys of removes only */
-    uint64_t removed_hits;
+    uint64_t *removes;
+    size_t remove_count, remove_cap;
 } delta_state_t;
 
 static int delta_sink_leg(void *arg, uint64_t index, const fs_leg_in_t *leg)
@@ -130,31 +80,28 @@ static int delta_sink_leg(void *arg, uint64_t index, const fs_leg_in_t *leg)
         d->upsert_cap = cap;
     }
     d->upserts[d->upsert_count++] = *leg;
-    return key_set_add(&d->replaced, fs_leg_key(leg->carrier, leg->flight, leg->origin, leg->departs.day));
+    return 0;
 }
 
 static int delta_sink_remove(void *arg, uint64_t index, const fs_leg_remove_t *key)
 {
     (void)index;
     delta_state_t *d = arg;
-    uint64_t k = fs_leg_key(key->carrier, key->flight, key->origin, key->day);
-    int r = key_set_add(&d->replaced, k);
-    return r != 0 ? r : key_set_add(&d->removed, k);
+    if (d->remove_count == d->remove_cap) {
+        size_t cap = d->remove_cap ? d->remove_cap * 2 : 256;
+        uint64_t *n = realloc(d->removes, cap * sizeof(*n));
+        if (n == NULL)
+            return FS_ENOMEM;
+        d->removes = n;
+        d->remove_cap = cap;
+    }
+    d->removes[d->remove_count++] = fs_leg_key(key->carrier, key->flight, key->origin, key->day);
+    return 0;
 }
 
-static int skip_replaced(void *arg, const fs_leg_t *leg)
-{
-    delta_state_t *d = arg;
-    uint64_t k = fs_leg_key(leg->carrier, leg->flight, leg->origin, leg->day);
-    if (!key_set_has(&d->replaced, k))
-        return 0;
-    if (key_set_has(&d->removed, k))
-        d->removed_hits++;
-    return 1;
-}
-
-fs_segment_t *fs_apply_delta(const fs_segment_t *base, const char *source, const uint8_t *body, size_t len,
-                             fs_feed_format_t format, fs_feed_errors_t *errs, fs_delta_result_t *res)
+fs_segment_t *fs_apply_delta_changes(const fs_segment_t *base, const char *source, const uint8_t *body, size_t len,
+                                     fs_feed_format_t format, fs_change_set_t *changes, fs_feed_errors_t *errs,
+                                     fs_delta_result_t *res)
 {
     delta_state_t d;
     memset(&d, 0, sizeof(d));
@@ -163,35 +110,21 @@ fs_segment_t *fs_apply_delta(const fs_segment_t *base, const char *source, const
     fs_feed_sink_t sink = {.leg = delta_sink_leg, .remove = delta_sink_remove, .arg = &d};
     fs_segment_t *seg = NULL;
     res->rc = fs_feed_decode(body, len, format, FS_FEED_DELTA, source, &res->header, &sink, errs);
-    if (res->rc != 0)
-        goto out;
-    fs_segment_builder_t *b = fs_segment_builder_new(source, res->header.sequence, res->header.generated_at);
-    if (b == NULL) {
-        res->rc = FS_ENOMEM;
-        goto out;
+    if (res->rc == 0) {
+        seg = fs_segment_apply_delta(base, source, res->header.sequence, res->header.generated_at, fs_hash64(body, len),
+                                     d.upserts, d.upsert_count, d.removes, d.remove_count, changes, &res->removed,
+                                     &res->rc);
+        res->upserted = seg != NULL ? d.upsert_count : 0;
     }
-    if (base != NULL && (res->rc = fs_segment_builder_add_segment(b, base, skip_replaced, &d)) != 0) {
-        fs_segment_builder_free(b);
-        goto out;
-    }
-    for (size_t i = 0; i < d.upsert_count; i++) {
-        if ((res->rc = fs_segment_builder_add(b, &d.upserts[i])) != 0) {
-            fs_segment_builder_free(b);
-            goto out;
-        }
-    }
-    seg = fs_segment_builder_finish(b, fs_hash64(body, len));
-    if (seg == NULL) {
-        res->rc = FS_ENOMEM;
-        goto out;
-    }
-    res->upserted = d.upsert_count;
-    res->removed = d.removed_hits;
-out:
     free(d.upserts);
-    free(d.replaced.slots);
-    free(d.removed.slots);
+    free(d.removes);
     return seg;
+}
+
+fs_segment_t *fs_apply_delta(const fs_segment_t *base, const char *source, const uint8_t *body, size_t len,
+                             fs_feed_format_t format, fs_feed_errors_t *errs, fs_delta_result_t *res)
+{
+    return fs_apply_delta_changes(base, source, body, len, format, NULL, errs, res);
 }
 
 /* ------------------------------------------------------------ peeking */

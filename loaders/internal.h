@@ -28,6 +28,11 @@ typedef struct fs_delta_result {
  */
 fs_segment_t *fs_apply_delta(const fs_segment_t *base, const char *source, const uint8_t *body, size_t len,
                              fs_feed_format_t format, fs_feed_errors_t *errs, fs_delta_result_t *res);
+/** fs_apply_delta, filling changes (may be NULL) with the delta's change set (index.h: only the
+ *  touched legs are compared). */
+fs_segment_t *fs_apply_delta_changes(const fs_segment_t *base, const char *source, const uint8_t *body, size_t len,
+                                     fs_feed_format_t format, fs_change_set_t *changes, fs_feed_errors_t *errs,
+                                     fs_delta_result_t *res);
 
 
 /** True when s ends with suffix (and is longer than it). */

@@ -233,10 +233,15 @@ void fs_feeds_limits(const fs_feeds_t *f, unsigned *source_jobs, uint64_t *queue
 void fs_feed_job_free(fs_feed_job_t *job);
 
 /**
- * Writes the feeds status document ({"sources": [...]} or, for one source, its object) into a
- * malloc'd string. Takes a short mutex (status of refused pushes) and a read section with the
- * caller's index thread record. Returns NULL for an unknown source.
+ * Writes the feeds status document ({"sources": [...]} sorted by source, or for one source its
+ * object) into a malloc'd string. Safe on an event loop: it takes no lock and never waits, only a
+ * read section with the caller's index thread record (loaders publish a new status table per push
+ * and free the old one after fs_index_synchronize). O(sources) for the list, O(log sources) for
+ * one source. Returns NULL for an unknown source.
  */
 char *fs_feeds_status_json(fs_feeds_t *f, fs_index_thread_t *th, const char *source, size_t *len);
+/** Tests: pause() runs on the loader after it has built a new status table and before it publishes
+ *  it, with the status writers' lock held. Set before any job is submitted. */
+void fs_feeds_inject_status_pause(fs_feeds_t *f, void (*pause)(void));
 
 #endif

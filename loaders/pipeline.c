@@ -17,8 +17,8 @@
  * A push: hash the body (an identical retry of the last accepted push is answered as a
  * duplicate without decoding) -> decode and validate -> check the sequence -> build -> persist
  * (crash-safe, store.c) -> publish -> answer. The answer is 200 only once the data is both durable
- * and visible to searches. Compaction (a new base image after compact_deltas deltas) runs after
- * the answer, on the same thread.
+ * and visible to searches. Compaction (a new base image after compact_deltas deltas) is queued
+ * after the answer and written by the compaction thread, so no push waits behind it.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -44,6 +44,12 @@ typedef struct source_status {
     int refused_status;
     char refused_reason[400];
 } source_status_t;
+
+/* Sorted by source; the records are immutable once published and shared by successive tables. */
+typedef struct status_table {
+    unsigned count;
+    source_status_t *entries[]; /* immutable once the table is published */
+} status_table_t;
 
 typedef struct loader {
     fs_feeds_t *feeds;
@@ -74,10 +80,33 @@ struct fs_feeds {
     } *queued; /* sources with jobs queued or in progress; unordered */
     unsigned queued_count, queued_cap;
     uint64_t queued_bytes; /* every job's body, in bytes */
-    pthread_mutex_t status_lock; /* guards status[]: loaders write, the status endpoint reads */
-    source_status_t *status;
-    unsigned status_count, status_cap; /* room for every source the index may list, and as many refused ones */
+    /* What GET /v1/feeds lists besides the generation: an immutable table, replaced whole. The
+     * status endpoint runs on an event loop and must never wait: it loads status_current inside
+     * an index read section and reads it without a lock. Loaders (and the spool) replace it under
+     * status_write_lock, which no event loop takes, and free the old table and record only after
+     * fs_index_synchronize, when no reader can still hold them. */
+    pthread_mutex_t status_write_lock;
+    status_table_t *status_current; /* atomic pointer; never NULL */
+    unsigned status_cap; /* room for every source the index may list, and as many refused ones */
+    void (*status_pause)(void); /* tests: called while a replacement is being made */
+    /* Compaction (a new base image after compact_deltas deltas) runs on its own thread, so a push
+     * never waits behind one. A loader queues the source's current segment, held alive, and marks
+     * the source as compacting; the compaction thread writes the image, prunes what it supersedes
+     * and clears the mark. A retirement waits for its source's compaction to end (or the image
+     * would bring the source back). All under compact_lock; no event loop touches it. */
+    pthread_mutex_t compact_lock;
+    pthread_cond_t compact_cond;
+    struct compaction *compact_queue; /* FIFO: pushed at the tail */
+    struct compaction *compacting;    /* queued or being written, at most one per source */
+    int compact_stop;
+    pthread_t compact_thread;
 };
+
+typedef struct compaction {
+    const fs_segment_t *seg; /* held (fs_index_segment_hold) until written */
+    unsigned deltas;
+    struct compaction *next_queued, *next_compacting;
+} compaction_t;
 
 static int64_t now_s(void)
 {
@@ -93,43 +122,114 @@ static int64_t now_ms(void)
 
 /* ------------------------------------------------------------ status */
 
-/* Under status_lock. */
-static source_status_t *status_of(fs_feeds_t *f, const char *source, int create)
+/* Where source is, or would be inserted, in t; *found says which. */
+static unsigned status_position(const status_table_t *t, const char *source, int *found)
 {
-    for (unsigned i = 0; i < f->status_count; i++)
-        if (strcmp(f->status[i].source, source) == 0)
-            return &f->status[i];
-    if (!create || f->status_count >= f->status_cap)
-        return NULL;
-    source_status_t *s = &f->status[f->status_count++];
-    memset(s, 0, sizeof(*s));
-    snprintf(s->source, sizeof(s->source), "%s", source);
-    return s;
+    unsigned lo = 0, hi = t->count;
+    while (lo < hi) {
+        unsigned mid = (lo + hi) / 2;
+        int c = strcmp(t->entries[mid]->source, source);
+        if (c == 0) {
+            *found = 1;
+            return mid;
+        }
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    *found = 0;
+    return lo;
+}
+
+static const source_status_t *status_find(const status_table_t *t, const char *source)
+{
+    int found;
+    unsigned at = status_position(t, source, &found);
+    return found ? t->entries[at] : NULL;
+}
+
+typedef struct status_change {
+    enum { STATUS_ACCEPTED, STATUS_REFUSED, STATUS_REMOVED } kind;
+    uint64_t bytes_on_disk;
+    int refused_status;
+    const char *reason;
+} status_change_t;
+
+/*
+ * Publishes a table in which source's record reflects change (or is gone). O(sources) pointer
+ * copies and one wait for readers per push, on the loader, never on a loop. When memory runs out
+ * the change is not recorded: the status is a report, and the push itself is unaffected.
+ */
+static void status_apply(fs_feeds_t *f, const char *source, const status_change_t *change)
+{
+    pthread_mutex_lock(&f->status_write_lock);
+    status_table_t *old = f->status_current; /* only writers store it, under this lock */
+    int found;
+    unsigned at = status_position(old, source, &found);
+    int removing = change->kind == STATUS_REMOVED;
+    if ((!found && removing) || (!found && old->count >= f->status_cap)) {
+        pthread_mutex_unlock(&f->status_write_lock);
+        return;
+    }
+    source_status_t *rec = NULL;
+    if (!removing) {
+        rec = malloc(sizeof(*rec));
+        if (rec == NULL) {
+            pthread_mutex_unlock(&f->status_write_lock);
+            return;
+        }
+        if (found) {
+            *rec = *old->entries[at];
+        } else {
+            memset(rec, 0, sizeof(*rec));
+            snprintf(rec->source, sizeof(rec->source), "%s", source);
+        }
+        if (change->kind == STATUS_ACCEPTED) {
+            rec->accepted++;
+            rec->bytes_on_disk = change->bytes_on_disk;
+        } else {
+            rec->refused++;
+            rec->refused_at = now_s();
+            rec->refused_status = change->refused_status;
+            snprintf(rec->refused_reason, sizeof(rec->refused_reason), "%s", change->reason);
+        }
+    }
+    unsigned count = old->count + (found ? 0 : 1) - (removing ? 1 : 0);
+    status_table_t *t = malloc(sizeof(*t) + (size_t)count * sizeof(void *)); /* entries: record pointers */
+    if (t == NULL) {
+        free(rec);
+        pthread_mutex_unlock(&f->status_write_lock);
+        return;
+    }
+    unsigned n = 0;
+    for (unsigned i = 0; i < at; i++)
+        t->entries[n++] = old->entries[i];
+    if (rec != NULL)
+        t->entries[n++] = rec;
+    for (unsigned i = at + (found ? 1 : 0); i < old->count; i++)
+        t->entries[n++] = old->entries[i];
+    t->count = n;
+    source_status_t *replaced = found ? old->entries[at] : NULL;
+    if (f->status_pause != NULL)
+        f->status_pause();
+    __atomic_store_n(&f->status_current, t, __ATOMIC_RELEASE);
+    fs_index_synchronize(f->index);
+    free(replaced);
+    free(old);
+    pthread_mutex_unlock(&f->status_write_lock);
 }
 
 static void note_accepted(fs_feeds_t *f, const char *source)
 {
-    uint64_t bytes = fs_store_source_bytes(f->store, source);
-    pthread_mutex_lock(&f->status_lock);
-    source_status_t *s = status_of(f, source, 1);
-    if (s != NULL) {
-        s->accepted++;
-        s->bytes_on_disk = bytes;
-    }
-    pthread_mutex_unlock(&f->status_lock);
+    status_change_t c = {.kind = STATUS_ACCEPTED, .bytes_on_disk = fs_store_source_bytes(f->store, source)};
+    status_apply(f, source, &c);
 }
 
 static void note_refused(fs_feeds_t *f, const char *source, int status, const char *reason)
 {
-    pthread_mutex_lock(&f->status_lock);
-    source_status_t *s = status_of(f, source, 1);
-    if (s != NULL) {
-        s->refused++;
-        s->refused_at = now_s();
-        s->refused_status = status;
-        snprintf(s->refused_reason, sizeof(s->refused_reason), "%s", reason);
-    }
-    pthread_mutex_unlock(&f->status_lock);
+    status_change_t c = {.kind = STATUS_REFUSED, .refused_status = status, .reason = reason};
+    status_apply(f, source, &c);
 }
 
 /* ------------------------------------------------------------ answers */
@@ -193,17 +293,32 @@ static void answer_feed_errors(fs_feeds_t *f, fs_feed_job_t *job, const fs_feed_
 }
 
 static void answer_ok(fs_feed_job_t *job, const char *source, uint64_t sequence, uint64_t generation, uint64_t legs,
-                      uint64_t upserted, uint64_t removed, int64_t took_ms, int duplicate)
+                      uint64_t upserted, uint64_t removed, int64_t took_ms, int duplicate, const fs_change_set_t *cs,
+                      int64_t changes_us)
 {
-    char *doc = malloc(512);
+    static const fs_change_set_t none;
+    if (cs == NULL)
+        cs = &none; /* a duplicate: nothing changed */
+    char *doc = malloc(768);
     if (doc != NULL)
-        snprintf(doc, 512,
+        snprintf(doc, 768,
                  "{\"source\": \"%s\", \"sequence\": %llu, \"generation\": %llu, \"legs\": %llu, \"upserted\": %llu, "
-                 "\"removed\": %llu, \"took_ms\": %lld%s}",
+                 "\"removed\": %llu, \"changes\": {\"opened\": %llu, \"closed\": %llu, \"seats\": %llu, \"repriced\": %llu, "
+                 "\"added\": %llu, \"removed\": %llu}, \"changes_took_us\": %lld, \"took_ms\": %lld%s}",
                  source, (unsigned long long)sequence, (unsigned long long)generation, (unsigned long long)legs,
-                 (unsigned long long)upserted, (unsigned long long)removed, (long long)took_ms,
+                 (unsigned long long)upserted, (unsigned long long)removed, (unsigned long long)cs->counts.opened,
+                 (unsigned long long)cs->counts.closed, (unsigned long long)cs->counts.seats,
+                 (unsigned long long)cs->counts.repriced, (unsigned long long)cs->counts.added,
+                 (unsigned long long)cs->counts.removed, (long long)changes_us, (long long)took_ms,
                  duplicate ? ", \"duplicate\": true" : "");
     answer(job, 200, doc);
+}
+
+static int64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 /* ------------------------------------------------------------ applying */
@@ -268,6 +383,16 @@ static int prepare_publish(fs_feeds_t *f, fs_feed_job_t *job, fs_publish_t *pub)
     return -1;
 }
 
+static int compacting_locked(const fs_feeds_t *f, const char *source)
+{
+    for (const compaction_t *c = f->compacting; c != NULL; c = c->next_compacting)
+        if (strcmp(c->seg->source, source) == 0)
+            return 1;
+    return 0;
+}
+
+/* On the loader, after the answer: queue a compaction of source if enough deltas accumulated and
+ * none is under way. Costs a directory listing and, when due, one allocation. */
 static void compact_if_due(loader_t *l, const char *source)
 {
     fs_feeds_t *f = l->feeds;
@@ -279,15 +404,75 @@ static void compact_if_due(loader_t *l, const char *source)
     const fs_segment_t *seg = current_segment(l, source, &generation);
     if (seg == NULL)
         return;
-    int64_t t0 = now_ms();
-    if (fs_store_write_base(f->store, seg) < 0) {
-        fs_log("compaction of %s failed; its deltas are kept and replayed at start-up", source);
+    /* in memory, deltas drain old blocks as they go (index/delta.c); should replaced legs still
+     * pass a quarter of the live legs, the same state is republished in one block */
+    uint64_t waste = fs_segment_waste_bytes(seg);
+    if (waste > (uint64_t)seg->leg_count * sizeof(fs_leg_t) / 4) {
+        fs_segment_t *flat = fs_segment_flatten(seg);
+        if (flat == NULL || fs_index_publish_segment(f->index, l->index_thread, flat) < 0)
+            fs_log("compaction of %s in memory failed (out of memory); its %llu bytes of replaced legs stay until the next",
+                   source, (unsigned long long)waste);
+        seg = current_segment(l, source, &generation); /* the flat copy, or still the old one */
+    }
+    compaction_t *c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return; /* the next delta tries again */
+    pthread_mutex_lock(&f->compact_lock);
+    if (compacting_locked(f, source)) {
+        pthread_mutex_unlock(&f->compact_lock);
+        free(c);
         return;
     }
-    fs_store_prune(f->store, source, seg->sequence);
-    fs_log("compacted %s: %u deltas into a base at sequence %llu in %lld ms", source, deltas, (unsigned long long)seg->sequence,
-           (long long)(now_ms() - t0));
-    note_accepted(f, source); /* refresh bytes on disk */
+    fs_index_segment_hold(f->index, seg);
+    c->seg = seg;
+    c->deltas = deltas;
+    compaction_t **tail = &f->compact_queue;
+    while (*tail != NULL)
+        tail = &(*tail)->next_queued;
+    *tail = c;
+    c->next_compacting = f->compacting;
+    f->compacting = c;
+    pthread_cond_broadcast(&f->compact_cond);
+    pthread_mutex_unlock(&f->compact_lock);
+}
+
+static void *compact_main(void *arg)
+{
+    fs_feeds_t *f = arg;
+    pthread_mutex_lock(&f->compact_lock);
+    for (;;) {
+        while (f->compact_queue == NULL && !f->compact_stop)
+            pthread_cond_wait(&f->compact_cond, &f->compact_lock);
+        compaction_t *c = f->compact_queue;
+        if (c == NULL)
+            break; /* stopping, nothing left */
+        f->compact_queue = c->next_queued;
+        pthread_mutex_unlock(&f->compact_lock);
+        {
+            int64_t t0 = now_ms();
+            if (fs_store_write_base(f->store, c->seg) < 0) {
+                fs_log("compaction of %s failed; its deltas are kept and replayed at start-up", c->seg->source);
+            } else {
+                fs_store_prune(f->store, c->seg->source, c->seg->sequence);
+                fs_log("compacted %s: %u deltas into a base at sequence %llu in %lld ms", c->seg->source, c->deltas,
+                       (unsigned long long)c->seg->sequence, (long long)(now_ms() - t0));
+                note_accepted(f, c->seg->source); /* refresh bytes on disk */
+            }
+        }
+        pthread_mutex_lock(&f->compact_lock);
+        for (compaction_t **p = &f->compacting; *p != NULL; p = &(*p)->next_compacting)
+            if (*p == c) {
+                *p = c->next_compacting;
+                break;
+            }
+        pthread_cond_broadcast(&f->compact_cond); /* a retirement may be waiting for it */
+        pthread_mutex_unlock(&f->compact_lock);
+        fs_index_segment_release(f->index, c->seg);
+        free(c);
+        pthread_mutex_lock(&f->compact_lock);
+    }
+    pthread_mutex_unlock(&f->compact_lock);
+    return NULL;
 }
 
 static void apply_snapshot(loader_t *l, fs_feed_job_t *job, int64_t t0)
@@ -297,7 +482,7 @@ static void apply_snapshot(loader_t *l, fs_feed_job_t *job, int64_t t0)
     const fs_segment_t *cur = current_segment(l, job->source, &generation);
     uint64_t body_hash = fs_hash64(job->body, job->len);
     if (cur != NULL && cur->body_hash == body_hash) {
-        answer_ok(job, cur->source, cur->sequence, cur->generation, cur->leg_count, 0, 0, now_ms() - t0, 1);
+        answer_ok(job, cur->source, cur->sequence, cur->generation, cur->leg_count, 0, 0, now_ms() - t0, 1, NULL, 0);
         return;
     }
     fs_feed_errors_t errs;
@@ -317,8 +502,21 @@ static void apply_snapshot(loader_t *l, fs_feed_job_t *job, int64_t t0)
         return;
     }
     uint64_t previous_legs = cur != NULL ? cur->leg_count : 0, legs = seg->leg_count, sequence = seg->sequence;
+    /* what changed, before anything is written: out of memory here refuses the push whole */
+    int64_t c0 = now_us();
+    fs_change_set_t *cs = fs_change_set_new(job->source, fs_index_has_subscribers(f->index));
+    if (cs == NULL || fs_segment_diff(cur, seg, cs) != 0) {
+        fs_change_set_release(cs);
+        fs_segment_free(seg);
+        answer_build_failed(f, job, FS_ENOMEM);
+        return;
+    }
+    cs->sequence = sequence;
+    cs->snapshot = 1;
+    int64_t changes_us = now_us() - c0;
     fs_publish_t pub;
     if (prepare_publish(f, job, &pub) != 0) {
+        fs_change_set_release(cs);
         fs_segment_free(seg);
         return;
     }
@@ -327,13 +525,16 @@ static void apply_snapshot(loader_t *l, fs_feed_job_t *job, int64_t t0)
                      "the snapshot could not be written durably; nothing was applied and the previous data is still served; retry",
                      NULL);
         fs_index_publish_abort(f->index, &pub);
+        fs_change_set_release(cs);
         fs_segment_free(seg);
         return;
     }
     /* durable: from here the push cannot fail, or a restart would serve what the client saw refused */
-    int64_t g = fs_index_publish_commit(f->index, l->index_thread, &pub, seg); /* consumes seg */
+    __atomic_add_fetch(&cs->refs, 1, __ATOMIC_RELAXED); /* kept for the answer; the commit takes the other */
+    int64_t g = fs_index_publish_commit_changes(f->index, l->index_thread, &pub, seg, cs); /* consumes seg */
     fs_store_prune(f->store, job->source, sequence);
-    answer_ok(job, job->source, sequence, (uint64_t)g, legs, legs, previous_legs, now_ms() - t0, 0);
+    answer_ok(job, job->source, sequence, (uint64_t)g, legs, legs, previous_legs, now_ms() - t0, 0, cs, changes_us);
+    fs_change_set_release(cs);
     note_accepted(f, job->source);
 }
 
@@ -344,7 +545,7 @@ static void apply_delta(loader_t *l, fs_feed_job_t *job, int64_t t0)
     const fs_segment_t *cur = current_segment(l, job->source, &generation);
     uint64_t body_hash = fs_hash64(job->body, job->len);
     if (cur != NULL && cur->body_hash == body_hash) {
-        answer_ok(job, cur->source, cur->sequence, cur->generation, cur->leg_count, 0, 0, now_ms() - t0, 1);
+        answer_ok(job, cur->source, cur->sequence, cur->generation, cur->leg_count, 0, 0, now_ms() - t0, 1, NULL, 0);
         return;
     }
     if (cur == NULL) {
@@ -357,8 +558,16 @@ static void apply_delta(loader_t *l, fs_feed_job_t *job, int64_t t0)
     }
     fs_feed_errors_t errs;
     fs_delta_result_t res;
-    fs_segment_t *seg = fs_apply_delta(cur, job->source, job->body, job->len, job->format, &errs, &res);
+    fs_change_set_t *cs = fs_change_set_new(job->source, fs_index_has_subscribers(f->index));
+    if (cs == NULL) {
+        answer_build_failed(f, job, FS_ENOMEM);
+        return;
+    }
+    int64_t c0 = now_us();
+    fs_segment_t *seg = fs_apply_delta_changes(cur, job->source, job->body, job->len, job->format, cs, &errs, &res);
+    int64_t changes_us = now_us() - c0; /* the whole apply: the change set is part of it, O(delta) */
     if (seg == NULL) {
+        fs_change_set_release(cs);
         if (res.rc == FS_EINVAL)
             answer_feed_errors(f, job, &errs);
         else
@@ -367,12 +576,15 @@ static void apply_delta(loader_t *l, fs_feed_job_t *job, int64_t t0)
     }
     if (seg->sequence <= cur->sequence) {
         stale(f, job, seg->sequence, cur->sequence);
+        fs_change_set_release(cs);
         fs_segment_free(seg);
         return;
     }
     uint64_t legs = seg->leg_count, sequence = seg->sequence;
+    cs->sequence = sequence;
     fs_publish_t pub;
     if (prepare_publish(f, job, &pub) != 0) {
+        fs_change_set_release(cs);
         fs_segment_free(seg);
         return;
     }
@@ -381,18 +593,25 @@ static void apply_delta(loader_t *l, fs_feed_job_t *job, int64_t t0)
                      "the delta could not be written durably; nothing was applied and the previous data is still served; retry",
                      NULL);
         fs_index_publish_abort(f->index, &pub);
+        fs_change_set_release(cs);
         fs_segment_free(seg);
         return;
     }
     /* durable: from here the push cannot fail (see apply_snapshot) */
-    int64_t g = fs_index_publish_commit(f->index, l->index_thread, &pub, seg);
-    answer_ok(job, job->source, sequence, (uint64_t)g, legs, res.upserted, res.removed, now_ms() - t0, 0);
+    __atomic_add_fetch(&cs->refs, 1, __ATOMIC_RELAXED);
+    int64_t g = fs_index_publish_commit_changes(f->index, l->index_thread, &pub, seg, cs);
+    answer_ok(job, job->source, sequence, (uint64_t)g, legs, res.upserted, res.removed, now_ms() - t0, 0, cs, changes_us);
+    fs_change_set_release(cs);
     note_accepted(f, job->source);
 }
 
 static void apply_delete(loader_t *l, fs_feed_job_t *job)
 {
     fs_feeds_t *f = l->feeds;
+    pthread_mutex_lock(&f->compact_lock); /* its image must not bring the source back */
+    while (compacting_locked(f, job->source))
+        pthread_cond_wait(&f->compact_cond, &f->compact_lock);
+    pthread_mutex_unlock(&f->compact_lock);
     uint64_t generation;
     const fs_segment_t *cur = current_segment(l, job->source, &generation);
     uint64_t retired_at = cur != NULL ? cur->sequence : 0; /* read before retiring frees it */
@@ -408,11 +627,8 @@ static void apply_delete(loader_t *l, fs_feed_job_t *job)
         return;
     }
     int r = fs_store_remove_source(f->store, job->source, retired_at);
-    pthread_mutex_lock(&f->status_lock);
-    for (unsigned i = 0; i < f->status_count; i++)
-        if (strcmp(f->status[i].source, job->source) == 0)
-            f->status[i] = f->status[--f->status_count];
-    pthread_mutex_unlock(&f->status_lock);
+    status_change_t removed = {.kind = STATUS_REMOVED};
+    status_apply(f, job->source, &removed);
     char *doc = malloc(256);
     if (doc != NULL)
         snprintf(doc, 256, "{\"source\": \"%s\", \"retired\": true, \"generation\": %lld%s}", job->source, (long long)g,
@@ -593,12 +809,18 @@ static void spool_finish(const char *inbox, const char *name, int ok, const char
         unlink(from);
     }
     if (!ok && doc != NULL) {
-        char errpath[4400];
+        /* written aside and renamed: whoever watches failed/ never reads a half-written reason */
+        char errpath[4400], tmppath[4420];
         snprintf(errpath, sizeof(errpath), "%s/failed/%s.error", inbox, name);
-        FILE *fp = fopen(errpath, "w");
+        snprintf(tmppath, sizeof(tmppath), "%s/failed/.%s.error.part", inbox, name);
+        FILE *fp = fopen(tmppath, "w");
         if (fp != NULL) {
-            fprintf(fp, "%s\n", doc);
-            fclose(fp);
+            int bad = fprintf(fp, "%s\n", doc) < 0;
+            bad |= fclose(fp) != 0;
+            if (bad || rename(tmppath, errpath) != 0) {
+                fs_log("spool: cannot write %s: %s", errpath, strerror(errno));
+                unlink(tmppath);
+            }
         }
     }
 }
@@ -735,6 +957,8 @@ static void *spool_main(void *arg)
 fs_feeds_t *fs_feeds_start(fs_index_t *idx, fs_store_t *st, const fs_feeds_config_t *cfg)
 {
     fs_feeds_t *f = calloc(1, sizeof(*f));
+    if (f == NULL)
+        return NULL;
     f->index = idx;
     f->store = st;
     f->cfg = *cfg;
@@ -757,10 +981,38 @@ fs_feeds_t *fs_feeds_start(fs_index_t *idx, fs_store_t *st, const fs_feeds_confi
     f->cfg.queue_depth = depth;
     if (f->cfg.compact_deltas == 0)
         f->cfg.compact_deltas = 64;
-    pthread_mutex_init(&f->status_lock, NULL);
+    pthread_mutex_init(&f->status_write_lock, NULL);
     pthread_mutex_init(&f->queue_lock, NULL);
+    pthread_mutex_init(&f->compact_lock, NULL);
+    pthread_cond_init(&f->compact_cond, NULL);
     f->status_cap = 2 * fs_index_max_sources(idx);
-    f->status = calloc(f->status_cap, sizeof(*f->status));
+    /* status of what was recovered: bytes on disk per source, in the generation's (sorted) order;
+     * built whole before any loader can replace it */
+    fs_index_thread_t *th = fs_index_thread_get(idx);
+    const fs_generation_t *gen = fs_index_read_begin(idx, th);
+    unsigned n = gen->segment_count;
+    status_table_t *t = malloc(sizeof(*t) + (size_t)n * sizeof(void *)); /* entries: record pointers */
+    if (t == NULL) {
+        fs_index_read_end(idx, th);
+        fs_index_thread_put(idx, th);
+        pthread_mutex_destroy(&f->status_write_lock);
+        pthread_mutex_destroy(&f->queue_lock);
+        free(f);
+        return NULL;
+    }
+    t->count = 0;
+    for (unsigned i = 0; i < n; i++) {
+        source_status_t *rec = calloc(1, sizeof(*rec));
+        if (rec == NULL)
+            break; /* the rest show no status until their next push */
+        snprintf(rec->source, sizeof(rec->source), "%s", gen->segments[i]->source);
+        t->entries[t->count++] = rec;
+    }
+    fs_index_read_end(idx, th);
+    fs_index_thread_put(idx, th);
+    for (unsigned i = 0; i < t->count; i++)
+        t->entries[i]->bytes_on_disk = fs_store_source_bytes(st, t->entries[i]->source);
+    f->status_current = t;
     f->loaders = calloc(f->cfg.loaders, sizeof(*f->loaders));
     for (unsigned i = 0; i < f->cfg.loaders; i++) {
         loader_t *l = &f->loaders[i];
@@ -771,26 +1023,7 @@ fs_feeds_t *fs_feeds_start(fs_index_t *idx, fs_store_t *st, const fs_feeds_confi
         l->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
         pthread_create(&l->thread, NULL, loader_main, l);
     }
-    /* status of what was recovered: bytes on disk per source */
-    fs_index_thread_t *th = fs_index_thread_get(idx);
-    const fs_generation_t *gen = fs_index_read_begin(idx, th);
-    unsigned n = gen->segment_count;
-    char(*names)[FS_SOURCE_NAME_MAX + 1] = malloc((n ? n : 1) * sizeof(*names));
-    if (names == NULL)
-        n = 0; /* the status shows 0 bytes on disk until the source's next push */
-    for (unsigned i = 0; i < n; i++)
-        snprintf(names[i], sizeof(names[i]), "%s", gen->segments[i]->source);
-    fs_index_read_end(idx, th);
-    fs_index_thread_put(idx, th);
-    for (unsigned i = 0; i < n; i++) {
-        uint64_t bytes = fs_store_source_bytes(st, names[i]);
-        pthread_mutex_lock(&f->status_lock);
-        source_status_t *s = status_of(f, names[i], 1);
-        if (s != NULL)
-            s->bytes_on_disk = bytes;
-        pthread_mutex_unlock(&f->status_lock);
-    }
-    free(names);
+    pthread_create(&f->compact_thread, NULL, compact_main, f);
     if (f->cfg.spool_interval_ms > 0) {
         pthread_create(&f->spool, NULL, spool_main, f);
         f->spool_started = 1;
@@ -813,11 +1046,22 @@ void fs_feeds_stop(fs_feeds_t *f)
         close(f->loaders[i].wake_fd);
         free(f->loaders[i].buffer);
     }
+    /* after the loaders: none can queue a compaction any more; the queued ones are written
+     * before the thread ends (a stop waits for them, as it did when they ran on the loaders) */
+    pthread_mutex_lock(&f->compact_lock);
+    f->compact_stop = 1;
+    pthread_cond_broadcast(&f->compact_cond);
+    pthread_mutex_unlock(&f->compact_lock);
+    pthread_join(f->compact_thread, NULL);
     free(f->loaders);
-    free(f->status);
+    for (unsigned i = 0; i < f->status_current->count; i++)
+        free(f->status_current->entries[i]);
+    free(f->status_current);
     free(f->queued);
-    pthread_mutex_destroy(&f->status_lock);
+    pthread_mutex_destroy(&f->status_write_lock);
     pthread_mutex_destroy(&f->queue_lock);
+    pthread_mutex_destroy(&f->compact_lock);
+    pthread_cond_destroy(&f->compact_cond);
     free(f);
 }
 
@@ -882,10 +1126,10 @@ char *fs_feeds_status_json(fs_feeds_t *f, fs_index_thread_t *th, const char *sou
     buf[0] = '\0';
     int64_t now = now_s();
     const fs_generation_t *gen = fs_index_read_begin(f->index, th);
-    pthread_mutex_lock(&f->status_lock);
+    const status_table_t *t = __atomic_load_n(&f->status_current, __ATOMIC_ACQUIRE);
     if (source != NULL) {
         const fs_segment_t *seg = fs_generation_source(gen, source);
-        const source_status_t *s = status_of(f, source, 0);
+        const source_status_t *s = status_find(t, source);
         if (seg == NULL && s == NULL) {
             free(buf);
             buf = NULL;
@@ -893,25 +1137,28 @@ char *fs_feeds_status_json(fs_feeds_t *f, fs_index_thread_t *th, const char *sou
             source_json(&buf, &len, &cap, source, seg, s, now);
         }
     } else {
+        /* both lists are sorted by source: one merge, every source once, in name order */
         append(&buf, &len, &cap, "{\"generation\": %llu, \"sources\": [", (unsigned long long)gen->number);
-        unsigned listed = 0;
-        for (unsigned i = 0; i < gen->segment_count; i++) {
-            const fs_segment_t *seg = gen->segments[i];
+        unsigned i = 0, j = 0, listed = 0;
+        while (i < gen->segment_count || j < t->count) {
+            const fs_segment_t *seg = i < gen->segment_count ? gen->segments[i] : NULL;
+            const source_status_t *s = j < t->count ? t->entries[j] : NULL;
+            int c = seg == NULL ? 1 : s == NULL ? -1 : strcmp(seg->source, s->source);
             append(&buf, &len, &cap, "%s", listed++ ? ", " : "");
-            source_json(&buf, &len, &cap, seg->source, seg, status_of(f, seg->source, 0), now);
-        }
-        /* sources that only ever had refused pushes */
-        for (unsigned i = 0; i < f->status_count; i++) {
-            if (fs_generation_source(gen, f->status[i].source) != NULL)
-                continue;
-            append(&buf, &len, &cap, "%s", listed++ ? ", " : "");
-            source_json(&buf, &len, &cap, f->status[i].source, NULL, &f->status[i], now);
+            source_json(&buf, &len, &cap, c <= 0 ? seg->source : s->source, c <= 0 ? seg : NULL, c >= 0 ? s : NULL,
+                        now);
+            i += c <= 0;
+            j += c >= 0;
         }
         append(&buf, &len, &cap, "]}");
     }
-    pthread_mutex_unlock(&f->status_lock);
     fs_index_read_end(f->index, th);
     if (buf != NULL)
         *out_len = len;
     return buf;
+}
+
+void fs_feeds_inject_status_pause(fs_feeds_t *f, void (*pause)(void))
+{
+    f->status_pause = pause;
 }

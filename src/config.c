@@ -47,10 +47,10 @@ void fs_config_usage(FILE *out)
                  "  --help                  this text\n"
                  "  --version               the version\n"
                  "\n"
-                 "endpoints: GET /v1/search, /v1/calendar, /v1/routes, /healthz, /readyz, /metrics\n"
-                 "(docs/api.md); PUT/POST/GET/DELETE /v1/feeds/... (docs/feeds.md). Files moved into\n"
-                 "DATA_DIR/inbox/ are ingested like pushes. Stop with SIGTERM or SIGINT: in-flight\n"
-                 "requests finish, exit 0.\n");
+                 "endpoints: GET /v1/search, /v1/calendar, /v1/routes, /healthz, /readyz, /metrics,\n"
+                 "/openapi.json (docs/api.md, docs/openapi.yaml); PUT/POST/GET/DELETE /v1/feeds/...\n"
+                 "(docs/feeds.md). Files moved into DATA_DIR/inbox/ are ingested like pushes. Stop with\n"
+                 "SIGTERM or SIGINT: in-flight requests finish, exit 0.\n");
 }
 
 /* Parses HOST:PORT; the host may be [v6]. */

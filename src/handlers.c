@@ -14,8 +14,8 @@
 #endif
 #include "src/internal.h"
 
-const char *const fs_endpoint_names[FS_EP_COUNT] = {"search", "calendar", "routes", "healthz",
-                                                    "readyz", "metrics",  "feeds",  "other"};
+const char *const fs_endpoint_names[FS_EP_COUNT] = {"search", "calendar", "routes",  "healthz", "readyz",
+                                                    "metrics", "feeds",   "openapi", "other"};
 
 static uint64_t now_us(void)
 {
@@ -406,7 +406,8 @@ static fs_conn_state_t *track_inflight(h2o_req_t *req, fs_worker_t *w)
  * further behind than a whole search budget in this pass (the answer would come too late to be
  * useful, and doing the work would only delay the requests behind it). Returns 1 when shed.
  */
-static int shed_if_overloaded(h2o_req_t *req, fs_worker_t *w, fs_conn_state_t *conn, fs_endpoint_t ep, uint64_t started_us)
+/* Whether this worker is over either bound (see shed_if_overloaded). */
+static int overloaded(const fs_worker_t *w, const fs_conn_state_t *conn)
 {
     const fs_config_t *cfg = w->shared->config;
     uint64_t lag_ms = 0;
@@ -422,7 +423,13 @@ static int shed_if_overloaded(h2o_req_t *req, fs_worker_t *w, fs_conn_state_t *c
     if (share < 8)
         share = 8;
     int over_share = conn == NULL || conn->inflight > share;
-    if ((w->inflight <= cfg->max_inflight || !over_share) && lag_ms <= cfg->search_budget_ms)
+    return (w->inflight > cfg->max_inflight && over_share) || lag_ms > cfg->search_budget_ms;
+}
+
+static int shed_if_overloaded(h2o_req_t *req, fs_worker_t *w, fs_conn_state_t *conn, fs_endpoint_t ep, uint64_t started_us)
+{
+    const fs_config_t *cfg = w->shared->config;
+    if (!overloaded(w, conn))
         return 0;
     ck_pr_store_64(&w->shed, w->shed + 1);
     retry_after(req);
@@ -764,32 +771,58 @@ static char *metrics_text(h2o_req_t *req, fs_shared_t *shared, size_t *len)
          "flightsearch_uptime_seconds %lld\n",
          (long long)(now - shared->started_at));
 #ifdef FS_HAVE_JEMALLOC
-    uint64_t epoch = 1;
-    size_t sz = sizeof(epoch);
-    mallctl("epoch", &epoch, &sz, &epoch, sz);
-    size_t allocated = 0, resident = 0;
-    sz = sizeof(size_t);
-    mallctl("stats.allocated", &allocated, &sz, NULL, 0);
-    sz = sizeof(size_t);
-    mallctl("stats.resident", &resident, &sz, NULL, 0);
-    EMIT("# HELP flightsearch_jemalloc_allocated_bytes Bytes allocated by the application (jemalloc stats.allocated).\n"
-         "# TYPE flightsearch_jemalloc_allocated_bytes gauge\nflightsearch_jemalloc_allocated_bytes %zu\n"
+    uint64_t now_ms = fs_monotonic_ms(), last = ck_pr_load_64(&shared->jemalloc_refreshed_ms);
+    if ((last == 0 || now_ms - last >= 1000) && ck_pr_cas_64(&shared->jemalloc_refreshed_ms, last, now_ms)) {
+        uint64_t epoch = 1;
+        size_t sz = sizeof(epoch);
+        mallctl("epoch", &epoch, &sz, &epoch, sz);
+        size_t allocated = 0, resident = 0;
+        sz = sizeof(size_t);
+        mallctl("stats.allocated", &allocated, &sz, NULL, 0);
+        sz = sizeof(size_t);
+        mallctl("stats.resident", &resident, &sz, NULL, 0);
+        ck_pr_store_64(&shared->jemalloc_allocated, allocated);
+        ck_pr_store_64(&shared->jemalloc_resident, resident);
+    }
+    EMIT("# HELP flightsearch_jemalloc_allocated_bytes Bytes allocated by the application (jemalloc stats.allocated, "
+         "refreshed at most once a second).\n"
+         "# TYPE flightsearch_jemalloc_allocated_bytes gauge\nflightsearch_jemalloc_allocated_bytes %llu\n"
          "# HELP flightsearch_jemalloc_resident_bytes Bytes in physically resident pages mapped by jemalloc.\n"
-         "# TYPE flightsearch_jemalloc_resident_bytes gauge\nflightsearch_jemalloc_resident_bytes %zu\n",
-         allocated, resident);
+         "# TYPE flightsearch_jemalloc_resident_bytes gauge\nflightsearch_jemalloc_resident_bytes %llu\n",
+         (unsigned long long)ck_pr_load_64(&shared->jemalloc_allocated),
+         (unsigned long long)ck_pr_load_64(&shared->jemalloc_resident));
 #endif
 #undef EMIT
     *len = n;
     return failed ? NULL : w->metrics_buf;
 }
 
-static int handle_metrics(h2o_req_t *req, fs_worker_t *w, uint64_t started_us)
+/*
+ * /metrics always answers: it is how an operator sees an overload. It renders anew each time,
+ * except on an overloaded worker (shed_if_overloaded's bounds), where it sends the text it
+ * rendered last if that is under a second old: a flood of scrapes costs a copy each, not a render.
+ */
+static int handle_metrics(h2o_req_t *req, fs_worker_t *w, fs_conn_state_t *conn, uint64_t started_us)
 {
     size_t len;
-    char *text = metrics_text(req, w->shared, &len);
-    if (text == NULL)
-        return fs_send_error(req, 503, "out_of_memory", NULL, "no memory for the metrics text; retry later", FS_EP_METRICS,
-                             started_us);
+    const char *text;
+    uint64_t now_ms = fs_monotonic_ms();
+    int with_names = may_see_sources(req, w);
+    if (w->metrics_rendered_ms != 0 && now_ms - w->metrics_rendered_ms < 1000 && w->metrics_with_names == with_names &&
+        overloaded(w, conn)) {
+        text = w->metrics_buf;
+        len = w->metrics_len;
+    } else {
+        text = metrics_text(req, w->shared, &len);
+        if (text == NULL) {
+            w->metrics_rendered_ms = 0;
+            return fs_send_error(req, 503, "out_of_memory", NULL, "no memory for the metrics text; retry later",
+                                 FS_EP_METRICS, started_us);
+        }
+        w->metrics_len = len;
+        w->metrics_rendered_ms = now_ms;
+        w->metrics_with_names = with_names;
+    }
     /* copied: the scratch is reused by the next scrape while h2o may still be sending this one */
     char *body = h2o_mem_alloc_pool(&req->pool, len);
     memcpy(body, text, len);
@@ -798,6 +831,31 @@ static int handle_metrics(h2o_req_t *req, fs_worker_t *w, uint64_t started_us)
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("text/plain; version=0.0.4"));
     fs_metrics_record(&w->metrics, FS_EP_METRICS, 200, now_us() - started_us);
     send_body(req, h2o_iovec_init(body, len));
+    return 0;
+}
+
+/* ------------------------------------------------------------- openapi */
+
+/* GET /openapi.json: the contract, compiled in (src/openapi_embed.py). The bytes are static and
+ * outlive every request, so they are sent as they are, with the ETag computed at build time. */
+static int handle_openapi(h2o_req_t *req, fs_worker_t *w, uint64_t started_us)
+{
+    size_t etag_len = strlen(fs_openapi_etag);
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ETAG, NULL, fs_openapi_etag, etag_len);
+    ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_IF_NONE_MATCH, -1);
+    if (i >= 0 && h2o_strstr(req->headers.entries[i].value.base, req->headers.entries[i].value.len, fs_openapi_etag,
+                             etag_len) != SIZE_MAX) {
+        req->res.status = 304;
+        req->res.reason = reason_phrase(304);
+        fs_metrics_record(&w->metrics, FS_EP_OPENAPI, 304, now_us() - started_us);
+        h2o_send_inline(req, NULL, 0);
+        return 0;
+    }
+    req->res.status = 200;
+    req->res.reason = "OK";
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("application/json"));
+    fs_metrics_record(&w->metrics, FS_EP_OPENAPI, 200, now_us() - started_us);
+    send_body(req, h2o_iovec_init(fs_openapi_json, fs_openapi_json_len));
     return 0;
 }
 
@@ -839,7 +897,8 @@ int fs_handle_request(h2o_handler_t *self, h2o_req_t *req)
         const char *path;
         fs_endpoint_t ep;
     } routes[] = {{"/v1/search", FS_EP_SEARCH}, {"/v1/calendar", FS_EP_CALENDAR}, {"/v1/routes", FS_EP_ROUTES},
-                  {"/healthz", FS_EP_HEALTHZ},  {"/readyz", FS_EP_READYZ},        {"/metrics", FS_EP_METRICS}};
+                  {"/healthz", FS_EP_HEALTHZ},  {"/readyz", FS_EP_READYZ},        {"/metrics", FS_EP_METRICS},
+                  {"/openapi.json", FS_EP_OPENAPI}};
     if (req->path_normalized.len >= 9 && memcmp(req->path_normalized.base, "/v1/feeds", 9) == 0 &&
         (req->path_normalized.len == 9 || req->path_normalized.base[9] == '/'))
         return fs_handle_feeds(req, w, started_us);
@@ -876,7 +935,9 @@ int fs_handle_request(h2o_handler_t *self, h2o_req_t *req)
     case FS_EP_ROUTES:
         return handle_routes(req, w, started_us);
     case FS_EP_METRICS:
-        return handle_metrics(req, w, started_us);
+        return handle_metrics(req, w, conn, started_us);
+    case FS_EP_OPENAPI:
+        return handle_openapi(req, w, started_us);
     default:
         return handle_health(req, w, ep, started_us);
     }

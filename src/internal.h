@@ -73,6 +73,10 @@ typedef struct fs_shared {
     int ready;            /* ck_pr: 1 once the data dir is loaded */
     int shutting_down;    /* ck_pr: set by the signal handler */
     int64_t started_at;   /* unix seconds */
+    /* jemalloc's totals for /metrics, refreshed at most once a second by whichever worker finds
+     * them stale (the refresh, mallctl("epoch"), takes every arena's lock): ck_pr */
+    uint64_t jemalloc_refreshed_ms;
+    uint64_t jemalloc_allocated, jemalloc_resident;
 } fs_shared_t;
 
 struct fs_worker {
@@ -98,8 +102,11 @@ struct fs_worker {
     fs_result_t *results;        /* scratch: FS_SEARCH_MAX_LIMIT results */
     fs_calendar_cell_t *cells;   /* scratch: FS_CALENDAR_MAX_DAYS * FS_CABIN_COUNT cells */
     fs_route_summary_t *routes;  /* scratch: FS_AIRPORT_COUNT destinations */
-    char *metrics_buf;           /* scratch: /metrics text, grown to the largest seen and kept (loop thread only) */
+    char *metrics_buf;           /* /metrics text, grown to the largest seen and kept (loop thread only) */
     size_t metrics_cap;
+    size_t metrics_len;          /* the last text rendered in metrics_buf, served again under overload */
+    uint64_t metrics_rendered_ms; /* monotonic ms of that render (0: none) */
+    int metrics_with_names;      /* whether it lists sources (--private-sources) */
     pthread_t thread;
 };
 
@@ -119,6 +126,11 @@ void fs_send_json(h2o_req_t *req, int status, const char *body, size_t len, fs_e
 /** Sends {"error": {"code", "message", "parameter"?}}; always returns 0 (a handler's answer). */
 int fs_send_error(h2o_req_t *req, int status, const char *code, const char *parameter, const char *message, fs_endpoint_t ep,
                   uint64_t started_us);
+
+/** docs/openapi.yaml as JSON, and a quoted ETag of it: generated at build time (src/openapi_embed.py). */
+extern const char fs_openapi_json[];
+extern const size_t fs_openapi_json_len;
+extern const char fs_openapi_etag[];
 
 /* ---------------------------------------------------------------- feeds */
 

@@ -60,6 +60,7 @@ typedef enum fs_endpoint {
     FS_EP_READYZ,
     FS_EP_METRICS,
     FS_EP_FEEDS,
+    FS_EP_OPENAPI,
     FS_EP_OTHER, /* unknown paths and wrong methods */
     FS_EP_COUNT
 } fs_endpoint_t;

@@ -3,7 +3,14 @@
 # otherwise it prints the single apt-get line to run and fails, so nothing half-builds.
 set -eu
 missing=""
+# Virtual packages an installed package provides count as present: NodeSource's nodejs provides
+# npm and conflicts with Debian's, so asking apt for npm there would fail.
+provided=$(dpkg-query -W -f='${db:Status-Abbrev}|${Provides}\n' 2>/dev/null | sed -n 's/^ii *|//p' | tr ',' '\n' |
+           sed 's/([^)]*)//; s/ //g')
 for p in $PKGS; do
+    if echo "$provided" | grep -qx "$p"; then
+        continue
+    fi
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
         missing="$missing $p"
     fi

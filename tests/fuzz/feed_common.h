@@ -470,8 +470,9 @@ static void check_apply_snapshot(const uint8_t *body, size_t len, fs_feed_format
     fs_segment_t *seg = fs_apply_snapshot(NULL, body, len, format, &errs, &h, &rc);
     FUZZ_ASSERT(seg != NULL && rc == 0, "fs_apply_snapshot refused a document the decoder accepted (%d)", rc);
     FUZZ_ASSERT(seg->leg_count == c->nlegs, "segment has %u legs, the feed %zu", seg->leg_count, c->nlegs);
-    for (uint32_t i = 0; i < seg->leg_count; i++)
-        check_stored_leg(seg, &seg->legs[i], c);
+    for (uint32_t r = 0; r < seg->route_count; r++)
+        for (uint32_t i = 0; i < seg->routes[r].count; i++)
+            check_stored_leg(seg, &seg->routes[r].legs[i], c);
     fs_segment_free(seg);
 }
 
@@ -483,14 +484,16 @@ static void check_apply_delta(const uint8_t *body, size_t len, fs_feed_format_t 
     fs_segment_t *seg = fs_apply_delta(NULL, h->source, body, len, format, &errs, &res);
     FUZZ_ASSERT(seg != NULL && res.rc == 0, "fs_apply_delta refused a document the decoder accepted (%d)", res.rc);
     FUZZ_ASSERT(seg->leg_count == c->nlegs, "segment has %u legs, the delta upserts %zu", seg->leg_count, c->nlegs);
-    for (uint32_t i = 0; i < seg->leg_count; i++)
-        check_stored_leg(seg, &seg->legs[i], c);
+    for (uint32_t r = 0; r < seg->route_count; r++)
+        for (uint32_t i = 0; i < seg->routes[r].count; i++)
+            check_stored_leg(seg, &seg->routes[r].legs[i], c);
     /* a delta applied twice is applied once: its upserts replace themselves */
     fs_segment_t *again = fs_apply_delta(seg, h->source, body, len, format, &errs, &res);
     FUZZ_ASSERT(again != NULL && res.rc == 0, "the delta applied on its own result: %d", res.rc);
     FUZZ_ASSERT(again->leg_count == c->nlegs, "applied twice: %u legs, once: %zu", again->leg_count, c->nlegs);
-    for (uint32_t i = 0; i < again->leg_count; i++)
-        check_stored_leg(again, &again->legs[i], c);
+    for (uint32_t r = 0; r < again->route_count; r++)
+        for (uint32_t i = 0; i < again->routes[r].count; i++)
+            check_stored_leg(again, &again->routes[r].legs[i], c);
     fs_segment_free(again);
     fs_segment_free(seg);
 }

@@ -204,7 +204,7 @@ static unsigned segment_problems(const fs_segment_t *seg)
         return 1;
     uint32_t flights = 0; /* bit f: flight f seen */
     for (uint32_t i = 0; i < seg->leg_count; i++) {
-        const fs_leg_t *l = &seg->legs[i];
+        const fs_leg_t *l = fs_segment_leg_at(seg, i);
         if (l->flight < 1 || l->flight > legs_for(s) || (flights & (1u << l->flight)) || l->day != DAY0 + l->flight % 3 ||
             l->last_seen != (uint32_t)(BASE_TS + (int64_t)s) || l->cabin_mask != (1u << FS_CABIN_COUNT) - 1) {
             bad++;

@@ -65,9 +65,12 @@ static void *reader_main(void *arg)
             const fs_segment_t *seg = gen->segments[s];
             if (seg->leg_count != legs_for(seg->sequence))
                 inconsistencies[id]++;
-            for (uint32_t i = 0; i < seg->leg_count; i++)
-                if (seg->legs[i].last_seen != seg->sequence || seg->fares[FS_CABIN_FARE(seg->legs[i].cabin[0])].miles != 1000 + seg->sequence)
-                    inconsistencies[id]++;
+            for (uint32_t r = 0; r < seg->route_count; r++)
+                for (uint32_t i = 0; i < seg->routes[r].count; i++) {
+                    const fs_leg_t *l = &seg->routes[r].legs[i];
+                    if (l->last_seen != seg->sequence || seg->fares[FS_CABIN_FARE(l->cabin[0])].miles != 1000 + seg->sequence)
+                        inconsistencies[id]++;
+                }
         }
         fs_search_result_t res;
         fs_search(gen, &q, page, &res);

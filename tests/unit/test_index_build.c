@@ -73,7 +73,7 @@ static void check_order(tkey_t *keys, size_t n)
     CHECK_EQ_INT(seg->leg_count, n);
     size_t wrong = 0;
     for (size_t i = 0; i < n && i < seg->leg_count; i++) {
-        const fs_leg_t *l = &seg->legs[i];
+        const fs_leg_t *l = fs_segment_leg_at(seg, (uint32_t)i);
         tkey_t got = {l->origin, l->destination, l->day, l->dep_minute, l->carrier, l->flight};
         if (tkey_cmp(&got, &keys[i]) != 0)
             wrong++;
@@ -131,7 +131,7 @@ static void check_fares_after_deltas(void)
         if (cur->fare_count != distinct)
             bad_count++;
         for (uint32_t i = 0; i < cur->leg_count; i++) {
-            const fs_leg_t *l = &cur->legs[i];
+            const fs_leg_t *l = fs_segment_leg_at(cur, i);
             uint32_t fare = FS_CABIN_FARE(l->cabin[0]);
             if (fare >= cur->fare_count || cur->fares[fare].miles != model_miles[l->flight])
                 bad_price++;

@@ -348,7 +348,7 @@ static int same_state(fs_index_t *idx, const char *source, const model_t *m, con
     fs_airport_parse("GRU", 3, &gru);
     fs_airport_parse("LIS", 3, &lis);
     for (uint32_t i = 0; i < seg->leg_count; i++) {
-        const fs_leg_t *l = &seg->legs[i];
+        const fs_leg_t *l = fs_segment_leg_at(seg, i);
         int d = (int)l->day - DAY0;
         if (l->flight < 1 || l->flight > FLIGHTS || d < 0 || d >= DAYS || l->carrier != tp || l->origin != gru ||
             l->destination != lis) {
