@@ -187,6 +187,7 @@ typedef struct fl_phase {
     fs_hist_t ok;        /* 2xx and 304, from the scheduled time (open) or the send (closed) */
     fs_hist_t all;       /* every answer with a status */
     int passed;          /* knee search: met the criterion */
+    int warmup;          /* --warmup: counted, but its latencies stay out of the totals and the knee */
     char *metrics_after; /* knee steps: the target's /metrics once the step's answers were in (malloc'd), or NULL */
 } fl_phase_t;
 

@@ -28,6 +28,8 @@ static const char usage_text[] =
     "  (none)                 closed loop: --connections x --streams requests always in flight\n"
     "  --duration S           seconds of the run, or of each knee step (default 10)\n"
     "  --drain S              seconds to wait for answers after the last send (default 5)\n"
+    "  --warmup S             first S seconds at the first rate (or the closed loop): counted,\n"
+    "                         but left out of the totals' latency and of the knee (default 0)\n"
     "  --knee-start R, --knee-max R, --knee-steps N, --knee-errors F\n"
     "                         first rate (100), highest rate (1000000), most steps (10), largest\n"
     "                         share of answers other than 2xx/304 in a passing step (0.01)\n"
@@ -215,6 +217,8 @@ int main(int argc, char **argv)
             knee = v;
         else if (strcmp(a, "--duration") == 0)
             bad = parse_double(v, &r->duration_s, 0.1);
+        else if (strcmp(a, "--warmup") == 0)
+            bad = parse_double(v, &r->warmup_s, 0);
         else if (strcmp(a, "--drain") == 0)
             bad = parse_double(v, &r->drain_s, 0);
         else if (strcmp(a, "--knee-start") == 0)

@@ -158,7 +158,7 @@ static void phase_server_view(const fl_run_t *r, const fl_report_t *rep, unsigne
 {
     const char *before = i == 0 ? rep->metrics_before : r->phases[i - 1].metrics_after;
     const char *after = r->phases[i].metrics_after;
-    if (r->phase_count == 1 && after == NULL)
+    if (after == NULL && i + 1 == r->phase_count)
         after = rep->metrics_after;
     if (before == NULL || after == NULL) {
         memset(v, 0, sizeof(*v));
@@ -358,10 +358,12 @@ static int write_json(const fl_run_t *r, const fl_report_t *rep, const server_vi
         enc_num(&e, "good_per_s", good_per_s(p));
         enc_latency(&e, "latency", &p->ok);
         enc_latency(&e, "latency_any_status", &p->all);
-        if (r->knee.enabled) {
+        if (r->knee.enabled && !p->warmup) {
             fs_enc_key_lit(&e, "passed");
             fs_enc_bool(&e, p->passed);
         }
+        fs_enc_key_lit(&e, "warmup");
+        fs_enc_bool(&e, p->warmup);
         server_view_t ps;
         phase_server_view(r, rep, i, &ps);
         fs_enc_key_lit(&e, "server");
@@ -530,7 +532,8 @@ static int write_md(const fl_run_t *r, const fl_report_t *rep, const server_view
         char label[96];
         server_view_t ps;
         phase_server_view(r, rep, i, &ps);
-        snprintf(label, sizeof(label), "%s%s", p->label, r->knee.enabled ? (p->passed ? " (passed)" : " (failed)") : "");
+        snprintf(label, sizeof(label), "%s%s", p->label,
+                 p->warmup ? " (not in the totals' latency)" : r->knee.enabled ? (p->passed ? " (passed)" : " (failed)") : "");
         md_latency_row(f, label, &p->ok, good_per_s(p), &p->n);
         if (ps.have && !isnan(ps.p99_s))
             fprintf(f, " <= %.3g |\n", ps.p99_s * 1000);
@@ -663,6 +666,8 @@ static int write_png(const fl_run_t *r, const char *prefix)
         fprintf(f, "# rate\tp50_ms\tp99_ms\tp999_ms\tpassed\n");
         for (unsigned i = 0; i < r->phase_count; i++) {
             const fl_phase_t *p = &r->phases[i];
+            if (p->warmup)
+                continue;
             fprintf(f, "%.1f\t%.3f\t%.3f\t%.3f\t%d\n", p->rate0, (double)fs_hist_pct(&p->ok, 50) / 1000.0,
                     (double)fs_hist_pct(&p->ok, 99) / 1000.0, (double)fs_hist_pct(&p->ok, 99.9) / 1000.0, p->passed);
         }

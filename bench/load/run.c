@@ -144,8 +144,10 @@ static void on_done(void *ctx, void *user, int status, const char *body, size_t 
         fs_hist_add(&ph->all, us);
     if (cls == FL_C_2XX || cls == FL_C_304) {
         fs_hist_add(&ph->ok, us);
-        fs_hist_add(&r->total_ok, us);
-        fs_hist_add(&r->kind_ok[q->kind], us);
+        if (!ph->warmup) {
+            fs_hist_add(&r->total_ok, us);
+            fs_hist_add(&r->kind_ok[q->kind], us);
+        }
         if (s->ok == NULL && (s->ok = calloc(1, sizeof(fs_hist_t))) == NULL) {
             fprintf(stderr, "flightsearch-load: out of memory\n");
             exit(1);
@@ -487,7 +489,20 @@ int fl_run(fl_run_t *r, char *err, size_t errcap)
     r->rng = r->mix->seed;
     unsigned printed = 0;
     r->start_ns = fl_now_ns();
-    if (r->knee.enabled) {
+    if (r->warmup_s > 0) {
+        /* the first rate of the run (or the closed loop), for caches, connections and the
+         * server's allocator to settle; its answers are counted, its latencies not judged */
+        double rate = r->knee.enabled ? r->knee_start : r->ramp_s > 0 ? r->ramp0 : r->rate;
+        unsigned idx = phase_add(r, "warm-up", r->closed, rate, rate, r->warmup_s);
+        r->phases[idx].warmup = 1;
+        phase_run(r, e, idx, &printed);
+        drain(r, e, &printed);
+        if (!fl_stop)
+            r->phases[idx].metrics_after = fl_metrics_scrape(&r->target);
+    }
+    if (fl_stop) {
+        /* interrupted during the warm-up: nothing more to send */
+    } else if (r->knee.enabled) {
         knee_search(r, e, &printed);
     } else if (r->ramp_s > 0) {
         char label[64];

@@ -13,7 +13,8 @@
 #   3. h2c closed loop with --key: the same exact count; the per-source series present;
 #      without a key absent;
 #   4. TLS: without --insecure the self-signed certificate is refused (exit 1); with it, h2 by
-#      ALPN (and --header carrying the token), then HTTP/1.1 (--proto h1), counts exact;
+#      ALPN (--header carrying the token, a 1 s --warmup counted like the rest), then HTTP/1.1
+#      (--proto h1), counts exact;
 #   5. the same mix file and seed sent twice (once with --check-sample, whose draws must not
 #      disturb the mix's): the same number of each query kind; the 10 sampled answers equal the
 #      same queries asked alone (the data does not change here); no report file holds the token;
@@ -92,9 +93,10 @@ else
     grep -q 'certificate' refused.err || { echo "FAIL tls: the refusal does not name the certificate:"; cat refused.err; FAILS=$((FAILS + 1)); }
 fi
 scrape m4
-"$LOAD" "$TLS_URL" --insecure --mix-file all.mix --rate 200 --duration 2 --header "Authorization: Bearer $TOKEN" --out tls --quiet
+"$LOAD" "$TLS_URL" --insecure --mix-file all.mix --rate 200 --warmup 1 --duration 2 --header "Authorization: Bearer $TOKEN" \
+    --out tls --quiet
 scrape m5
-check count m4 m5 tls.json 400 0.05
+check count m4 m5 tls.json 600 0.05 # a warm-up second is sent and counted too
 check report tls h2
 check key tls.json present
 scrape m6
