@@ -23,8 +23,9 @@ static const char usage_text[] =
     "                         the scheduled time, so a slow server is charged for its queue\n"
     "  --ramp A:B:Ns          open loop, rate rising linearly from A to B over N seconds\n"
     "  --find-knee 'p99<50ms' open-loop steps of --duration each: the rate doubles from\n"
-    "                         --knee-start while the step holds, then bisects; reports the\n"
-    "                         highest rate that held (percentile p50/p90/p95/p99/p999; us/ms/s)\n"
+    "                         --knee-start while steps hold (halves while none has), then\n"
+    "                         bisects; reports the highest rate that held and the lowest that\n"
+    "                         did not (percentile p50/p90/p95/p99/p999; unit us/ms/s)\n"
     "  (none)                 closed loop: --connections x --streams requests always in flight\n"
     "  --duration S           seconds of the run, or of each knee step (default 10)\n"
     "  --drain S              seconds to wait for answers after the last send (default 5)\n"
@@ -56,12 +57,10 @@ static const char usage_text[] =
     "  --origins A,B,...      ask /v1/routes for these origins only (default every 3-letter code)\n"
     "  --discover-routes N    ask /v1/calendar for the N most popular routes (500)\n"
     "  --draws N              queries drawn per mix before merging into weights (4000)\n"
-    "  --mix-file FILE        replay a saved mix (skips discovery); lines 'WEIGHT<TAB>MIX<TAB>hit|miss<TAB>PATH',\n"
-    "                         'WEIGHT PATH' or 'PATH'\n"
+    "  --mix-file FILE        replay a saved mix (no discovery); lines as written\n"
+    "                         ('WEIGHT<TAB>MIX<TAB>hit|miss<TAB>PATH'), 'WEIGHT PATH' or 'PATH'\n"
     "  --save-mix FILE        where the discovered mix is written (default PREFIX.mix)\n"
     "  --discover-only        write the mix and stop\n"
-    "  --check-sample N       after the run, ask N answers sampled under load again, alone, and\n"
-    "                         compare (took_us aside): load must not change an answer (default 0)\n"
     "  --seed N               seed of every random choice (default 1; a mix file's own seed\n"
     "                         unless given): the same file and seed send the same sequence\n"
     "\n"
@@ -69,9 +68,12 @@ static const char usage_text[] =
     "  --out PREFIX           PREFIX.json, PREFIX.md, PREFIX.png (gnuplot), PREFIX.mix\n"
     "                         (default flightsearch-load-DATE-TIME)\n"
     "  --progress, --quiet    a line per second on stderr (default: when stderr is a terminal)\n"
+    "  --check-sample N       after the run, ask N answers sampled under load again, alone, and\n"
+    "                         compare (took_us aside): load must not change an answer (default 0)\n"
     "  --help\n"
     "\n"
-    "Ctrl-C stops sending, waits --drain for answers and writes the report (twice: at once).\n"
+    "Ctrl-C stops sending, waits --drain for the answers in flight (a second Ctrl-C: no wait)\n"
+    "and writes the report. Details: docs/performance.md, \"Load testing a deployment\".\n"
     "Exit status: 0 the run happened (whatever the server answered), 1 it could not, 2 bad usage.\n";
 
 static void on_signal(int sig)
@@ -278,8 +280,11 @@ int main(int argc, char **argv)
             out = v;
         else
             return usage_error("unknown option", a);
-        if (bad)
-            return usage_error("bad value", a);
+        if (bad) {
+            char msg[512];
+            snprintf(msg, sizeof(msg), "%s: '%s' is not a valid value", a, v);
+            return usage_error(msg, NULL);
+        }
     }
     if (url == NULL)
         return usage_error("the target URL is missing (e.g. http://127.0.0.1:8080)", NULL);
