@@ -39,6 +39,7 @@ typedef struct route {
     int first, last; /* days since 1970-01-01 */
     double w;
     int probed;
+    int city;  /* the calendar searched more airports than the route's two (a city code): left out */
     int *days; /* dates with a seat in some cabin */
     unsigned char *econ;
     unsigned ndays, necon;
@@ -295,6 +296,21 @@ static void on_calendar(void *ctx, size_t i, int status, const char *body, size_
     if (fs_rd_read(&rd, &v) != 0 || v.type != FS_RD_MAP)
         return;
     while (fs_rd_map_next(&rd, &k) > 0) {
+        if (str_is(&k, "origins") || str_is(&k, "destinations")) {
+            /* the airports the codes were expanded to: anything but the route's own airport means
+             * a city code (SHA: PVG and SHA), whose dates with seats are the city's, not the route's */
+            const char *own = str_is(&k, "origins") ? r->o : r->d;
+            unsigned n = 0;
+            if (fs_rd_read(&rd, &v) != 0 || v.type != FS_RD_ARRAY)
+                return;
+            while (fs_rd_array_next(&rd) > 0) {
+                if (fs_rd_read(&rd, &v) != 0)
+                    return;
+                if (v.type != FS_RD_STR || v.v.str.len != 3 || memcmp(v.v.str.p, own, 3) != 0 || n++ > 0)
+                    r->city = 1;
+            }
+            continue;
+        }
         if (!str_is(&k, "days")) {
             if (fs_rd_skip(&rd) != 0)
                 return;
@@ -651,6 +667,15 @@ int fl_mix_discover(fl_mix_t *m, const fl_target_t *t, const fl_discover_opts_t 
                 d.nroutes, nrs);
     if (probe_all(t, paths, npaths, o, on_calendar, &cctx, err, errcap) != 0)
         goto out;
+    size_t cities = 0;
+    for (size_t k = 0; k < nrs; k++)
+        if (rs[k]->city) {
+            rs[k]->ndays = rs[k]->necon = 0; /* never drawn */
+            cities++;
+        }
+    if (o->verbose && cities > 0)
+        fprintf(stderr, "flightsearch-load: discovery: %zu routes left out: a code is also a city's (searched as several airports)\n",
+                cities);
     cum = malloc((nrs + 1) * sizeof(double));
     if (cum == NULL)
         goto out;
