@@ -14,7 +14,7 @@
  * from when it wanted the request sent, so the wait here is charged (no coordinated omission).
  *
  * A connection that fails (refused, reset, closed mid-answer, GOAWAY) completes what it carried
- * with FL_ERR_CONN and is replaced, at most once per 100 ms per slot so that a dead target does not
+ * with FS_LOAD_ERR_CONN and is replaced, at most once per 100 ms per slot so that a dead target does not
  * make the loop spin.
  */
 #include <ctype.h>
@@ -37,57 +37,57 @@
 
 enum { S_CLOSED, S_CONNECTING, S_HANDSHAKE, S_READY };
 
-typedef struct fl_req {
-    struct fl_req *next, *prev; /* the wait FIFO, then the connection's in-flight list */
+typedef struct fs_load_req {
+    struct fs_load_req *next, *prev; /* the wait FIFO, then the connection's in-flight list */
     const char *path;
     void *user;
     int64_t sent_ns;
     int status;
     char *body;
     size_t body_len, body_cap;
-} fl_req_t;
+} fs_load_req_t;
 
-typedef struct fl_conn {
-    struct fl_engine *e;
+typedef struct fs_load_conn {
+    struct fs_load_engine *e;
     int fd;
     SSL *ssl;
     int state;
     int h2;
     nghttp2_session *h2s;
-    unsigned active; /* requests written and not yet answered */
-    fl_req_t *inflight; /* doubly linked; HTTP/1.1 holds at most one */
+    unsigned active;         /* requests written and not yet answered */
+    fs_load_req_t *inflight; /* doubly linked; HTTP/1.1 holds at most one */
     char *out;
     size_t out_len, out_off, out_cap;
     char *in; /* HTTP/1.1: bytes of the answer being read */
     size_t in_len, in_cap;
     int want_out;
     int64_t retry_ns; /* a failed slot is reopened no sooner than this */
-} fl_conn_t;
+} fs_load_conn_t;
 
-struct fl_engine {
-    fl_target_t t;
-    fl_engine_opts_t o;
+struct fs_load_engine {
+    fs_load_target_t t;
+    fs_load_engine_opts_t o;
     struct addrinfo *ai;
     SSL_CTX *ssl_ctx;
     int ep;
-    fl_conn_t *conns;
+    fs_load_conn_t *conns;
     unsigned conn_cap, conn_used;
-    fl_req_t *wait_head, *wait_tail;
+    fs_load_req_t *wait_head, *wait_tail;
     uint64_t waiting, pending;
-    fl_engine_stats_t st;
+    fs_load_engine_stats_t st;
     const char *protocol;
     unsigned rotor;
     int last_errno; /* of the last failed connect, for the message */
 };
 
-int64_t fl_now_ns(void)
+int64_t fs_load_now_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-int fl_target_parse(fl_target_t *t, const char *url, char *err, size_t errcap)
+int fs_load_target_parse(fs_load_target_t *t, const char *url, char *err, size_t errcap)
 {
     const char *p;
     if (strncmp(url, "http://", 7) == 0) {
@@ -155,7 +155,7 @@ int fl_target_parse(fl_target_t *t, const char *url, char *err, size_t errcap)
     return 0;
 }
 
-int fl_header_is_secret(const char *name, size_t len)
+int fs_load_header_is_secret(const char *name, size_t len)
 {
     static const char *const exact[] = {"authorization", "proxy-authorization", "cookie"};
     static const char *const part[] = {"key", "token", "secret"};
@@ -186,7 +186,7 @@ static void *xrealloc(void *p, size_t n)
     return r;
 }
 
-static void out_append(fl_conn_t *c, const void *p, size_t n)
+static void out_append(fs_load_conn_t *c, const void *p, size_t n)
 {
     if (c->out_len + n > c->out_cap) {
         c->out_cap = (c->out_len + n) * 2 + 4096;
@@ -196,7 +196,7 @@ static void out_append(fl_conn_t *c, const void *p, size_t n)
     c->out_len += n;
 }
 
-static void body_append(fl_engine_t *e, fl_req_t *r, const void *p, size_t n)
+static void body_append(fs_load_engine_t *e, fs_load_req_t *r, const void *p, size_t n)
 {
     if (r->body_len >= e->o.max_body)
         return;
@@ -213,7 +213,7 @@ static void body_append(fl_engine_t *e, fl_req_t *r, const void *p, size_t n)
 
 /* ------------------------------------------------------------- completions */
 
-static void inflight_add(fl_conn_t *c, fl_req_t *r)
+static void inflight_add(fs_load_conn_t *c, fs_load_req_t *r)
 {
     r->prev = NULL;
     r->next = c->inflight;
@@ -223,7 +223,7 @@ static void inflight_add(fl_conn_t *c, fl_req_t *r)
     c->active++;
 }
 
-static void inflight_remove(fl_conn_t *c, fl_req_t *r)
+static void inflight_remove(fs_load_conn_t *c, fs_load_req_t *r)
 {
     if (r->prev)
         r->prev->next = r->next;
@@ -234,22 +234,22 @@ static void inflight_remove(fl_conn_t *c, fl_req_t *r)
     c->active--;
 }
 
-static void complete(fl_engine_t *e, fl_req_t *r, int err)
+static void complete(fs_load_engine_t *e, fs_load_req_t *r, int err)
 {
     e->pending--;
-    e->o.done(e->o.ctx, r->user, err ? 0 : r->status, r->body ? r->body : "", r->body_len, r->sent_ns, fl_now_ns(), err);
+    e->o.done(e->o.ctx, r->user, err ? 0 : r->status, r->body ? r->body : "", r->body_len, r->sent_ns, fs_load_now_ns(), err);
     free(r->body);
     free(r);
 }
 
 /* Completes every request the connection carries with err; the list is detached first. */
-static void fail_inflight(fl_conn_t *c, int err)
+static void fail_inflight(fs_load_conn_t *c, int err)
 {
-    fl_req_t *r = c->inflight;
+    fs_load_req_t *r = c->inflight;
     c->inflight = NULL;
     c->active = 0;
     while (r != NULL) {
-        fl_req_t *next = r->next;
+        fs_load_req_t *next = r->next;
         complete(c->e, r, err);
         r = next;
     }
@@ -257,19 +257,19 @@ static void fail_inflight(fl_conn_t *c, int err)
 
 /* ------------------------------------------------------------- connections */
 
-static void conn_watch(fl_conn_t *c, int out)
+static void conn_watch(fs_load_conn_t *c, int out)
 {
     struct epoll_event ev = {.events = EPOLLIN | (out ? EPOLLOUT : 0), .data.u32 = (uint32_t)(c - c->e->conns)};
     epoll_ctl(c->e->ep, EPOLL_CTL_MOD, c->fd, &ev);
     c->want_out = out;
 }
 
-static void conn_close(fl_conn_t *c, int failed)
+static void conn_close(fs_load_conn_t *c, int failed)
 {
-    fl_engine_t *e = c->e;
+    fs_load_engine_t *e = c->e;
     if (c->state == S_CLOSED)
         return;
-    fail_inflight(c, FL_ERR_CONN);
+    fail_inflight(c, FS_LOAD_ERR_CONN);
     if (c->h2s) {
         nghttp2_session_del(c->h2s);
         c->h2s = NULL;
@@ -284,19 +284,19 @@ static void conn_close(fl_conn_t *c, int failed)
     c->state = S_CLOSED;
     c->out_len = c->out_off = c->in_len = 0;
     c->active = 0;
-    c->retry_ns = fl_now_ns() + (failed ? 100000000 : 0);
+    c->retry_ns = fs_load_now_ns() + (failed ? 100000000 : 0);
     if (failed)
         e->st.conn_resets++;
     e->st.open_connections--;
 }
 
-static int conn_open(fl_conn_t *c)
+static int conn_open(fs_load_conn_t *c)
 {
-    fl_engine_t *e = c->e;
+    fs_load_engine_t *e = c->e;
     int fd = socket(e->ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         e->st.connect_failures++;
-        c->retry_ns = fl_now_ns() + 100000000;
+        c->retry_ns = fs_load_now_ns() + 100000000;
         return -1;
     }
     int one = 1;
@@ -306,7 +306,7 @@ static int conn_open(fl_conn_t *c)
         e->last_errno = errno;
         e->st.connect_failures++;
         close(fd);
-        c->retry_ns = fl_now_ns() + 100000000;
+        c->retry_ns = fs_load_now_ns() + 100000000;
         return -1;
     }
     c->fd = fd;
@@ -325,9 +325,9 @@ static int conn_open(fl_conn_t *c)
 
 /* A failed connect: the slot waits, and when no connection at all can carry them, the requests
  * waiting fail too (a refused target answers nothing; waiting would only hide it). */
-static void connect_failed(fl_conn_t *c)
+static void connect_failed(fs_load_conn_t *c)
 {
-    fl_engine_t *e = c->e;
+    fs_load_engine_t *e = c->e;
     e->st.connect_failures++;
     conn_close(c, 1);
     e->st.conn_resets--; /* not a reset: it never connected */
@@ -335,11 +335,11 @@ static void connect_failed(fl_conn_t *c)
         if (e->conns[i].state != S_CLOSED)
             return;
     while (e->wait_head) {
-        fl_req_t *r = e->wait_head;
+        fs_load_req_t *r = e->wait_head;
         e->wait_head = r->next;
         e->waiting--;
-        r->sent_ns = fl_now_ns();
-        complete(e, r, FL_ERR_CONN);
+        r->sent_ns = fs_load_now_ns();
+        complete(e, r, FS_LOAD_ERR_CONN);
     }
     e->wait_tail = NULL;
 }
@@ -347,7 +347,7 @@ static void connect_failed(fl_conn_t *c)
 /* ------------------------------------------------------------------ raw I/O */
 
 /* > 0 bytes, 0 would block, -1 closed or failed. */
-static ssize_t conn_read(fl_conn_t *c, char *buf, size_t n)
+static ssize_t conn_read(fs_load_conn_t *c, char *buf, size_t n)
 {
     if (c->ssl) {
         ERR_clear_error();
@@ -367,7 +367,7 @@ static ssize_t conn_read(fl_conn_t *c, char *buf, size_t n)
     }
 }
 
-static ssize_t conn_write(fl_conn_t *c, const char *buf, size_t n)
+static ssize_t conn_write(fs_load_conn_t *c, const char *buf, size_t n)
 {
     if (c->ssl) {
         ERR_clear_error();
@@ -388,7 +388,7 @@ static ssize_t conn_write(fl_conn_t *c, const char *buf, size_t n)
 }
 
 /* Moves nghttp2's pending frames into the output buffer, then writes what the socket takes. */
-static void conn_flush(fl_conn_t *c)
+static void conn_flush(fs_load_conn_t *c)
 {
     if (c->state != S_READY)
         return;
@@ -429,7 +429,7 @@ static int h2_on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_
     (void)valuelen;
     if (f->hd.type != NGHTTP2_HEADERS || namelen != 7 || memcmp(name, ":status", 7) != 0)
         return 0;
-    fl_req_t *r = nghttp2_session_get_stream_user_data(s, f->hd.stream_id);
+    fs_load_req_t *r = nghttp2_session_get_stream_user_data(s, f->hd.stream_id);
     if (r != NULL)
         r->status = (int)strtol((const char *)value, NULL, 10);
     return 0;
@@ -438,8 +438,8 @@ static int h2_on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_
 static int h2_on_data(nghttp2_session *s, uint8_t flags, int32_t stream_id, const uint8_t *data, size_t len, void *ud)
 {
     (void)flags;
-    fl_conn_t *c = ud;
-    fl_req_t *r = nghttp2_session_get_stream_user_data(s, stream_id);
+    fs_load_conn_t *c = ud;
+    fs_load_req_t *r = nghttp2_session_get_stream_user_data(s, stream_id);
     if (r != NULL)
         body_append(c->e, r, data, len);
     return 0;
@@ -447,17 +447,17 @@ static int h2_on_data(nghttp2_session *s, uint8_t flags, int32_t stream_id, cons
 
 static int h2_on_close(nghttp2_session *s, int32_t stream_id, uint32_t error_code, void *ud)
 {
-    fl_conn_t *c = ud;
-    fl_req_t *r = nghttp2_session_get_stream_user_data(s, stream_id);
+    fs_load_conn_t *c = ud;
+    fs_load_req_t *r = nghttp2_session_get_stream_user_data(s, stream_id);
     if (r == NULL)
         return 0;
     nghttp2_session_set_stream_user_data(s, stream_id, NULL);
     inflight_remove(c, r);
-    complete(c->e, r, (error_code != NGHTTP2_NO_ERROR || r->status == 0) ? FL_ERR_CONN : FL_ERR_NONE);
+    complete(c->e, r, (error_code != NGHTTP2_NO_ERROR || r->status == 0) ? FS_LOAD_ERR_CONN : FS_LOAD_ERR_NONE);
     return 0;
 }
 
-static int h2_setup(fl_conn_t *c)
+static int h2_setup(fs_load_conn_t *c)
 {
     nghttp2_session_callbacks *cb;
     if (nghttp2_session_callbacks_new(&cb) != 0)
@@ -477,7 +477,7 @@ static int h2_setup(fl_conn_t *c)
 }
 
 /* Requests this connection can take now. */
-static unsigned conn_room(const fl_conn_t *c)
+static unsigned conn_room(const fs_load_conn_t *c)
 {
     if (c->state != S_READY)
         return 0;
@@ -492,14 +492,14 @@ static unsigned conn_room(const fl_conn_t *c)
     return c->active < max ? max - c->active : 0;
 }
 
-static void conn_send(fl_conn_t *c, fl_req_t *r)
+static void conn_send(fs_load_conn_t *c, fs_load_req_t *r)
 {
-    fl_engine_t *e = c->e;
+    fs_load_engine_t *e = c->e;
     char path[4096];
     snprintf(path, sizeof(path), "%s%s", e->t.prefix, r->path);
-    r->sent_ns = fl_now_ns();
+    r->sent_ns = fs_load_now_ns();
     if (c->h2) {
-        nghttp2_nv nva[4 + FL_MAX_HEADERS];
+        nghttp2_nv nva[4 + FS_LOAD_MAX_HEADERS];
         unsigned n = 0;
 #define NV(nm, v) (nghttp2_nv){(uint8_t *)(nm), (uint8_t *)(v), strlen(nm), strlen(v), NGHTTP2_NV_FLAG_NONE}
         nva[n++] = NV(":method", "GET");
@@ -511,17 +511,17 @@ static void conn_send(fl_conn_t *c, fl_req_t *r)
 #undef NV
         int32_t id = nghttp2_submit_request(c->h2s, NULL, nva, n, NULL, r);
         if (id < 0) {
-            complete(e, r, FL_ERR_CONN);
+            complete(e, r, FS_LOAD_ERR_CONN);
             return;
         }
     } else {
         char head[8192];
-        int len = snprintf(head, sizeof(head), "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: flightsearch-load\r\n", path,
-                           e->t.authority);
+        int len =
+            snprintf(head, sizeof(head), "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: flightsearch-load\r\n", path, e->t.authority);
         for (unsigned i = 0; i < e->t.header_count && len > 0 && (size_t)len < sizeof(head); i++)
             len += snprintf(head + len, sizeof(head) - (size_t)len, "%s: %s\r\n", e->t.header_names[i], e->t.header_values[i]);
         if (len <= 0 || (size_t)len + 2 >= sizeof(head)) {
-            complete(e, r, FL_ERR_CONN);
+            complete(e, r, FS_LOAD_ERR_CONN);
             return;
         }
         out_append(c, head, (size_t)len);
@@ -533,7 +533,7 @@ static void conn_send(fl_conn_t *c, fl_req_t *r)
 /* ---------------------------------------------------------------- HTTP/1.1 */
 
 /* Length of a complete chunked body at p (decoded into r), 0 when incomplete, -1 malformed. */
-static long h1_chunked(fl_engine_t *e, const char *p, size_t n, fl_req_t *r)
+static long h1_chunked(fs_load_engine_t *e, const char *p, size_t n, fs_load_req_t *r)
 {
     size_t off = 0;
     r->body_len = 0;
@@ -558,9 +558,9 @@ static long h1_chunked(fl_engine_t *e, const char *p, size_t n, fl_req_t *r)
 }
 
 /* Consumes one complete answer from c->in if there is one: 1 done, 0 incomplete, -1 broken. */
-static int h1_parse(fl_conn_t *c, int *close_after)
+static int h1_parse(fs_load_conn_t *c, int *close_after)
 {
-    fl_req_t *r = c->inflight;
+    fs_load_req_t *r = c->inflight;
     const char *p = c->in;
     size_t n = c->in_len;
     const char *hend = memmem(p, n, "\r\n\r\n", 4);
@@ -573,7 +573,8 @@ static int h1_parse(fl_conn_t *c, int *close_after)
     long body = -1;
     int chunked = 0;
     *close_after = memcmp(p, "HTTP/1.0", 8) == 0;
-    for (const char *line = memchr(p, '\n', hlen); line != NULL && line < hend; line = memchr(line + 1, '\n', (size_t)(hend - line))) {
+    for (const char *line = memchr(p, '\n', hlen); line != NULL && line < hend;
+         line = memchr(line + 1, '\n', (size_t)(hend - line))) {
         const char *h = line + 1;
         if (strncasecmp(h, "content-length:", 15) == 0)
             body = strtol(h + 15, NULL, 10);
@@ -601,16 +602,16 @@ static int h1_parse(fl_conn_t *c, int *close_after)
     memmove(c->in, c->in + total, n - total);
     c->in_len = n - total;
     inflight_remove(c, r);
-    complete(c->e, r, FL_ERR_NONE);
+    complete(c->e, r, FS_LOAD_ERR_NONE);
     return 1;
 }
 
 /* ------------------------------------------------------------------ events */
 
-static void conn_ready(fl_conn_t *c)
+static void conn_ready(fs_load_conn_t *c)
 {
-    fl_engine_t *e = c->e;
-    int h2 = e->t.proto == FL_PROTO_H2;
+    fs_load_engine_t *e = c->e;
+    int h2 = e->t.proto == FS_LOAD_PROTO_H2;
     if (c->ssl) {
         const unsigned char *alpn = NULL;
         unsigned alpn_len = 0;
@@ -627,7 +628,7 @@ static void conn_ready(fl_conn_t *c)
     conn_flush(c);
 }
 
-static void conn_handshake(fl_conn_t *c)
+static void conn_handshake(fs_load_conn_t *c)
 {
     ERR_clear_error();
     int r = SSL_connect(c->ssl);
@@ -653,9 +654,9 @@ static void conn_handshake(fl_conn_t *c)
     }
 }
 
-static void conn_connected(fl_conn_t *c)
+static void conn_connected(fs_load_conn_t *c)
 {
-    fl_engine_t *e = c->e;
+    fs_load_engine_t *e = c->e;
     int soerr = 0;
     socklen_t len = sizeof(soerr);
     if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &soerr, &len) != 0 || soerr != 0) {
@@ -678,9 +679,9 @@ static void conn_connected(fl_conn_t *c)
     if (!e->t.insecure)
         SSL_set1_host(c->ssl, e->t.host);
     static const unsigned char both[] = "\x02h2\x08http/1.1", h2[] = "\x02h2", h1[] = "\x08http/1.1";
-    if (e->t.proto == FL_PROTO_H2)
+    if (e->t.proto == FS_LOAD_PROTO_H2)
         SSL_set_alpn_protos(c->ssl, h2, sizeof(h2) - 1);
-    else if (e->t.proto == FL_PROTO_H1)
+    else if (e->t.proto == FS_LOAD_PROTO_H1)
         SSL_set_alpn_protos(c->ssl, h1, sizeof(h1) - 1);
     else
         SSL_set_alpn_protos(c->ssl, both, sizeof(both) - 1);
@@ -688,7 +689,7 @@ static void conn_connected(fl_conn_t *c)
     conn_handshake(c);
 }
 
-static void conn_readable(fl_conn_t *c)
+static void conn_readable(fs_load_conn_t *c)
 {
     char buf[65536];
     /* A plain socket is read up to 16 times per event (level-triggered: epoll says again if more
@@ -726,9 +727,9 @@ static void conn_readable(fl_conn_t *c)
         conn_close(c, c->active > 0); /* GOAWAY handled: open a fresh one */
 }
 
-static void on_event(fl_engine_t *e, uint32_t idx, uint32_t events)
+static void on_event(fs_load_engine_t *e, uint32_t idx, uint32_t events)
 {
-    fl_conn_t *c = &e->conns[idx];
+    fs_load_conn_t *c = &e->conns[idx];
     if (c->state == S_CONNECTING) {
         conn_connected(c);
         return;
@@ -746,12 +747,12 @@ static void on_event(fl_engine_t *e, uint32_t idx, uint32_t events)
 }
 
 /* Hands waiting requests to connections with room; opens connections while some are missing. */
-static void pump(fl_engine_t *e)
+static void pump(fs_load_engine_t *e)
 {
-    int64_t now = fl_now_ns();
+    int64_t now = fs_load_now_ns();
     unsigned open = 0, opening = 0;
     for (unsigned i = 0; i < e->conn_used; i++) {
-        fl_conn_t *c = &e->conns[i];
+        fs_load_conn_t *c = &e->conns[i];
         if (c->state == S_CLOSED && i < e->o.connections && now >= c->retry_ns)
             conn_open(c);
         if (c->state != S_CLOSED)
@@ -760,11 +761,11 @@ static void pump(fl_engine_t *e)
             opening++;
     }
     for (unsigned k = 0; k < e->conn_used && e->wait_head; k++) {
-        fl_conn_t *c = &e->conns[(e->rotor + k) % e->conn_used];
+        fs_load_conn_t *c = &e->conns[(e->rotor + k) % e->conn_used];
         unsigned room = conn_room(c);
         int sent = 0;
         while (room-- > 0 && e->wait_head) {
-            fl_req_t *r = e->wait_head;
+            fs_load_req_t *r = e->wait_head;
             e->wait_head = r->next;
             if (e->wait_head == NULL)
                 e->wait_tail = NULL;
@@ -780,7 +781,7 @@ static void pump(fl_engine_t *e)
     if (e->wait_head && e->protocol != NULL && strcmp(e->protocol, "h2") != 0) {
         uint64_t want = e->waiting > opening ? e->waiting - opening : 0;
         for (unsigned i = 0; i < e->conn_cap && want > 0; i++) {
-            fl_conn_t *c = &e->conns[i];
+            fs_load_conn_t *c = &e->conns[i];
             if (c->state != S_CLOSED || now < c->retry_ns)
                 continue;
             if (i >= e->conn_used)
@@ -792,16 +793,16 @@ static void pump(fl_engine_t *e)
     (void)open;
 }
 
-void fl_engine_submit(fl_engine_t *e, const char *path, void *user)
+void fs_load_engine_submit(fs_load_engine_t *e, const char *path, void *user)
 {
-    fl_req_t *r = calloc(1, sizeof(*r));
+    fs_load_req_t *r = calloc(1, sizeof(*r));
     if (r == NULL) {
         fprintf(stderr, "flightsearch-load: out of memory\n");
         exit(1);
     }
     r->path = path;
     r->user = user;
-    r->sent_ns = fl_now_ns();
+    r->sent_ns = fs_load_now_ns();
     if (e->wait_tail)
         e->wait_tail->next = r;
     else
@@ -811,7 +812,7 @@ void fl_engine_submit(fl_engine_t *e, const char *path, void *user)
     e->pending++;
 }
 
-void fl_engine_poll(fl_engine_t *e, int timeout_ms)
+void fs_load_engine_poll(fs_load_engine_t *e, int timeout_ms)
 {
     pump(e);
     struct epoll_event evs[256];
@@ -821,45 +822,46 @@ void fl_engine_poll(fl_engine_t *e, int timeout_ms)
     pump(e);
 }
 
-uint64_t fl_engine_pending(const fl_engine_t *e)
+uint64_t fs_load_engine_pending(const fs_load_engine_t *e)
 {
     return e->pending;
 }
 
-uint64_t fl_engine_waiting(const fl_engine_t *e)
+uint64_t fs_load_engine_waiting(const fs_load_engine_t *e)
 {
     return e->waiting;
 }
 
-const char *fl_engine_protocol(const fl_engine_t *e)
+const char *fs_load_engine_protocol(const fs_load_engine_t *e)
 {
     return e->protocol ? e->protocol : "none";
 }
 
-void fl_engine_stats(const fl_engine_t *e, fl_engine_stats_t *out)
+void fs_load_engine_stats(const fs_load_engine_t *e, fs_load_engine_stats_t *out)
 {
     *out = e->st;
 }
 
-void fl_engine_abort(fl_engine_t *e)
+void fs_load_engine_abort(fs_load_engine_t *e)
 {
     while (e->wait_head) {
-        fl_req_t *r = e->wait_head;
+        fs_load_req_t *r = e->wait_head;
         e->wait_head = r->next;
         e->waiting--;
-        complete(e, r, FL_ERR_TIMEOUT);
+        complete(e, r, FS_LOAD_ERR_TIMEOUT);
     }
     e->wait_tail = NULL;
     for (unsigned i = 0; i < e->conn_used; i++) {
-        fl_conn_t *c = &e->conns[i];
-        fail_inflight(c, FL_ERR_TIMEOUT);
+        fs_load_conn_t *c = &e->conns[i];
+        fail_inflight(c, FS_LOAD_ERR_TIMEOUT);
         conn_close(c, 0); /* nghttp2_session_del calls no callback: nothing finds the freed requests */
     }
 }
 
-fl_engine_t *fl_engine_new(const fl_target_t *t, const fl_engine_opts_t *o, int timeout_ms, char *err, size_t errcap)
+fs_load_engine_t *fs_load_engine_new(const fs_load_target_t *t, const fs_load_engine_opts_t *o, int timeout_ms, char *err,
+                                     size_t errcap)
 {
-    fl_engine_t *e = calloc(1, sizeof(*e));
+    fs_load_engine_t *e = calloc(1, sizeof(*e));
     if (e == NULL) {
         snprintf(err, errcap, "out of memory");
         return NULL;
@@ -885,7 +887,7 @@ fl_engine_t *fl_engine_new(const fl_target_t *t, const fl_engine_opts_t *o, int 
         e->ssl_ctx = SSL_CTX_new(TLS_client_method());
         if (e->ssl_ctx == NULL) {
             snprintf(err, errcap, "SSL_CTX_new failed");
-            fl_engine_free(e);
+            fs_load_engine_free(e);
             return NULL;
         }
         SSL_CTX_set_mode(e->ssl_ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
@@ -899,7 +901,7 @@ fl_engine_t *fl_engine_new(const fl_target_t *t, const fl_engine_opts_t *o, int 
     e->conns = calloc(e->conn_cap, sizeof(*e->conns));
     if (e->ep < 0 || e->conns == NULL) {
         snprintf(err, errcap, "epoll or memory: %s", strerror(errno));
-        fl_engine_free(e);
+        fs_load_engine_free(e);
         return NULL;
     }
     for (unsigned i = 0; i < e->conn_cap; i++) {
@@ -908,13 +910,13 @@ fl_engine_t *fl_engine_new(const fl_target_t *t, const fl_engine_opts_t *o, int 
     }
     e->conn_used = e->o.connections;
     /* The first connection, waited for: a target that does not answer fails here, with a reason. */
-    int64_t until = fl_now_ns() + (int64_t)timeout_ms * 1000000;
+    int64_t until = fs_load_now_ns() + (int64_t)timeout_ms * 1000000;
     if (conn_open(&e->conns[0]) != 0) {
         snprintf(err, errcap, "%s:%s: %s", t->host, t->port, strerror(errno));
-        fl_engine_free(e);
+        fs_load_engine_free(e);
         return NULL;
     }
-    while (e->conns[0].state != S_READY && fl_now_ns() < until) {
+    while (e->conns[0].state != S_READY && fs_load_now_ns() < until) {
         struct epoll_event evs[8];
         int n = epoll_wait(e->ep, evs, 8, 50);
         for (int k = 0; k < n; k++)
@@ -928,8 +930,9 @@ fl_engine_t *fl_engine_new(const fl_target_t *t, const fl_engine_opts_t *o, int 
         else if (e->conns[0].state != S_CLOSED)
             snprintf(err, errcap, "cannot connect to %s:%s: no answer in %d ms", t->host, t->port, timeout_ms);
         else
-            snprintf(err, errcap, "cannot connect to %s:%s%s", t->host, t->port, t->tls ? ": the TLS handshake failed (above)" : "");
-        fl_engine_free(e);
+            snprintf(err, errcap, "cannot connect to %s:%s%s", t->host, t->port,
+                     t->tls ? ": the TLS handshake failed (above)" : "");
+        fs_load_engine_free(e);
         return NULL;
     }
     /* The rest of the pool, also before the caller's clock starts: a handshake is not a latency. */
@@ -939,7 +942,7 @@ fl_engine_t *fl_engine_new(const fl_target_t *t, const fl_engine_opts_t *o, int 
         unsigned opening = 0;
         for (unsigned i = 1; i < e->o.connections; i++)
             opening += e->conns[i].state == S_CONNECTING || e->conns[i].state == S_HANDSHAKE;
-        if (opening == 0 || fl_now_ns() >= until)
+        if (opening == 0 || fs_load_now_ns() >= until)
             break;
         struct epoll_event evs[64];
         int n = epoll_wait(e->ep, evs, 64, 50);
@@ -949,12 +952,12 @@ fl_engine_t *fl_engine_new(const fl_target_t *t, const fl_engine_opts_t *o, int 
     return e;
 }
 
-void fl_engine_free(fl_engine_t *e)
+void fs_load_engine_free(fs_load_engine_t *e)
 {
     if (e == NULL)
         return;
     if (e->conns) {
-        fl_engine_abort(e);
+        fs_load_engine_abort(e);
         for (unsigned i = 0; i < e->conn_cap; i++) {
             free(e->conns[i].out);
             free(e->conns[i].in);
@@ -995,18 +998,18 @@ static void fetch_done(void *ctx, void *user, int status, const char *body, size
     }
 }
 
-int fl_fetch(const fl_target_t *t, const char *path, char **body, size_t *len, char *err, size_t errcap)
+int fs_load_fetch(const fs_load_target_t *t, const char *path, char **body, size_t *len, char *err, size_t errcap)
 {
-    fl_engine_opts_t o = {.connections = 1, .streams = 1, .max_body = 64 << 20, .done = fetch_done};
-    fl_engine_t *e = fl_engine_new(t, &o, 10000, err, errcap);
+    fs_load_engine_opts_t o = {.connections = 1, .streams = 1, .max_body = 64 << 20, .done = fetch_done};
+    fs_load_engine_t *e = fs_load_engine_new(t, &o, 10000, err, errcap);
     if (e == NULL)
         return -1;
     fetch_result_t fr = {0};
-    fl_engine_submit(e, path, &fr);
-    int64_t until = fl_now_ns() + 30000000000LL;
-    while (!fr.done && fl_now_ns() < until)
-        fl_engine_poll(e, 50);
-    fl_engine_free(e);
+    fs_load_engine_submit(e, path, &fr);
+    int64_t until = fs_load_now_ns() + 30000000000LL;
+    while (!fr.done && fs_load_now_ns() < until)
+        fs_load_engine_poll(e, 50);
+    fs_load_engine_free(e);
     if (!fr.done || fr.err) {
         free(fr.body);
         snprintf(err, errcap, "GET %s: %s", path, fr.done ? "connection failed" : "no answer in 30 s");

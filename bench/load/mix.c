@@ -31,7 +31,7 @@
 #include "bench/load/load.h"
 #include "loaders/reader.h"
 
-const char *const fl_mix_names[FL_MIX_KINDS] = {"direct_1day", "direct_7day", "calendar", "routes", "search_1stop"};
+const char *const fs_load_mix_names[FS_LOAD_MIX_KINDS] = {"direct_1day", "direct_7day", "calendar", "routes", "search_1stop"};
 
 typedef struct route {
     char o[4], d[4];
@@ -122,50 +122,54 @@ static void probe_done(void *ctx, void *user, int status, const char *body, size
 }
 
 /* Asks every path once (503/429 are retried), o.connections x o.streams at a time. */
-static int probe_all(const fl_target_t *t, char **paths, size_t n, const fl_discover_opts_t *o, probe_fn fn, void *ctx, char *err,
-                     size_t errcap)
+static int probe_all(const fs_load_target_t *t, char **paths, size_t n, const fs_load_discover_opts_t *o, probe_fn fn, void *ctx,
+                     char *err, size_t errcap)
 {
     probe_run_t p = {.paths = paths, .fn = fn, .ctx = ctx};
     p.attempts = calloc(n + 1, sizeof(*p.attempts));
     p.retry = calloc(n + 1, sizeof(*p.retry));
-    fl_engine_opts_t eo = {.connections = o->connections, .max_connections = o->connections, .streams = o->streams,
-                           .max_body = 16 << 20, .done = probe_done, .ctx = &p};
-    fl_engine_t *e = p.attempts && p.retry ? fl_engine_new(t, &eo, 10000, err, errcap) : NULL;
+    fs_load_engine_opts_t eo = {.connections = o->connections,
+                                .max_connections = o->connections,
+                                .streams = o->streams,
+                                .max_body = 16 << 20,
+                                .done = probe_done,
+                                .ctx = &p};
+    fs_load_engine_t *e = p.attempts && p.retry ? fs_load_engine_new(t, &eo, 10000, err, errcap) : NULL;
     if (e == NULL) {
         free(p.attempts);
         free(p.retry);
         return -1;
     }
     uint64_t window = (uint64_t)o->connections * o->streams;
-    int64_t last_progress = fl_now_ns();
+    int64_t last_progress = fs_load_now_ns();
     size_t last_done = 0;
-    while (p.done < n && !fl_stop) {
+    while (p.done < n && !fs_load_stop) {
         int backoff = 0;
-        while (p.nretry > 0 && fl_engine_pending(e) < window) {
+        while (p.nretry > 0 && fs_load_engine_pending(e) < window) {
             size_t i = p.retry[--p.nretry];
-            fl_engine_submit(e, paths[i], &paths[i]);
+            fs_load_engine_submit(e, paths[i], &paths[i]);
             backoff = 1;
         }
-        while (p.next < n && fl_engine_pending(e) < window) {
-            fl_engine_submit(e, paths[p.next], &paths[p.next]);
+        while (p.next < n && fs_load_engine_pending(e) < window) {
+            fs_load_engine_submit(e, paths[p.next], &paths[p.next]);
             p.next++;
         }
-        fl_engine_poll(e, backoff ? 20 : 10);
+        fs_load_engine_poll(e, backoff ? 20 : 10);
         if (p.done != last_done) {
             last_done = p.done;
-            last_progress = fl_now_ns();
-        } else if (fl_now_ns() - last_progress > 30000000000LL) {
+            last_progress = fs_load_now_ns();
+        } else if (fs_load_now_ns() - last_progress > 30000000000LL) {
             snprintf(err, errcap, "discovery: no answer for 30 s (%zu of %zu asked)", p.done, n);
-            fl_engine_free(e);
+            fs_load_engine_free(e);
             free(p.attempts);
             free(p.retry);
             return -1;
         }
     }
-    fl_engine_free(e);
+    fs_load_engine_free(e);
     free(p.attempts);
     free(p.retry);
-    if (fl_stop) {
+    if (fs_load_stop) {
         snprintf(err, errcap, "discovery interrupted");
         return -1;
     }
@@ -454,7 +458,7 @@ typedef struct draw {
 typedef struct draws {
     draw_t *v;
     size_t n, cap;
-    size_t per_kind[FL_MIX_KINDS];
+    size_t per_kind[FS_LOAD_MIX_KINDS];
 } draws_t;
 
 static void draw_add(draws_t *ds, unsigned kind, int miss, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
@@ -483,7 +487,7 @@ static const route_t *pick_route(route_t **rs, const double *cum, size_t n, uint
     if (n == 0 || cum[n - 1] <= 0)
         return NULL;
     for (int tries = 0; tries < 1000; tries++) {
-        double x = fl_rand01(rng) * cum[n - 1];
+        double x = fs_load_rand01(rng) * cum[n - 1];
         size_t lo = 0, hi = n - 1;
         while (lo < hi) {
             size_t mid = (lo + hi) / 2;
@@ -501,7 +505,7 @@ static const route_t *pick_route(route_t **rs, const double *cum, size_t n, uint
 
 static int pick_day(const route_t *r, uint64_t *rng, int econ)
 {
-    unsigned want = (unsigned)(fl_rand(rng) % (econ ? r->necon : r->ndays));
+    unsigned want = (unsigned)(fs_load_rand(rng) % (econ ? r->necon : r->ndays));
     for (unsigned i = 0; i < r->ndays; i++)
         if (!econ || r->econ[i]) {
             if (want-- == 0)
@@ -526,9 +530,9 @@ static int draw_cmp(const void *a, const void *b)
     return strcmp(x->path, y->path);
 }
 
-static void mix_add(fl_mix_t *m, double w, unsigned kind, int miss, char *path)
+static void mix_add(fs_load_mix_t *m, double w, unsigned kind, int miss, char *path)
 {
-    m->e = grow(m->e, &m->cap, m->count + 1, sizeof(fl_mix_entry_t));
+    m->e = grow(m->e, &m->cap, m->count + 1, sizeof(fs_load_mix_entry_t));
     m->e[m->count].weight = w;
     m->e[m->count].kind = kind;
     m->e[m->count].miss = miss;
@@ -542,7 +546,7 @@ static void draw_one_stop(draws_t *ds, disc_t *d, route_t **rs, const double *cu
                           uint64_t *rng)
 {
     for (unsigned i = 0; i < count; i++) {
-        int miss = fl_rand01(rng) < miss_share;
+        int miss = fs_load_rand01(rng) < miss_share;
         for (int tries = 0; tries < 200; tries++) {
             const route_t *a = pick_route(rs, cum, nrs, rng, 1);
             if (a == NULL)
@@ -554,25 +558,25 @@ static void draw_one_stop(draws_t *ds, disc_t *d, route_t **rs, const double *cu
                     onward[n++] = rs[k];
             if (n == 0)
                 continue;
-            const route_t *b = onward[fl_rand(rng) % n];
+            const route_t *b = onward[fs_load_rand(rng) % n];
             char date[11];
             if (miss) {
-                date_str((a->last > b->last ? a->last : b->last) + 3 + (int)(fl_rand(rng) % 30), date);
+                date_str((a->last > b->last ? a->last : b->last) + 3 + (int)(fs_load_rand(rng) % 30), date);
             } else {
                 int day = pick_day(a, rng, 1);
                 if (!has_econ_day(b, day) && !has_econ_day(b, day + 1))
                     continue;
                 date_str(day, date);
             }
-            draw_add(ds, FL_MIX_SEARCH_1STOP, miss, "/v1/search?origin=%s&destination=%s&date=%s&cabin=economy&max_stops=1", a->o,
-                     b->d, date);
+            draw_add(ds, FS_LOAD_MIX_SEARCH_1STOP, miss, "/v1/search?origin=%s&destination=%s&date=%s&cabin=economy&max_stops=1",
+                     a->o, b->d, date);
             break;
         }
     }
     (void)d;
 }
 
-int fl_mix_discover(fl_mix_t *m, const fl_target_t *t, const fl_discover_opts_t *o, char *err, size_t errcap)
+int fs_load_mix_discover(fs_load_mix_t *m, const fs_load_target_t *t, const fs_load_discover_opts_t *o, char *err, size_t errcap)
 {
     disc_t d = {0};
     int rc = -1;
@@ -582,7 +586,7 @@ int fl_mix_discover(fl_mix_t *m, const fl_target_t *t, const fl_discover_opts_t 
     double *cum = NULL;
     draws_t ds = {0};
     uint64_t rng = o->seed;
-    int64_t t0 = fl_now_ns();
+    int64_t t0 = fs_load_now_ns();
 
     /* 1. routes per origin */
     if (o->origins != NULL) {
@@ -663,8 +667,7 @@ int fl_mix_discover(fl_mix_t *m, const fl_target_t *t, const fl_discover_opts_t 
     }
     cal_ctx_t cctx = {rs};
     if (o->verbose)
-        fprintf(stderr, "flightsearch-load: discovery: %zu routes; asking /v1/calendar for the %zu most popular\n",
-                d.nroutes, nrs);
+        fprintf(stderr, "flightsearch-load: discovery: %zu routes; asking /v1/calendar for the %zu most popular\n", d.nroutes, nrs);
     if (probe_all(t, paths, npaths, o, on_calendar, &cctx, err, errcap) != 0)
         goto out;
     size_t cities = 0;
@@ -674,7 +677,8 @@ int fl_mix_discover(fl_mix_t *m, const fl_target_t *t, const fl_discover_opts_t 
             cities++;
         }
     if (o->verbose && cities > 0)
-        fprintf(stderr, "flightsearch-load: discovery: %zu routes left out: a code is also a city's (searched as several airports)\n",
+        fprintf(stderr,
+                "flightsearch-load: discovery: %zu routes left out: a code is also a city's (searched as several airports)\n",
                 cities);
     cum = malloc((nrs + 1) * sizeof(double));
     if (cum == NULL)
@@ -684,33 +688,33 @@ int fl_mix_discover(fl_mix_t *m, const fl_target_t *t, const fl_discover_opts_t 
         cum[k] = (acc += rs[k]->w);
 
     /* 4. draws */
-    for (unsigned kind = 0; kind < FL_MIX_KINDS; kind++) {
+    for (unsigned kind = 0; kind < FS_LOAD_MIX_KINDS; kind++) {
         if (o->share[kind] <= 0)
             continue;
-        if (kind == FL_MIX_SEARCH_1STOP) {
+        if (kind == FS_LOAD_MIX_SEARCH_1STOP) {
             draw_one_stop(&ds, &d, rs, cum, nrs, o->draws, o->miss_share, &rng);
             continue;
         }
         for (unsigned i = 0; i < o->draws; i++) {
-            int miss = fl_rand01(&rng) < o->miss_share;
-            if (kind == FL_MIX_ROUTES) {
+            int miss = fs_load_rand01(&rng) < o->miss_share;
+            if (kind == FS_LOAD_MIX_ROUTES) {
                 const route_t *r = pick_route(rs, cum, nrs, &rng, 0);
                 if (miss && d.nempty > 0)
-                    draw_add(&ds, kind, 1, "/v1/routes?origin=%s", d.empty[fl_rand(&rng) % d.nempty]);
+                    draw_add(&ds, kind, 1, "/v1/routes?origin=%s", d.empty[fs_load_rand(&rng) % d.nempty]);
                 else if (r != NULL && !miss)
                     draw_add(&ds, kind, 0, "/v1/routes?origin=%s", r->o);
                 continue;
             }
-            int econ = kind == FL_MIX_DIRECT_1DAY;
+            int econ = kind == FS_LOAD_MIX_DIRECT_1DAY;
             const route_t *r = pick_route(rs, cum, nrs, &rng, econ);
             if (r == NULL)
                 break;
             char a[11], b[11];
-            int day = miss ? r->last + 1 + (int)(fl_rand(&rng) % 30) : pick_day(r, &rng, econ);
+            int day = miss ? r->last + 1 + (int)(fs_load_rand(&rng) % 30) : pick_day(r, &rng, econ);
             date_str(day, a);
-            if (kind == FL_MIX_DIRECT_1DAY) {
+            if (kind == FS_LOAD_MIX_DIRECT_1DAY) {
                 draw_add(&ds, kind, miss, "/v1/search?origin=%s&destination=%s&date=%s&cabin=economy", r->o, r->d, a);
-            } else if (kind == FL_MIX_DIRECT_7DAY) {
+            } else if (kind == FS_LOAD_MIX_DIRECT_7DAY) {
                 date_str(day + 6, b);
                 draw_add(&ds, kind, miss, "/v1/search?origin=%s&destination=%s&start_date=%s&end_date=%s", r->o, r->d, a, b);
             } else {
@@ -721,7 +725,7 @@ int fl_mix_discover(fl_mix_t *m, const fl_target_t *t, const fl_discover_opts_t 
     }
 
     /* 1-stop hits: keep those that find an itinerary (each distinct one asked once). */
-    if (ds.per_kind[FL_MIX_SEARCH_1STOP] > 0) {
+    if (ds.per_kind[FS_LOAD_MIX_SEARCH_1STOP] > 0) {
         qsort(ds.v, ds.n, sizeof(draw_t), draw_cmp);
         char **q = calloc(ds.n + 1, sizeof(char *));
         size_t *idx = calloc(ds.n + 1, sizeof(size_t));
@@ -734,7 +738,7 @@ int fl_mix_discover(fl_mix_t *m, const fl_target_t *t, const fl_discover_opts_t 
             goto out;
         }
         for (size_t i = 0; i < ds.n; i++)
-            if (ds.v[i].kind == FL_MIX_SEARCH_1STOP && !ds.v[i].miss && (nq == 0 || strcmp(q[nq - 1], ds.v[i].path) != 0)) {
+            if (ds.v[i].kind == FS_LOAD_MIX_SEARCH_1STOP && !ds.v[i].miss && (nq == 0 || strcmp(q[nq - 1], ds.v[i].path) != 0)) {
                 idx[nq] = i;
                 q[nq++] = ds.v[i].path;
             }
@@ -744,8 +748,9 @@ int fl_mix_discover(fl_mix_t *m, const fl_target_t *t, const fl_discover_opts_t 
         int prc = probe_all(t, q, nq, o, on_search, &tctx, err, errcap);
         for (size_t j = 0; prc == 0 && j < nq; j++)
             if (totals[j] == 0)
-                for (size_t i = idx[j]; i < ds.n && ds.v[i].kind == FL_MIX_SEARCH_1STOP && strcmp(ds.v[i].path, q[j]) == 0; i++)
-                    ds.v[i].kind = FL_MIX_KINDS; /* dropped */
+                for (size_t i = idx[j]; i < ds.n && ds.v[i].kind == FS_LOAD_MIX_SEARCH_1STOP && strcmp(ds.v[i].path, q[j]) == 0;
+                     i++)
+                    ds.v[i].kind = FS_LOAD_MIX_KINDS; /* dropped */
         free(q);
         free(idx);
         free(totals);
@@ -754,7 +759,7 @@ int fl_mix_discover(fl_mix_t *m, const fl_target_t *t, const fl_discover_opts_t 
         size_t w = 0;
         memset(ds.per_kind, 0, sizeof(ds.per_kind));
         for (size_t i = 0; i < ds.n; i++) {
-            if (ds.v[i].kind == FL_MIX_KINDS) {
+            if (ds.v[i].kind == FS_LOAD_MIX_KINDS) {
                 free(ds.v[i].path);
                 continue;
             }
@@ -767,7 +772,7 @@ int fl_mix_discover(fl_mix_t *m, const fl_target_t *t, const fl_discover_opts_t 
     /* 5. merge identical draws into weighted lines */
     qsort(ds.v, ds.n, sizeof(draw_t), draw_cmp);
     double share_sum = 0;
-    for (unsigned k = 0; k < FL_MIX_KINDS; k++)
+    for (unsigned k = 0; k < FS_LOAD_MIX_KINDS; k++)
         if (ds.per_kind[k] > 0)
             share_sum += o->share[k];
     for (size_t i = 0; i < ds.n;) {
@@ -787,7 +792,7 @@ int fl_mix_discover(fl_mix_t *m, const fl_target_t *t, const fl_discover_opts_t 
     m->seed = o->seed;
     if (o->verbose)
         fprintf(stderr, "flightsearch-load: discovery: %zu distinct queries in %.1f s\n", m->count,
-                (double)(fl_now_ns() - t0) / 1e9);
+                (double)(fs_load_now_ns() - t0) / 1e9);
     rc = 0;
 out:
     if (rc != 0 && err[0] == '\0')
@@ -811,7 +816,7 @@ out:
 
 /* ---------------------------------------------------------------- the file */
 
-int fl_mix_write(const fl_mix_t *m, const char *path, char *err, size_t errcap)
+int fs_load_mix_write(const fs_load_mix_t *m, const char *path, char *err, size_t errcap)
 {
     char tmp[4096];
     snprintf(tmp, sizeof(tmp), "%s.tmp", path);
@@ -820,9 +825,11 @@ int fl_mix_write(const fl_mix_t *m, const char *path, char *err, size_t errcap)
         snprintf(err, errcap, "%s: cannot write", tmp);
         return -1;
     }
-    fprintf(f, "# flightsearch-load mix 1\n# seed %llu\n# %s\n# weight\tmix\tanswer\tpath\n", (unsigned long long)m->seed, m->source);
+    fprintf(f, "# flightsearch-load mix 1\n# seed %llu\n# %s\n# weight\tmix\tanswer\tpath\n", (unsigned long long)m->seed,
+            m->source);
     for (size_t i = 0; i < m->count; i++)
-        fprintf(f, "%.9g\t%s\t%s\t%s\n", m->e[i].weight, fl_mix_names[m->e[i].kind], m->e[i].miss ? "miss" : "hit", m->e[i].path);
+        fprintf(f, "%.9g\t%s\t%s\t%s\n", m->e[i].weight, fs_load_mix_names[m->e[i].kind], m->e[i].miss ? "miss" : "hit",
+                m->e[i].path);
     if (fflush(f) != 0 || ferror(f)) {
         fclose(f);
         snprintf(err, errcap, "%s: write failed", tmp);
@@ -839,19 +846,19 @@ int fl_mix_write(const fl_mix_t *m, const char *path, char *err, size_t errcap)
 static unsigned kind_of_path(const char *p)
 {
     if (strncmp(p, "/v1/routes", 10) == 0)
-        return FL_MIX_ROUTES;
+        return FS_LOAD_MIX_ROUTES;
     if (strncmp(p, "/v1/calendar", 12) == 0)
-        return FL_MIX_CALENDAR;
+        return FS_LOAD_MIX_CALENDAR;
     if (strstr(p, "max_stops=1") != NULL)
-        return FL_MIX_SEARCH_1STOP;
+        return FS_LOAD_MIX_SEARCH_1STOP;
     if (strstr(p, "start_date=") != NULL)
-        return FL_MIX_DIRECT_7DAY;
-    return FL_MIX_DIRECT_1DAY;
+        return FS_LOAD_MIX_DIRECT_7DAY;
+    return FS_LOAD_MIX_DIRECT_1DAY;
 }
 
 /* Lines: "WEIGHT<TAB>MIX<TAB>hit|miss<TAB>PATH" (as written), "WEIGHT PATH" or "PATH" (weight 1);
  * a full URL is cut to its path. "# seed N" sets the seed. */
-int fl_mix_read(fl_mix_t *m, const char *path, char *err, size_t errcap)
+int fs_load_mix_read(fs_load_mix_t *m, const char *path, char *err, size_t errcap)
 {
     FILE *f = fopen(path, "r");
     if (f == NULL) {
@@ -908,8 +915,8 @@ int fl_mix_read(fl_mix_t *m, const char *path, char *err, size_t errcap)
         }
         unsigned kind = kind_of_path(pth);
         if (nf == 4)
-            for (unsigned k = 0; k < FL_MIX_KINDS; k++)
-                if (strcmp(fields[1], fl_mix_names[k]) == 0)
+            for (unsigned k = 0; k < FS_LOAD_MIX_KINDS; k++)
+                if (strcmp(fields[1], fs_load_mix_names[k]) == 0)
                     kind = k;
         char *dup = strdup(pth);
         if (dup == NULL) {
@@ -928,7 +935,7 @@ int fl_mix_read(fl_mix_t *m, const char *path, char *err, size_t errcap)
     return 0;
 }
 
-int fl_mix_ready(fl_mix_t *m, char *err, size_t errcap)
+int fs_load_mix_ready(fs_load_mix_t *m, char *err, size_t errcap)
 {
     free(m->cum);
     m->cum = malloc(m->count * sizeof(double));
@@ -946,9 +953,9 @@ int fl_mix_ready(fl_mix_t *m, char *err, size_t errcap)
     return 0;
 }
 
-const fl_mix_entry_t *fl_mix_next(const fl_mix_t *m, uint64_t *rng)
+const fs_load_mix_entry_t *fs_load_mix_next(const fs_load_mix_t *m, uint64_t *rng)
 {
-    double x = fl_rand01(rng) * m->cum[m->count - 1];
+    double x = fs_load_rand01(rng) * m->cum[m->count - 1];
     size_t lo = 0, hi = m->count - 1;
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
@@ -960,7 +967,7 @@ const fl_mix_entry_t *fl_mix_next(const fl_mix_t *m, uint64_t *rng)
     return &m->e[lo];
 }
 
-void fl_mix_free(fl_mix_t *m)
+void fs_load_mix_free(fs_load_mix_t *m)
 {
     for (size_t i = 0; i < m->count; i++)
         free(m->e[i].path);

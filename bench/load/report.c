@@ -22,10 +22,10 @@
 #include "bench/load/load.h"
 #include "src/enc.h"
 
-char *fl_metrics_scrape(const fl_target_t *t)
+char *fs_load_metrics_scrape(const fs_load_target_t *t)
 {
     char *body = NULL, err[256];
-    int status = fl_fetch(t, "/metrics", &body, NULL, err, sizeof(err));
+    int status = fs_load_fetch(t, "/metrics", &body, NULL, err, sizeof(err));
     if (status != 200) {
         free(body);
         return NULL;
@@ -117,7 +117,8 @@ static void server_view(const char *before, const char *after, server_view_t *v)
     int nb = 0;
     for (int e = 0; e < 3; e++) {
         char prefix[128];
-        int pl = snprintf(prefix, sizeof(prefix), "flightsearch_request_duration_seconds_bucket{endpoint=\"%s\",le=\"", endpoints[e]);
+        int pl =
+            snprintf(prefix, sizeof(prefix), "flightsearch_request_duration_seconds_bucket{endpoint=\"%s\",le=\"", endpoints[e]);
         int b = 0;
         for (const char *p = after; p != NULL && *p && b < 64; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
             if (strncmp(p, prefix, (size_t)pl) != 0)
@@ -154,7 +155,7 @@ static void server_view(const char *before, const char *after, server_view_t *v)
 
 /* The server's view of phase i: /metrics from the end of the phase before (or the run's start)
  * to the end of this one; a run of one phase uses the run's two scrapes. */
-static void phase_server_view(const fl_run_t *r, const fl_report_t *rep, unsigned i, server_view_t *v)
+static void phase_server_view(const fs_load_run_t *r, const fs_load_report_t *rep, unsigned i, server_view_t *v)
 {
     const char *before = i == 0 ? rep->metrics_before : r->phases[i - 1].metrics_after;
     const char *after = r->phases[i].metrics_after;
@@ -193,21 +194,21 @@ static void enc_s(fs_enc_t *e, const char *key, const char *v)
         fs_enc_cstr(e, v);
 }
 
-static void enc_counts(fs_enc_t *e, const fl_counts_t *n)
+static void enc_counts(fs_enc_t *e, const fs_load_counts_t *n)
 {
     enc_u(e, "sent", n->sent);
     enc_u(e, "answered", n->done);
     fs_enc_key_lit(e, "status");
     fs_enc_map_begin(e);
-    for (int c = 0; c < FL_C_KINDS; c++)
-        enc_u(e, fl_class_names[c], n->c[c]);
+    for (int c = 0; c < FS_LOAD_C_KINDS; c++)
+        enc_u(e, fs_load_class_names[c], n->c[c]);
     fs_enc_map_end(e);
     enc_u(e, "bad_shape", n->bad_shape);
     fs_enc_key_lit(e, "by_mix");
     fs_enc_map_begin(e);
-    for (int k = 0; k < FL_MIX_KINDS; k++)
+    for (int k = 0; k < FS_LOAD_MIX_KINDS; k++)
         if (n->by_kind[k])
-            enc_u(e, fl_mix_names[k], n->by_kind[k]);
+            enc_u(e, fs_load_mix_names[k], n->by_kind[k]);
     fs_enc_map_end(e);
 }
 
@@ -238,12 +239,13 @@ static int write_file(const char *path, const char *data, size_t len, char *err,
     return 0;
 }
 
-static double good_per_s(const fl_phase_t *p)
+static double good_per_s(const fs_load_phase_t *p)
 {
-    return p->actual_s > 0 ? (double)(p->n.c[FL_C_2XX] + p->n.c[FL_C_304]) / p->actual_s : 0;
+    return p->actual_s > 0 ? (double)(p->n.c[FS_LOAD_C_2XX] + p->n.c[FS_LOAD_C_304]) / p->actual_s : 0;
 }
 
-static int write_json(const fl_run_t *r, const fl_report_t *rep, const server_view_t *sv, const char *path, char *err, size_t errcap)
+static int write_json(const fs_load_run_t *r, const fs_load_report_t *rep, const server_view_t *sv, const char *path, char *err,
+                      size_t errcap)
 {
     fs_enc_t e;
     fs_enc_init(&e, FS_ENC_JSON, NULL, 1 << 20);
@@ -284,7 +286,7 @@ static int write_json(const fl_run_t *r, const fl_report_t *rep, const server_vi
     for (unsigned i = 0; i < r->target.header_count; i++) {
         char h[512];
         /* a key is a secret: its presence is recorded, not its value */
-        int secret = fl_header_is_secret(r->target.header_names[i], strlen(r->target.header_names[i]));
+        int secret = fs_load_header_is_secret(r->target.header_names[i], strlen(r->target.header_names[i]));
         snprintf(h, sizeof(h), "%s: %s", r->target.header_names[i], secret ? "(redacted)" : r->target.header_values[i]);
         fs_enc_cstr(&e, h);
     }
@@ -297,7 +299,7 @@ static int write_json(const fl_run_t *r, const fl_report_t *rep, const server_vi
     enc_s(&e, "file", rep->mix_path);
     enc_u(&e, "seed", r->mix->seed);
     enc_u(&e, "distinct_queries", r->mix->count);
-    double share[FL_MIX_KINDS] = {0}, miss = 0, total = 0;
+    double share[FS_LOAD_MIX_KINDS] = {0}, miss = 0, total = 0;
     for (size_t i = 0; i < r->mix->count; i++) {
         share[r->mix->e[i].kind] += r->mix->e[i].weight;
         total += r->mix->e[i].weight;
@@ -306,9 +308,9 @@ static int write_json(const fl_run_t *r, const fl_report_t *rep, const server_vi
     }
     fs_enc_key_lit(&e, "shares");
     fs_enc_map_begin(&e);
-    for (int k = 0; k < FL_MIX_KINDS; k++)
+    for (int k = 0; k < FS_LOAD_MIX_KINDS; k++)
         if (share[k] > 0)
-            enc_num(&e, fl_mix_names[k], share[k] / total);
+            enc_num(&e, fs_load_mix_names[k], share[k] / total);
     fs_enc_map_end(&e);
     enc_num(&e, "miss_share", miss / total);
     fs_enc_key_lit(&e, "queries");
@@ -316,7 +318,7 @@ static int write_json(const fl_run_t *r, const fl_report_t *rep, const server_vi
     for (size_t i = 0; i < r->mix->count; i++) {
         fs_enc_array_begin(&e);
         fs_enc_double(&e, r->mix->e[i].weight);
-        fs_enc_cstr(&e, fl_mix_names[r->mix->e[i].kind]);
+        fs_enc_cstr(&e, fs_load_mix_names[r->mix->e[i].kind]);
         fs_enc_cstr(&e, r->mix->e[i].miss ? "miss" : "hit");
         fs_enc_cstr(&e, r->mix->e[i].path);
         fs_enc_array_end(&e);
@@ -330,10 +332,10 @@ static int write_json(const fl_run_t *r, const fl_report_t *rep, const server_vi
     enc_latency(&e, "latency", &r->total_ok);
     fs_enc_key_lit(&e, "per_mix");
     fs_enc_map_begin(&e);
-    for (int k = 0; k < FL_MIX_KINDS; k++) {
+    for (int k = 0; k < FS_LOAD_MIX_KINDS; k++) {
         if (r->kind_n[k].done == 0)
             continue;
-        fs_enc_key(&e, fl_mix_names[k], strlen(fl_mix_names[k]));
+        fs_enc_key(&e, fs_load_mix_names[k], strlen(fs_load_mix_names[k]));
         fs_enc_map_begin(&e);
         enc_counts(&e, &r->kind_n[k]);
         enc_latency(&e, "latency", &r->kind_ok[k]);
@@ -345,7 +347,7 @@ static int write_json(const fl_run_t *r, const fl_report_t *rep, const server_vi
     fs_enc_key_lit(&e, "phases");
     fs_enc_array_begin(&e);
     for (unsigned i = 0; i < r->phase_count; i++) {
-        const fl_phase_t *p = &r->phases[i];
+        const fs_load_phase_t *p = &r->phases[i];
         fs_enc_map_begin(&e);
         enc_s(&e, "label", p->label);
         enc_s(&e, "loop", p->closed ? "closed" : "open");
@@ -396,14 +398,14 @@ static int write_json(const fl_run_t *r, const fl_report_t *rep, const server_vi
     fs_enc_key_lit(&e, "series");
     fs_enc_array_begin(&e);
     for (unsigned s = 0; s < r->sec_count; s++) {
-        const fl_second_t *x = &r->secs[s];
+        const fs_load_second_t *x = &r->secs[s];
         fs_enc_map_begin(&e);
         enc_u(&e, "t", s);
         enc_num(&e, "target_rate", x->target_rate);
         enc_u(&e, "sent", x->n.sent);
         enc_u(&e, "answered", x->n.done);
-        for (int c = 0; c < FL_C_KINDS; c++)
-            enc_u(&e, fl_class_names[c], x->n.c[c]);
+        for (int c = 0; c < FS_LOAD_C_KINDS; c++)
+            enc_u(&e, fs_load_class_names[c], x->n.c[c]);
         enc_u(&e, "bad_shape", x->n.bad_shape);
         enc_num(&e, "p50_ms", x->ok ? (double)fs_hist_pct(x->ok, 50) / 1000.0 : NAN);
         enc_num(&e, "p99_ms", x->ok ? (double)fs_hist_pct(x->ok, 99) / 1000.0 : NAN);
@@ -428,7 +430,7 @@ static int write_json(const fl_run_t *r, const fl_report_t *rep, const server_vi
         fs_enc_key_lit(&e, "different");
         fs_enc_array_begin(&e);
         for (unsigned i = 0; i < r->sample_count; i++) {
-            const struct fl_sample *s = &r->samples[i];
+            const struct fs_load_sample *s = &r->samples[i];
             if (s->same)
                 continue;
             fs_enc_map_begin(&e);
@@ -488,17 +490,18 @@ static int write_json(const fl_run_t *r, const fl_report_t *rep, const server_vi
 
 /* -------------------------------------------------------------- Markdown */
 
-static void md_latency_row(FILE *f, const char *label, const fs_hist_t *h, double per_s, const fl_counts_t *n)
+static void md_latency_row(FILE *f, const char *label, const fs_hist_t *h, double per_s, const fs_load_counts_t *n)
 {
     fprintf(f, "| %s | %.1f | %.2f | %.2f | %.2f | %.2f | %llu | %llu | %llu | %llu | %llu | %llu |", label, per_s,
             (double)fs_hist_pct(h, 50) / 1000.0, (double)fs_hist_pct(h, 99) / 1000.0, (double)fs_hist_pct(h, 99.9) / 1000.0,
-            (double)h->max_us / 1000.0, (unsigned long long)n->c[FL_C_2XX], (unsigned long long)n->c[FL_C_304],
-            (unsigned long long)n->c[FL_C_429], (unsigned long long)n->c[FL_C_503],
-            (unsigned long long)n->c[FL_C_OTHER] + n->c[FL_C_CONN] + n->c[FL_C_TIMEOUT], (unsigned long long)n->bad_shape);
+            (double)h->max_us / 1000.0, (unsigned long long)n->c[FS_LOAD_C_2XX], (unsigned long long)n->c[FS_LOAD_C_304],
+            (unsigned long long)n->c[FS_LOAD_C_429], (unsigned long long)n->c[FS_LOAD_C_503],
+            (unsigned long long)n->c[FS_LOAD_C_OTHER] + n->c[FS_LOAD_C_CONN] + n->c[FS_LOAD_C_TIMEOUT],
+            (unsigned long long)n->bad_shape);
 }
 
-static int write_md(const fl_run_t *r, const fl_report_t *rep, const server_view_t *sv, const char *path, const char *png, char *err,
-                    size_t errcap)
+static int write_md(const fs_load_run_t *r, const fs_load_report_t *rep, const server_view_t *sv, const char *path, const char *png,
+                    char *err, size_t errcap)
 {
     FILE *f = fopen(path, "w");
     if (f == NULL) {
@@ -510,30 +513,34 @@ static int write_md(const fl_run_t *r, const fl_report_t *rep, const server_view
     fprintf(f, "- protocol: %s; %u connection(s)", r->protocol, r->eopts.connections);
     if (strcmp(r->protocol, "h2") == 0)
         fprintf(f, " x %u streams", r->eopts.streams);
-    fprintf(f, "\n- mix: %zu distinct queries, seed %llu, %s%s%s\n", r->mix->count, (unsigned long long)r->mix->seed, r->mix->source,
-            rep->mix_path ? "; saved as " : "", rep->mix_path ? rep->mix_path : "");
+    fprintf(f, "\n- mix: %zu distinct queries, seed %llu, %s%s%s\n", r->mix->count, (unsigned long long)r->mix->seed,
+            r->mix->source, rep->mix_path ? "; saved as " : "", rep->mix_path ? rep->mix_path : "");
     fprintf(f, "- %.1f s%s; %llu sent, %llu answered\n", r->wall_s, r->interrupted ? ", **interrupted (Ctrl-C)**" : "",
             (unsigned long long)r->total.sent, (unsigned long long)r->total.done);
     if (r->knee.enabled && r->knee.found_rate <= 0)
         fprintf(f, "- **knee** (%s, at most %.0f%% not 2xx/304): no step held; lower --knee-start\n", r->knee.text,
                 r->knee.max_error_share * 100);
     else if (r->knee.enabled && r->knee.failed_rate <= 0)
-        fprintf(f, "- **knee** (%s, at most %.0f%% not 2xx/304): above **%.0f requests/s**, the highest rate tried, which held; "
-                   "raise --knee-steps or --knee-start\n",
+        fprintf(f,
+                "- **knee** (%s, at most %.0f%% not 2xx/304): above **%.0f requests/s**, the highest rate tried, which held; "
+                "raise --knee-steps or --knee-start\n",
                 r->knee.text, r->knee.max_error_share * 100, r->knee.found_rate);
     else if (r->knee.enabled)
         fprintf(f, "- **knee** (%s, at most %.0f%% not 2xx/304): **%.0f requests/s** held, %.0f did not\n", r->knee.text,
                 r->knee.max_error_share * 100, r->knee.found_rate, r->knee.failed_rate);
     fprintf(f, "\nLatency from the scheduled send time (open loop) or the send (closed loop), 2xx and 304 answers, ms.\n\n");
-    fprintf(f, "| phase | answered 2xx+304/s | p50 | p99 | p99.9 | max | 2xx | 304 | 429 | 503 | errors | bad body | server p99 |\n");
+    fprintf(f,
+            "| phase | answered 2xx+304/s | p50 | p99 | p99.9 | max | 2xx | 304 | 429 | 503 | errors | bad body | server p99 |\n");
     fprintf(f, "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
     for (unsigned i = 0; i < r->phase_count; i++) {
-        const fl_phase_t *p = &r->phases[i];
+        const fs_load_phase_t *p = &r->phases[i];
         char label[96];
         server_view_t ps;
         phase_server_view(r, rep, i, &ps);
         snprintf(label, sizeof(label), "%s%s", p->label,
-                 p->warmup ? " (not in the totals' latency)" : r->knee.enabled ? (p->passed ? " (passed)" : " (failed)") : "");
+                 p->warmup         ? " (not in the totals' latency)"
+                 : r->knee.enabled ? (p->passed ? " (passed)" : " (failed)")
+                                   : "");
         md_latency_row(f, label, &p->ok, good_per_s(p), &p->n);
         if (ps.have && !isnan(ps.p99_s))
             fprintf(f, " <= %.3g |\n", ps.p99_s * 1000);
@@ -541,17 +548,17 @@ static int write_md(const fl_run_t *r, const fl_report_t *rep, const server_view
             fprintf(f, " - |\n");
     }
     unsigned kinds = 0;
-    for (int k = 0; k < FL_MIX_KINDS; k++)
+    for (int k = 0; k < FS_LOAD_MIX_KINDS; k++)
         kinds += r->kind_n[k].done > 0;
     if (kinds > 1) {
         fprintf(f, "\nBy mix, over the whole run:\n\n");
         fprintf(f, "| mix | answered 2xx+304/s | p50 | p99 | p99.9 | max | 2xx | 304 | 429 | 503 | errors | bad body |\n");
         fprintf(f, "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
-        for (int k = 0; k < FL_MIX_KINDS; k++) {
-            const fl_counts_t *n = &r->kind_n[k];
-            double per_s = r->wall_s > 0 ? (double)(n->c[FL_C_2XX] + n->c[FL_C_304]) / r->wall_s : 0;
+        for (int k = 0; k < FS_LOAD_MIX_KINDS; k++) {
+            const fs_load_counts_t *n = &r->kind_n[k];
+            double per_s = r->wall_s > 0 ? (double)(n->c[FS_LOAD_C_2XX] + n->c[FS_LOAD_C_304]) / r->wall_s : 0;
             if (n->done > 0) {
-                md_latency_row(f, fl_mix_names[k], &r->kind_ok[k], per_s, n);
+                md_latency_row(f, fs_load_mix_names[k], &r->kind_ok[k], per_s, n);
                 fprintf(f, "\n");
             }
         }
@@ -559,8 +566,8 @@ static int write_md(const fl_run_t *r, const fl_report_t *rep, const server_view
     fprintf(f, "\nErrors: other statuses, connection failures and requests unanswered when the drain ended. "
                "Bad body: a 2xx that is not JSON or lacks its endpoint's top-level key.\n");
     if (r->sample_count > 0)
-        fprintf(f, "\nAnswers under load asked again alone after the run: %u of %u identical (took_us aside)%s\n",
-                r->sample_same, r->sample_count, r->sample_same < r->sample_count ? "; the others are listed in the JSON" : "");
+        fprintf(f, "\nAnswers under load asked again alone after the run: %u of %u identical (took_us aside)%s\n", r->sample_same,
+                r->sample_count, r->sample_same < r->sample_count ? "; the others are listed in the JSON" : "");
     if (r->first_other[0])
         fprintf(f, "\nFirst unexpected answer: `%s`\n", r->first_other);
     if (r->first_bad_shape[0])
@@ -571,7 +578,7 @@ static int write_md(const fl_run_t *r, const fl_report_t *rep, const server_view
     } else {
         fprintf(f, "| | client | server (/metrics, after - before) |\n| --- | --- | --- |\n");
         fprintf(f, "| requests answered | %llu | %.0f |\n", (unsigned long long)r->total.done, sv->requests);
-        fprintf(f, "| 503 | %llu | %.0f (shed by admission control: %.0f) |\n", (unsigned long long)r->total.c[FL_C_503],
+        fprintf(f, "| 503 | %llu | %.0f (shed by admission control: %.0f) |\n", (unsigned long long)r->total.c[FS_LOAD_C_503],
                 sv->by_status[0][4] + sv->by_status[1][4] + sv->by_status[2][4], sv->shed);
         fprintf(f, "| p50 | %.2f ms | <= %.3g ms |\n", (double)fs_hist_pct(&r->total_ok, 50) / 1000.0, sv->p50_s * 1000);
         fprintf(f, "| p99 | %.2f ms | <= %.3g ms |\n", (double)fs_hist_pct(&r->total_ok, 99) / 1000.0, sv->p99_s * 1000);
@@ -629,7 +636,7 @@ static int run_gnuplot(const char *script)
 }
 
 /* Returns 1 when the PNG was drawn, 0 when gnuplot is missing or failed (said on stderr). */
-static int write_png(const fl_run_t *r, const char *prefix)
+static int write_png(const fs_load_run_t *r, const char *prefix)
 {
     if (r->total_ok.count == 0) {
         fprintf(stderr, "flightsearch-load: no 2xx or 304 answer: no latency to draw, no PNG\n");
@@ -648,10 +655,10 @@ static int write_png(const fl_run_t *r, const char *prefix)
         return 0;
     fprintf(f, "# t\ttarget_rate\tanswered\tgood\tp50_ms\tp99_ms\tp999_ms\n");
     for (unsigned s = 0; s < r->sec_count; s++) {
-        const fl_second_t *x = &r->secs[s];
+        const fs_load_second_t *x = &r->secs[s];
         if (x->ok)
             fprintf(f, "%u\t%.1f\t%llu\t%llu\t%.3f\t%.3f\t%.3f\n", s, x->target_rate, (unsigned long long)x->n.done,
-                    (unsigned long long)x->n.c[FL_C_2XX] + x->n.c[FL_C_304], (double)fs_hist_pct(x->ok, 50) / 1000.0,
+                    (unsigned long long)x->n.c[FS_LOAD_C_2XX] + x->n.c[FS_LOAD_C_304], (double)fs_hist_pct(x->ok, 50) / 1000.0,
                     (double)fs_hist_pct(x->ok, 99) / 1000.0, (double)fs_hist_pct(x->ok, 99.9) / 1000.0);
         else
             fprintf(f, "%u\t%.1f\t%llu\t0\tNaN\tNaN\tNaN\n", s, x->target_rate, (unsigned long long)x->n.done);
@@ -665,7 +672,7 @@ static int write_png(const fl_run_t *r, const char *prefix)
             return 0;
         fprintf(f, "# rate\tp50_ms\tp99_ms\tp999_ms\tpassed\n");
         for (unsigned i = 0; i < r->phase_count; i++) {
-            const fl_phase_t *p = &r->phases[i];
+            const fs_load_phase_t *p = &r->phases[i];
             if (p->warmup)
                 continue;
             fprintf(f, "%.1f\t%.3f\t%.3f\t%.3f\t%d\n", p->rate0, (double)fs_hist_pct(&p->ok, 50) / 1000.0,
@@ -676,34 +683,40 @@ static int write_png(const fl_run_t *r, const char *prefix)
     f = fopen(gp, "w");
     if (f == NULL)
         return 0;
-    fprintf(f, "set terminal pngcairo size 1100,%d noenhanced\nset output '%s'\nset datafile missing 'NaN'\n"
-               "set multiplot layout %d,1 title 'flightsearch-load: %s://%s'\nset grid\nset key bottom right\n"
-               "set xlabel 'seconds'\nset ylabel 'requests/s'\n",
+    fprintf(f,
+            "set terminal pngcairo size 1100,%d noenhanced\nset output '%s'\nset datafile missing 'NaN'\n"
+            "set multiplot layout %d,1 title 'flightsearch-load: %s://%s'\nset grid\nset key bottom right\n"
+            "set xlabel 'seconds'\nset ylabel 'requests/s'\n",
             r->knee.enabled ? 1200 : 800, png, r->knee.enabled ? 3 : 2, r->target.tls ? "https" : "http", r->target.authority);
     if (r->knee.enabled && r->knee.found_rate > 0)
-        fprintf(f, "set arrow from graph 0, first %.1f to graph 1, first %.1f nohead dt 2 lc rgb 'red'\n"
-                   "set label 'knee %.0f/s' at graph 0.02, first %.1f offset 0,0.7 tc rgb 'red'\n",
+        fprintf(f,
+                "set arrow from graph 0, first %.1f to graph 1, first %.1f nohead dt 2 lc rgb 'red'\n"
+                "set label 'knee %.0f/s' at graph 0.02, first %.1f offset 0,0.7 tc rgb 'red'\n",
                 r->knee.found_rate, r->knee.found_rate, r->knee.found_rate, r->knee.found_rate);
-    fprintf(f, "plot '%s' using 1:2 with steps lw 2 title 'target rate', '' using 1:3 with steps title 'answered/s', "
-               "'' using 1:4 with steps title '2xx+304/s'\n",
+    fprintf(f,
+            "plot '%s' using 1:2 with steps lw 2 title 'target rate', '' using 1:3 with steps title 'answered/s', "
+            "'' using 1:4 with steps title '2xx+304/s'\n",
             tsv);
     fprintf(f, "unset arrow\nunset label\nset key top right\nset ylabel 'latency, ms (log)'\nset logscale y\n");
     if (r->knee.enabled)
-        fprintf(f, "set arrow from graph 0, first %.3f to graph 1, first %.3f nohead dt 2 lc rgb 'red'\n", (double)r->knee.limit_us / 1000,
-                (double)r->knee.limit_us / 1000);
-    fprintf(f, "plot '%s' using 1:5 with steps title 'p50', '' using 1:6 with steps title 'p99', '' using 1:7 with steps title "
-               "'p99.9'\n",
+        fprintf(f, "set arrow from graph 0, first %.3f to graph 1, first %.3f nohead dt 2 lc rgb 'red'\n",
+                (double)r->knee.limit_us / 1000, (double)r->knee.limit_us / 1000);
+    fprintf(f,
+            "plot '%s' using 1:5 with steps title 'p50', '' using 1:6 with steps title 'p99', '' using 1:7 with steps title "
+            "'p99.9'\n",
             tsv);
     if (r->knee.enabled) {
         /* the knee itself: each step's percentiles against its rate, the limit, the rate found */
         fprintf(f, "set xlabel 'offered rate, requests/s (knee search steps)'\nset key bottom right\n"
                    "set offsets graph 0.05, graph 0.05, 0, 0\n");
         if (r->knee.found_rate > 0)
-            fprintf(f, "set arrow from first %.1f, graph 0 to first %.1f, graph 1 nohead dt 2 lc rgb 'red'\n"
-                       "set label 'knee %.0f/s (%s)' at first %.1f, graph 0.93 offset 0.5,0 tc rgb 'red'\n",
+            fprintf(f,
+                    "set arrow from first %.1f, graph 0 to first %.1f, graph 1 nohead dt 2 lc rgb 'red'\n"
+                    "set label 'knee %.0f/s (%s)' at first %.1f, graph 0.93 offset 0.5,0 tc rgb 'red'\n",
                     r->knee.found_rate, r->knee.found_rate, r->knee.found_rate, r->knee.text, r->knee.found_rate);
-        fprintf(f, "plot '%s' using 1:2 with points pt 7 title 'p50', '' using 1:3 with points pt 7 title 'p99', "
-                   "'' using 1:4 with points pt 7 title 'p99.9'\n",
+        fprintf(f,
+                "plot '%s' using 1:2 with points pt 7 title 'p50', '' using 1:3 with points pt 7 title 'p99', "
+                "'' using 1:4 with points pt 7 title 'p99.9'\n",
                 steps);
     }
     fprintf(f, "unset multiplot\n");
@@ -715,7 +728,7 @@ static int write_png(const fl_run_t *r, const char *prefix)
     return 1;
 }
 
-int fl_report_write(const fl_run_t *r, const fl_report_t *rep, char *err, size_t errcap)
+int fs_load_report_write(const fs_load_run_t *r, const fs_load_report_t *rep, char *err, size_t errcap)
 {
     server_view_t sv;
     server_view(rep->metrics_before, rep->metrics_after, &sv);

@@ -25,9 +25,10 @@
 #include "bench/load/load.h"
 #include "loaders/reader.h"
 
-volatile int fl_stop;
+volatile int fs_load_stop;
 
-const char *const fl_class_names[FL_C_KINDS] = {"2xx", "304", "429", "503", "other_status", "connection_errors", "timeouts"};
+const char *const fs_load_class_names[FS_LOAD_C_KINDS] = {"2xx",     "304", "429", "503", "other_status", "connection_errors",
+                                                          "timeouts"};
 
 typedef struct rq {
     int64_t sched_ns;
@@ -76,14 +77,14 @@ static int shape_ok(const char *path, const char *body, size_t len)
 
 /* ----------------------------------------------------------- completions */
 
-static fl_second_t *second_at(fl_run_t *r, int64_t t)
+static fs_load_second_t *second_at(fs_load_run_t *r, int64_t t)
 {
     int64_t s = (t - r->start_ns) / 1000000000;
     if (s < 0)
         s = 0;
     while ((unsigned)s >= r->sec_cap) {
         unsigned cap = r->sec_cap ? r->sec_cap * 2 : 64;
-        fl_second_t *n = realloc(r->secs, cap * sizeof(*n));
+        fs_load_second_t *n = realloc(r->secs, cap * sizeof(*n));
         if (n == NULL) {
             fprintf(stderr, "flightsearch-load: out of memory\n");
             exit(1);
@@ -99,19 +100,19 @@ static fl_second_t *second_at(fl_run_t *r, int64_t t)
 
 static int class_of(int status, int err)
 {
-    if (err == FL_ERR_TIMEOUT)
-        return FL_C_TIMEOUT;
-    if (err != FL_ERR_NONE)
-        return FL_C_CONN;
+    if (err == FS_LOAD_ERR_TIMEOUT)
+        return FS_LOAD_C_TIMEOUT;
+    if (err != FS_LOAD_ERR_NONE)
+        return FS_LOAD_C_CONN;
     if (status >= 200 && status < 300)
-        return FL_C_2XX;
+        return FS_LOAD_C_2XX;
     if (status == 304)
-        return FL_C_304;
+        return FS_LOAD_C_304;
     if (status == 429)
-        return FL_C_429;
+        return FS_LOAD_C_429;
     if (status == 503)
-        return FL_C_503;
-    return FL_C_OTHER;
+        return FS_LOAD_C_503;
+    return FS_LOAD_C_OTHER;
 }
 
 static void note(char *dst, size_t cap, const char *path, int status, const char *body, size_t len)
@@ -127,14 +128,14 @@ static void note(char *dst, size_t cap, const char *path, int status, const char
 static void on_done(void *ctx, void *user, int status, const char *body, size_t len, int64_t sent_ns, int64_t done_ns, int err)
 {
     (void)sent_ns;
-    fl_run_t *r = ctx;
+    fs_load_run_t *r = ctx;
     rq_t *q = user;
-    fl_phase_t *ph = &r->phases[q->phase];
-    fl_second_t *s = second_at(r, done_ns);
+    fs_load_phase_t *ph = &r->phases[q->phase];
+    fs_load_second_t *s = second_at(r, done_ns);
     int cls = class_of(status, err);
     int64_t lat = (done_ns - q->sched_ns) / 1000;
     uint64_t us = lat > 0 ? (uint64_t)lat : 0;
-    fl_counts_t *cs[4] = {&ph->n, &s->n, &r->total, &r->kind_n[q->kind]};
+    fs_load_counts_t *cs[4] = {&ph->n, &s->n, &r->total, &r->kind_n[q->kind]};
     for (int i = 0; i < 4; i++) {
         cs[i]->done++;
         cs[i]->c[cls]++;
@@ -142,7 +143,7 @@ static void on_done(void *ctx, void *user, int status, const char *body, size_t 
     }
     if (status > 0)
         fs_hist_add(&ph->all, us);
-    if (cls == FL_C_2XX || cls == FL_C_304) {
+    if (cls == FS_LOAD_C_2XX || cls == FS_LOAD_C_304) {
         fs_hist_add(&ph->ok, us);
         if (!ph->warmup) {
             fs_hist_add(&r->total_ok, us);
@@ -161,7 +162,7 @@ static void on_done(void *ctx, void *user, int status, const char *body, size_t 
 
 /* Reservoir sampling (Algorithm R) over the 2xx answers, on its own generator so that the mix's
  * sequence does not depend on --check-sample. */
-static void sample_offer(fl_run_t *r, const char *path, const char *body, size_t len)
+static void sample_offer(fs_load_run_t *r, const char *path, const char *body, size_t len)
 {
     uint64_t k = r->sample_seen++;
     unsigned slot;
@@ -169,12 +170,12 @@ static void sample_offer(fl_run_t *r, const char *path, const char *body, size_t
         slot = (unsigned)k;
         r->sample_count = slot + 1;
     } else {
-        uint64_t j = fl_rand(&r->sample_rng) % (k + 1);
+        uint64_t j = fs_load_rand(&r->sample_rng) % (k + 1);
         if (j >= r->sample_want)
             return;
         slot = (unsigned)j;
     }
-    struct fl_sample *s = &r->samples[slot];
+    struct fs_load_sample *s = &r->samples[slot];
     char *copy = malloc(len + 1);
     if (copy == NULL)
         return;
@@ -186,7 +187,7 @@ static void sample_offer(fl_run_t *r, const char *path, const char *body, size_t
     s->len = len;
 }
 
-int fl_same_answer(const char *a, size_t alen, const char *b, size_t blen)
+int fs_load_same_answer(const char *a, size_t alen, const char *b, size_t blen)
 {
     static const char key[] = "\"took_us\":";
     size_t i = 0, j = 0;
@@ -209,15 +210,15 @@ int fl_same_answer(const char *a, size_t alen, const char *b, size_t blen)
     return i == alen && j == blen;
 }
 
-void fl_check_samples(fl_run_t *r)
+void fs_load_check_samples(fs_load_run_t *r)
 {
-    for (unsigned i = 0; i < r->sample_count && !fl_stop; i++) {
-        struct fl_sample *s = &r->samples[i];
+    for (unsigned i = 0; i < r->sample_count && !fs_load_stop; i++) {
+        struct fs_load_sample *s = &r->samples[i];
         char *body = NULL, err[256];
         size_t len = 0;
-        s->alone_status = fl_fetch(&r->target, s->path, &body, &len, err, sizeof(err));
+        s->alone_status = fs_load_fetch(&r->target, s->path, &body, &len, err, sizeof(err));
         s->alone_len = len;
-        s->same = s->alone_status >= 200 && s->alone_status < 300 && fl_same_answer(s->body, s->len, body, len);
+        s->same = s->alone_status >= 200 && s->alone_status < 300 && fs_load_same_answer(s->body, s->len, body, len);
         r->sample_same += (unsigned)s->same;
         free(body);
     }
@@ -232,25 +233,25 @@ typedef struct rq_path {
 static void on_done_checked(void *ctx, void *user, int status, const char *body, size_t len, int64_t sent_ns, int64_t done_ns,
                             int err)
 {
-    fl_run_t *r = ctx;
+    fs_load_run_t *r = ctx;
     rq_path_t *qp = user;
     int cls = class_of(status, err);
-    if (cls == FL_C_2XX && !shape_ok(qp->path, body, len)) {
+    if (cls == FS_LOAD_C_2XX && !shape_ok(qp->path, body, len)) {
         r->phases[qp->q.phase].n.bad_shape++;
         second_at(r, done_ns)->n.bad_shape++;
         r->total.bad_shape++;
         note(r->first_bad_shape, sizeof(r->first_bad_shape), qp->path, status, body, len);
     }
-    if (cls == FL_C_OTHER)
+    if (cls == FS_LOAD_C_OTHER)
         note(r->first_other, sizeof(r->first_other), qp->path, status, body, len);
-    if (cls == FL_C_2XX && r->sample_want > 0)
+    if (cls == FS_LOAD_C_2XX && r->sample_want > 0)
         sample_offer(r, qp->path, body, len);
     on_done(ctx, user, status, body, len, sent_ns, done_ns, err); /* frees qp: rq_t is its first member */
 }
 
-static void submit(fl_run_t *r, fl_engine_t *e, unsigned phase, int64_t sched)
+static void submit(fs_load_run_t *r, fs_load_engine_t *e, unsigned phase, int64_t sched)
 {
-    const fl_mix_entry_t *m = fl_mix_next(r->mix, &r->rng);
+    const fs_load_mix_entry_t *m = fs_load_mix_next(r->mix, &r->rng);
     rq_path_t *qp = malloc(sizeof(*qp));
     if (qp == NULL) {
         fprintf(stderr, "flightsearch-load: out of memory\n");
@@ -260,7 +261,7 @@ static void submit(fl_run_t *r, fl_engine_t *e, unsigned phase, int64_t sched)
     qp->q.phase = phase;
     qp->q.kind = m->kind;
     qp->path = m->path;
-    fl_engine_submit(e, m->path, qp);
+    fs_load_engine_submit(e, m->path, qp);
     r->phases[phase].n.sent++;
     second_at(r, sched)->n.sent++;
     r->total.sent++;
@@ -268,23 +269,24 @@ static void submit(fl_run_t *r, fl_engine_t *e, unsigned phase, int64_t sched)
 
 /* ---------------------------------------------------------------- progress */
 
-static void progress_line(fl_run_t *r, unsigned sec, fl_engine_t *e)
+static void progress_line(fs_load_run_t *r, unsigned sec, fs_load_engine_t *e)
 {
-    const fl_second_t *s = &r->secs[sec];
-    uint64_t errors = s->n.c[FL_C_OTHER] + s->n.c[FL_C_CONN] + s->n.c[FL_C_TIMEOUT] + s->n.bad_shape;
-    fprintf(stderr,
-            "[%3us] sent %6llu/s  answered %6llu/s  p50 %7.2f ms  p99 %7.2f ms  2xx %llu  304 %llu  429 %llu  503 %llu  errors %llu  "
-            "in flight %llu\n",
-            sec, (unsigned long long)s->n.sent, (unsigned long long)s->n.done, s->ok ? (double)fs_hist_pct(s->ok, 50) / 1000.0 : 0.0,
-            s->ok ? (double)fs_hist_pct(s->ok, 99) / 1000.0 : 0.0, (unsigned long long)s->n.c[FL_C_2XX],
-            (unsigned long long)s->n.c[FL_C_304], (unsigned long long)s->n.c[FL_C_429], (unsigned long long)s->n.c[FL_C_503],
-            (unsigned long long)errors, (unsigned long long)fl_engine_pending(e));
+    const fs_load_second_t *s = &r->secs[sec];
+    uint64_t errors = s->n.c[FS_LOAD_C_OTHER] + s->n.c[FS_LOAD_C_CONN] + s->n.c[FS_LOAD_C_TIMEOUT] + s->n.bad_shape;
+    fprintf(
+        stderr,
+        "[%3us] sent %6llu/s  answered %6llu/s  p50 %7.2f ms  p99 %7.2f ms  2xx %llu  304 %llu  429 %llu  503 %llu  errors %llu  "
+        "in flight %llu\n",
+        sec, (unsigned long long)s->n.sent, (unsigned long long)s->n.done, s->ok ? (double)fs_hist_pct(s->ok, 50) / 1000.0 : 0.0,
+        s->ok ? (double)fs_hist_pct(s->ok, 99) / 1000.0 : 0.0, (unsigned long long)s->n.c[FS_LOAD_C_2XX],
+        (unsigned long long)s->n.c[FS_LOAD_C_304], (unsigned long long)s->n.c[FS_LOAD_C_429],
+        (unsigned long long)s->n.c[FS_LOAD_C_503], (unsigned long long)errors, (unsigned long long)fs_load_engine_pending(e));
 }
 
 /* Prints the lines of the seconds that have ended. */
-static void tick(fl_run_t *r, fl_engine_t *e, unsigned *printed)
+static void tick(fs_load_run_t *r, fs_load_engine_t *e, unsigned *printed)
 {
-    unsigned now_sec = (unsigned)((fl_now_ns() - r->start_ns) / 1000000000);
+    unsigned now_sec = (unsigned)((fs_load_now_ns() - r->start_ns) / 1000000000);
     while (*printed < now_sec) {
         second_at(r, r->start_ns + (int64_t)*printed * 1000000000);
         if (r->progress)
@@ -295,11 +297,11 @@ static void tick(fl_run_t *r, fl_engine_t *e, unsigned *printed)
 
 /* ------------------------------------------------------------------ phases */
 
-static unsigned phase_add(fl_run_t *r, const char *label, int closed, double rate0, double rate1, double dur)
+static unsigned phase_add(fs_load_run_t *r, const char *label, int closed, double rate0, double rate1, double dur)
 {
     if (r->phase_count == r->phase_cap) {
         unsigned cap = r->phase_cap ? r->phase_cap * 2 : 8;
-        fl_phase_t *n = realloc(r->phases, cap * sizeof(*n));
+        fs_load_phase_t *n = realloc(r->phases, cap * sizeof(*n));
         if (n == NULL) {
             fprintf(stderr, "flightsearch-load: out of memory\n");
             exit(1);
@@ -307,7 +309,7 @@ static unsigned phase_add(fl_run_t *r, const char *label, int closed, double rat
         r->phases = n;
         r->phase_cap = cap;
     }
-    fl_phase_t *p = &r->phases[r->phase_count];
+    fs_load_phase_t *p = &r->phases[r->phase_count];
     memset(p, 0, sizeof(*p));
     snprintf(p->label, sizeof(p->label), "%s", label);
     p->closed = closed;
@@ -321,7 +323,7 @@ static unsigned phase_add(fl_run_t *r, const char *label, int closed, double rat
  * linearly from r0 to r1 over d seconds, so the requests due by t are r0 t + (r1 - r0) t^2 / 2d;
  * request i is due when that count reaches i. Computed from i (not by adding intervals) so that
  * rounding never adds or drops a request: a phase sends exactly the requests due before its end. */
-static double due_s(const fl_phase_t *p, uint64_t i)
+static double due_s(const fs_load_phase_t *p, uint64_t i)
 {
     double r0 = p->rate0 > 0.1 ? p->rate0 : 0.1, a = (p->rate1 - p->rate0) / p->duration_s;
     if (fabs(a) < 1e-9)
@@ -330,22 +332,22 @@ static double due_s(const fl_phase_t *p, uint64_t i)
     return disc < 0 ? 1e9 : (sqrt(disc) - r0) / a; /* a falling rate that reaches 0 first: never due */
 }
 
-static int64_t due_ns(const fl_phase_t *p, int64_t start, uint64_t i)
+static int64_t due_ns(const fs_load_phase_t *p, int64_t start, uint64_t i)
 {
     double s = due_s(p, i);
     return s > 1e8 ? INT64_MAX : start + (int64_t)(s * 1e9);
 }
 
-static void phase_run(fl_run_t *r, fl_engine_t *e, unsigned idx, unsigned *printed)
+static void phase_run(fs_load_run_t *r, fs_load_engine_t *e, unsigned idx, unsigned *printed)
 {
-    fl_phase_t *p = &r->phases[idx];
-    int64_t start = fl_now_ns(), end = start + (int64_t)(p->duration_s * 1e9);
+    fs_load_phase_t *p = &r->phases[idx];
+    int64_t start = fs_load_now_ns(), end = start + (int64_t)(p->duration_s * 1e9);
     p->start_s = (double)(start - r->start_ns) / 1e9;
     uint64_t seq = 0; /* the next request of the phase */
     uint64_t inflight_target = (uint64_t)r->eopts.connections * r->eopts.streams;
     int64_t now = start;
 
-    while (!fl_stop && now < end) {
+    while (!fs_load_stop && now < end) {
         int timeout = 10;
         if (!p->closed) {
             int64_t due = due_ns(p, start, seq);
@@ -354,19 +356,19 @@ static void phase_run(fl_run_t *r, fl_engine_t *e, unsigned idx, unsigned *print
                 submit(r, e, idx, due);
                 due = due_ns(p, start, ++seq);
             }
-            double wait_ms = (double)(due - fl_now_ns()) / 1e6;
+            double wait_ms = (double)(due - fs_load_now_ns()) / 1e6;
             timeout = wait_ms < 1 ? 0 : (wait_ms > 10 ? 10 : (int)wait_ms);
         } else {
-            while (fl_engine_pending(e) < inflight_target)
+            while (fs_load_engine_pending(e) < inflight_target)
                 submit(r, e, idx, now);
         }
-        fl_engine_poll(e, timeout);
+        fs_load_engine_poll(e, timeout);
         tick(r, e, printed);
-        now = fl_now_ns();
+        now = fs_load_now_ns();
     }
     /* A generator that woke up late still sends everything that was due before the end: the
      * count of an open-loop phase is its rate x duration, however busy this machine was. */
-    for (int64_t due; !fl_stop && !p->closed && (due = due_ns(p, start, seq)) < end; seq++) {
+    for (int64_t due; !fs_load_stop && !p->closed && (due = due_ns(p, start, seq)) < end; seq++) {
         second_at(r, due)->target_rate = p->rate0 + (p->rate1 - p->rate0) * (double)(due - start) / (p->duration_s * 1e9);
         submit(r, e, idx, due);
     }
@@ -374,19 +376,19 @@ static void phase_run(fl_run_t *r, fl_engine_t *e, unsigned idx, unsigned *print
 }
 
 /* Waits for the answers of what was sent, up to drain_s (or a second Ctrl-C). */
-static void drain(fl_run_t *r, fl_engine_t *e, unsigned *printed)
+static void drain(fs_load_run_t *r, fs_load_engine_t *e, unsigned *printed)
 {
-    int64_t until = fl_now_ns() + (int64_t)(r->drain_s * 1e9);
-    int stop_seen = fl_stop;
-    while (fl_engine_pending(e) > 0 && fl_now_ns() < until && fl_stop == stop_seen) {
-        fl_engine_poll(e, 10);
+    int64_t until = fs_load_now_ns() + (int64_t)(r->drain_s * 1e9);
+    int stop_seen = fs_load_stop;
+    while (fs_load_engine_pending(e) > 0 && fs_load_now_ns() < until && fs_load_stop == stop_seen) {
+        fs_load_engine_poll(e, 10);
         tick(r, e, printed);
     }
 }
 
-static int step_passes(const fl_run_t *r, const fl_phase_t *p)
+static int step_passes(const fs_load_run_t *r, const fs_load_phase_t *p)
 {
-    uint64_t good = p->n.c[FL_C_2XX] + p->n.c[FL_C_304];
+    uint64_t good = p->n.c[FS_LOAD_C_2XX] + p->n.c[FS_LOAD_C_304];
     if (p->n.done == 0 || good == 0)
         return 0;
     double bad = (double)(p->n.done - good + p->n.bad_shape) / (double)p->n.done;
@@ -394,7 +396,7 @@ static int step_passes(const fl_run_t *r, const fl_phase_t *p)
            p->n.sent >= (uint64_t)(0.95 * p->rate0 * p->duration_s);
 }
 
-int fl_knee_parse(fl_knee_t *k, const char *text, char *err, size_t errcap)
+int fs_load_knee_parse(fs_load_knee_t *k, const char *text, char *err, size_t errcap)
 {
     char pname[16];
     const char *lt = strchr(text, '<');
@@ -434,23 +436,23 @@ int fl_knee_parse(fl_knee_t *k, const char *text, char *err, size_t errcap)
     return 0;
 }
 
-static void knee_search(fl_run_t *r, fl_engine_t *e, unsigned *printed)
+static void knee_search(fs_load_run_t *r, fs_load_engine_t *e, unsigned *printed)
 {
     double lo = 0, hi = 0, rate = r->knee_start;
-    for (unsigned step = 0; step < r->knee_steps && !fl_stop; step++) {
+    for (unsigned step = 0; step < r->knee_steps && !fs_load_stop; step++) {
         char label[64];
         snprintf(label, sizeof(label), "knee step %u: %.0f/s", step + 1, rate);
         unsigned idx = phase_add(r, label, 0, rate, rate, r->duration_s);
         phase_run(r, e, idx, printed);
         drain(r, e, printed);
-        if (fl_stop)
+        if (fs_load_stop)
             break;
-        fl_phase_t *p = &r->phases[idx];
+        fs_load_phase_t *p = &r->phases[idx];
         p->passed = step_passes(r, p);
-        p->metrics_after = fl_metrics_scrape(&r->target); /* the server's view of this step alone */
+        p->metrics_after = fs_load_metrics_scrape(&r->target); /* the server's view of this step alone */
         fprintf(stderr, "flightsearch-load: %s: %s at p%g = %.2f ms, %.2f%% not 2xx/304\n", label, p->passed ? "passed" : "failed",
-                    r->knee.pct, (double)fs_hist_pct(&p->ok, r->knee.pct) / 1000.0,
-                    p->n.done ? 100.0 * (double)(p->n.done - p->n.c[FL_C_2XX] - p->n.c[FL_C_304]) / (double)p->n.done : 0.0);
+                r->knee.pct, (double)fs_hist_pct(&p->ok, r->knee.pct) / 1000.0,
+                p->n.done ? 100.0 * (double)(p->n.done - p->n.c[FS_LOAD_C_2XX] - p->n.c[FS_LOAD_C_304]) / (double)p->n.done : 0.0);
         if (p->passed)
             lo = rate;
         else
@@ -473,7 +475,7 @@ static void knee_search(fl_run_t *r, fl_engine_t *e, unsigned *printed)
 
 /* ---------------------------------------------------------------- the run */
 
-int fl_run(fl_run_t *r, char *err, size_t errcap)
+int fs_load_run(fs_load_run_t *r, char *err, size_t errcap)
 {
     r->eopts.done = on_done_checked;
     if (r->sample_want > 0 && (r->samples = calloc(r->sample_want, sizeof(*r->samples))) == NULL) {
@@ -482,13 +484,13 @@ int fl_run(fl_run_t *r, char *err, size_t errcap)
     }
     r->sample_rng = r->mix->seed ^ 0x5a5a5a5a5a5a5a5aULL;
     r->eopts.ctx = r;
-    fl_engine_t *e = fl_engine_new(&r->target, &r->eopts, 10000, err, errcap);
+    fs_load_engine_t *e = fs_load_engine_new(&r->target, &r->eopts, 10000, err, errcap);
     if (e == NULL)
         return -1;
-    r->protocol = fl_engine_protocol(e);
+    r->protocol = fs_load_engine_protocol(e);
     r->rng = r->mix->seed;
     unsigned printed = 0;
-    r->start_ns = fl_now_ns();
+    r->start_ns = fs_load_now_ns();
     if (r->warmup_s > 0) {
         /* the first rate of the run (or the closed loop), for caches, connections and the
          * server's allocator to settle; its answers are counted, its latencies not judged */
@@ -497,10 +499,10 @@ int fl_run(fl_run_t *r, char *err, size_t errcap)
         r->phases[idx].warmup = 1;
         phase_run(r, e, idx, &printed);
         drain(r, e, &printed);
-        if (!fl_stop)
-            r->phases[idx].metrics_after = fl_metrics_scrape(&r->target);
+        if (!fs_load_stop)
+            r->phases[idx].metrics_after = fs_load_metrics_scrape(&r->target);
     }
-    if (fl_stop) {
+    if (fs_load_stop) {
         /* interrupted during the warm-up: nothing more to send */
     } else if (r->knee.enabled) {
         knee_search(r, e, &printed);
@@ -517,12 +519,12 @@ int fl_run(fl_run_t *r, char *err, size_t errcap)
         snprintf(label, sizeof(label), "open loop %.0f/s", r->rate);
         phase_run(r, e, phase_add(r, label, 0, r->rate, r->rate, r->duration_s), &printed);
     }
-    r->interrupted = fl_stop != 0;
+    r->interrupted = fs_load_stop != 0;
     drain(r, e, &printed);
-    fl_engine_abort(e); /* what is still unanswered counts as timeouts */
+    fs_load_engine_abort(e); /* what is still unanswered counts as timeouts */
     tick(r, e, &printed);
-    r->wall_s = (double)(fl_now_ns() - r->start_ns) / 1e9;
-    fl_engine_stats(e, &r->estats);
-    fl_engine_free(e);
+    r->wall_s = (double)(fs_load_now_ns() - r->start_ns) / 1e9;
+    fs_load_engine_stats(e, &r->estats);
+    fs_load_engine_free(e);
     return 0;
 }

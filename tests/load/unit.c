@@ -63,25 +63,25 @@ static void hist_percentiles(void)
 static void knee_criterion(void)
 {
     char err[256];
-    fl_knee_t k;
+    fs_load_knee_t k;
     memset(&k, 0, sizeof(k));
-    CHECK_EQ_INT(fl_knee_parse(&k, "p99<50ms", err, sizeof(err)), 0);
+    CHECK_EQ_INT(fs_load_knee_parse(&k, "p99<50ms", err, sizeof(err)), 0);
     CHECK(k.pct == 99);
     CHECK_EQ_INT(k.limit_us, 50000);
     CHECK(k.max_error_share == 0.01);
     memset(&k, 0, sizeof(k));
-    CHECK_EQ_INT(fl_knee_parse(&k, "p999 < 2 s", err, sizeof(err)), 0);
+    CHECK_EQ_INT(fs_load_knee_parse(&k, "p999 < 2 s", err, sizeof(err)), 0);
     CHECK(k.pct == 99.9);
     CHECK_EQ_INT(k.limit_us, 2000000);
     memset(&k, 0, sizeof(k));
-    CHECK_EQ_INT(fl_knee_parse(&k, "p50<250us", err, sizeof(err)), 0);
+    CHECK_EQ_INT(fs_load_knee_parse(&k, "p50<250us", err, sizeof(err)), 0);
     CHECK_EQ_INT(k.limit_us, 250);
-    CHECK_EQ_INT(fl_knee_parse(&k, "p99<7", err, sizeof(err)), 0); /* no unit: milliseconds */
+    CHECK_EQ_INT(fs_load_knee_parse(&k, "p99<7", err, sizeof(err)), 0); /* no unit: milliseconds */
     CHECK_EQ_INT(k.limit_us, 7000);
     static const char *const bad[] = {"p98<5ms", "p99<0ms", "p99>5ms", "p99<5xs", "p99<", "<5ms", "p99<-1ms", ""};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         err[0] = '\0';
-        CHECK_EQ_INT(fl_knee_parse(&k, bad[i], err, sizeof(err)), -1);
+        CHECK_EQ_INT(fs_load_knee_parse(&k, bad[i], err, sizeof(err)), -1);
         CHECK(strstr(err, "--find-knee") != NULL);
     }
 }
@@ -89,37 +89,37 @@ static void knee_criterion(void)
 static void target_urls(void)
 {
     char err[256];
-    fl_target_t t;
+    fs_load_target_t t;
     memset(&t, 0, sizeof(t));
-    CHECK_EQ_INT(fl_target_parse(&t, "https://gw.example.com/api/", err, sizeof(err)), 0);
+    CHECK_EQ_INT(fs_load_target_parse(&t, "https://gw.example.com/api/", err, sizeof(err)), 0);
     CHECK_EQ_INT(t.tls, 1);
     CHECK_EQ_STR(t.host, "gw.example.com");
     CHECK_EQ_STR(t.port, "443");
     CHECK_EQ_STR(t.prefix, "/api");
     CHECK_EQ_STR(t.authority, "gw.example.com");
     memset(&t, 0, sizeof(t));
-    CHECK_EQ_INT(fl_target_parse(&t, "http://[::1]:8080", err, sizeof(err)), 0);
+    CHECK_EQ_INT(fs_load_target_parse(&t, "http://[::1]:8080", err, sizeof(err)), 0);
     CHECK_EQ_INT(t.tls, 0);
     CHECK_EQ_STR(t.host, "::1");
     CHECK_EQ_STR(t.port, "8080");
     CHECK_EQ_STR(t.authority, "[::1]:8080");
     CHECK_EQ_STR(t.prefix, "");
     memset(&t, 0, sizeof(t));
-    CHECK_EQ_INT(fl_target_parse(&t, "http://127.0.0.1", err, sizeof(err)), 0);
+    CHECK_EQ_INT(fs_load_target_parse(&t, "http://127.0.0.1", err, sizeof(err)), 0);
     CHECK_EQ_STR(t.port, "80");
     static const char *const bad[] = {"ftp://x", "127.0.0.1:8080", "http://", "http://h:0", "http://h:70000", "http://h:8x"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-        CHECK_EQ_INT(fl_target_parse(&t, bad[i], err, sizeof(err)), -1);
+        CHECK_EQ_INT(fs_load_target_parse(&t, bad[i], err, sizeof(err)), -1);
 }
 
 static void secret_headers(void)
 {
-    CHECK(fl_header_is_secret("Authorization", 13));
-    CHECK(fl_header_is_secret("x-api-key", 9));
-    CHECK(fl_header_is_secret("X-Auth-Token", 12));
-    CHECK(fl_header_is_secret("cookie", 6));
-    CHECK(!fl_header_is_secret("x-tenant", 8));
-    CHECK(!fl_header_is_secret("accept", 6));
+    CHECK(fs_load_header_is_secret("Authorization", 13));
+    CHECK(fs_load_header_is_secret("x-api-key", 9));
+    CHECK(fs_load_header_is_secret("X-Auth-Token", 12));
+    CHECK(fs_load_header_is_secret("cookie", 6));
+    CHECK(!fs_load_header_is_secret("x-tenant", 8));
+    CHECK(!fs_load_header_is_secret("accept", 6));
 }
 
 /* A hand-written mix file: weights 1, 3, 0 and a bare path (weight 1). Over 50,000 draws each
@@ -142,26 +142,26 @@ static void mix_file_and_sampler(void)
           "http://127.0.0.1:8080/v1/search?origin=GRU&destination=LIS&start_date=2026-12-05&end_date=2026-12-11\n",
           f);
     fclose(f);
-    fl_mix_t m;
+    fs_load_mix_t m;
     memset(&m, 0, sizeof(m));
-    CHECK_EQ_INT(fl_mix_read(&m, path, err, sizeof(err)), 0);
+    CHECK_EQ_INT(fs_load_mix_read(&m, path, err, sizeof(err)), 0);
     CHECK_EQ_INT(m.count, 4);
     CHECK_EQ_INT(m.seed, 7);
-    CHECK_EQ_INT(m.e[0].kind, FL_MIX_DIRECT_1DAY);
-    CHECK_EQ_INT(m.e[1].kind, FL_MIX_CALENDAR);
+    CHECK_EQ_INT(m.e[0].kind, FS_LOAD_MIX_DIRECT_1DAY);
+    CHECK_EQ_INT(m.e[1].kind, FS_LOAD_MIX_CALENDAR);
     CHECK_EQ_INT(m.e[1].miss, 1);
-    CHECK_EQ_INT(m.e[2].kind, FL_MIX_ROUTES);
-    CHECK_EQ_INT(m.e[3].kind, FL_MIX_DIRECT_7DAY); /* kind from the path: a date range */
+    CHECK_EQ_INT(m.e[2].kind, FS_LOAD_MIX_ROUTES);
+    CHECK_EQ_INT(m.e[3].kind, FS_LOAD_MIX_DIRECT_7DAY); /* kind from the path: a date range */
     CHECK_EQ_STR(m.e[3].path, "/v1/search?origin=GRU&destination=LIS&start_date=2026-12-05&end_date=2026-12-11");
     CHECK(m.e[3].weight == 1);
-    CHECK_EQ_INT(fl_mix_ready(&m, err, sizeof(err)), 0);
+    CHECK_EQ_INT(fs_load_mix_ready(&m, err, sizeof(err)), 0);
 
     enum { N = 50000 };
     unsigned n[4] = {0, 0, 0, 0};
     static uint16_t seq[N];
     uint64_t rng = m.seed;
     for (unsigned i = 0; i < N; i++) {
-        const fl_mix_entry_t *e = fl_mix_next(&m, &rng);
+        const fs_load_mix_entry_t *e = fs_load_mix_next(&m, &rng);
         seq[i] = (uint16_t)(e - m.e);
         n[e - m.e]++;
     }
@@ -172,22 +172,22 @@ static void mix_file_and_sampler(void)
     rng = m.seed;
     unsigned same = 0;
     for (unsigned i = 0; i < N; i++)
-        same += (unsigned)(fl_mix_next(&m, &rng) - m.e) == seq[i];
+        same += (unsigned)(fs_load_mix_next(&m, &rng) - m.e) == seq[i];
     CHECK_EQ_INT(same, N);
     rng = m.seed + 1;
     same = 0;
     for (unsigned i = 0; i < N; i++)
-        same += (unsigned)(fl_mix_next(&m, &rng) - m.e) == seq[i];
+        same += (unsigned)(fs_load_mix_next(&m, &rng) - m.e) == seq[i];
     CHECK(same < N);
 
     /* written and read back: the same lines, weights to 9 significant digits, the seed */
     m.e[0].weight = 0.123456789;
     snprintf(m.source, sizeof(m.source), "unit test");
     snprintf(path2, sizeof(path2), "%s/round.mix", dir);
-    CHECK_EQ_INT(fl_mix_write(&m, path2, err, sizeof(err)), 0);
-    fl_mix_t m2;
+    CHECK_EQ_INT(fs_load_mix_write(&m, path2, err, sizeof(err)), 0);
+    fs_load_mix_t m2;
     memset(&m2, 0, sizeof(m2));
-    CHECK_EQ_INT(fl_mix_read(&m2, path2, err, sizeof(err)), 0);
+    CHECK_EQ_INT(fs_load_mix_read(&m2, path2, err, sizeof(err)), 0);
     CHECK_EQ_INT(m2.count, 4);
     CHECK_EQ_INT(m2.seed, 7);
     for (size_t i = 0; i < 4 && i < m2.count; i++) {
@@ -203,14 +203,14 @@ static void mix_file_and_sampler(void)
         fputs("/v1/routes?origin=GRU\nx1 /v1/routes?origin=LIS\n", f);
         fclose(f);
     }
-    fl_mix_t m3;
+    fs_load_mix_t m3;
     memset(&m3, 0, sizeof(m3));
     err[0] = '\0';
-    CHECK_EQ_INT(fl_mix_read(&m3, path, err, sizeof(err)), -1);
+    CHECK_EQ_INT(fs_load_mix_read(&m3, path, err, sizeof(err)), -1);
     CHECK(strstr(err, ":2: weight") != NULL);
-    fl_mix_free(&m3);
-    fl_mix_free(&m);
-    fl_mix_free(&m2);
+    fs_load_mix_free(&m3);
+    fs_load_mix_free(&m);
+    fs_load_mix_free(&m2);
     unlink(path);
     unlink(path2);
     rmdir(dir);
@@ -220,11 +220,11 @@ static void answers_compared(void)
 {
     const char *a = "{\"count\":1,\"took_us\":17}", *b = "{\"count\":1,\"took_us\":123456}";
     const char *c = "{\"count\":2,\"took_us\":17}", *d = "{\"count\":1,\"took_us\":17,\"x\":1}";
-    CHECK(fl_same_answer(a, strlen(a), a, strlen(a)));
-    CHECK(fl_same_answer(a, strlen(a), b, strlen(b))); /* only the time differs */
-    CHECK(!fl_same_answer(a, strlen(a), c, strlen(c)));
-    CHECK(!fl_same_answer(a, strlen(a), d, strlen(d))); /* one is a prefix of the other */
-    CHECK(!fl_same_answer(d, strlen(d), a, strlen(a)));
+    CHECK(fs_load_same_answer(a, strlen(a), a, strlen(a)));
+    CHECK(fs_load_same_answer(a, strlen(a), b, strlen(b))); /* only the time differs */
+    CHECK(!fs_load_same_answer(a, strlen(a), c, strlen(c)));
+    CHECK(!fs_load_same_answer(a, strlen(a), d, strlen(d))); /* one is a prefix of the other */
+    CHECK(!fs_load_same_answer(d, strlen(d), a, strlen(a)));
 }
 
 int main(void)
