@@ -3,11 +3,12 @@
 # Build logic lives in CMakeLists.txt, not here.
 
 # Debian 12 packages the build, the tests and the bench need (python3-yaml: docs/openapi.yaml is
-# embedded as JSON; nodejs, npm: the contract tests fetch their npm tools, tests/contract/).
+# embedded as JSON; nodejs, npm: the contract tests fetch their npm tools, tests/contract/;
+# python3: the oracle of tests/load/).
 PACKAGES := build-essential cmake pkg-config clang libclang-rt-14-dev \
             libh2o-evloop-dev libck-dev libxxhash-dev libjemalloc-dev libmsgpack-dev libssl-dev \
             libcurl4-openssl-dev libnghttp2-dev nghttp2-client curl openssl tzdata cppcheck clang-tidy haproxy \
-            python3-yaml nodejs npm
+            python3-yaml nodejs npm python3
 BENCH_PACKAGES := wrk postgresql gnuplot-nox h2o python3
 
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
@@ -65,9 +66,9 @@ test: build build-asan build-tsan build-fuzz lint
 test-fast: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
-# Static analysis (tests/lint/run.sh): cppcheck and clang-tidy over index/, loaders/, src/ and
-# bench/gen/ with the checked-in .clang-tidy and tests/lint/cppcheck-suppressions.txt; any finding
-# fails. clang-tidy reads $(BUILD)/compile_commands.json, which the build rule exports.
+# Static analysis (tests/lint/run.sh): cppcheck and clang-tidy over index/, loaders/, src/,
+# bench/gen/ and bench/load/ with the checked-in .clang-tidy and tests/lint/cppcheck-suppressions.txt;
+# any finding fails. clang-tidy reads $(BUILD)/compile_commands.json, which the build rule exports.
 .PHONY: lint
 lint: build
 	@sh tests/lint/run.sh $(BUILD)

@@ -1,6 +1,8 @@
 /*
  * loaders/reader.h: a pull reader over one feed body, private to loaders/. The same calls read
  * msgpack (reader_msgpack.c) and JSON (reader_json.c), so decode.c walks the schema once.
+ * One reader outside loaders/: bench/load/ (flightsearch-load) checks and reads the server's JSON
+ * answers with it, rather than carry a second JSON parser. A change here is a change there too.
  *
  * Model: fs_rd_read() reads the next value. A scalar comes back whole; a map or an array is
  * entered, and its contents are then pulled with fs_rd_map_next() (which also reads the key) or

@@ -26,6 +26,7 @@ Try, in another terminal:
   curl -s '$BASE/v1/routes?origin=GRU'
 
 Over HTTP/2: add --http2-prior-knowledge. Metrics: $BASE/metrics. API: docs/api.md. Stop with Ctrl-C.
+Load test it: $BUILD/bench/flightsearch-load $BASE --rate 500 --duration 10 (docs/performance.md).
 
 TXT
 exec "$BUILD/flightsearch" --listen "127.0.0.1:$PORT" --data-dir "$DATA"

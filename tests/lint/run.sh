@@ -1,6 +1,6 @@
 #!/bin/sh
 # Static analysis: cppcheck and clang-tidy over the project's C sources (index/, loaders/ with
-# loaders/tool/, src/, bench/gen/), with the checked-in configuration: .clang-tidy at the top and
+# loaders/tool/, src/, bench/gen/, bench/load/), with the checked-in configuration: .clang-tidy at the top and
 # tests/lint/cppcheck-suppressions.txt. Any finding fails (exit 1). One summary line per tool.
 #
 #   sh tests/lint/run.sh [BUILD_DIR]     (default: build; `make lint` passes $(BUILD))
@@ -23,9 +23,9 @@ done
 # The tracked C files of those directories (a '*' in a git pathspec also matches '/'). Outside a
 # git checkout, every .c file under them.
 if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
-    FILES=$(git ls-files 'index/*.c' 'loaders/*.c' 'src/*.c' 'bench/gen/*.c')
+    FILES=$(git ls-files 'index/*.c' 'loaders/*.c' 'src/*.c' 'bench/gen/*.c' 'bench/load/*.c')
 else
-    FILES=$(find index loaders src bench/gen -name '*.c' | sort)
+    FILES=$(find index loaders src bench/gen bench/load -name '*.c' | sort)
 fi
 NFILES=$(echo "$FILES" | wc -w)
 OUT=$(mktemp -d)

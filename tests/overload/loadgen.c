@@ -50,62 +50,10 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#include "bench/load/hist.h"
 
-/* ------------------------------------------------------------ histogram
- * Log-linear over microseconds: exact below 128 us, then 64 sub-buckets per power of two (at most
- * 1.6% error), up to 2^37 us. Percentiles by nearest rank report the bucket's upper bound. */
-
-#define HIST_SUB 64
-#define HIST_EXP 38
-typedef struct hist {
-    uint64_t count, sum_us, max_us;
-    uint64_t b[HIST_EXP * HIST_SUB];
-} hist_t;
-
-static unsigned hist_index(uint64_t us)
-{
-    if (us < 2 * HIST_SUB)
-        return (unsigned)us;
-    unsigned msb = 63 - (unsigned)__builtin_clzll(us); /* >= 7 */
-    unsigned shift = msb - 6;                          /* keep the top 7 bits: 64..127 */
-    unsigned idx = (msb - 5) * HIST_SUB + (unsigned)((us >> shift) - HIST_SUB);
-    return idx < HIST_EXP * HIST_SUB ? idx : HIST_EXP * HIST_SUB - 1;
-}
-
-static uint64_t hist_upper(unsigned idx)
-{
-    if (idx < 2 * HIST_SUB)
-        return idx;
-    unsigned msb = idx / HIST_SUB + 5, shift = msb - 6;
-    return (((uint64_t)(idx % HIST_SUB + HIST_SUB) + 1) << shift) - 1;
-}
-
-static void hist_add(hist_t *h, uint64_t us)
-{
-    h->b[hist_index(us)]++;
-    h->count++;
-    h->sum_us += us;
-    if (us > h->max_us)
-        h->max_us = us;
-}
-
-static uint64_t hist_pct(const hist_t *h, double p)
-{
-    if (h->count == 0)
-        return 0;
-    uint64_t rank = (uint64_t)(p / 100.0 * (double)h->count + 0.999999);
-    if (rank < 1)
-        rank = 1;
-    uint64_t seen = 0;
-    for (unsigned i = 0; i < HIST_EXP * HIST_SUB; i++) {
-        seen += h->b[i];
-        if (seen >= rank) {
-            uint64_t u = hist_upper(i);
-            return u < h->max_us ? u : h->max_us;
-        }
-    }
-    return h->max_us;
-}
+/* The latency histogram is the one flightsearch-load uses (bench/load/hist.h): log-linear over
+ * microseconds, at most 1.6% error; percentiles by nearest rank report the bucket's upper bound. */
 
 /* ---------------------------------------------------------------- state */
 
@@ -158,7 +106,7 @@ static struct {
     uint64_t due, sent, unsent, late_1ms, outstanding, connects, connect_failures;
     uint64_t done[C_KINDS], done_warm[C_KINDS];
     uint64_t shed_inflight; /* overloaded answers that name the in-flight bound (the rest: loop lag) */
-    hist_t h_ok, h_shed, h_late, h_ok_wire;
+    fs_hist_t h_ok, h_shed, h_late, h_ok_wire;
     second_t *secs;
     unsigned sec_count;
     char first_other[200];
@@ -259,12 +207,12 @@ static void record(int kind, const pending_t *p, int64_t t)
         return;
     G.done_warm[kind]++;
     if (kind == C_OK) {
-        hist_add(&G.h_ok, (uint64_t)us);
-        hist_add(&G.h_ok_wire, (uint64_t)((t - p->sent_ns) / 1000 > 0 ? (t - p->sent_ns) / 1000 : 0));
+        fs_hist_add(&G.h_ok, (uint64_t)us);
+        fs_hist_add(&G.h_ok_wire, (uint64_t)((t - p->sent_ns) / 1000 > 0 ? (t - p->sent_ns) / 1000 : 0));
         if ((uint64_t)us > s->max_ok_us)
             s->max_ok_us = (uint64_t)us;
     } else if (kind == C_OVERLOADED || kind == C_BUDGET) {
-        hist_add(&G.h_shed, (uint64_t)us);
+        fs_hist_add(&G.h_shed, (uint64_t)us);
     }
 }
 
@@ -373,7 +321,7 @@ static void dispatch(int64_t sched, int64_t t)
     if (t - sched > 1000000)
         G.late_1ms++;
     if (sched >= G.warm_ns)
-        hist_add(&G.h_late, (uint64_t)((t - sched) / 1000));
+        fs_hist_add(&G.h_late, (uint64_t)((t - sched) / 1000));
     int i = -1;
     while (G.idle_len > 0) {
         unsigned k = G.idle[--G.idle_len];
@@ -600,11 +548,11 @@ static void usage(void)
     exit(2);
 }
 
-static void print_hist(const char *name, const hist_t *h)
+static void print_hist(const char *name, const fs_hist_t *h)
 {
     printf("%s_count %llu\n%s_p50_us %llu\n%s_p90_us %llu\n%s_p99_us %llu\n%s_p999_us %llu\n%s_max_us %llu\n%s_mean_us %.0f\n",
-           name, (unsigned long long)h->count, name, (unsigned long long)hist_pct(h, 50), name, (unsigned long long)hist_pct(h, 90),
-           name, (unsigned long long)hist_pct(h, 99), name, (unsigned long long)hist_pct(h, 99.9), name,
+           name, (unsigned long long)h->count, name, (unsigned long long)fs_hist_pct(h, 50), name, (unsigned long long)fs_hist_pct(h, 90),
+           name, (unsigned long long)fs_hist_pct(h, 99), name, (unsigned long long)fs_hist_pct(h, 99.9), name,
            (unsigned long long)h->max_us, name, h->count ? (double)h->sum_us / (double)h->count : 0.0);
 }
 
