@@ -4,23 +4,22 @@
  *
  * A segment's routes each point at their own leg array, and those arrays live in reference-counted
  * blocks (index.h). A delta of k legs:
- *   1. converts its upserts to stored legs (fares appended to a copy of the base's fare table:
- *      one memcpy, no re-hashing) and sorts them like a segment (k log k);
+ *   1. converts its upserts to stored legs (fares appended to a copy of the base's last fare
+ *      page; every full page is shared, nothing re-hashed) and sorts them like a segment;
  *   2. finds the base leg of every touched key (carrier, flight, origin, day): first in the
  *      upsert's own route (two binary searches), else in each route from that origin, since a key
  *      says nothing of the destination;
  *   3. rebuilds only the routes holding a touched leg or an upsert, merging the base route's
  *      remaining legs with the route's upserts, into one new block;
  *   4. copies the route table, replacing the rebuilt routes (a flat O(routes) pass), and shares
- *      every other route array and block with the base (one reference per block).
+ *      every other route array, fare page and block with the base (one reference per block).
  * Change entries come from the (old, new) pairs of step 2, so the change set costs O(k).
  *
- * What replaced legs leave behind stays in older blocks until no route uses them; the waste is
- * bounded: a delta on a base with over FS_DELTA_MAX_BLOCKS blocks, or whose waste passes the
- * live legs' bytes, or that touches more than a quarter of the legs, rebuilds the whole source
- * instead (fs_segment_flatten's work, O(legs)), as does a delta whose new fares would overflow
- * the fare table. The loaders also compact (flatten) after every compact_deltas deltas, off the
- * answer path.
+ * What replaced legs leave behind stays in older blocks until no route uses them; deltas drain
+ * such blocks as they go (evacuate(), copy forward). As a safety net, a delta on a base with over
+ * FS_DELTA_MAX_BLOCKS blocks, or whose waste passes the live legs' bytes, or that touches more
+ * than a quarter of the legs, rebuilds the whole source instead (fs_segment_flatten's work,
+ * O(legs)), as does a delta whose new fares would overflow the fare table.
  *
  * A snapshot's change set (fs_segment_diff) is one merge of the old and new route lists: legs
  * that match in place (same route, day, minute, carrier, flight) are compared; the few that do not
@@ -510,9 +509,9 @@ static int block_map_find(const block_map_t *m, const fs_leg_t *legs)
 }
 
 /*
- * Copy forward. A block in which under three quarters of the legs are still used by the base's
+ * Copy forward. A block in which under four fifths of the legs are still used by the base's
  * routes is being drained: its routes are rebuilt into the delta's new block as they are, up to
- * max(2 x the legs the delta rebuilds anyway, 16,384) legs per delta, so the copying a delta does
+ * max(4 x the legs the delta rebuilds anyway, 32,768) legs per delta, so the copying a delta does
  * is bounded and proportional, and a drained block is freed once no route points into it.
  */
 static int evacuate(const fs_segment_t *b0, const block_map_t *m, rebuilt_t *rb, size_t *rb_n, size_t rebuilt_legs)
@@ -532,12 +531,12 @@ static int evacuate(const fs_segment_t *b0, const block_map_t *m, rebuilt_t *rb,
         if (ix[r] >= 0)
             live[ix[r]] += (uint64_t)b0->routes[r].count * sizeof(fs_leg_t);
     }
-    size_t budget = rebuilt_legs * 2 > 16384 ? rebuilt_legs * 2 : 16384;
+    size_t budget = rebuilt_legs * 4 > 32768 ? rebuilt_legs * 4 : 32768;
     for (uint32_t r = 0; r < b0->route_count && budget > 0; r++) {
         if (ix[r] < 0)
             continue;
         const fs_leg_block_t *blk = b0->blocks[ix[r]];
-        if (live[ix[r]] * 4 >= (uint64_t)blk->leg_bytes * 3 || b0->routes[r].count > budget)
+        if (live[ix[r]] * 5 >= (uint64_t)blk->leg_bytes * 4 || b0->routes[r].count > budget)
             continue;
         const fs_route_t *br = &b0->routes[r];
         rb[(*rb_n)++] = (rebuilt_t){.origin = br->origin, .destination = br->destination, .base = br};

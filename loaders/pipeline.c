@@ -397,16 +397,8 @@ static void compact_if_due(loader_t *l, const char *source)
     const fs_segment_t *seg = current_segment(l, source, &generation);
     if (seg == NULL)
         return;
-    /* in memory, deltas drain old blocks as they go (index/delta.c); should replaced legs still
-     * pass a quarter of the live legs, the same state is republished in one block */
-    uint64_t waste = fs_segment_waste_bytes(seg);
-    if (waste > (uint64_t)seg->leg_count * sizeof(fs_leg_t) / 4) {
-        fs_segment_t *flat = fs_segment_flatten(seg);
-        if (flat == NULL || fs_index_publish_segment(f->index, l->index_thread, flat) < 0)
-            fs_log("compaction of %s in memory failed (out of memory); its %llu bytes of replaced legs stay until the next",
-                   source, (unsigned long long)waste);
-        seg = current_segment(l, source, &generation); /* the flat copy, or still the old one */
-    }
+    /* in memory there is nothing to do here: deltas drain old blocks as they go (index/delta.c),
+     * and one whose base carries more replaced legs than live ones rebuilds the source */
     compaction_t *c = calloc(1, sizeof(*c));
     if (c == NULL)
         return; /* the next delta tries again */
