@@ -211,7 +211,8 @@ typedef struct fs_feeds_config {
     unsigned source_jobs;     /* jobs one source may have queued or in progress (default 8) */
     uint64_t queued_bytes;    /* bytes of bodies all queued jobs may hold (default 2 GiB); one
                                * source may hold half of it */
-    unsigned compact_deltas;  /* compact a source after this many deltas (default 64) */
+    unsigned compact_deltas;  /* compact a source after this many deltas (default 64) once they weigh an
+                                 eighth of its base, or after 16 times as many */
     unsigned spool_interval_ms; /* inbox scan period (default 200; 0 disables the spool) */
 } fs_feeds_config_t;
 

@@ -89,7 +89,8 @@ struct fs_feeds {
     status_table_t *status_current; /* atomic pointer; never NULL */
     unsigned status_cap; /* room for every source the index may list, and as many refused ones */
     void (*status_pause)(void); /* tests: called while a replacement is being made */
-    /* Compaction (a new base image after compact_deltas deltas) runs on its own thread, so a push
+    /* Compaction (a new base image after compact_deltas deltas, once they weigh an eighth of the
+     * base or number 16 x compact_deltas) runs on its own thread, so a push
      * never waits behind one. A loader queues the source's current segment, held alive, and marks
      * the source as compacting; the compaction thread writes the image, prunes what it supersedes
      * and clears the mark. A retirement waits for its source's compaction to end (or the image
@@ -391,7 +392,12 @@ static void compact_if_due(loader_t *l, const char *source)
     fs_feeds_t *f = l->feeds;
     uint64_t delta_bytes;
     unsigned deltas = fs_store_delta_count(f->store, source, &delta_bytes);
-    if (deltas < f->cfg.compact_deltas)
+    /* A compaction rewrites the whole source (110 MB for 2.8M legs): worth it once the deltas
+     * weigh an eighth of the base, or are many (start-up replays them all). Small deltas on a
+     * large source would otherwise pay a full rewrite every compact_deltas pushes. */
+    uint64_t on_disk = fs_store_source_bytes(f->store, source);
+    uint64_t base_bytes = on_disk > delta_bytes ? on_disk - delta_bytes : 0;
+    if (deltas < f->cfg.compact_deltas || (delta_bytes * 8 < base_bytes && deltas < 16 * f->cfg.compact_deltas))
         return;
     uint64_t generation;
     const fs_segment_t *seg = current_segment(l, source, &generation);
