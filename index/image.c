@@ -57,6 +57,43 @@ static int write_all(int fd, const void *buf, size_t len)
     return 0;
 }
 
+/*
+ * Write-behind for large images (a 2.8M-leg source is 110 MB): every 8 MB written, start the
+ * kernel's writeback of that chunk and wait for the one before. Without it the whole image sits
+ * dirty in the page cache until the final fsync, and on ext4 (data=ordered) any other fsync in
+ * that file system, such as a delta's on the loader, waits behind all of it: 1.2 s delta p99
+ * while a compaction ran, on the medium bench. The image's own fsync then has little left to do.
+ */
+#define WRITE_BEHIND_CHUNK (8u << 20)
+
+typedef struct image_writer {
+    int fd;
+    uint64_t pos;     /* bytes written from the file's start */
+    uint64_t started; /* writeback started up to here */
+} image_writer_t;
+
+static int writer_put(image_writer_t *w, const void *buf, size_t len)
+{
+    const char *p = buf;
+    while (len > 0) {
+        size_t room = WRITE_BEHIND_CHUNK - (size_t)(w->pos % WRITE_BEHIND_CHUNK), n = len < room ? len : room;
+        if (write_all(w->fd, p, n) != 0)
+            return FS_EIO;
+        p += n;
+        len -= n;
+        w->pos += n;
+        if (w->pos % WRITE_BEHIND_CHUNK == 0) {
+            /* advisory: a file system without it (or an error) only loses the smoothing */
+            (void)sync_file_range(w->fd, (off_t)w->started, (off_t)(w->pos - w->started), SYNC_FILE_RANGE_WRITE);
+            if (w->started >= WRITE_BEHIND_CHUNK)
+                (void)sync_file_range(w->fd, (off_t)(w->started - WRITE_BEHIND_CHUNK), WRITE_BEHIND_CHUNK,
+                                      SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER);
+            w->started = w->pos;
+        }
+    }
+    return 0;
+}
+
 int64_t fs_segment_write_image(const fs_segment_t *seg, int fd)
 {
     size_t legs_len = (size_t)seg->leg_count * sizeof(fs_leg_t), fares_len = (size_t)seg->fare_count * sizeof(fs_fare_t);
@@ -88,15 +125,16 @@ int64_t fs_segment_write_image(const fs_segment_t *seg, int fd)
     XXH64_freeState(st);
     h.header_hash = XXH64(&h, offsetof(image_header_t, header_hash), 0);
     memcpy(hbuf, &h, sizeof(h));
-    if (write_all(fd, hbuf, sizeof(hbuf)) != 0)
+    image_writer_t w = {.fd = fd};
+    if (writer_put(&w, hbuf, sizeof(hbuf)) != 0)
         return FS_EIO;
     /* route by route: a delta's segment has its legs in several blocks, in route order */
     for (uint32_t r = 0; r < seg->route_count; r++)
-        if (write_all(fd, seg->routes[r].legs, (size_t)seg->routes[r].count * sizeof(fs_leg_t)) != 0)
+        if (writer_put(&w, seg->routes[r].legs, (size_t)seg->routes[r].count * sizeof(fs_leg_t)) != 0)
             return FS_EIO;
     for (uint32_t i = 0; i < seg->fare_count; i += FS_FARE_PAGE)
-        if (write_all(fd, seg->fare_pages[i >> FS_FARE_PAGE_BITS],
-                      (size_t)(seg->fare_count - i < FS_FARE_PAGE ? seg->fare_count - i : FS_FARE_PAGE) * sizeof(fs_fare_t)) != 0)
+        if (writer_put(&w, seg->fare_pages[i >> FS_FARE_PAGE_BITS],
+                       (size_t)(seg->fare_count - i < FS_FARE_PAGE ? seg->fare_count - i : FS_FARE_PAGE) * sizeof(fs_fare_t)) != 0)
             return FS_EIO;
     return (int64_t)(sizeof(hbuf) + legs_len + fares_len);
 }
