@@ -478,18 +478,31 @@ int64_t fs_index_publish_segment(fs_index_t *idx, fs_index_thread_t *th, fs_segm
     return fs_index_publish_commit(idx, th, &p, seg);
 }
 
-int64_t fs_index_retire_source(fs_index_t *idx, fs_index_thread_t *th, const char *source)
+int64_t fs_index_retire_source_changes(fs_index_t *idx, fs_index_thread_t *th, const char *source,
+                                       fs_change_set_t *changes)
 {
     fs_generation_t *old = NULL, *gen = generation_alloc(idx);
-    if (gen == NULL)
+    if (gen == NULL) {
+        fs_change_set_release(changes);
         return FS_ENOMEM;
+    }
     pthread_mutex_lock(&idx->publish_lock);
     int64_t r = swap_locked(idx, gen, NULL, source, &old);
+    if (r >= 0 && changes != NULL) {
+        changes->generation = (uint64_t)r;
+        deliver_locked(idx, changes);
+    }
     pthread_mutex_unlock(&idx->publish_lock);
+    fs_change_set_release(changes);
     if (r < 0) {
         free(gen);
         return r;
     }
     reclaim(idx, th, old);
     return r;
+}
+
+int64_t fs_index_retire_source(fs_index_t *idx, fs_index_thread_t *th, const char *source)
+{
+    return fs_index_retire_source_changes(idx, th, source, NULL);
 }

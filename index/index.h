@@ -481,6 +481,10 @@ void fs_index_segment_release(fs_index_t *idx, const fs_segment_t *seg);
 /** Publishes a generation without the named source. FS_ENOENT when there is none, FS_ENOMEM.
  *  Writer only. */
 int64_t fs_index_retire_source(fs_index_t *idx, fs_index_thread_t *th, const char *source);
+/** The same, handing changes (consumed; every leg of the source removed: fs_segment_diff(cur,
+ *  NULL)) to the subscribers in publish order. */
+int64_t fs_index_retire_source_changes(fs_index_t *idx, fs_index_thread_t *th, const char *source,
+                                       fs_change_set_t *changes);
 
 /** Fault injection for tests: the countdown-th allocation of a next generation from now fails as
  *  if out of memory (0 disarms). Call before the writers run. */

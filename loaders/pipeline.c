@@ -604,7 +604,20 @@ static void apply_delete(loader_t *l, fs_feed_job_t *job)
     uint64_t generation;
     const fs_segment_t *cur = current_segment(l, job->source, &generation);
     uint64_t retired_at = cur != NULL ? cur->sequence : 0; /* read before retiring frees it */
-    int64_t g = fs_index_retire_source(f->index, l->index_thread, job->source);
+    /* what the retirement changes, for subscribers: every leg removed, every open cabin closed */
+    fs_change_set_t *cs = NULL;
+    if (cur != NULL && fs_index_has_subscribers(f->index)) {
+        cs = fs_change_set_new(job->source, 1);
+        if (cs == NULL || fs_segment_diff(cur, NULL, cs) != 0) {
+            fs_change_set_release(cs);
+            answer_error(f, job, 503, "out_of_memory", "no memory to list what the retirement changes; nothing was retired; retry",
+                         NULL);
+            return;
+        }
+        cs->sequence = retired_at;
+        cs->snapshot = 1;
+    }
+    int64_t g = fs_index_retire_source_changes(f->index, l->index_thread, job->source, cs);
     if (g == FS_ENOENT) {
         char msg[128];
         snprintf(msg, sizeof(msg), "no source named %s", job->source);

@@ -461,6 +461,27 @@ int main(void)
     CHECK_EQ_INT(received, 7);
     CHECK_EQ_INT(dropped, 13);
     CHECK_EQ_INT(fs_subscription_next(sub, &got, &dropped), 0); /* told once; nothing more */
+
+    /* retiring a source: its change set removes every leg the model holds and closes every open
+     * cabin, and reaches the subscriber */
+    uint64_t want_removed = 0, want_closed = 0;
+    for (int k = 0; k < KEYS; k++)
+        if (model[1][k].present) {
+            want_removed++;
+            for (int c = 0; c < FS_CABIN_COUNT; c++)
+                want_closed += (unsigned)is_open(&model[1][k], c);
+        }
+    const fs_generation_t *gen = fs_index_read_begin(idx, &th);
+    const fs_segment_t *beta = fs_generation_source(gen, "beta");
+    fs_index_read_end(idx, &th);
+    fs_change_set_t *cs = fs_change_set_new("beta", 1);
+    CHECK(beta != NULL && fs_segment_diff(beta, NULL, cs) == 0);
+    CHECK(fs_index_retire_source_changes(idx, &th, "beta", cs) > 0);
+    CHECK_EQ_INT(fs_subscription_next(sub, &got, &dropped), 1);
+    CHECK_EQ_INT(got->counts.removed, want_removed);
+    CHECK_EQ_INT(got->counts.closed, want_closed);
+    CHECK_EQ_INT(got->counts.added + got->counts.opened + got->counts.seats + got->counts.repriced, 0);
+    fs_change_set_release(got);
     fs_index_unsubscribe(idx, sub);
     fs_index_free(idx);
     TEST_DONE();
