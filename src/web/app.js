@@ -338,7 +338,7 @@ async function runFeeds() {
     cell(tr, 'Accepted', String(s.accepted), 'num');
     cell(tr, 'Refused', String(s.refused), 'num');
     const lr = s.last_refused;
-    cell(tr, 'Last refused', lr ? (typeof lr === 'string' ? lr : (lr.at || '') + ' ' + (lr.message || lr.code || '')) : '–');
+    cell(tr, 'Last refused', lr ? lr.at + ' (' + lr.status + ') ' + lr.reason : '–');
     tbody.appendChild(tr);
   }
   $('#feeds').hidden = body.sources.length === 0;
