@@ -28,7 +28,7 @@ const {chromium} = require('playwright-core');
 
 const URL_ = args.url;
 const PAGE_LIMIT = 20; // the page asks for 20 results a page (src/web/app.js)
-const DESKTOP = {width: 1100, height: 800};
+const DESKTOP = {width: 1280, height: 800};
 const PHONE = {width: 375, height: 740};
 
 async function apiGet(p, headers) {
