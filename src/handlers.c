@@ -940,7 +940,7 @@ int fs_handle_request(h2o_handler_t *self, h2o_req_t *req)
     if (req->path_normalized.len >= 9 && memcmp(req->path_normalized.base, "/v1/feeds", 9) == 0 &&
         (req->path_normalized.len == 9 || req->path_normalized.base[9] == '/'))
         return fs_handle_feeds(req, w, started_us);
-    if (path_is(req, "/") || (req->path_normalized.len > 5 && memcmp(req->path_normalized.base, "/web/", 5) == 0))
+    if (path_is(req, "/") || (req->path_normalized.len >= 5 && memcmp(req->path_normalized.base, "/web/", 5) == 0))
         return handle_web(req, w, started_us);
     fs_endpoint_t ep = FS_EP_OTHER;
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
