@@ -48,9 +48,9 @@ void fs_config_usage(FILE *out)
                  "  --version               the version\n"
                  "\n"
                  "endpoints: GET /v1/search, /v1/calendar, /v1/routes, /healthz, /readyz, /metrics,\n"
-                 "/openapi.json (docs/api.md, docs/openapi.yaml); PUT/POST/GET/DELETE /v1/feeds/...\n"
-                 "(docs/feeds.md). Files moved into DATA_DIR/inbox/ are ingested like pushes. Stop with\n"
-                 "SIGTERM or SIGINT: in-flight requests finish, exit 0.\n");
+                 "/openapi.json (docs/api.md, docs/openapi.yaml), the web page at /; PUT/POST/GET/DELETE\n"
+                 "/v1/feeds/... (docs/feeds.md). Files moved into DATA_DIR/inbox/ are ingested like pushes.\n"
+                 "Stop with SIGTERM or SIGINT: in-flight requests finish, exit 0.\n");
 }
 
 /* Parses HOST:PORT; the host may be [v6]. */

@@ -15,7 +15,7 @@
 #include "src/internal.h"
 
 const char *const fs_endpoint_names[FS_EP_COUNT] = {"search", "calendar", "routes",  "healthz", "readyz",
-                                                    "metrics", "feeds",   "openapi", "other"};
+                                                    "metrics", "feeds",   "openapi", "web",   "other"};
 
 static uint64_t now_us(void)
 {
@@ -883,6 +883,44 @@ static size_t request_head_bytes(const h2o_req_t *req)
     return n;
 }
 
+/* GET / and /web/NAME: the page's files, compiled in (src/web_embed.py, src/web/). Like
+ * /openapi.json, static bytes sent as they are, with an ETag computed at build time; no-cache makes
+ * a browser revalidate (a 304, no body) so a new build's page shows without a stale mix of files. */
+static int handle_web(h2o_req_t *req, fs_worker_t *w, uint64_t started_us)
+{
+    const fs_web_asset_t *asset = NULL;
+    for (size_t i = 0; i < fs_web_asset_count; i++)
+        if (path_is(req, fs_web_assets[i].path) || (path_is(req, "/") && strcmp(fs_web_assets[i].path, "/web/index.html") == 0))
+            asset = &fs_web_assets[i];
+    if (asset == NULL)
+        return fs_send_error(req, 404, "not_found", NULL, "no such file of the web page; the page is at /", FS_EP_WEB,
+                             started_us);
+    if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")) &&
+        !h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"))) {
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, H2O_STRLIT("GET, HEAD"));
+        return fs_send_error(req, 405, "method_not_allowed", NULL, "the web page takes GET and HEAD", FS_EP_WEB, started_us);
+    }
+    size_t etag_len = strlen(asset->etag);
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ETAG, NULL, asset->etag, etag_len);
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT("no-cache"));
+    ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_IF_NONE_MATCH, -1);
+    if (i >= 0 &&
+        h2o_strstr(req->headers.entries[i].value.base, req->headers.entries[i].value.len, asset->etag, etag_len) != SIZE_MAX) {
+        req->res.status = 304;
+        req->res.reason = reason_phrase(304);
+        fs_metrics_record(&w->metrics, FS_EP_WEB, 304, now_us() - started_us);
+        h2o_send_inline(req, NULL, 0);
+        return 0;
+    }
+    req->res.status = 200;
+    req->res.reason = "OK";
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, asset->content_type, strlen(asset->content_type));
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-content-type-options"), 0, NULL, H2O_STRLIT("nosniff"));
+    fs_metrics_record(&w->metrics, FS_EP_WEB, 200, now_us() - started_us);
+    send_body(req, h2o_iovec_init(asset->bytes, asset->len));
+    return 0;
+}
+
 int fs_handle_request(h2o_handler_t *self, h2o_req_t *req)
 {
     (void)self;
@@ -902,6 +940,8 @@ int fs_handle_request(h2o_handler_t *self, h2o_req_t *req)
     if (req->path_normalized.len >= 9 && memcmp(req->path_normalized.base, "/v1/feeds", 9) == 0 &&
         (req->path_normalized.len == 9 || req->path_normalized.base[9] == '/'))
         return fs_handle_feeds(req, w, started_us);
+    if (path_is(req, "/") || (req->path_normalized.len >= 5 && memcmp(req->path_normalized.base, "/web/", 5) == 0))
+        return handle_web(req, w, started_us);
     fs_endpoint_t ep = FS_EP_OTHER;
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
         if (path_is(req, routes[i].path))

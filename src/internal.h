@@ -132,6 +132,17 @@ extern const char fs_openapi_json[];
 extern const size_t fs_openapi_json_len;
 extern const char fs_openapi_etag[];
 
+/** The web page's files (src/web/), compiled in at build time (src/web_embed.py). */
+typedef struct {
+    const char *path;         /* /web/NAME */
+    const char *content_type;
+    const unsigned char *bytes;
+    size_t len;
+    const char *etag;         /* quoted, a hash of the bytes */
+} fs_web_asset_t;
+extern const fs_web_asset_t fs_web_assets[];
+extern const size_t fs_web_asset_count;
+
 /* ---------------------------------------------------------------- feeds */
 
 /** Routes /v1/feeds*. Event-loop thread. */

@@ -61,6 +61,7 @@ typedef enum fs_endpoint {
     FS_EP_METRICS,
     FS_EP_FEEDS,
     FS_EP_OPENAPI,
+    FS_EP_WEB,   /* the web page: / and the files under /web/ */
     FS_EP_OTHER, /* unknown paths and wrong methods */
     FS_EP_COUNT
 } fs_endpoint_t;

@@ -1,6 +1,7 @@
 #!/bin/sh
 # make demo: generate a demo feed (3 partner programs, ~260 routes, 60 days from today, built-in
-# airport table), print three example queries, and run the server in the foreground with it.
+# airport table), print the web page's URL and three example queries, and run the server in the
+# foreground with it.
 set -eu
 BUILD=${1:-build}
 PORT=${2:-8080}
@@ -14,7 +15,9 @@ BASE="http://127.0.0.1:$PORT"
 cat <<TXT
 
 flightsearch demo: $(ls "$DATA" | wc -l) partner feeds in $DATA, searchable once the server says "ready".
-Try, in another terminal:
+Open the web page (search, calendar, explore):  $BASE/
+
+Or try, in another terminal:
 
   # 1. award seats from Sao Paulo to Lisbon in a week, cheapest first
   curl -s '$BASE/v1/search?origin=GRU&destination=LIS&date=$(day 7)&limit=3'
