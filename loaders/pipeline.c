@@ -553,7 +553,9 @@ static void apply_delta(loader_t *l, fs_feed_job_t *job, int64_t t0)
         answer_build_failed(f, job, FS_ENOMEM);
         return;
     }
+    int64_t t_apply = now_ms();
     fs_segment_t *seg = fs_apply_delta_changes(cur, job->source, job->body, job->len, job->format, cs, &errs, &res);
+    t_apply = now_ms() - t_apply;
     int64_t changes_us = (int64_t)cs->took_us;
     if (seg == NULL) {
         fs_change_set_release(cs);
@@ -577,6 +579,7 @@ static void apply_delta(loader_t *l, fs_feed_job_t *job, int64_t t0)
         fs_segment_free(seg);
         return;
     }
+    int64_t t_write = now_ms();
     if (fs_store_write_delta(f->store, job->source, sequence, job->format, job->body, job->len) < 0) {
         answer_error(f, job, 500, "storage_failed",
                      "the delta could not be written durably; nothing was applied and the previous data is still served; retry",
@@ -588,8 +591,17 @@ static void apply_delta(loader_t *l, fs_feed_job_t *job, int64_t t0)
     }
     /* durable: from here the push cannot fail (see apply_snapshot) */
     __atomic_add_fetch(&cs->refs, 1, __ATOMIC_RELAXED);
+    t_write = now_ms() - t_write;
+    int64_t t_publish = now_ms();
+    unsigned blocks = seg->block_count;
     int64_t g = fs_index_publish_commit_changes(f->index, l->index_thread, &pub, seg, cs);
-    answer_ok(job, job->source, sequence, (uint64_t)g, legs, res.upserted, res.removed, now_ms() - t0, 0, cs, changes_us);
+    t_publish = now_ms() - t_publish;
+    int64_t took = now_ms() - t0;
+    if (took >= 250) /* where a slow push's time went, for the operator */
+        fs_log("slow delta for %s (sequence %llu, %llu legs): %lld ms: applying %lld, writing %lld, publishing %lld; %u blocks",
+               job->source, (unsigned long long)sequence, (unsigned long long)(res.upserted + res.removed), (long long)took,
+               (long long)t_apply, (long long)t_write, (long long)t_publish, blocks);
+    answer_ok(job, job->source, sequence, (uint64_t)g, legs, res.upserted, res.removed, took, 0, cs, changes_us);
     fs_change_set_release(cs);
     note_accepted(f, job->source);
 }
