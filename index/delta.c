@@ -516,7 +516,8 @@ static int block_map_find(const block_map_t *m, const fs_leg_t *legs)
  * Copy forward. A block in which under four fifths of the legs are still used by the base's
  * routes, or, when the base holds over FS_DELTA_MERGE_BLOCKS blocks, any block under 4 MB (what
  * recent deltas wrote; without this, blocks that stay mostly used pile up until the safety net
- * rebuilds the whole source: a 1.2 s push every ~128 deltas on the medium bench), is drained: its routes are rebuilt into the delta's new block as they are, up to
+ * rebuilds the whole source: a 1.2 s push every ~128 deltas on the medium bench), is drained
+ * whole, so that it is freed: its routes are rebuilt into the delta's new block as they are, up to
  * max(4 x the legs the delta rebuilds anyway, 32,768) legs per delta, so the copying a delta does
  * is bounded and proportional, and a drained block is freed once no route points into it.
  */
@@ -524,34 +525,64 @@ static int evacuate(const fs_segment_t *b0, const block_map_t *m, rebuilt_t *rb,
 {
     if (b0->block_count < 2)
         return 0;
-    uint64_t *live = calloc(b0->block_count, sizeof(*live));
-    if (live == NULL)
-        return FS_ENOMEM;
+    uint64_t *live = calloc(b0->block_count, sizeof(*live)); /* legs still used, per block */
+    unsigned char *pick = calloc(b0->block_count, 1);         /* 1: drain whole, 2: drain part */
     int *ix = malloc((b0->route_count ? b0->route_count : 1) * sizeof(*ix));
-    if (ix == NULL) {
+    if (live == NULL || pick == NULL || ix == NULL) {
         free(live);
+        free(pick);
+        free(ix);
         return FS_ENOMEM;
     }
     for (uint32_t r = 0; r < b0->route_count; r++) {
         ix[r] = block_map_find(m, b0->routes[r].legs);
         if (ix[r] >= 0)
-            live[ix[r]] += (uint64_t)b0->routes[r].count * sizeof(fs_leg_t);
+            live[ix[r]] += b0->routes[r].count;
     }
+    /* Whole blocks first, the emptiest first, each only if all it still holds fits the budget
+     * (draining part of many blocks frees none of them); then, with what is left, part of the
+     * one least used block too large to move at once (a snapshot's), over the next deltas. */
     size_t budget = rebuilt_legs * 4 > 32768 ? rebuilt_legs * 4 : 32768;
-    for (uint32_t r = 0; r < b0->route_count && budget > 0; r++) {
-        if (ix[r] < 0)
-            continue;
-        const fs_leg_block_t *blk = b0->blocks[ix[r]];
-        /* mostly replaced; or, once blocks pile up, a small one (a recent delta's): merged away */
-        int drain = live[ix[r]] * 5 < (uint64_t)blk->leg_bytes * 4 ||
-                    (b0->block_count > FS_DELTA_MERGE_BLOCKS && blk->leg_bytes <= FS_DELTA_SMALL_BLOCK);
-        if (!drain || b0->routes[r].count > budget)
+    int partial = -1;
+    for (;;) {
+        int best = -1;
+        for (unsigned i = 0; i < b0->block_count; i++) {
+            const fs_leg_block_t *blk = b0->blocks[i];
+            uint64_t held = blk->leg_bytes / sizeof(fs_leg_t);
+            /* mostly replaced; or, once blocks pile up, a small one (a recent delta's) */
+            int drain = held > 0 && (live[i] * 5 < held * 4 ||
+                                     (b0->block_count > FS_DELTA_MERGE_BLOCKS && blk->leg_bytes <= FS_DELTA_SMALL_BLOCK));
+            if (!drain || pick[i])
+                continue;
+            if (live[i] > budget) {
+                if (partial < 0 || live[i] * (b0->blocks[partial]->leg_bytes / sizeof(fs_leg_t)) <
+                                       live[partial] * held)
+                    partial = (int)i;
+                continue;
+            }
+            if (best < 0 || live[i] < live[best])
+                best = (int)i;
+        }
+        if (best < 0)
+            break;
+        pick[best] = 1;
+        budget -= live[best];
+    }
+    if (partial >= 0 && !pick[partial])
+        pick[partial] = 2;
+    for (uint32_t r = 0; r < b0->route_count; r++) {
+        if (ix[r] < 0 || !pick[ix[r]])
             continue;
         const fs_route_t *br = &b0->routes[r];
+        if (pick[ix[r]] == 2) {
+            if (br->count > budget)
+                continue;
+            budget -= br->count;
+        }
         rb[(*rb_n)++] = (rebuilt_t){.origin = br->origin, .destination = br->destination, .base = br};
-        budget -= br->count;
     }
     free(ix);
+    free(pick);
     free(live);
     return 0;
 }
