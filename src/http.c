@@ -328,9 +328,11 @@ static void *worker_main(void *arg)
     }
 
     int64_t next_check = monotonic_ms() + 1000;
+    ck_pr_store_64(&w->heartbeat_ms, (uint64_t)monotonic_ms());
     while (!ck_pr_load_int(&shared->shutting_down)) {
         h2o_evloop_run(w->loop, 100);
         int64_t now = monotonic_ms();
+        ck_pr_store_64(&w->heartbeat_ms, (uint64_t)now);
         if (w->accept_paused_until != 0 && now >= w->accept_paused_until) {
             w->accept_paused_until = 0;
             h2o_socket_read_start(w->listener_plain, on_accept);
@@ -393,6 +395,13 @@ static void *startup_loader_main(void *arg)
     loader_start_t *ls = arg;
     fs_index_thread_t *th = fs_index_thread_get(ls->shared->index);
     int64_t t0 = monotonic_ms();
+    /* Test hook: a restore that takes this long, so tests can watch the server before it is ready. */
+    const char *delay = getenv("FS_TEST_RESTORE_DELAY_MS");
+    long delay_ms = delay != NULL ? strtol(delay, NULL, 10) : 0;
+    if (delay_ms > 0) {
+        struct timespec ts = {.tv_sec = delay_ms / 1000, .tv_nsec = (delay_ms % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
     int n = fs_store_recover(ls->store, ls->shared->index, th);
     /* queued pushes may hold two of the largest bodies at once, one source one of them */
     fs_feeds_config_t fc = {.loaders = ls->config->loaders, .queue_depth = 64, .compact_deltas = 64, .spool_interval_ms = 200,
@@ -454,6 +463,15 @@ static void configure_h2o(fs_globalconf_t *conf, size_t ctx_offset, uint64_t bod
     fs_handler_t *handler = (fs_handler_t *)h2o_create_handler(path, sizeof(*handler));
     handler->super.on_req = fs_handle_request;
     handler->shared = shared;
+}
+
+/* True when every worker's event loop made a pass at or after since_ms (monotonic). */
+static int loops_alive(fs_shared_t *shared, int64_t since_ms)
+{
+    for (unsigned i = 0; i < shared->worker_count; i++)
+        if ((int64_t)ck_pr_load_64(&shared->workers[i]->heartbeat_ms) < since_ms)
+            return 0;
+    return 1;
 }
 
 int fs_server_run(const fs_config_t *cfg)
@@ -580,8 +598,23 @@ int fs_server_run(const fs_config_t *cfg)
         fprintf(stderr, " with %u thread%s; data dir %s\n", n, n == 1 ? "" : "s", cfg->data_dir);
     }
 
+    /* systemd (Type=notify): READY=1 once /readyz answers 200, WATCHDOG=1 every half period while
+     * every event loop has made a pass within that half period (a loop stuck in a handler stops
+     * the pings, and systemd restarts the service after WatchdogSec). */
+    int64_t watchdog_ms = fs_notify_watchdog_ms(), next_ping = 0;
+    int notified_ready = 0;
     while (stop_signal == 0) {
         usleep(50 * 1000);
+        if (!notified_ready && ck_pr_load_int(&shared.ready)) {
+            notified_ready = 1;
+            fs_notify("READY=1\nSTATUS=serving; data dir restored");
+        }
+        if (watchdog_ms > 0 && monotonic_ms() >= next_ping) {
+            int64_t now = monotonic_ms();
+            next_ping = now + watchdog_ms / 2;
+            if (loops_alive(&shared, now - watchdog_ms / 2))
+                fs_notify("WATCHDOG=1");
+        }
         if (reload_signal) {
             reload_signal = 0;
             if (cfg->tokens_file == NULL) {
@@ -595,6 +628,7 @@ int fs_server_run(const fs_config_t *cfg)
             }
         }
     }
+    fs_notify("STOPPING=1");
     if (!cfg->quiet)
         fprintf(stderr, "flightsearch: %s received, draining connections\n", stop_signal == SIGINT ? "SIGINT" : "SIGTERM");
     ck_pr_store_int(&shared.shutting_down, 1);

@@ -95,6 +95,7 @@ struct fs_worker {
     uint64_t stalled_closed;     /* connections shut down for not reading their responses */
     int64_t accept_paused_until; /* monotonic ms: listeners paused after EMFILE */
     uint64_t shed;               /* requests answered 503 by admission control */
+    uint64_t heartbeat_ms;       /* ck_pr: monotonic ms of the loop's last pass (the systemd watchdog reads it) */
     fs_result_t *results;        /* scratch: FS_SEARCH_MAX_LIMIT results */
     fs_calendar_cell_t *cells;   /* scratch: FS_CALENDAR_MAX_DAYS * FS_CABIN_COUNT cells */
     fs_route_summary_t *routes;  /* scratch: FS_AIRPORT_COUNT destinations */
@@ -119,6 +120,16 @@ void fs_send_json(h2o_req_t *req, int status, const char *body, size_t len, fs_e
 /** Sends {"error": {"code", "message", "parameter"?}}; always returns 0 (a handler's answer). */
 int fs_send_error(h2o_req_t *req, int status, const char *code, const char *parameter, const char *message, fs_endpoint_t ep,
                   uint64_t started_us);
+
+/* -------------------------------------------------------------- systemd */
+
+/** Sends state ("READY=1", "WATCHDOG=1", ...) to $NOTIFY_SOCKET (a path, or '@' for the abstract
+ *  namespace). 0, also when the variable is unset (not under systemd: nothing to do); FS_EINVAL
+ *  for an address that is neither; FS_EIO when the datagram could not be sent. Any thread. */
+int fs_notify(const char *state);
+/** The watchdog period systemd asks for ($WATCHDOG_USEC, when $WATCHDOG_PID is unset or this
+ *  process), in ms; 0 when there is none. */
+int64_t fs_notify_watchdog_ms(void);
 
 /* ---------------------------------------------------------------- feeds */
 
