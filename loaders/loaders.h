@@ -168,6 +168,10 @@ int fs_store_recover(fs_store_t *st, fs_index_t *idx, fs_index_thread_t *th);
  *  0 otherwise. Call before fs_store_recover. */
 int fs_store_check_sources(fs_store_t *st, unsigned max_sources, char *err, size_t errcap);
 
+/** Store writes that failed since start (each refused push or compaction counts once), process-wide.
+ *  Any thread. */
+uint64_t fs_store_write_errors(void);
+
 /**
  * Fault injection for tests: the next `countdown`-th store I/O step (open, write, fsync, rename,
  * directory fsync) fails with EIO; 0 disables. Process-wide.
@@ -227,6 +231,9 @@ void fs_feeds_stop(fs_feeds_t *f);
  * loader, a full ring). The job is counted from here until its body is freed (before done).
  */
 int fs_feeds_submit(fs_feeds_t *f, fs_feed_job_t *job);
+/** Jobs queued or being applied, and the bytes of their bodies, over every loader (a short mutex;
+ *  for /metrics). Any thread. */
+void fs_feeds_queued(fs_feeds_t *f, uint64_t *jobs, uint64_t *bytes);
 /** The limits fs_feeds_submit applies, after defaults: for error messages. */
 void fs_feeds_limits(const fs_feeds_t *f, unsigned *source_jobs, uint64_t *queued_bytes);
 /** Frees a finished job (body, response, the job itself). */

@@ -481,6 +481,17 @@ static void *loader_main(void *arg)
     return NULL;
 }
 
+void fs_feeds_queued(fs_feeds_t *f, uint64_t *jobs, uint64_t *bytes)
+{
+    uint64_t n = 0;
+    pthread_mutex_lock(&f->queue_lock);
+    for (unsigned i = 0; i < f->queued_count; i++)
+        n += f->queued[i].jobs;
+    *bytes = f->queued_bytes;
+    pthread_mutex_unlock(&f->queue_lock);
+    *jobs = n;
+}
+
 void fs_feeds_limits(const fs_feeds_t *f, unsigned *source_jobs, uint64_t *queued_bytes)
 {
     *source_jobs = f->cfg.source_jobs;
