@@ -845,6 +845,7 @@ int fs_handle_request(h2o_handler_t *self, h2o_req_t *req)
     uint64_t started_us = now_us();
     fs_worker_t *w = worker_of(req);
     fs_conn_state_t *conn = track_inflight(req, w);
+    fs_trace_begin(req, w);
     if (request_head_bytes(req) > FS_MAX_HEADER_BYTES)
         return fs_send_error(req, 431, "request_headers_too_large", NULL,
                              "the request line and headers exceed 16 KiB in all; send fewer or shorter headers", FS_EP_OTHER,
