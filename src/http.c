@@ -639,6 +639,8 @@ int fs_server_run(const fs_config_t *cfg)
             reload_signal = 0;
             if (fs_access_log_reopen(msg, sizeof(msg)) != 0)
                 fs_log("SIGHUP: %s", msg);
+            else if (cfg->access_log != NULL && strcmp(cfg->access_log, "-") != 0)
+                fs_log("SIGHUP: reopened the access log %s", cfg->access_log);
             if (cfg->tokens_file == NULL) {
                 fs_log("SIGHUP: no --tokens file to reload");
             } else {

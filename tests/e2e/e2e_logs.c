@@ -11,8 +11,11 @@
  *               bytes as received, trace id, source) and its loader's log line carry the trace id;
  *               every line of the access log and of stderr parses as JSON
  *   text        --access-log - --log-format text: one line of 8 space-separated fields
+ *   reopen      after the access log is renamed (rotation), SIGHUP makes the server write to a new
+ *               file of the configured name; an access log that cannot be opened stops the start
  */
 #include <ctype.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -247,8 +250,35 @@ static void test_json(const char *tmp)
         CHECK_EQ_INT(f.loader_line, 1);
     }
     free(err);
+
+    /* rotation: rename the file, SIGHUP, and the next lines go to a new file of the same name */
+    char rotated[320];
+    snprintf(rotated, sizeof(rotated), "%s.1", access);
+    CHECK_EQ_INT(rename(access, rotated), 0);
+    e2e_server_signal(&srv, SIGHUP);
+    char *log = wait_for_line(srv.stderr_path, "SIGHUP");
+    free(log);
+    snprintf(url, sizeof(url), "%s/healthz?after=rotation", srv.url);
+    CHECK(get_traced(&c, url, NULL, trace, span, flags));
+    text = wait_for_line(access, "/healthz?after=rotation");
+    CHECK(text != NULL);
+    free(text);
+    text = e2e_read_file(rotated, NULL);
+    CHECK(text != NULL && strstr(text, "after=rotation") == NULL);
+    free(text);
     e2e_client_free(&c);
     CHECK_EQ_INT(e2e_server_stop(&srv), 0);
+}
+
+static void test_unwritable(const char *tmp)
+{
+    char data[300];
+    snprintf(data, sizeof(data), "%s/data-bad", tmp);
+    char *argv[] = {(char *)binary, "--listen", "127.0.0.1:0", "--data-dir", data, "--access-log", "/nonexistent/dir/access.log", NULL};
+    char *out = NULL;
+    CHECK_EQ_INT(e2e_run(argv, &out, 10000), 1);
+    CHECK(out != NULL && strstr(out, "--access-log /nonexistent/dir/access.log") != NULL);
+    free(out);
 }
 
 static void test_text(const char *tmp)
@@ -306,6 +336,7 @@ int main(int argc, char **argv)
     test_help();
     test_json(tmp);
     test_text(tmp);
+    test_unwritable(tmp);
     e2e_rmtree(tmp);
     TEST_DONE();
 }
