@@ -58,7 +58,9 @@ void fs_config_usage(FILE *out)
                  "endpoints: GET /v1/search, /v1/calendar, /v1/routes, /healthz, /readyz, /metrics\n"
                  "(docs/api.md); PUT/POST/GET/DELETE /v1/feeds/... (docs/feeds.md). Files moved into\n"
                  "DATA_DIR/inbox/ are ingested like pushes. Stop with SIGTERM or SIGINT: in-flight\n"
-                 "requests finish, exit 0.\n");
+                 "requests finish, exit 0. SIGHUP reloads --tokens and reopens --access-log. Under\n"
+                 "systemd (Type=notify) it sends READY=1 once /readyz is 200 and WATCHDOG=1 pings to\n"
+                 "$NOTIFY_SOCKET (deploy/flightsearch.service, docs/operations.md).\n");
 }
 
 /* Parses HOST:PORT; the host may be [v6]. */
