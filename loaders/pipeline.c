@@ -425,8 +425,8 @@ static void process(loader_t *l, fs_feed_job_t *job)
     char source[FS_SOURCE_NAME_MAX + 1];
     snprintf(source, sizeof(source), "%s", job->source);
     /* one line per job: what the loader did with it, followed from the request by its trace id */
-    fs_log("loader %u: %s %s of %s (%zu bytes): %d in %lld ms", l->id, job->origin != NULL ? job->origin : "job", op_names[job->op], job->source, job->len,
-           job->status, (long long)(now_ms() - t0));
+    fs_log("loader %u: %s %s of %s (%zu bytes): %d in %lld ms", l->id, job->origin != NULL ? job->origin : "job",
+           op_names[job->op], job->source, job->len, job->status, (long long)(now_ms() - t0));
     /* the body is not needed any more: free it before answering (a 1 GB snapshot) */
     release(l->feeds, job->source, job->len);
     free(job->body);

@@ -70,7 +70,8 @@ int fs_access_log_enabled(void)
 
 void fs_access_log_flush(fs_worker_t *w, int64_t now_ms, int force)
 {
-    if (w->alog_len == 0 || (!force && w->alog_len < FS_ACCESS_LOG_FLUSH_BYTES && now_ms - w->alog_since_ms < FS_ACCESS_LOG_FLUSH_MS))
+    if (w->alog_len == 0 ||
+        (!force && w->alog_len < FS_ACCESS_LOG_FLUSH_BYTES && now_ms - w->alog_since_ms < FS_ACCESS_LOG_FLUSH_MS))
         return;
     pthread_mutex_lock(&log_lock);
     const char *p = w->alog_buf;
@@ -152,9 +153,9 @@ void fs_access_log_request(fs_worker_t *w, h2o_req_t *req)
         n = snprintf(line, FS_ACCESS_LOG_LINE_MAX,
                      "{\"time\":\"%s\",\"method\":\"%s\",\"path\":\"%s\",\"status\":%d,\"bytes\":%zu,\"duration_us\":%lld,"
                      "\"trace_id\":\"%.*s\"%s%.*s%s}\n",
-                     when, method, target, req->res.status, req->bytes_sent, (long long)duration_us, trace != NULL ? FS_TRACE_ID_LEN : 0,
-                     trace != NULL ? trace : "", source.len ? ",\"source\":\"" : "", (int)source.len, source.len ? source.base : "",
-                     source.len ? "\"" : "");
+                     when, method, target, req->res.status, req->bytes_sent, (long long)duration_us,
+                     trace != NULL ? FS_TRACE_ID_LEN : 0, trace != NULL ? trace : "", source.len ? ",\"source\":\"" : "",
+                     (int)source.len, source.len ? source.base : "", source.len ? "\"" : "");
     } else {
         escape_text(req->method.base, method_len, method, sizeof(method));
         escape_text(path.base, path_len, target, sizeof(target));

@@ -76,8 +76,8 @@ const char *fs_trace_begin(h2o_req_t *req, fs_worker_t *w)
     memcpy(out, "00-", 3);
     if (i >= 0 && fs_traceparent_valid(req->headers.entries[i].value.base, req->headers.entries[i].value.len)) {
         const char *v = req->headers.entries[i].value.base;
-        memcpy(out + 3, v + 3, 32);        /* the caller's trace */
-        memcpy(out + 52, v + 52, 3);       /* and its flags (sampled or not) */
+        memcpy(out + 3, v + 3, 32);  /* the caller's trace */
+        memcpy(out + 52, v + 52, 3); /* and its flags (sampled or not) */
     } else {
         uint64_t hi, lo;
         do {

@@ -102,11 +102,11 @@ static void test_traceparent(e2e_client_t *c, const e2e_server_t *srv)
     /* malformed: a new trace each time */
     static const char *const bad[] = {
         "00-00000000000000000000000000000000-" PARENT "-01", /* all-zero trace id */
-        "00-" TRACE "-0000000000000000-01",                   /* all-zero parent id */
-        "ff-" TRACE "-" PARENT "-01",                         /* version ff */
+        "00-" TRACE "-0000000000000000-01",                  /* all-zero parent id */
+        "ff-" TRACE "-" PARENT "-01",                        /* version ff */
         "00-4BF92F3577B34DA6A3CE929D0E0E4736-" PARENT "-01", /* uppercase */
-        "00-" TRACE "-" PARENT "-01-extra",                   /* version 00 with more */
-        "00-" TRACE "-" PARENT,                               /* no flags */
+        "00-" TRACE "-" PARENT "-01-extra",                  /* version 00 with more */
+        "00-" TRACE "-" PARENT,                              /* no flags */
         "garbage",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -216,10 +216,11 @@ static void test_json(const char *tmp)
     e2e_client_init(&c);
     test_traceparent(&c, &srv);
 
-    const char *body = "{\"source\": \"acme\", \"sequence\": 1, \"generated_at\": \"2026-11-21T00:00:00Z\", \"legs\": ["
-                       "{\"carrier\": \"TP\", \"flight\": 1, \"origin\": \"GRU\", \"destination\": \"LIS\", "
-                       "\"departs_at\": \"2026-12-01T10:00:00-03:00\", \"arrives_at\": \"2026-12-01T23:00:00Z\", "
-                       "\"cabins\": {\"economy\": {\"seats\": 4, \"miles\": 10000, \"taxes_cents\": 1000, \"currency\": \"BRL\"}}}]}";
+    const char *body =
+        "{\"source\": \"acme\", \"sequence\": 1, \"generated_at\": \"2026-11-21T00:00:00Z\", \"legs\": ["
+        "{\"carrier\": \"TP\", \"flight\": 1, \"origin\": \"GRU\", \"destination\": \"LIS\", "
+        "\"departs_at\": \"2026-12-01T10:00:00-03:00\", \"arrives_at\": \"2026-12-01T23:00:00Z\", "
+        "\"cabins\": {\"economy\": {\"seats\": 4, \"miles\": 10000, \"taxes_cents\": 1000, \"currency\": \"BRL\"}}}]}";
     const char *const headers[] = {"Authorization: Bearer " TOKEN, "Content-Type: application/json",
                                    "traceparent: 00-" TRACE "-" PARENT "-01", NULL};
     char url[200];
@@ -274,7 +275,8 @@ static void test_unwritable(const char *tmp)
 {
     char data[300];
     snprintf(data, sizeof(data), "%s/data-bad", tmp);
-    char *argv[] = {(char *)binary, "--listen", "127.0.0.1:0", "--data-dir", data, "--access-log", "/nonexistent/dir/access.log", NULL};
+    char *argv[] = {
+        (char *)binary, "--listen", "127.0.0.1:0", "--data-dir", data, "--access-log", "/nonexistent/dir/access.log", NULL};
     char *out = NULL;
     CHECK_EQ_INT(e2e_run(argv, &out, 10000), 1);
     CHECK(out != NULL && strstr(out, "--access-log /nonexistent/dir/access.log") != NULL);

@@ -128,10 +128,11 @@ int main(int argc, char **argv)
         return 1;
     /* one source, so the per-source series exist (restored from a seed file at start-up) */
     snprintf(seed, sizeof(seed), "%s/acme.json", dir);
-    const char *feed = "{\"source\": \"acme\", \"sequence\": 1, \"generated_at\": \"2026-11-21T00:00:00Z\", \"legs\": ["
-                       "{\"carrier\": \"TP\", \"flight\": 1, \"origin\": \"GRU\", \"destination\": \"LIS\", "
-                       "\"departs_at\": \"2026-12-01T10:00:00-03:00\", \"arrives_at\": \"2026-12-01T23:00:00Z\", "
-                       "\"cabins\": {\"economy\": {\"seats\": 4, \"miles\": 10000, \"taxes_cents\": 1000, \"currency\": \"BRL\"}}}]}";
+    const char *feed =
+        "{\"source\": \"acme\", \"sequence\": 1, \"generated_at\": \"2026-11-21T00:00:00Z\", \"legs\": ["
+        "{\"carrier\": \"TP\", \"flight\": 1, \"origin\": \"GRU\", \"destination\": \"LIS\", "
+        "\"departs_at\": \"2026-12-01T10:00:00-03:00\", \"arrives_at\": \"2026-12-01T23:00:00Z\", "
+        "\"cabins\": {\"economy\": {\"seats\": 4, \"miles\": 10000, \"taxes_cents\": 1000, \"currency\": \"BRL\"}}}]}";
     CHECK_EQ_INT(e2e_write_file(seed, feed, strlen(feed)), 0);
     e2e_server_t srv;
     if (e2e_server_start(&srv, argv[1], dir, NULL) != 0) {

@@ -3,7 +3,7 @@
  * against a datagram socket this test owns in place of systemd's.
  *
  *   ready      READY=1 arrives only once /readyz answers 200: while the data dir is restored
- *              (held 1.5 s by FS_TEST_RESTORE_DELAY_MS) /readyz is 503 and nothing has arrived;
+ *              (held 2 s by FS_TEST_RESTORE_DELAY_MS) /readyz is 503 and nothing has arrived;
  *              right after READY=1 arrives, /readyz is 200
  *   watchdog   with WATCHDOG_USEC set, WATCHDOG=1 arrives (pings at half the period)
  *   abstract   NOTIFY_SOCKET=@name (Linux's abstract namespace) works too
@@ -99,7 +99,7 @@ static void test_ready_and_watchdog(const char *tmp)
     setenv("NOTIFY_SOCKET", path, 1);
     setenv("WATCHDOG_USEC", "2000000", 1); /* pings every second */
     unsetenv("WATCHDOG_PID");
-    setenv("FS_TEST_RESTORE_DELAY_MS", "1500", 1);
+    setenv("FS_TEST_RESTORE_DELAY_MS", "2000", 1);
     e2e_server_t s;
     int started = e2e_server_spawn(&s, binary, data, NULL) == 0;
     unsetenv("FS_TEST_RESTORE_DELAY_MS");
