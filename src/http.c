@@ -329,11 +329,11 @@ static void *worker_main(void *arg)
     }
 
     int64_t next_check = monotonic_ms() + 1000;
-    ck_pr_store_64(&w->heartbeat_ms, (uint64_t)monotonic_ms());
+    __atomic_store_n(&w->heartbeat_ms, (uint64_t)monotonic_ms(), __ATOMIC_RELAXED);
     while (!ck_pr_load_int(&shared->shutting_down)) {
         h2o_evloop_run(w->loop, 100);
         int64_t now = monotonic_ms();
-        ck_pr_store_64(&w->heartbeat_ms, (uint64_t)now);
+        __atomic_store_n(&w->heartbeat_ms, (uint64_t)now, __ATOMIC_RELAXED);
         if (w->accept_paused_until != 0 && now >= w->accept_paused_until) {
             w->accept_paused_until = 0;
             h2o_socket_read_start(w->listener_plain, on_accept);
@@ -483,7 +483,7 @@ static void configure_h2o(fs_globalconf_t *conf, size_t ctx_offset, uint64_t bod
 static int loops_alive(fs_shared_t *shared, int64_t since_ms)
 {
     for (unsigned i = 0; i < shared->worker_count; i++)
-        if ((int64_t)ck_pr_load_64(&shared->workers[i]->heartbeat_ms) < since_ms)
+        if ((int64_t)__atomic_load_n(&shared->workers[i]->heartbeat_ms, __ATOMIC_RELAXED) < since_ms)
             return 0;
     return 1;
 }

@@ -95,7 +95,7 @@ struct fs_worker {
     uint64_t stalled_closed;     /* connections shut down for not reading their responses */
     int64_t accept_paused_until; /* monotonic ms: listeners paused after EMFILE */
     uint64_t shed;               /* requests answered 503 by admission control */
-    uint64_t heartbeat_ms;       /* ck_pr: monotonic ms of the loop's last pass (the systemd watchdog reads it) */
+    uint64_t heartbeat_ms;       /* __atomic, relaxed: monotonic ms of the loop's last pass (the systemd watchdog reads it) */
     uint64_t trace_rng;          /* trace and span ids (src/trace.c; loop thread only) */
     char *alog_buf;              /* access log lines not yet written (src/access_log.c; loop thread only) */
     size_t alog_len;
