@@ -5,11 +5,11 @@
 # Debian 12 packages the build, the tests and the bench need (python3-yaml: docs/openapi.yaml is
 # embedded as JSON; nodejs, npm: the contract tests fetch their npm tools, tests/contract/;
 # python3: the oracle of tests/load/; chromium: the web page's browser test drives it headless,
-# tests/browser/).
+# tests/browser/; systemd, prometheus: systemd-analyze and promtool check deploy/, tests/deploy/).
 PACKAGES := build-essential cmake pkg-config clang libclang-rt-14-dev \
             libh2o-evloop-dev libck-dev libxxhash-dev libjemalloc-dev libmsgpack-dev libssl-dev \
             libcurl4-openssl-dev libnghttp2-dev nghttp2-client curl openssl tzdata cppcheck clang-tidy haproxy \
-            python3-yaml nodejs npm python3 chromium
+            python3-yaml nodejs npm python3 chromium systemd prometheus
 BENCH_PACKAGES := wrk postgresql gnuplot-nox h2o python3
 
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
@@ -17,7 +17,7 @@ BUILD ?= build
 CMAKE_FLAGS ?=
 PORT ?= 8080
 
-.PHONY: all deps deps-bench build build-asan build-tsan build-fuzz demo test test-fast fuzz bench bench-full clean help
+.PHONY: all deps deps-bench build install build-asan build-tsan build-fuzz demo test test-fast fuzz bench bench-full clean help
 
 all: build
 
@@ -28,6 +28,7 @@ help:
 	@echo "make lint       cppcheck and clang-tidy over the C sources (part of make test)"
 	@echo "make fuzz       run each fuzz target FUZZ_SECONDS (60); FUZZ_MERGE=1 keeps new inputs"
 	@echo "make bench      quick benchmark suite (see docs/performance.md)"
+	@echo "make install    install the binaries into PREFIX/bin (/usr/local/bin)"
 	@echo "make clean      remove build trees"
 
 # Installs missing packages with apt-get when run as root; otherwise prints the one line to run.
@@ -39,6 +40,11 @@ deps-bench:
 build: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DCMAKE_EXPORT_COMPILE_COMMANDS=ON $(CMAKE_FLAGS) >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
+
+# The binaries into $(PREFIX)/bin, where deploy/flightsearch.service starts them (deploy/README.md).
+PREFIX ?= /usr/local
+install: build
+	cmake --install $(BUILD) --prefix $(PREFIX)
 
 build-asan: deps
 	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFS_ASAN=ON >/dev/null

@@ -11,16 +11,6 @@
 #include "loaders/internal.h"
 #include "loaders/reader.h"
 
-void fs_log(const char *fmt, ...)
-{
-    char line[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof(line), fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "flightsearch: %s\n", line); /* one write per line: lines from threads do not interleave */
-}
-
 /* ------------------------------------------------------------ snapshot */
 
 static int sink_build(void *arg, uint64_t index, const fs_leg_in_t *leg)

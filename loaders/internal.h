@@ -6,9 +6,6 @@
 
 #include "loaders/loaders.h"
 
-/** One log line on stderr, prefixed "flightsearch: ". Any thread. */
-void fs_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
 /**
  * Decodes and validates a snapshot body into a finished segment (refs 0, not published).
  * NULL on refusal: *rc is FS_EINVAL (errs says why) or FS_ENOMEM / FS_ERANGE.

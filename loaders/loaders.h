@@ -17,7 +17,33 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 #include "index/index.h"
+
+/* ---------------------------------------------------------------- logs
+ * The one way to write a log line, for the whole process (src/ too). */
+
+typedef enum fs_log_format { FS_LOG_TEXT, FS_LOG_JSON } fs_log_format_t;
+#define FS_TRACE_ID_LEN 32 /* a W3C trace id: 32 lowercase hex digits */
+
+/** Sets the format of every line (--log-format). Call at start-up, before threads log. */
+void fs_log_set_format(fs_log_format_t format);
+fs_log_format_t fs_log_get_format(void);
+/** One line on stderr: "flightsearch: MESSAGE" (text) or {"time", "msg"} (JSON), with the calling
+ *  thread's trace id when it has one (fs_log_set_thread_trace). One write(2) per line. Any thread. */
+void fs_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/** The same with an explicit trace id (NULL or "": none). */
+void fs_log_trace(const char *trace_id, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/** The trace id the calling thread's lines carry from now on (NULL or "": none). */
+void fs_log_set_thread_trace(const char *trace_id);
+/** Escapes len bytes of s for a JSON string (quotes, backslash, control characters as \u00XX;
+ *  other bytes as they are) into out, NUL-terminated, stopping before cap would overflow. Returns
+ *  the length written. */
+size_t fs_json_escape(const char *s, size_t len, char *out, size_t cap);
+/** "YYYY-MM-DDTHH:MM:SS.uuuuuuZ" of a CLOCK_REALTIME time; returns its length (27). */
+size_t fs_log_time(const struct timespec *ts, char out[32]);
+/** Writes bytes to stderr whole (the access log with "-" uses stdout itself). */
+void fs_log_write(const char *line, size_t len);
 
 typedef enum fs_feed_format { FS_FEED_MSGPACK, FS_FEED_JSON } fs_feed_format_t;
 typedef enum fs_feed_kind { FS_FEED_SNAPSHOT, FS_FEED_DELTA } fs_feed_kind_t;
@@ -168,6 +194,10 @@ int fs_store_recover(fs_store_t *st, fs_index_t *idx, fs_index_thread_t *th);
  *  0 otherwise. Call before fs_store_recover. */
 int fs_store_check_sources(fs_store_t *st, unsigned max_sources, char *err, size_t errcap);
 
+/** Store writes that failed since start (each refused push or compaction counts once), process-wide.
+ *  Any thread. */
+uint64_t fs_store_write_errors(void);
+
 /**
  * Fault injection for tests: the next `countdown`-th store I/O step (open, write, fsync, rename,
  * directory fsync) fails with EIO; 0 disables. Process-wide.
@@ -193,6 +223,7 @@ struct fs_feed_job {
     uint8_t *body; /* malloc'd, owned by the job; freed by the pipeline when done */
     size_t len;
     const char *origin;   /* "push" or "spool:<file>", for logs and status */
+    char trace_id[FS_TRACE_ID_LEN + 1]; /* the push's W3C trace id ("" for the spool): its log lines carry it */
     /* out */
     int status;           /* HTTP status */
     char *response;       /* malloc'd JSON document */
@@ -228,6 +259,9 @@ void fs_feeds_stop(fs_feeds_t *f);
  * loader, a full ring). The job is counted from here until its body is freed (before done).
  */
 int fs_feeds_submit(fs_feeds_t *f, fs_feed_job_t *job);
+/** Jobs queued or being applied, and the bytes of their bodies, over every loader (a short mutex;
+ *  for /metrics). Any thread. */
+void fs_feeds_queued(fs_feeds_t *f, uint64_t *jobs, uint64_t *bytes);
 /** The limits fs_feeds_submit applies, after defaults: for error messages. */
 void fs_feeds_limits(const fs_feeds_t *f, unsigned *source_jobs, uint64_t *queued_bytes);
 /** Frees a finished job (body, response, the job itself). */

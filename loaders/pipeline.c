@@ -235,24 +235,6 @@ static void note_refused(fs_feeds_t *f, const char *source, int status, const ch
 
 /* ------------------------------------------------------------ answers */
 
-static size_t json_escape(const char *s, char *out, size_t cap)
-{
-    size_t n = 0;
-    for (; *s && n + 7 < cap; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') {
-            out[n++] = '\\';
-            out[n++] = (char)c;
-        } else if (c < 0x20) {
-            n += (size_t)snprintf(out + n, cap - n, "\\u%04x", c);
-        } else {
-            out[n++] = (char)c;
-        }
-    }
-    out[n] = '\0';
-    return n;
-}
-
 static void answer(fs_feed_job_t *job, int status, char *doc)
 {
     job->status = status;
@@ -263,7 +245,7 @@ static void answer(fs_feed_job_t *job, int status, char *doc)
 static void answer_error(fs_feeds_t *f, fs_feed_job_t *job, int status, const char *code, const char *message, const char *extra)
 {
     char esc[1024];
-    json_escape(message, esc, sizeof(esc));
+    fs_json_escape(message, strlen(message), esc, sizeof(esc));
     size_t cap = strlen(esc) + (extra ? strlen(extra) : 0) + 256;
     char *doc = malloc(cap);
     if (doc != NULL)
@@ -652,9 +634,12 @@ static void apply_delete(loader_t *l, fs_feed_job_t *job)
 
 static void release(fs_feeds_t *f, const char *source, uint64_t bytes);
 
+static const char *const op_names[] = {"snapshot", "delta", "delete"};
+
 static void process(loader_t *l, fs_feed_job_t *job)
 {
     int64_t t0 = now_ms();
+    fs_log_set_thread_trace(job->trace_id); /* every line written for this job carries its trace id */
     switch (job->op) {
     case FS_FEED_OP_SNAPSHOT:
         apply_snapshot(l, job, t0);
@@ -669,6 +654,9 @@ static void process(loader_t *l, fs_feed_job_t *job)
     int accepted_delta = job->op == FS_FEED_OP_DELTA && job->status == 200;
     char source[FS_SOURCE_NAME_MAX + 1];
     snprintf(source, sizeof(source), "%s", job->source);
+    /* one line per job: what the loader did with it, followed from the request by its trace id */
+    fs_log("loader %u: %s %s of %s (%zu bytes): %d in %lld ms", l->id, job->origin != NULL ? job->origin : "job",
+           op_names[job->op], job->source, job->len, job->status, (long long)(now_ms() - t0));
     /* the body is not needed any more: free it before answering (a 1 GB snapshot) */
     release(l->feeds, job->source, job->len);
     free(job->body);
@@ -677,6 +665,7 @@ static void process(loader_t *l, fs_feed_job_t *job)
     job->done(job); /* the job belongs to the caller from here */
     if (accepted_delta)
         compact_if_due(l, source);
+    fs_log_set_thread_trace(NULL);
 }
 
 static void *loader_main(void *arg)
@@ -709,6 +698,17 @@ static void *loader_main(void *arg)
     }
     fs_index_thread_put(f->index, l->index_thread);
     return NULL;
+}
+
+void fs_feeds_queued(fs_feeds_t *f, uint64_t *jobs, uint64_t *bytes)
+{
+    uint64_t n = 0;
+    pthread_mutex_lock(&f->queue_lock);
+    for (unsigned i = 0; i < f->queued_count; i++)
+        n += f->queued[i].jobs;
+    *bytes = f->queued_bytes;
+    pthread_mutex_unlock(&f->queue_lock);
+    *jobs = n;
 }
 
 void fs_feeds_limits(const fs_feeds_t *f, unsigned *source_jobs, uint64_t *queued_bytes)
@@ -1122,7 +1122,7 @@ static void source_json(char **buf, size_t *len, size_t *cap, const char *source
            (unsigned long long)(s ? s->refused : 0));
     if (s != NULL && s->refused_at > 0) {
         refused_ts[fs_timestamp_format(s->refused_at, refused_ts)] = '\0';
-        json_escape(s->refused_reason, reason, sizeof(reason));
+        fs_json_escape(s->refused_reason, strlen(s->refused_reason), reason, sizeof(reason));
         append(buf, len, cap, ", \"last_refused\": {\"at\": \"%s\", \"status\": %d, \"reason\": \"%s\"}", refused_ts,
                s->refused_status, reason);
     } else {

@@ -148,6 +148,21 @@ static void source_dir(const fs_store_t *st, const char *source, char *out, size
         out[0] = '\0'; /* cannot happen: fs_store_open refuses data dirs this long */
 }
 
+/* Writes that failed (a push or a compaction refused for it): /metrics exports the count, since
+ * a disk that stops taking writes is otherwise only visible as refused pushes. */
+static uint64_t write_errors;
+
+uint64_t fs_store_write_errors(void)
+{
+    return __atomic_load_n(&write_errors, __ATOMIC_RELAXED);
+}
+
+static int64_t write_failed(void)
+{
+    __atomic_add_fetch(&write_errors, 1, __ATOMIC_RELAXED);
+    return FS_EIO;
+}
+
 /*
  * The crash-safe sequence around a writer callback. write_fn writes the content to fd and returns
  * bytes written or a negative code. Returns bytes written, or FS_EIO after cleaning up.
@@ -165,7 +180,7 @@ static int64_t write_durably(const char *dir, const char *name, int64_t (*write_
     int fd = fault() ? -1 : open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, STORE_FILE_MODE);
     if (fd < 0) {
         fs_log("store: cannot create %s: %s", tmp, strerror(errno));
-        return FS_EIO;
+        return write_failed();
     }
     int64_t n = write_fn(arg, fd);
     if (n < 0) {
@@ -186,14 +201,14 @@ static int64_t write_durably(const char *dir, const char *name, int64_t (*write_
         /* the rename may or may not survive a crash: remove it so the state is the old one */
         fs_log("store: fsync of directory %s failed: %s; the push is refused", dir, strerror(errno));
         unlink(final);
-        return FS_EIO;
+        return write_failed();
     }
     return n;
 fail:
     if (fd >= 0)
         close(fd);
     unlink(tmp);
-    return FS_EIO;
+    return write_failed();
 }
 
 static int64_t write_image_fn(void *arg, int fd)
@@ -209,7 +224,7 @@ int64_t fs_store_write_base(fs_store_t *st, const fs_segment_t *seg)
     source_dir(st, seg->source, dir, sizeof(dir));
     if (mkdir_p(dir) != 0) {
         fs_log("store: cannot create %s: %s", dir, strerror(errno));
-        return FS_EIO;
+        return write_failed();
     }
     snprintf(name, sizeof(name), "base-%020llu.seg", (unsigned long long)seg->sequence);
     int64_t r = write_durably(dir, name, write_image_fn, (void *)seg);
@@ -220,7 +235,7 @@ int64_t fs_store_write_base(fs_store_t *st, const fs_segment_t *seg)
         snprintf(final, sizeof(final), "%s/%s", dir, name);
         fs_log("store: fsync of %s failed: %s; the snapshot is refused", st->sources_dir, strerror(errno));
         unlink(final);
-        return FS_EIO;
+        return write_failed();
     }
     return r;
 }
@@ -273,7 +288,7 @@ int64_t fs_store_write_delta(fs_store_t *st, const char *source, uint64_t sequen
     char dir[4096], name[64];
     source_dir(st, source, dir, sizeof(dir));
     if (mkdir_p(dir) != 0)
-        return FS_EIO;
+        return write_failed();
     snprintf(name, sizeof(name), "delta-%020llu.delta", (unsigned long long)sequence);
     delta_write_t d = {format, sequence, body, len};
     return write_durably(dir, name, write_delta_fn, &d);

@@ -44,13 +44,24 @@ void fs_config_usage(FILE *out)
                  "  --private-sources       name sources in answers and /metrics only to a bearer token of\n"
                  "                          scope *; others see counts (see docs/api.md)\n"
                  "  --quiet                 no start-up and shutdown log lines\n"
+                 "  --access-log FILE|-     one line per request (time, method, path, status, body bytes,\n"
+                 "                          duration in us, trace id, feed source) to FILE, or stdout for -;\n"
+                 "                          buffered per thread, written every 64 KiB or 250 ms; SIGHUP\n"
+                 "                          reopens FILE (log rotation)\n"
+                 "  --log-format text|json  every log line (stderr and the access log) as text (default)\n"
+                 "                          or one JSON object per line; lines of a request carry the\n"
+                 "                          trace id of its W3C traceparent header (or a new one, returned\n"
+                 "                          in the response's traceparent), pushes' loader lines too\n"
                  "  --help                  this text\n"
                  "  --version               the version\n"
                  "\n"
                  "endpoints: GET /v1/search, /v1/calendar, /v1/routes, /healthz, /readyz, /metrics,\n"
                  "/openapi.json (docs/api.md, docs/openapi.yaml), the web page at /; PUT/POST/GET/DELETE\n"
                  "/v1/feeds/... (docs/feeds.md). Files moved into DATA_DIR/inbox/ are ingested like pushes.\n"
-                 "Stop with SIGTERM or SIGINT: in-flight requests finish, exit 0.\n");
+                 "Stop with SIGTERM or SIGINT: in-flight requests finish, exit 0. SIGHUP reloads --tokens\n"
+                 "and reopens --access-log. Under systemd (Type=notify) it sends READY=1 once /readyz is\n"
+                 "200 and WATCHDOG=1 pings to $NOTIFY_SOCKET (deploy/flightsearch.service,\n"
+                 "docs/operations.md).\n");
 }
 
 /* Parses HOST:PORT; the host may be [v6]. */
@@ -146,7 +157,7 @@ int fs_config_parse(fs_config_t *cfg, int argc, char **argv, char *err, size_t e
             continue;
         }
         static const char *const with_value[] = {"--listen", "--threads", "--data-dir", "--tls-cert",
-                                                 "--tls-key", "--tls-listen", "--feed-listen", "--max-feed-bytes", "--tokens", "--loaders", "--cities", "--search-budget-ms", "--max-inflight", "--max-sources", NULL};
+                                                 "--tls-key", "--tls-listen", "--feed-listen", "--max-feed-bytes", "--tokens", "--loaders", "--cities", "--search-budget-ms", "--max-inflight", "--max-sources", "--access-log", "--log-format", NULL};
         int known = 0;
         for (int k = 0; with_value[k] != NULL; k++)
             known |= strcmp(flag, with_value[k]) == 0;
@@ -219,6 +230,18 @@ int fs_config_parse(fs_config_t *cfg, int argc, char **argv, char *err, size_t e
                 return FS_EINVAL;
             }
             cfg->max_sources = (unsigned)n;
+        } else if (strcmp(flag, "--access-log") == 0) {
+            if (value[0] == '\0') {
+                snprintf(err, errcap, "--access-log: expected a file path or -, got an empty string");
+                return FS_EINVAL;
+            }
+            cfg->access_log = value;
+        } else if (strcmp(flag, "--log-format") == 0) {
+            if (strcmp(value, "text") != 0 && strcmp(value, "json") != 0) {
+                snprintf(err, errcap, "--log-format: expected text or json, got '%s'", value);
+                return FS_EINVAL;
+            }
+            cfg->log_json = strcmp(value, "json") == 0;
         } else if (strcmp(flag, "--cities") == 0) {
             cfg->cities_file = value;
         } else if (strcmp(flag, "--tokens") == 0) {

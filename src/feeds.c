@@ -143,6 +143,11 @@ static int submit(h2o_req_t *req, fs_worker_t *w, fs_feed_op_t op, const char *s
     pj->job.format = format;
     snprintf(pj->job.source, sizeof(pj->job.source), "%s", source);
     pj->job.origin = "push";
+    const char *trace = fs_trace_id_of(req);
+    if (trace != NULL) {
+        memcpy(pj->job.trace_id, trace, FS_TRACE_ID_LEN);
+        pj->job.trace_id[FS_TRACE_ID_LEN] = '\0';
+    }
     pj->job.done = on_job_done;
     pj->worker = w;
     pj->req = req;

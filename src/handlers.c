@@ -12,6 +12,7 @@
 #ifdef FS_HAVE_JEMALLOC
 #include <jemalloc/jemalloc.h>
 #endif
+#include "loaders/loaders.h"
 #include "src/internal.h"
 
 const char *const fs_endpoint_names[FS_EP_COUNT] = {"search", "calendar", "routes",  "healthz", "readyz",
@@ -726,10 +727,12 @@ static char *metrics_text(h2o_req_t *req, fs_shared_t *shared, size_t *len)
     EMIT("# HELP flightsearch_generation The index generation being served.\n# TYPE flightsearch_generation gauge\n"
          "flightsearch_generation %llu\n",
          (unsigned long long)gen->number);
-    EMIT("# HELP flightsearch_legs Legs in the index, in all and by source.\n# TYPE flightsearch_legs gauge\n"
+    EMIT("# HELP flightsearch_legs Legs in the index.\n# TYPE flightsearch_legs gauge\n"
          "flightsearch_legs %llu\n",
          (unsigned long long)gen->leg_count);
     int with_names = may_see_sources(req, w);
+    /* each family its own HELP and TYPE: promtool check metrics (tests/e2e/e2e_monitoring.c) */
+    EMIT("# HELP flightsearch_source_legs Legs in the index, by source.\n# TYPE flightsearch_source_legs gauge\n");
     for (unsigned i = 0; with_names && i < gen->segment_count; i++)
         EMIT("flightsearch_source_legs{source=\"%s\"} %u\n", gen->segments[i]->source, gen->segments[i]->leg_count);
     EMIT("# HELP flightsearch_source_sequence The last sequence applied, by source.\n# TYPE flightsearch_source_sequence gauge\n");
@@ -764,6 +767,17 @@ static char *metrics_text(h2o_req_t *req, fs_shared_t *shared, size_t *len)
          "# HELP flightsearch_inflight Read requests held by the workers (answered but not yet sent included).\n"
          "# TYPE flightsearch_inflight gauge\nflightsearch_inflight %llu\n",
          (unsigned long long)shed, (unsigned long long)inflight);
+    uint64_t queued_jobs = 0, queued_bytes = 0;
+    fs_feeds_t *feeds = ck_pr_load_ptr(&shared->feeds);
+    if (feeds != NULL)
+        fs_feeds_queued(feeds, &queued_jobs, &queued_bytes);
+    EMIT("# HELP flightsearch_feed_queue_jobs Feed pushes queued for the loaders or being applied.\n"
+         "# TYPE flightsearch_feed_queue_jobs gauge\nflightsearch_feed_queue_jobs %llu\n"
+         "# HELP flightsearch_feed_queue_bytes Bytes of the bodies of those pushes.\n"
+         "# TYPE flightsearch_feed_queue_bytes gauge\nflightsearch_feed_queue_bytes %llu\n"
+         "# HELP flightsearch_store_write_errors_total Data-dir writes that failed (each refused a push or a compaction).\n"
+         "# TYPE flightsearch_store_write_errors_total counter\nflightsearch_store_write_errors_total %llu\n",
+         (unsigned long long)queued_jobs, (unsigned long long)queued_bytes, (unsigned long long)fs_store_write_errors());
     EMIT("# HELP flightsearch_ready 1 once the data directory is loaded.\n# TYPE flightsearch_ready gauge\n"
          "flightsearch_ready %d\n",
          ck_pr_load_int(&shared->ready));
@@ -927,6 +941,7 @@ int fs_handle_request(h2o_handler_t *self, h2o_req_t *req)
     uint64_t started_us = now_us();
     fs_worker_t *w = worker_of(req);
     fs_conn_state_t *conn = track_inflight(req, w);
+    fs_trace_begin(req, w);
     if (request_head_bytes(req) > FS_MAX_HEADER_BYTES)
         return fs_send_error(req, 431, "request_headers_too_large", NULL,
                              "the request line and headers exceed 16 KiB in all; send fewer or shorter headers", FS_EP_OTHER,

@@ -310,6 +310,7 @@ static void *worker_main(void *arg)
         h2o_context_init(&w->feed_ctx, w->loop, &shared->h2o_feed_config.h2o);
     fs_index_thread_register(shared->index, &w->index_thread);
     fs_auth_thread_register(&w->auth_record);
+    fs_trace_seed(w);
     w->feed_queue = h2o_multithread_create_queue(w->loop);
     h2o_multithread_register_receiver(w->feed_queue, &w->feed_receiver, fs_feeds_on_answers);
     w->accept_plain.ctx = &w->ctx;
@@ -328,9 +329,11 @@ static void *worker_main(void *arg)
     }
 
     int64_t next_check = monotonic_ms() + 1000;
+    __atomic_store_n(&w->heartbeat_ms, (uint64_t)monotonic_ms(), __ATOMIC_RELAXED);
     while (!ck_pr_load_int(&shared->shutting_down)) {
         h2o_evloop_run(w->loop, 100);
         int64_t now = monotonic_ms();
+        __atomic_store_n(&w->heartbeat_ms, (uint64_t)now, __ATOMIC_RELAXED);
         if (w->accept_paused_until != 0 && now >= w->accept_paused_until) {
             w->accept_paused_until = 0;
             h2o_socket_read_start(w->listener_plain, on_accept);
@@ -343,6 +346,7 @@ static void *worker_main(void *arg)
             close_stalled(w);
             next_check = now + 1000;
         }
+        fs_access_log_flush(w, now, 0);
     }
 
     /* drain: first take every connection the kernel already queued for this listener (closing a
@@ -377,6 +381,7 @@ static void *worker_main(void *arg)
            monotonic_ms() < deadline)
         h2o_evloop_run(w->loop, 10);
     h2o_evloop_run(w->loop, 0); /* flush what the last pass wrote */
+    fs_access_log_flush(w, monotonic_ms(), 1);
     return NULL;
 }
 
@@ -393,6 +398,13 @@ static void *startup_loader_main(void *arg)
     loader_start_t *ls = arg;
     fs_index_thread_t *th = fs_index_thread_get(ls->shared->index);
     int64_t t0 = monotonic_ms();
+    /* Test hook: a restore that takes this long, so tests can watch the server before it is ready. */
+    const char *delay = getenv("FS_TEST_RESTORE_DELAY_MS");
+    long delay_ms = delay != NULL ? strtol(delay, NULL, 10) : 0;
+    if (delay_ms > 0) {
+        struct timespec ts = {.tv_sec = delay_ms / 1000, .tv_nsec = (delay_ms % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
     int n = fs_store_recover(ls->store, ls->shared->index, th);
     /* queued pushes may hold two of the largest bodies at once, one source one of them */
     fs_feeds_config_t fc = {.loaders = ls->config->loaders, .queue_depth = 64, .compact_deltas = 64, .spool_interval_ms = 200,
@@ -403,7 +415,7 @@ static void *startup_loader_main(void *arg)
         const fs_generation_t *gen = fs_index_read_begin(ls->shared->index, th);
         uint64_t number = gen->number, legs = gen->leg_count;
         fs_index_read_end(ls->shared->index, th);
-        fprintf(stderr, "flightsearch: restored %d source%s from %s in %lld ms (generation %llu, %llu legs); ready\n", n,
+        fs_log("restored %d source%s from %s in %lld ms (generation %llu, %llu legs); ready", n,
                 n == 1 ? "" : "s", ls->config->data_dir, (long long)(monotonic_ms() - t0), (unsigned long long)number,
                 (unsigned long long)legs);
     }
@@ -437,6 +449,13 @@ static SSL_CTX *make_ssl_ctx(const fs_config_t *cfg, char *msg, size_t msgcap)
     return ctx;
 }
 
+/* h2o's logger hook: runs on the loop thread as each request is disposed. */
+static void log_access(h2o_logger_t *self, h2o_req_t *req)
+{
+    (void)self;
+    fs_access_log_request(fs_worker_of(req->conn->ctx), req);
+}
+
 /* One h2o configuration serving every path with fs_handle_request, its body limit and where its
  * contexts sit in a worker. */
 static void configure_h2o(fs_globalconf_t *conf, size_t ctx_offset, uint64_t body_limit, fs_shared_t *shared)
@@ -454,17 +473,35 @@ static void configure_h2o(fs_globalconf_t *conf, size_t ctx_offset, uint64_t bod
     fs_handler_t *handler = (fs_handler_t *)h2o_create_handler(path, sizeof(*handler));
     handler->super.on_req = fs_handle_request;
     handler->shared = shared;
+    if (fs_access_log_enabled()) {
+        h2o_logger_t *logger = h2o_create_logger(path, sizeof(*logger));
+        logger->log_access = log_access;
+    }
+}
+
+/* True when every worker's event loop made a pass at or after since_ms (monotonic). */
+static int loops_alive(fs_shared_t *shared, int64_t since_ms)
+{
+    for (unsigned i = 0; i < shared->worker_count; i++)
+        if ((int64_t)__atomic_load_n(&shared->workers[i]->heartbeat_ms, __ATOMIC_RELAXED) < since_ms)
+            return 0;
+    return 1;
 }
 
 int fs_server_run(const fs_config_t *cfg)
 {
     static fs_shared_t shared;
     char msg[512];
+    fs_log_set_format(cfg->log_json ? FS_LOG_JSON : FS_LOG_TEXT);
+    if (cfg->access_log != NULL && fs_access_log_open(cfg->access_log, msg, sizeof(msg)) != 0) {
+        fs_log("%s", msg);
+        return 1;
+    }
     shared.config = cfg;
     shared.started_at = (int64_t)time(NULL);
     shared.index = fs_index_new();
     if (shared.index == NULL) {
-        fprintf(stderr, "flightsearch: out of memory\n");
+        fs_log("out of memory");
         return 1;
     }
     unsigned max_sources = cfg->max_sources ? cfg->max_sources : FS_MAX_SOURCES_DEFAULT; /* 0: a config not from fs_config_parse */
@@ -485,13 +522,13 @@ int fs_server_run(const fs_config_t *cfg)
     unsigned n = cfg->threads;
     int *fds = calloc(3 * (size_t)n, sizeof(int)); /* per worker: plain, TLS, feed listener */
     if (fds == NULL) {
-        fprintf(stderr, "flightsearch: out of memory\n");
+        fs_log("out of memory");
         return 1;
     }
     int *plain_fds = fds, *tls_fds = fds + n, *feed_fds = fds + 2 * (size_t)n;
     unsigned port = cfg->listen_port, tls_port = cfg->tls_listen_port, feed_port = cfg->feed_listen_port;
     if (bind_listeners(cfg->listen_host, &port, plain_fds, n, msg, sizeof(msg)) != 0) {
-        fprintf(stderr, "flightsearch: --listen: %s\n", msg);
+        fs_log("--listen: %s", msg);
         free(fds);
         return 1;
     }
@@ -499,42 +536,42 @@ int fs_server_run(const fs_config_t *cfg)
     for (unsigned i = 0; i < n; i++)
         tls_fds[i] = feed_fds[i] = -1;
     if (cfg->feed_listen_enabled && bind_listeners(cfg->feed_listen_host, &feed_port, feed_fds, n, msg, sizeof(msg)) != 0) {
-        fprintf(stderr, "flightsearch: --feed-listen: %s\n", msg);
+        fs_log("--feed-listen: %s", msg);
         free(fds);
         return 1;
     }
     if (cfg->tls_enabled) {
         ssl_ctx = make_ssl_ctx(cfg, msg, sizeof(msg));
         if (ssl_ctx == NULL) {
-            fprintf(stderr, "flightsearch: %s\n", msg);
+            fs_log("%s", msg);
             free(fds);
             return 1;
         }
         if (bind_listeners(cfg->tls_listen_host, &tls_port, tls_fds, n, msg, sizeof(msg)) != 0) {
-            fprintf(stderr, "flightsearch: --tls-listen: %s\n", msg);
+            fs_log("--tls-listen: %s", msg);
             free(fds);
             return 1;
         }
     }
 
     if (fs_cities_load(cfg->cities_file, msg, sizeof(msg)) != 0) {
-        fprintf(stderr, "flightsearch: %s\n", msg);
+        fs_log("%s", msg);
         free(fds);
         return 1;
     }
     if (fs_auth_init(cfg->tokens_file, msg, sizeof(msg)) != 0) {
-        fprintf(stderr, "flightsearch: %s\n", msg);
+        fs_log("%s", msg);
         free(fds);
         return 1;
     }
     fs_store_t *store = fs_store_open(cfg->data_dir, msg, sizeof(msg));
     if (store == NULL) {
-        fprintf(stderr, "flightsearch: --data-dir: %s\n", msg);
+        fs_log("--data-dir: %s", msg);
         free(fds);
         return 1;
     }
     if (fs_store_check_sources(store, max_sources, msg, sizeof(msg)) != 0) {
-        fprintf(stderr, "flightsearch: --data-dir: %s\n", msg);
+        fs_log("--data-dir: %s", msg);
         fs_store_close(store);
         free(fds);
         return 1;
@@ -572,31 +609,52 @@ int fs_server_run(const fs_config_t *cfg)
     for (unsigned i = 0; i < n; i++)
         pthread_create(&shared.workers[i]->thread, NULL, worker_main, &starts[i]);
     if (!cfg->quiet) {
-        fprintf(stderr, "flightsearch: listening on http://%s:%u (HTTP/1.1, h2c)", cfg->listen_host, port);
-        if (cfg->tls_enabled)
-            fprintf(stderr, " and https://%s:%u (h2, HTTP/1.1)", cfg->tls_listen_host, tls_port);
-        if (cfg->feed_listen_enabled)
-            fprintf(stderr, ", feeds on http://%s:%u", cfg->feed_listen_host, feed_port);
-        fprintf(stderr, " with %u thread%s; data dir %s\n", n, n == 1 ? "" : "s", cfg->data_dir);
+        char where[1024];
+        int k = snprintf(where, sizeof(where), "http://%s:%u (HTTP/1.1, h2c)", cfg->listen_host, port);
+        if (cfg->tls_enabled && k > 0 && (size_t)k < sizeof(where))
+            k += snprintf(where + k, sizeof(where) - (size_t)k, " and https://%s:%u (h2, HTTP/1.1)", cfg->tls_listen_host, tls_port);
+        if (cfg->feed_listen_enabled && k > 0 && (size_t)k < sizeof(where))
+            snprintf(where + k, sizeof(where) - (size_t)k, ", feeds on http://%s:%u", cfg->feed_listen_host, feed_port);
+        fs_log("listening on %s with %u thread%s; data dir %s", where, n, n == 1 ? "" : "s", cfg->data_dir);
     }
 
+    /* systemd (Type=notify): READY=1 once /readyz answers 200, WATCHDOG=1 every half period while
+     * every event loop has made a pass within that half period (a loop stuck in a handler stops
+     * the pings, and systemd restarts the service after WatchdogSec). */
+    int64_t watchdog_ms = fs_notify_watchdog_ms(), next_ping = 0;
+    int notified_ready = 0;
     while (stop_signal == 0) {
         usleep(50 * 1000);
+        if (!notified_ready && ck_pr_load_int(&shared.ready)) {
+            notified_ready = 1;
+            fs_notify("READY=1\nSTATUS=serving; data dir restored");
+        }
+        if (watchdog_ms > 0 && monotonic_ms() >= next_ping) {
+            int64_t now = monotonic_ms();
+            next_ping = now + watchdog_ms / 2;
+            if (loops_alive(&shared, now - watchdog_ms / 2))
+                fs_notify("WATCHDOG=1");
+        }
         if (reload_signal) {
             reload_signal = 0;
+            if (fs_access_log_reopen(msg, sizeof(msg)) != 0)
+                fs_log("SIGHUP: %s", msg);
+            else if (cfg->access_log != NULL && strcmp(cfg->access_log, "-") != 0)
+                fs_log("SIGHUP: reopened the access log %s", cfg->access_log);
             if (cfg->tokens_file == NULL) {
-                fprintf(stderr, "flightsearch: SIGHUP: no --tokens file to reload\n");
+                fs_log("SIGHUP: no --tokens file to reload");
             } else {
                 int r = fs_auth_reload(cfg->tokens_file, msg, sizeof(msg));
                 if (r < 0)
-                    fprintf(stderr, "flightsearch: SIGHUP: %s; the previous tokens stay in force\n", msg);
+                    fs_log("SIGHUP: %s; the previous tokens stay in force", msg);
                 else
-                    fprintf(stderr, "flightsearch: SIGHUP: reloaded %d token%s from %s\n", r, r == 1 ? "" : "s", cfg->tokens_file);
+                    fs_log("SIGHUP: reloaded %d token%s from %s", r, r == 1 ? "" : "s", cfg->tokens_file);
             }
         }
     }
+    fs_notify("STOPPING=1");
     if (!cfg->quiet)
-        fprintf(stderr, "flightsearch: %s received, draining connections\n", stop_signal == SIGINT ? "SIGINT" : "SIGTERM");
+        fs_log("%s received, draining connections", stop_signal == SIGINT ? "SIGINT" : "SIGTERM");
     ck_pr_store_int(&shared.shutting_down, 1);
     for (unsigned i = 0; i < n; i++)
         pthread_join(shared.workers[i]->thread, NULL);
@@ -607,11 +665,11 @@ int fs_server_run(const fs_config_t *cfg)
     free(starts);
     free(fds);
     if (!cfg->quiet)
-        fprintf(stderr, "flightsearch: stopped\n");
+        fs_log("stopped");
     return 0;
 
 nomem: /* no worker runs yet; the process exits */
-    fprintf(stderr, "flightsearch: out of memory\n");
+    fs_log("out of memory");
     free(starts);
     free(fds);
     return 1;

@@ -99,6 +99,11 @@ struct fs_worker {
     uint64_t stalled_closed;     /* connections shut down for not reading their responses */
     int64_t accept_paused_until; /* monotonic ms: listeners paused after EMFILE */
     uint64_t shed;               /* requests answered 503 by admission control */
+    uint64_t heartbeat_ms;       /* __atomic, relaxed: monotonic ms of the loop's last pass (the systemd watchdog reads it) */
+    uint64_t trace_rng;          /* trace and span ids (src/trace.c; loop thread only) */
+    char *alog_buf;              /* access log lines not yet written (src/access_log.c; loop thread only) */
+    size_t alog_len;
+    int64_t alog_since_ms;       /* monotonic: when the oldest of them was added */
     fs_result_t *results;        /* scratch: FS_SEARCH_MAX_LIMIT results */
     fs_calendar_cell_t *cells;   /* scratch: FS_CALENDAR_MAX_DAYS * FS_CABIN_COUNT cells */
     fs_route_summary_t *routes;  /* scratch: FS_AIRPORT_COUNT destinations */
@@ -142,6 +147,42 @@ typedef struct {
 } fs_web_asset_t;
 extern const fs_web_asset_t fs_web_assets[];
 extern const size_t fs_web_asset_count;
+
+/* -------------------------------------------------------------- systemd */
+
+/** Sends state ("READY=1", "WATCHDOG=1", ...) to $NOTIFY_SOCKET (a path, or '@' for the abstract
+ *  namespace). 0, also when the variable is unset (not under systemd: nothing to do); FS_EINVAL
+ *  for an address that is neither; FS_EIO when the datagram could not be sent. Any thread. */
+int fs_notify(const char *state);
+/** The watchdog period systemd asks for ($WATCHDOG_USEC, when $WATCHDOG_PID is unset or this
+ *  process), in ms; 0 when there is none. */
+int64_t fs_notify_watchdog_ms(void);
+
+/* --------------------------------------------------------------- tracing */
+
+/** Seeds the worker's id generator (getrandom). Its loop thread, before it serves. */
+void fs_trace_seed(fs_worker_t *w);
+/** Whether v (len bytes) is a valid W3C traceparent header value. Pure. */
+int fs_traceparent_valid(const char *v, size_t len);
+/** Continues the request's valid traceparent or starts a new trace, adds the response's
+ *  traceparent header, and returns its trace id: FS_TRACE_ID_LEN hex digits in the request's pool,
+ *  not NUL-terminated. The worker's loop thread. */
+const char *fs_trace_begin(h2o_req_t *req, fs_worker_t *w);
+/** The trace id fs_trace_begin gave the request (FS_TRACE_ID_LEN digits, not NUL-terminated), or
+ *  NULL when it never reached the handler. */
+const char *fs_trace_id_of(h2o_req_t *req);
+
+/* ------------------------------------------------------------ access log */
+
+/** Opens --access-log (FILE, or "-" for stdout). 0, or FS_EIO with err naming the flag. */
+int fs_access_log_open(const char *path, char *err, size_t errcap);
+/** Reopens FILE (SIGHUP, after rotation); on failure the old file stays in use. 0 or FS_EIO. */
+int fs_access_log_reopen(char *err, size_t errcap);
+int fs_access_log_enabled(void);
+/** Adds the request's line to its worker's buffer (h2o's log_access hook). Loop thread. */
+void fs_access_log_request(fs_worker_t *w, h2o_req_t *req);
+/** Writes the worker's buffered lines when due (size or age), or now when force. Loop thread. */
+void fs_access_log_flush(fs_worker_t *w, int64_t now_ms, int force);
 
 /* ---------------------------------------------------------------- feeds */
 

@@ -1,7 +1,9 @@
 /*
- * src/main.c: flightsearch. Parses the command line and runs the server (src/http.c).
+ * src/main.c: flightsearch. Parses the command line and runs the server (src/http.c). Every log
+ * line goes through fs_log (loaders/log.c).
  */
 #include <stdio.h>
+#include "loaders/loaders.h"
 #include "src/server.h"
 
 #ifdef FS_HAVE_JEMALLOC
@@ -20,7 +22,7 @@ int main(int argc, char **argv)
     if (r == 1)
         return 0;
     if (r != 0) {
-        fprintf(stderr, "flightsearch: %s\n", err);
+        fs_log("%s", err);
         return 2;
     }
     return fs_server_run(&cfg);

@@ -35,7 +35,9 @@ typedef struct fs_config {
     unsigned search_budget_ms; /* a search, calendar or routes answer past this is a 503 */
     unsigned max_inflight;     /* per worker: requests routed and not yet finished */
     unsigned max_sources;      /* most sources the index holds (--max-sources) */
-    int quiet;                 /* no access log lines */
+    int quiet;                 /* no start-up and shutdown log lines */
+    const char *access_log;    /* --access-log FILE or "-" (stdout); NULL: none */
+    int log_json;              /* --log-format json: every log line (and the access log) as JSON */
     int private_sources;       /* source names only to bearer tokens of scope * (searched, /metrics) */
 } fs_config_t;
 

@@ -234,7 +234,7 @@ static long readyz_status(const char *url)
     return status;
 }
 
-static int server_start(e2e_server_t *s, const char *binary, const char *data_dir, const char *tls_cert, const char *tls_key,
+static int server_spawn(e2e_server_t *s, const char *binary, const char *data_dir, const char *tls_cert, const char *tls_key,
                         const char *const *extra)
 {
     memset(s, 0, sizeof(*s));
@@ -299,7 +299,15 @@ static int server_start(e2e_server_t *s, const char *binary, const char *data_di
         _exit(127);
     }
     s->pid = pid;
+    return 0;
+}
 
+static int server_start(e2e_server_t *s, const char *binary, const char *data_dir, const char *tls_cert, const char *tls_key,
+                        const char *const *extra)
+{
+    if (server_spawn(s, binary, data_dir, tls_cert, tls_key, extra) != 0)
+        return -1;
+    pid_t pid = s->pid;
     int64_t deadline = e2e_now_ms() + 10000;
     while (e2e_now_ms() < deadline) {
         int wstatus;
@@ -325,6 +333,11 @@ static int server_start(e2e_server_t *s, const char *binary, const char *data_di
 int e2e_server_start(e2e_server_t *s, const char *binary, const char *data_dir, const char *const *extra)
 {
     return server_start(s, binary, data_dir, NULL, NULL, extra);
+}
+
+int e2e_server_spawn(e2e_server_t *s, const char *binary, const char *data_dir, const char *const *extra)
+{
+    return server_spawn(s, binary, data_dir, NULL, NULL, extra);
 }
 
 int e2e_server_start_tls(e2e_server_t *s, const char *binary, const char *data_dir, const char *tls_cert, const char *tls_key,

@@ -63,6 +63,9 @@ typedef struct e2e_server {
 int e2e_server_start(e2e_server_t *s, const char *binary, const char *data_dir, const char *const *extra);
 int e2e_server_start_tls(e2e_server_t *s, const char *binary, const char *data_dir, const char *tls_cert, const char *tls_key,
                          const char *const *extra);
+/** The same start without the wait for /readyz: returns once the process is forked (tests of
+ *  what happens before the server is ready). 0 or -1. */
+int e2e_server_spawn(e2e_server_t *s, const char *binary, const char *data_dir, const char *const *extra);
 /** Sends SIGTERM without waiting (for tests of the drain). */
 void e2e_server_signal(e2e_server_t *s, int signo);
 /** Waits for the process to exit; after timeout_ms sends SIGKILL. Returns the exit status

@@ -108,6 +108,10 @@ int main(void)
 
     /* bytes: a source may hold half the budget, all sources the budget */
     size_t used = (size_t)(SOURCE_JOBS + 2) * 64; /* what is queued now (the held job was released) */
+    uint64_t qjobs, qbytes; /* what /metrics exports as the loaders' queue depth */
+    fs_feeds_queued(f, &qjobs, &qbytes);
+    CHECK_EQ_INT(qjobs, SOURCE_JOBS + 2);
+    CHECK_EQ_INT(qbytes, used);
     CHECK_EQ_INT(submit(f, "big1", BUDGET / 2 - 100), 0);
     CHECK(submit(f, "big1", 200) != 0); /* past big1's half */
     used += BUDGET / 2 - 100;
@@ -115,12 +119,18 @@ int main(void)
     CHECK_EQ_INT(submit(f, "big2", room), 0); /* exactly the rest of the budget */
     CHECK(submit(f, "big3", 1) != 0);         /* one byte over */
     CHECK_EQ_INT(submit(f, "other", 0), 0);   /* a job with no body (DELETE) still fits */
+    fs_feeds_queued(f, &qjobs, &qbytes);
+    CHECK_EQ_INT(qjobs, SOURCE_JOBS + 2 + 3);
+    CHECK_EQ_INT(qbytes, BUDGET);
 
     /* let the loader go: everything taken completes, and the bounds are free again */
     sem_post(&loader_go);
     for (unsigned i = 0; i < submitted + 1; i++)
         while (sem_wait(&finished) != 0)
             ;
+    fs_feeds_queued(f, &qjobs, &qbytes);
+    CHECK_EQ_INT(qjobs, 0);
+    CHECK_EQ_INT(qbytes, 0);
     CHECK_EQ_INT(submit(f, "big3", BUDGET / 2), 0);
     CHECK_EQ_INT(submit(f, "flood", 64), 0);
     for (int i = 0; i < 2; i++)

@@ -471,8 +471,11 @@ static unsigned push_through_faults(world_t *w, fs_feed_op_t op, const char *sou
     for (unsigned k = 1; k <= 64; k++) {
         fs_store_inject_fault(k);
         char *resp;
+        uint64_t errors_before = fs_store_write_errors();
         int status = push(w, op, source, body, &resp);
         fs_store_inject_fault(0); /* when the push needed fewer steps than k, disarm what is left */
+        /* /metrics' flightsearch_store_write_errors_total: one per refused push, none for a good one */
+        CHECK_EQ_INT(fs_store_write_errors() - errors_before, status == 200 ? 0 : 1);
         if (status == 200) {
             free(resp);
             free(files_before);
