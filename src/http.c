@@ -527,6 +527,11 @@ int fs_server_run(const fs_config_t *cfg)
         free(fds);
         return 1;
     }
+    if (fs_keys_init(cfg->keys_file, msg, sizeof(msg)) != 0) {
+        fprintf(stderr, "flightsearch: %s\n", msg);
+        free(fds);
+        return 1;
+    }
     fs_store_t *store = fs_store_open(cfg->data_dir, msg, sizeof(msg));
     if (store == NULL) {
         fprintf(stderr, "flightsearch: --data-dir: %s\n", msg);
@@ -584,8 +589,16 @@ int fs_server_run(const fs_config_t *cfg)
         usleep(50 * 1000);
         if (reload_signal) {
             reload_signal = 0;
+            if (cfg->keys_file != NULL) {
+                int r = fs_keys_reload(cfg->keys_file, msg, sizeof(msg));
+                if (r < 0)
+                    fprintf(stderr, "flightsearch: SIGHUP: %s; the previous keys stay in force\n", msg);
+                else
+                    fprintf(stderr, "flightsearch: SIGHUP: reloaded %d key%s from %s\n", r, r == 1 ? "" : "s", cfg->keys_file);
+            }
             if (cfg->tokens_file == NULL) {
-                fprintf(stderr, "flightsearch: SIGHUP: no --tokens file to reload\n");
+                if (cfg->keys_file == NULL)
+                    fprintf(stderr, "flightsearch: SIGHUP: no --tokens or --keys file to reload\n");
             } else {
                 int r = fs_auth_reload(cfg->tokens_file, msg, sizeof(msg));
                 if (r < 0)
