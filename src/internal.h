@@ -241,6 +241,8 @@ unsigned fs_keys_count(const fs_keys_t *k);
  *  (in file order), for the tests. */
 void fs_keys_entry(const fs_keys_t *k, unsigned i, uint64_t *interval_us, unsigned *burst, unsigned *watches,
                    const char **name);
+/** The line (in file order, as fs_keys_entry counts) holding key, or -1 when none does. */
+int fs_keys_find(const fs_keys_t *k, const char *key, size_t len);
 /** Loads the keys file (NULL: reads are open). Call once, after fs_auth_init, before the workers start. */
 int fs_keys_init(const char *path, char *err, size_t errcap);
 int fs_keys_enabled(void);
@@ -256,10 +258,11 @@ unsigned fs_key_watch_quota(const fs_key_account_t *account);
  * With it: a request without a known "Authorization: Bearer KEY" is answered 401, one past its key's
  * rate 429 (Retry-After and the RateLimit-* headers), and -1 is returned (the request is answered);
  * else 0, *account (may be NULL) is the key's, the RateLimit-* headers are added to the response to
- * come, and the status of that response is counted for the key. O(1): a hash lookup by digest and
+ * come, and the status of that response is counted for the key. started_us is the request's
+ * monotonic start (handlers.c's clock), also the time the bucket is read at. O(1): a hash lookup by digest and
  * a CAS on the key's bucket. Event-loop thread (w's).
  */
-int fs_keys_authorize(h2o_req_t *req, fs_worker_t *w, fs_endpoint_t ep, uint64_t now_us, const fs_key_account_t **account);
+int fs_keys_authorize(h2o_req_t *req, fs_worker_t *w, fs_endpoint_t ep, uint64_t started_us, const fs_key_account_t **account);
 
 /** The single h2o handler: routes by path and method. */
 int fs_handle_request(h2o_handler_t *self, h2o_req_t *req);

@@ -194,6 +194,14 @@ static const key_entry_t *lookup(const fs_keys_t *k, const unsigned char digest[
     }
 }
 
+int fs_keys_find(const fs_keys_t *k, const char *key, size_t len)
+{
+    unsigned char digest[32];
+    fs_auth_digest(key, len, digest);
+    const key_entry_t *e = lookup(k, digest);
+    return e != NULL ? (int)(e - k->entries) : -1;
+}
+
 /* One field of a line, "name=value", into e. NULL, or what is wrong (for the message). */
 static const char *parse_field(key_entry_t *e, const char *field, unsigned *seen)
 {
@@ -426,7 +434,7 @@ static int unauthorized(h2o_req_t *req, fs_endpoint_t ep, uint64_t started_us, i
                          ep, started_us);
 }
 
-int fs_keys_authorize(h2o_req_t *req, fs_worker_t *w, fs_endpoint_t ep, uint64_t now_us, const fs_key_account_t **account)
+int fs_keys_authorize(h2o_req_t *req, fs_worker_t *w, fs_endpoint_t ep, uint64_t started_us, const fs_key_account_t **account)
 {
     if (account != NULL)
         *account = NULL;
@@ -436,7 +444,7 @@ int fs_keys_authorize(h2o_req_t *req, fs_worker_t *w, fs_endpoint_t ep, uint64_t
     const char *secret;
     size_t secret_len;
     if (i < 0 || fs_auth_bearer(req->headers.entries[i].value.base, req->headers.entries[i].value.len, &secret, &secret_len) != 0) {
-        unauthorized(req, ep, now_us, 0);
+        unauthorized(req, ep, started_us, 0);
         return -1;
     }
     unsigned char digest[32];
@@ -448,13 +456,13 @@ int fs_keys_authorize(h2o_req_t *req, fs_worker_t *w, fs_endpoint_t ep, uint64_t
     unsigned burst = e != NULL ? e->burst : 0;
     ck_epoch_end(&w->auth_record, NULL);
     if (a == NULL) {
-        unauthorized(req, ep, now_us, 1);
+        unauthorized(req, ep, started_us, 1);
         return -1;
     }
     fs_bucket_verdict_t v;
     for (;;) {
         uint64_t state = ck_pr_load_64(&a->full_at_us);
-        v = fs_bucket_take(state, now_us, interval_us, burst);
+        v = fs_bucket_take(state, started_us, interval_us, burst);
         if (!v.allowed || ck_pr_cas_64(&a->full_at_us, state, v.full_at_us))
             break;
     }
@@ -472,6 +480,6 @@ int fs_keys_authorize(h2o_req_t *req, fs_worker_t *w, fs_endpoint_t ep, uint64_t
     char msg[200];
     snprintf(msg, sizeof(msg), "key %s is past its rate limit (%u requests at once, then one every %.3g s); retry in %u s",
              a->name, burst, (double)interval_us / 1e6, v.retry_after_s);
-    fs_send_error(req, 429, "rate_limited", NULL, msg, ep, now_us);
+    fs_send_error(req, 429, "rate_limited", NULL, msg, ep, started_us);
     return -1;
 }
