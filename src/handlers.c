@@ -725,7 +725,7 @@ static char *metrics_text(h2o_req_t *req, fs_shared_t *shared, size_t *len)
     if (fs_keys_enabled())
         EMIT("# HELP flightsearch_key_requests_total Requests bearing an API key (--keys), by the key's name and status.\n"
              "# TYPE flightsearch_key_requests_total counter\n");
-    for (const fs_key_account_t *a = fs_key_accounts(); a != NULL; a = ck_pr_load_ptr(&a->next)) {
+    for (const fs_key_account_t *a = fs_key_accounts(); a != NULL; a = fs_key_account_next(a)) {
         for (int s = 0; s < FS_METRIC_STATUS_COUNT; s++) {
             uint64_t v = ck_pr_load_64(&a->requests[s]);
             if (v == 0 && s != 0) /* status 200 always, so that every key is listed */

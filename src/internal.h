@@ -209,7 +209,7 @@ typedef struct fs_key_account {
     unsigned watches;           /* the quota of the last load, ck_pr */
     char name[65];
     uint64_t requests[FS_METRIC_STATUS_COUNT]; /* answers by status, ck_pr_faa */
-    struct fs_key_account *next; /* every account, in order of first load; ck_pr (published by the loader) */
+    struct fs_key_account *next; /* every account, in order of first load (fs_key_account_next) */
 } fs_key_account_t;
 
 /** The outcome of taking one token from a bucket. */
@@ -248,21 +248,28 @@ int fs_keys_init(const char *path, char *err, size_t errcap);
 int fs_keys_enabled(void);
 /** Re-reads the keys file (SIGHUP); on error the old keys stay. Returns the key count or FS_E*. */
 int fs_keys_reload(const char *path, char *err, size_t errcap);
-/** Every account so far (the head of the list; follow next). Any thread. */
+/** Every account so far: the first, then fs_key_account_next until NULL. Any thread. */
 const fs_key_account_t *fs_key_accounts(void);
+const fs_key_account_t *fs_key_account_next(const fs_key_account_t *account);
+/** Takes one token from the account's bucket (fs_bucket_take at now_us), atomically against every
+ *  other thread doing the same: a compare-and-swap loop on its one-word state. Any thread. */
+fs_bucket_verdict_t fs_key_take_mpmc(fs_key_account_t *account, uint64_t now_us, uint64_t interval_us, unsigned burst);
 /** A key's watch quota (watches=W), for the watches endpoints. */
 unsigned fs_key_watch_quota(const fs_key_account_t *account);
 
 /**
- * The gate of every /v1 read and watch endpoint. Without --keys: returns 0 and *account = NULL.
- * With it: a request without a known "Authorization: Bearer KEY" is answered 401, one past its key's
- * rate 429 (Retry-After and the RateLimit-* headers), and -1 is returned (the request is answered);
- * else 0, *account (may be NULL) is the key's, the RateLimit-* headers are added to the response to
- * come, and the status of that response is counted for the key. started_us is the request's
- * monotonic start (handlers.c's clock), also the time the bucket is read at. O(1): a hash lookup by digest and
- * a CAS on the key's bucket. Event-loop thread (w's).
+ * The gate of every /v1 read and watch endpoint. Without --keys: returns 0 (account, when not NULL,
+ * gets NULL). With it: a request without a known "Authorization: Bearer KEY" is answered 401, one
+ * past its key's rate 429 (Retry-After and the RateLimit-* headers), and -1 is returned (the
+ * request is answered); else 0, *account (when account is not NULL) is the key's (its name owns
+ * the watches; fs_key_watch_quota), and the RateLimit-* headers are added to the response to come.
+ * started_us is the request's monotonic start (handlers.c's clock), also the time the bucket is
+ * read at. The answer's status is counted for the key by the worker's next fs_metrics_record
+ * (w->metrics.key): an answer sent after the handler returns (a stream) sets w->metrics.key =
+ * *account again just before recording. O(1): a hash lookup by digest and a CAS on the key's
+ * bucket. Event-loop thread (w's).
  */
-int fs_keys_authorize(h2o_req_t *req, fs_worker_t *w, fs_endpoint_t ep, uint64_t started_us, const fs_key_account_t **account);
+int fs_keys_authorize(h2o_req_t *req, fs_worker_t *w, fs_endpoint_t ep, uint64_t started_us, fs_key_account_t **account);
 
 /** The single h2o handler: routes by path and method. */
 int fs_handle_request(h2o_handler_t *self, h2o_req_t *req);

@@ -348,10 +348,11 @@ static int attach_accounts(fs_keys_t *k)
                 return FS_ENOMEM;
             memset(a, 0, sizeof(*a));
             snprintf(a->name, sizeof(a->name), "%s", e->name);
+            /* published with release: a /metrics reader that sees the pointer sees the name */
             if (accounts_tail == NULL)
-                ck_pr_store_ptr(&accounts_head, a);
+                __atomic_store_n(&accounts_head, a, __ATOMIC_RELEASE);
             else
-                ck_pr_store_ptr(&accounts_tail->next, a);
+                __atomic_store_n(&accounts_tail->next, a, __ATOMIC_RELEASE);
             accounts_tail = a;
         }
         e->account = a;
@@ -375,7 +376,7 @@ int fs_keys_init(const char *path, char *err, size_t errcap)
     }
     if (rc != 0)
         return rc;
-    ck_pr_store_ptr(&current_keys, k);
+    __atomic_store_n(&current_keys, k, __ATOMIC_RELEASE);
     keys_enabled = 1;
     return 0;
 }
@@ -404,7 +405,24 @@ int fs_keys_reload(const char *path, char *err, size_t errcap)
 
 const fs_key_account_t *fs_key_accounts(void)
 {
-    return ck_pr_load_ptr(&accounts_head);
+    return __atomic_load_n(&accounts_head, __ATOMIC_ACQUIRE);
+}
+
+const fs_key_account_t *fs_key_account_next(const fs_key_account_t *account)
+{
+    return __atomic_load_n(&account->next, __ATOMIC_ACQUIRE);
+}
+
+fs_bucket_verdict_t fs_key_take_mpmc(fs_key_account_t *account, uint64_t now_us, uint64_t interval_us, unsigned burst)
+{
+    fs_bucket_verdict_t v;
+    for (;;) {
+        uint64_t state = ck_pr_load_64(&account->full_at_us);
+        v = fs_bucket_take(state, now_us, interval_us, burst);
+        /* a refusal changes nothing; a take lands only on the state it was computed from */
+        if (!v.allowed || ck_pr_cas_64(&account->full_at_us, state, v.full_at_us))
+            return v;
+    }
 }
 
 unsigned fs_key_watch_quota(const fs_key_account_t *account)
@@ -434,7 +452,7 @@ static int unauthorized(h2o_req_t *req, fs_endpoint_t ep, uint64_t started_us, i
                          ep, started_us);
 }
 
-int fs_keys_authorize(h2o_req_t *req, fs_worker_t *w, fs_endpoint_t ep, uint64_t started_us, const fs_key_account_t **account)
+int fs_keys_authorize(h2o_req_t *req, fs_worker_t *w, fs_endpoint_t ep, uint64_t started_us, fs_key_account_t **account)
 {
     if (account != NULL)
         *account = NULL;
@@ -450,7 +468,7 @@ int fs_keys_authorize(h2o_req_t *req, fs_worker_t *w, fs_endpoint_t ep, uint64_t
     unsigned char digest[32];
     fs_auth_digest(secret, secret_len, digest);
     ck_epoch_begin(&w->auth_record, NULL);
-    const key_entry_t *e = lookup(ck_pr_load_ptr(&current_keys), digest);
+    const key_entry_t *e = lookup(__atomic_load_n(&current_keys, __ATOMIC_ACQUIRE), digest);
     fs_key_account_t *a = e != NULL ? e->account : NULL;
     uint64_t interval_us = e != NULL ? e->interval_us : 0;
     unsigned burst = e != NULL ? e->burst : 0;
@@ -459,13 +477,7 @@ int fs_keys_authorize(h2o_req_t *req, fs_worker_t *w, fs_endpoint_t ep, uint64_t
         unauthorized(req, ep, started_us, 1);
         return -1;
     }
-    fs_bucket_verdict_t v;
-    for (;;) {
-        uint64_t state = ck_pr_load_64(&a->full_at_us);
-        v = fs_bucket_take(state, started_us, interval_us, burst);
-        if (!v.allowed || ck_pr_cas_64(&a->full_at_us, state, v.full_at_us))
-            break;
-    }
+    fs_bucket_verdict_t v = fs_key_take_mpmc(a, started_us, interval_us, burst);
     add_number_header(req, "ratelimit-limit", "RateLimit-Limit", burst);
     add_number_header(req, "ratelimit-remaining", "RateLimit-Remaining", v.remaining);
     add_number_header(req, "ratelimit-reset", "RateLimit-Reset", v.reset_s);
