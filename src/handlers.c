@@ -727,7 +727,7 @@ static char *metrics_text(h2o_req_t *req, fs_shared_t *shared, size_t *len)
              "# TYPE flightsearch_key_requests_total counter\n");
     for (const fs_key_account_t *a = fs_key_accounts(); a != NULL; a = fs_key_account_next(a)) {
         for (int s = 0; s < FS_METRIC_STATUS_COUNT; s++) {
-            uint64_t v = ck_pr_load_64(&a->requests[s]);
+            uint64_t v = __atomic_load_n(&a->requests[s], __ATOMIC_RELAXED);
             if (v == 0 && s != 0) /* status 200 always, so that every key is listed */
                 continue;
             char status[8];

@@ -16,8 +16,6 @@
 #define FS_METRIC_STATUS_COUNT 15
 #define FS_METRIC_STATUS_OTHER (FS_METRIC_STATUS_COUNT - 1) /* the slot counting every other status */
 extern const int fs_metric_statuses[FS_METRIC_STATUS_COUNT]; /* 200, 304, 400, ..., 0 = other */
-/** The slot of a status in fs_metric_statuses (FS_METRIC_STATUS_OTHER when not listed). */
-int fs_metric_status_slot(int status);
 #define FS_LATENCY_BUCKETS 14
 extern const uint32_t fs_latency_bounds_us[FS_LATENCY_BUCKETS]; /* upper bounds; last = +Inf */
 
@@ -205,10 +203,10 @@ void fs_auth_synchronize(void);
  * watch quota as of the last load. Never freed; any thread may read it.
  */
 typedef struct fs_key_account {
-    uint64_t full_at_us;        /* the bucket's state (fs_bucket_take), ck_pr CAS */
-    unsigned watches;           /* the quota of the last load, ck_pr */
+    uint64_t full_at_us;        /* the bucket's state (fs_bucket_take), __atomic CAS */
+    unsigned watches;           /* the quota of the last load, __atomic */
     char name[65];
-    uint64_t requests[FS_METRIC_STATUS_COUNT]; /* answers by status, ck_pr_faa */
+    uint64_t requests[FS_METRIC_STATUS_COUNT]; /* answers by status, __atomic_fetch_add */
     struct fs_key_account *next; /* every account, in order of first load (fs_key_account_next) */
 } fs_key_account_t;
 

@@ -24,7 +24,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <ck_epoch.h>
-#include <ck_pr.h>
 #include <openssl/crypto.h>
 #include "src/internal.h"
 
@@ -359,7 +358,7 @@ static int attach_accounts(fs_keys_t *k)
     }
     /* quotas change only once the whole file is known good */
     for (unsigned i = 0; i < k->count; i++)
-        ck_pr_store_uint(&k->entries[i].account->watches, k->entries[i].watches);
+        __atomic_store_n(&k->entries[i].account->watches, k->entries[i].watches, __ATOMIC_RELAXED);
     return 0;
 }
 
@@ -415,19 +414,21 @@ const fs_key_account_t *fs_key_account_next(const fs_key_account_t *account)
 
 fs_bucket_verdict_t fs_key_take_mpmc(fs_key_account_t *account, uint64_t now_us, uint64_t interval_us, unsigned burst)
 {
-    fs_bucket_verdict_t v;
+    /* __atomic rather than ck_pr: TSan models these (the concurrency test runs under it). Relaxed:
+     * the word publishes nothing else. A refusal changes nothing; a take lands only on the state it
+     * was computed from, and a failed CAS reloads that state into `state`. */
+    uint64_t state = __atomic_load_n(&account->full_at_us, __ATOMIC_RELAXED);
     for (;;) {
-        uint64_t state = ck_pr_load_64(&account->full_at_us);
-        v = fs_bucket_take(state, now_us, interval_us, burst);
-        /* a refusal changes nothing; a take lands only on the state it was computed from */
-        if (!v.allowed || ck_pr_cas_64(&account->full_at_us, state, v.full_at_us))
+        fs_bucket_verdict_t v = fs_bucket_take(state, now_us, interval_us, burst);
+        if (!v.allowed ||
+            __atomic_compare_exchange_n(&account->full_at_us, &state, v.full_at_us, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
             return v;
     }
 }
 
 unsigned fs_key_watch_quota(const fs_key_account_t *account)
 {
-    return ck_pr_load_uint(&account->watches);
+    return __atomic_load_n(&account->watches, __ATOMIC_RELAXED);
 }
 
 /* ---------------------------------------------------------------- gate */

@@ -15,7 +15,8 @@ static void bump(uint64_t *counter, uint64_t by)
     ck_pr_store_64(counter, ck_pr_load_64(counter) + by);
 }
 
-int fs_metric_status_slot(int status)
+/* The slot of a status in fs_metric_statuses (FS_METRIC_STATUS_OTHER when not listed). */
+static int status_slot(int status)
 {
     for (int i = 0; i < FS_METRIC_STATUS_OTHER; i++)
         if (fs_metric_statuses[i] == status)
@@ -25,10 +26,10 @@ int fs_metric_status_slot(int status)
 
 void fs_metrics_record(fs_metrics_t *m, fs_endpoint_t ep, int status, uint64_t elapsed_us)
 {
-    int s = fs_metric_status_slot(status);
+    int s = status_slot(status);
     bump(&m->requests[ep][s], 1);
     if (m->key != NULL) { /* shared by every worker: an atomic add, not bump */
-        ck_pr_faa_64(&m->key->requests[s], 1);
+        __atomic_fetch_add(&m->key->requests[s], 1, __ATOMIC_RELAXED);
         m->key = NULL;
     }
     int b = 0;
