@@ -44,7 +44,7 @@ static ck_epoch_t auth_epoch;
 static ck_epoch_record_t reloader_record;
 static int auth_enabled;
 
-static void sha256(const void *data, size_t len, unsigned char out[32])
+void fs_auth_digest(const void *data, size_t len, unsigned char out[32])
 {
     unsigned int n = 32;
     EVP_Digest(data, len, out, &n, EVP_sha256(), NULL);
@@ -64,10 +64,7 @@ void fs_tokens_free(fs_tokens_t *t)
     free(t);
 }
 
-/* One line as fgets() into a 4096-byte buffer would return it: up to and including the next '\n',
- * at most 4095 bytes (a longer line comes back in pieces), NUL-terminated. Returns the bytes
- * consumed, 0 at the end of the text. */
-static size_t next_line(const char *text, size_t len, size_t pos, char *line, size_t cap)
+size_t fs_auth_next_line(const char *text, size_t len, size_t pos, char *line, size_t cap)
 {
     size_t n = 0;
     while (pos + n < len && n < cap - 1) {
@@ -92,7 +89,7 @@ int fs_tokens_parse_buffer(const char *text, size_t len, const char *name_for_er
     char line[4096];
     unsigned lineno = 0;
     int rc = 0;
-    while ((n = next_line(text, len, pos, line, sizeof(line))) != 0) {
+    while ((n = fs_auth_next_line(text, len, pos, line, sizeof(line))) != 0) {
         pos += n;
         lineno++;
         char *p = line, *tok, *scope, *extra, *save;
@@ -127,7 +124,7 @@ int fs_tokens_parse_buffer(const char *text, size_t len, const char *name_for_er
         }
         token_entry_t *e = &t->entries[t->count];
         memset(e, 0, sizeof(*e));
-        sha256(tok, strlen(tok), e->digest);
+        fs_auth_digest(tok, strlen(tok), e->digest);
         OPENSSL_cleanse(tok, strlen(tok));
         e->lineno = lineno;
         /* A token listed twice would silently keep the first scope: refuse the file instead. The
@@ -178,23 +175,23 @@ int fs_tokens_parse_buffer(const char *text, size_t len, const char *name_for_er
     return 0;
 }
 
-int fs_tokens_parse(const char *path, fs_tokens_t **out, char *err, size_t errcap)
+int fs_auth_file_read(const char *flag, const char *path, char **text_out, size_t *len_out, char *err, size_t errcap)
 {
     FILE *fp = fopen(path, "r");
     if (fp == NULL) {
-        snprintf(err, errcap, "--tokens %s: cannot open: %s", path, strerror(errno));
+        snprintf(err, errcap, "%s %s: cannot open: %s", flag, path, strerror(errno));
         return FS_EIO;
     }
-    /* The file holds every partner's credential: refuse it while anyone but its owner may read it. */
+    /* The file holds credentials: refuse it while anyone but its owner may read it. */
     struct stat st;
     if (fstat(fileno(fp), &st) != 0) {
-        snprintf(err, errcap, "--tokens %s: cannot stat: %s", path, strerror(errno));
+        snprintf(err, errcap, "%s %s: cannot stat: %s", flag, path, strerror(errno));
         fclose(fp);
         return FS_EIO;
     }
     if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
-        snprintf(err, errcap, "--tokens %s: the file is readable or writable by group or others (mode %04o); run chmod 600 %s", path,
-                 (unsigned)(st.st_mode & 07777), path);
+        snprintf(err, errcap, "%s %s: the file is readable or writable by group or others (mode %04o); run chmod 600 %s", flag,
+                 path, (unsigned)(st.st_mode & 07777), path);
         fclose(fp);
         return FS_EINVAL;
     }
@@ -205,11 +202,11 @@ int fs_tokens_parse(const char *path, fs_tokens_t **out, char *err, size_t errca
         if (len == cap) {
             char *n = cap < SIZE_MAX / 2 ? malloc(cap ? cap * 2 : 4096) : NULL;
             if (n == NULL) {
-                snprintf(err, errcap, "--tokens %s: out of memory", path);
+                snprintf(err, errcap, "%s %s: out of memory", flag, path);
                 rc = FS_ENOMEM;
                 break;
             }
-            /* copied by hand rather than realloc'd, so that no stale copy of a token is left behind */
+            /* copied by hand rather than realloc'd, so that no stale copy of a secret is left behind */
             if (len != 0)
                 memcpy(n, text, len);
             if (text != NULL) {
@@ -225,16 +222,36 @@ int fs_tokens_parse(const char *path, fs_tokens_t **out, char *err, size_t errca
             break;
     }
     if (rc == 0 && ferror(fp)) {
-        snprintf(err, errcap, "--tokens %s: cannot read: %s", path, strerror(errno));
+        snprintf(err, errcap, "%s %s: cannot read: %s", flag, path, strerror(errno));
         rc = FS_EIO;
     }
     fclose(fp);
-    if (rc == 0)
-        rc = fs_tokens_parse_buffer(text, len, path, out, err, errcap);
-    if (text != NULL) {
-        OPENSSL_cleanse(text, cap);
-        free(text);
+    if (rc != 0) {
+        fs_auth_file_free(text, len);
+        return rc;
     }
+    *text_out = text;
+    *len_out = len;
+    return 0;
+}
+
+void fs_auth_file_free(char *text, size_t len)
+{
+    if (text == NULL)
+        return;
+    OPENSSL_cleanse(text, len); /* fread wrote nothing past len */
+    free(text);
+}
+
+int fs_tokens_parse(const char *path, fs_tokens_t **out, char *err, size_t errcap)
+{
+    char *text;
+    size_t len;
+    int rc = fs_auth_file_read("--tokens", path, &text, &len, err, errcap);
+    if (rc != 0)
+        return rc;
+    rc = fs_tokens_parse_buffer(text, len, path, out, err, errcap);
+    fs_auth_file_free(text, len);
     return rc;
 }
 
@@ -270,9 +287,24 @@ int fs_auth_reload(const char *path, char *err, size_t errcap)
     if (rc != 0)
         return rc;
     fs_tokens_t *old = __atomic_exchange_n(&current_tokens, t, __ATOMIC_ACQ_REL);
-    ck_epoch_synchronize(&reloader_record);
+    fs_auth_synchronize();
     fs_tokens_free(old);
     return (int)t->count;
+}
+
+void fs_auth_synchronize(void)
+{
+    ck_epoch_synchronize(&reloader_record);
+}
+
+int fs_auth_bearer(const char *header, size_t header_len, const char **secret, size_t *secret_len)
+{
+    static const char bearer[] = "Bearer ";
+    if (header == NULL || header_len <= sizeof(bearer) - 1 || strncasecmp(header, bearer, sizeof(bearer) - 1) != 0)
+        return -1;
+    *secret = header + sizeof(bearer) - 1;
+    *secret_len = header_len - (sizeof(bearer) - 1);
+    return 0;
 }
 
 static int in_scope(const token_entry_t *e, const char *source, int want_all)
@@ -290,11 +322,12 @@ static int in_scope(const token_entry_t *e, const char *source, int want_all)
 int fs_auth_check(ck_epoch_record_t *record, const char *header, size_t header_len, const char *source, int want_all,
                   char *scope_out, size_t scope_cap)
 {
-    static const char bearer[] = "Bearer ";
-    if (header == NULL || header_len <= sizeof(bearer) - 1 || strncasecmp(header, bearer, sizeof(bearer) - 1) != 0)
+    const char *secret;
+    size_t secret_len;
+    if (fs_auth_bearer(header, header_len, &secret, &secret_len) != 0)
         return 401;
     unsigned char digest[32];
-    sha256(header + sizeof(bearer) - 1, header_len - (sizeof(bearer) - 1), digest);
+    fs_auth_digest(secret, secret_len, digest);
     int status = 401;
     ck_epoch_begin(record, NULL);
     const fs_tokens_t *t = __atomic_load_n(&current_tokens, __ATOMIC_ACQUIRE);

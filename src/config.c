@@ -31,6 +31,10 @@ void fs_config_usage(FILE *out)
                  "  --tokens FILE           bearer tokens for the feed endpoints, one 'TOKEN SCOPE' per line\n"
                  "                          (SCOPE: * or a comma list of sources); SIGHUP reloads it.\n"
                  "                          Without it the feed endpoints answer 403\n"
+                 "  --keys FILE             API keys for the /v1 reads, one 'KEY name=NAME rate=N/s burst=M\n"
+                 "                          [watches=W]' per line (mode 600); each read then needs\n"
+                 "                          'Authorization: Bearer KEY' (401 without), past its rate 429.\n"
+                 "                          SIGHUP reloads it. Without it the reads are open\n"
                  "  --loaders N             loader threads that decode, persist and publish feeds (default 2)\n"
                  "  --max-sources N         most sources (partners) held at once, 1 to 100000 (default 1000);\n"
                  "                          a push of one more is refused 409 too_many_sources, and a data dir\n"
@@ -157,7 +161,7 @@ int fs_config_parse(fs_config_t *cfg, int argc, char **argv, char *err, size_t e
             continue;
         }
         static const char *const with_value[] = {"--listen", "--threads", "--data-dir", "--tls-cert",
-                                                 "--tls-key", "--tls-listen", "--feed-listen", "--max-feed-bytes", "--tokens", "--loaders", "--cities", "--search-budget-ms", "--max-inflight", "--max-sources", "--access-log", "--log-format", NULL};
+                                                 "--tls-key", "--tls-listen", "--feed-listen", "--max-feed-bytes", "--tokens", "--keys", "--loaders", "--cities", "--search-budget-ms", "--max-inflight", "--max-sources", "--access-log", "--log-format", NULL};
         int known = 0;
         for (int k = 0; with_value[k] != NULL; k++)
             known |= strcmp(flag, with_value[k]) == 0;
@@ -246,6 +250,8 @@ int fs_config_parse(fs_config_t *cfg, int argc, char **argv, char *err, size_t e
             cfg->cities_file = value;
         } else if (strcmp(flag, "--tokens") == 0) {
             cfg->tokens_file = value;
+        } else if (strcmp(flag, "--keys") == 0) {
+            cfg->keys_file = value;
         } else if (strcmp(flag, "--loaders") == 0) {
             char *end;
             errno = 0;

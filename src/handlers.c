@@ -40,6 +40,7 @@ static const char *reason_phrase(int status)
     case 415: return "Unsupported Media Type";
     case 421: return "Misdirected Request";
     case 422: return "Unprocessable Entity";
+    case 429: return "Too Many Requests";
     case 431: return "Request Header Fields Too Large";
     case 503: return "Service Unavailable";
     default: return "Internal Server Error";
@@ -722,6 +723,20 @@ static char *metrics_text(h2o_req_t *req, fs_shared_t *shared, size_t *len)
         EMIT("flightsearch_request_duration_seconds_count{endpoint=\"%s\"} %llu\n", fs_endpoint_names[ep],
              (unsigned long long)cumulative);
     }
+    if (fs_keys_enabled())
+        EMIT("# HELP flightsearch_key_requests_total Requests bearing an API key (--keys), by the key's name and status.\n"
+             "# TYPE flightsearch_key_requests_total counter\n");
+    for (const fs_key_account_t *a = fs_key_accounts(); a != NULL; a = fs_key_account_next(a)) {
+        for (int s = 0; s < FS_METRIC_STATUS_COUNT; s++) {
+            uint64_t v = __atomic_load_n(&a->requests[s], __ATOMIC_RELAXED);
+            if (v == 0 && s != 0) /* status 200 always, so that every key is listed */
+                continue;
+            char status[8];
+            snprintf(status, sizeof(status), "%d", fs_metric_statuses[s]);
+            EMIT("flightsearch_key_requests_total{key=\"%s\",status=\"%s\"} %llu\n", a->name,
+                 fs_metric_statuses[s] ? status : "other", (unsigned long long)v);
+        }
+    }
 
     const fs_generation_t *gen = fs_index_read_begin(shared->index, &w->index_thread);
     EMIT("# HELP flightsearch_generation The index generation being served.\n# TYPE flightsearch_generation gauge\n"
@@ -979,6 +994,9 @@ int fs_handle_request(h2o_handler_t *self, h2o_req_t *req)
     if (req->entity.base != NULL && req->entity.len > 0)
         return fs_send_error(req, 413, "body_not_allowed", NULL, "read endpoints take no request body", ep, started_us);
 
+    /* with --keys, every /v1 read needs a key within its rate */
+    if ((ep == FS_EP_SEARCH || ep == FS_EP_CALENDAR || ep == FS_EP_ROUTES) && fs_keys_authorize(req, w, ep, started_us, NULL) != 0)
+        return 0;
     /* health and metrics always answer: they are how an operator sees the overload */
     if ((ep == FS_EP_SEARCH || ep == FS_EP_CALENDAR || ep == FS_EP_ROUTES) && shed_if_overloaded(req, w, conn, ep, started_us))
         return 0;

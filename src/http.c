@@ -564,6 +564,11 @@ int fs_server_run(const fs_config_t *cfg)
         free(fds);
         return 1;
     }
+    if (fs_keys_init(cfg->keys_file, msg, sizeof(msg)) != 0) {
+        fs_log("%s", msg);
+        free(fds);
+        return 1;
+    }
     fs_store_t *store = fs_store_open(cfg->data_dir, msg, sizeof(msg));
     if (store == NULL) {
         fs_log("--data-dir: %s", msg);
@@ -641,8 +646,16 @@ int fs_server_run(const fs_config_t *cfg)
                 fs_log("SIGHUP: %s", msg);
             else if (cfg->access_log != NULL && strcmp(cfg->access_log, "-") != 0)
                 fs_log("SIGHUP: reopened the access log %s", cfg->access_log);
+            if (cfg->keys_file != NULL) {
+                int r = fs_keys_reload(cfg->keys_file, msg, sizeof(msg));
+                if (r < 0)
+                    fs_log("SIGHUP: %s; the previous keys stay in force", msg);
+                else
+                    fs_log("SIGHUP: reloaded %d key%s from %s", r, r == 1 ? "" : "s", cfg->keys_file);
+            }
             if (cfg->tokens_file == NULL) {
-                fs_log("SIGHUP: no --tokens file to reload");
+                if (cfg->keys_file == NULL)
+                    fs_log("SIGHUP: no --tokens or --keys file to reload");
             } else {
                 int r = fs_auth_reload(cfg->tokens_file, msg, sizeof(msg));
                 if (r < 0)

@@ -13,7 +13,7 @@
  * Counters are per worker and written only by their worker's thread (a plain load and store of an
  * aligned 64-bit word: no lock prefix on the hot path); /metrics sums them with relaxed loads. */
 
-#define FS_METRIC_STATUS_COUNT 14
+#define FS_METRIC_STATUS_COUNT 15
 #define FS_METRIC_STATUS_OTHER (FS_METRIC_STATUS_COUNT - 1) /* the slot counting every other status */
 extern const int fs_metric_statuses[FS_METRIC_STATUS_COUNT]; /* 200, 304, 400, ..., 0 = other */
 #define FS_LATENCY_BUCKETS 14
@@ -21,6 +21,9 @@ extern const uint32_t fs_latency_bounds_us[FS_LATENCY_BUCKETS]; /* upper bounds;
 
 typedef struct fs_metrics {
     uint64_t requests[FS_EP_COUNT][FS_METRIC_STATUS_COUNT];
+    /* The key of the request being answered (fs_keys_authorize), counted and cleared by the next
+     * fs_metrics_record: every keyed answer is sent before its handler returns. */
+    struct fs_key_account *key;
     uint64_t latency[FS_EP_COUNT][FS_LATENCY_BUCKETS];
     uint64_t latency_sum_us[FS_EP_COUNT];
 } fs_metrics_t;
@@ -220,6 +223,103 @@ int fs_auth_reload(const char *path, char *err, size_t errcap);
  */
 int fs_auth_check(ck_epoch_record_t *record, const char *header, size_t header_len, const char *source, int want_all,
                   char *scope_out, size_t scope_cap);
+
+/* The pieces of the tokens file that the keys file (src/keys.c) shares: one way to read a secrets
+ * file, split it into lines, hash a secret, parse a bearer header and retire a reloaded table. */
+
+/** Reads a secrets file whole into a malloc'd *text (*len bytes), refusing a file with any group or
+ *  other permission bit (FS_EINVAL, the message says chmod 600 FILE). Messages start "FLAG PATH:".
+ *  Free the text with fs_auth_file_free, which wipes it. */
+int fs_auth_file_read(const char *flag, const char *path, char **text, size_t *len, char *err, size_t errcap);
+void fs_auth_file_free(char *text, size_t len);
+/** One line as fgets() into a cap-byte buffer would return it: up to and including the next '\n',
+ *  at most cap - 1 bytes (a longer line comes back in pieces), NUL-terminated. Returns the bytes
+ *  consumed from text + pos, 0 at the end of the text. */
+size_t fs_auth_next_line(const char *text, size_t len, size_t pos, char *line, size_t cap);
+/** SHA-256: what is kept in memory of a secret. */
+void fs_auth_digest(const void *data, size_t len, unsigned char out[32]);
+/** The secret of an "Authorization: Bearer SECRET" value: 0, or -1 when header is NULL or not
+ *  "Bearer " (any case) followed by at least one byte. */
+int fs_auth_bearer(const char *header, size_t header_len, const char **secret, size_t *secret_len);
+/** Waits until no event loop is inside a check begun before the call (the epoch the workers'
+ *  auth_record belong to), so a table unpublished before it may be freed. Reloading thread only
+ *  (the main thread, on SIGHUP). */
+void fs_auth_synchronize(void);
+
+/* ----------------------------------------------------------------- keys
+ * API keys for the read endpoints (--keys FILE; src/keys.c). */
+
+/**
+ * What the server keeps of a key's name for the life of the process: its counters and its token
+ * bucket, which therefore survive a SIGHUP (also when the key behind the name is rotated), and its
+ * watch quota as of the last load. Never freed; any thread may read it.
+ */
+typedef struct fs_key_account {
+    uint64_t full_at_us;        /* the bucket's state (fs_bucket_take), __atomic CAS */
+    unsigned watches;           /* the quota of the last load, __atomic */
+    char name[65];
+    uint64_t requests[FS_METRIC_STATUS_COUNT]; /* answers by status, __atomic_fetch_add */
+    struct fs_key_account *next; /* every account, in order of first load (fs_key_account_next) */
+} fs_key_account_t;
+
+/** The outcome of taking one token from a bucket. */
+typedef struct fs_bucket_verdict {
+    int allowed;
+    uint64_t full_at_us;  /* the new state (the old one when refused) */
+    unsigned remaining;   /* whole tokens left */
+    unsigned reset_s;     /* seconds until the bucket is full again, rounded up */
+    unsigned retry_after_s; /* when refused: seconds until a token is there, rounded up, at least 1 */
+} fs_bucket_verdict_t;
+
+/**
+ * The token bucket as a pure function of its state and the time. The state is the instant the
+ * bucket is (or was) full again, full_at_us: at time now it holds burst - max(0, full_at - now) /
+ * interval tokens, one token coming back every interval_us. State 0 is a full bucket.
+ */
+fs_bucket_verdict_t fs_bucket_take(uint64_t full_at_us, uint64_t now_us, uint64_t interval_us, unsigned burst);
+
+typedef struct fs_keys fs_keys_t;
+/** Parses a keys file: lines of "KEY name=NAME rate=N/s burst=M [watches=W]". 0, or FS_E* with a
+ *  message naming the file, line and field. A key or a name listed twice, or a file with any
+ *  group/other permission bit, is refused. */
+int fs_keys_parse(const char *path, fs_keys_t **out, char *err, size_t errcap);
+/** The same over text already in memory (see fs_tokens_parse_buffer). */
+int fs_keys_parse_buffer(const char *text, size_t len, const char *name_for_errors, fs_keys_t **out, char *err, size_t errcap);
+void fs_keys_free(fs_keys_t *k);
+unsigned fs_keys_count(const fs_keys_t *k);
+/** Line i's rate interval (microseconds per token, 1e6 / N rounded up), burst, watches and name
+ *  (in file order), for the tests. */
+void fs_keys_entry(const fs_keys_t *k, unsigned i, uint64_t *interval_us, unsigned *burst, unsigned *watches,
+                   const char **name);
+/** The line (in file order, as fs_keys_entry counts) holding key, or -1 when none does. */
+int fs_keys_find(const fs_keys_t *k, const char *key, size_t len);
+/** Loads the keys file (NULL: reads are open). Call once, after fs_auth_init, before the workers start. */
+int fs_keys_init(const char *path, char *err, size_t errcap);
+int fs_keys_enabled(void);
+/** Re-reads the keys file (SIGHUP); on error the old keys stay. Returns the key count or FS_E*. */
+int fs_keys_reload(const char *path, char *err, size_t errcap);
+/** Every account so far: the first, then fs_key_account_next until NULL. Any thread. */
+const fs_key_account_t *fs_key_accounts(void);
+const fs_key_account_t *fs_key_account_next(const fs_key_account_t *account);
+/** Takes one token from the account's bucket (fs_bucket_take at now_us), atomically against every
+ *  other thread doing the same: a compare-and-swap loop on its one-word state. Any thread. */
+fs_bucket_verdict_t fs_key_take_mpmc(fs_key_account_t *account, uint64_t now_us, uint64_t interval_us, unsigned burst);
+/** A key's watch quota (watches=W), for the watches endpoints. */
+unsigned fs_key_watch_quota(const fs_key_account_t *account);
+
+/**
+ * The gate of every /v1 read and watch endpoint. Without --keys: returns 0 (account, when not NULL,
+ * gets NULL). With it: a request without a known "Authorization: Bearer KEY" is answered 401, one
+ * past its key's rate 429 (Retry-After and the RateLimit-* headers), and -1 is returned (the
+ * request is answered); else 0, *account (when account is not NULL) is the key's (its name owns
+ * the watches; fs_key_watch_quota), and the RateLimit-* headers are added to the response to come.
+ * started_us is the request's monotonic start (handlers.c's clock), also the time the bucket is
+ * read at. The answer's status is counted for the key by the worker's next fs_metrics_record
+ * (w->metrics.key): an answer sent after the handler returns (a stream) sets w->metrics.key =
+ * *account again just before recording. O(1): a hash lookup by digest and a CAS on the key's
+ * bucket. Event-loop thread (w's).
+ */
+int fs_keys_authorize(h2o_req_t *req, fs_worker_t *w, fs_endpoint_t ep, uint64_t started_us, fs_key_account_t **account);
 
 /** The single h2o handler: routes by path and method. */
 int fs_handle_request(h2o_handler_t *self, h2o_req_t *req);

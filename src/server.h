@@ -30,6 +30,7 @@ typedef struct fs_config {
     const char *data_dir;
     uint64_t max_feed_bytes;   /* largest request body accepted */
     const char *tokens_file;   /* bearer tokens for the feed endpoints; NULL: feeds disabled */
+    const char *keys_file;     /* API keys for the /v1 reads; NULL: reads open */
     const char *cities_file;   /* extra or overriding metropolitan codes */
     unsigned loaders;          /* loader threads */
     unsigned search_budget_ms; /* a search, calendar or routes answer past this is a 503 */

@@ -15,6 +15,8 @@
 //      token, with a bad one, with a too narrow one, a bad source name, a stale sequence, a delta
 //      without a base, an invalid and a malformed feed, an unsupported content type, a retirement;
 //   5. a server with --private-sources and no --tokens: 403 feeds_disabled, anonymous `searched`.
+//   6. a server with --keys: 401 without a key or with an unknown one, the RateLimit-* headers on
+//      200s, 429 rate_limited past the key's burst (rate=1/h: no token comes back during the test).
 // An answer passes when its status is documented for the operation (unknown paths and wrong
 // methods: the Error schema), its Content-Type is one the response lists, its body validates
 // (ajv, JSON Schema 2020-12, strict) against that content's schema, and every header the response
@@ -549,6 +551,32 @@ async function privateServer() {
         { base, headers: { 'Content-Type': 'application/json' }, body: 'x'.repeat(65 * 1024), expect: 413 });
 }
 
+async function keyedServer() {
+    const base = args['keyed-url'];
+    await waitReady(base);
+    const key = { Authorization: `Bearer ${args['api-key']}` };
+    const search = '/v1/search?origin=GRU&destination=LIS&date=2026-12-05';
+    await check('keyed: a read without a key', 'GET', search, { base, expect: 401, errorCode: 'unauthorized' });
+    await check('keyed: a read with an unknown key', 'GET', '/v1/routes?origin=GRU',
+        { base, headers: { Authorization: 'Bearer not-a-key-0123456789abcdef' }, expect: 401, errorCode: 'unauthorized' });
+    await check('keyed: /metrics needs no key', 'GET', '/metrics', { base, expect: 200 });
+    await check('keyed: /openapi.json needs no key', 'GET', '/openapi.json', { base, expect: 200 });
+    // burst=2: two pass, counting down, then 429; a token comes back only after an hour
+    const paths = [search, '/v1/calendar?origin=GRU&destination=LIS&start_date=2026-12-01&end_date=2026-12-10'];
+    for (const [i, target] of paths.entries()) {
+        const r = await check(`keyed: read ${i + 1} with the key`, 'GET', target, { base, headers: key, expect: 200 });
+        checks++;
+        if (r && (r.headers.get('ratelimit-limit') !== '2' || r.headers.get('ratelimit-remaining') !== String(1 - i)))
+            fail(`keyed: read ${i + 1} with the key`, `RateLimit-Limit ${r.headers.get('ratelimit-limit')}, ` +
+                `RateLimit-Remaining ${r.headers.get('ratelimit-remaining')}, expected 2 and ${1 - i}`);
+    }
+    const r = await check('keyed: past the burst', 'GET', '/v1/routes?origin=GRU', { base, headers: key, expect: 429, errorCode: 'rate_limited' });
+    checks++;
+    if (r && !(Number(r.headers.get('retry-after')) > 3000 && r.headers.get('ratelimit-remaining') === '0'))
+        fail('keyed: past the burst', `Retry-After ${r.headers.get('retry-after')} (a token an hour), ` +
+            `RateLimit-Remaining ${r.headers.get('ratelimit-remaining')}`);
+}
+
 // Every error code the C sources can answer over HTTP, with its status, is one the spec lists for a
 // response of that status (or, for 404 and 405, in the Error schema the spec gives unknown paths and
 // wrong methods). Read from the calls themselves, so a new code or status cannot go unlisted.
@@ -619,6 +647,7 @@ await parameterBounds();
 await errorCases();
 await pushExamples();
 await privateServer();
+await keyedServer();
 coverage();
 for (const [op, statuses] of answered) console.log(`contract: ${op}: ${[...statuses].sort().join(' ')}`);
 console.log(`contract: ${checks} checks, ${failures} failed`);

@@ -5,6 +5,7 @@
 # stops both servers whatever happens:
 #   main     --tokens (a token of scope * and one of scope tap): read API and feed endpoints
 #   private  no --tokens, --private-sources: 403 feeds_disabled, anonymous `searched` entries
+#   keyed    --keys (one key, rate=1/h burst=2) over an empty data dir: 401, RateLimit-*, 429
 #
 #   sh tests/contract/run.sh BUILD_DIR
 set -eu
@@ -34,6 +35,10 @@ ADMIN_TOKEN=contract-admin-0123456789abcdef
 TAP_TOKEN=contract-tap-0123456789abcdef
 printf '%s *\n%s tap\n' "$ADMIN_TOKEN" "$TAP_TOKEN" >"$WORK/tokens"
 chmod 600 "$WORK/tokens"
+API_KEY=contract-key-0123456789abcdef
+mkdir -p "$WORK/keyed"
+printf '%s name=contract rate=1/h burst=2\n' "$API_KEY" >"$WORK/keys"
+chmod 600 "$WORK/keys"
 
 # start NAME ARGS...: runs the server in the background; sets URL_NAME once it is listening.
 start() {
@@ -56,12 +61,13 @@ start() {
 }
 start main --tokens "$WORK/tokens"
 start private --private-sources
+start keyed --keys "$WORK/keys"
 
 cd "$ROOT"
 status=0
-# shellcheck disable=SC2154 # URL_main and URL_private are set by start through eval
+# shellcheck disable=SC2154 # URL_main, URL_private and URL_keyed are set by start through eval
 NODE_PATH="$MODULES" node tests/contract/contract.mjs --modules "$MODULES" --spec "$BUILD/openapi.json" \
-    --url "$URL_main" --private-url "$URL_private" --admin-token "$ADMIN_TOKEN" --tap-token "$TAP_TOKEN" || status=$?
+    --url "$URL_main" --private-url "$URL_private" --keyed-url "$URL_keyed" --api-key "$API_KEY" --admin-token "$ADMIN_TOKEN" --tap-token "$TAP_TOKEN" || status=$?
 # A client generated from the served spec, compiled strictly, must answer like the API (client.ts).
 if [ "$status" -eq 0 ]; then
     mkdir -p "$WORK/client"
@@ -78,6 +84,6 @@ if [ "$status" -eq 0 ]; then
 fi
 if [ "$status" -ne 0 ]; then
     echo "contract: server logs:" >&2
-    tail -n 20 "$WORK/main.log" "$WORK/private.log" >&2
+    tail -n 20 "$WORK/main.log" "$WORK/private.log" "$WORK/keyed.log" >&2
 fi
 exit "$status"
