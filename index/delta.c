@@ -32,10 +32,9 @@
 #include "index/internal.h"
 
 /* Blocks a source's segment may hold before a delta rebuilds it whole (a safety net: copy
- * forward keeps the count near FS_DELTA_MERGE_BLOCKS, above which small blocks are merged). */
+ * forward keeps the count near FS_DELTA_MERGE_BLOCKS, above which the emptiest are merged). */
 #define FS_DELTA_MAX_BLOCKS 512
 #define FS_DELTA_MERGE_BLOCKS 32
-#define FS_DELTA_SMALL_BLOCK (4u << 20)
 
 /* ------------------------------------------------------------ change sets */
 
@@ -514,10 +513,9 @@ static int block_map_find(const block_map_t *m, const fs_leg_t *legs)
 
 /*
  * Copy forward. A block in which under four fifths of the legs are still used by the base's
- * routes, or, when the base holds over FS_DELTA_MERGE_BLOCKS blocks, any block under 4 MB (what
- * recent deltas wrote; without this, blocks that stay mostly used pile up until the safety net
- * rebuilds the whole source: a 1.2 s push every ~128 deltas on the medium bench), is drained
- * whole, so that it is freed: its routes are rebuilt into the delta's new block as they are, up to
+ * routes, or any block when the base holds over FS_DELTA_MERGE_BLOCKS (without this, blocks
+ * that stay mostly used pile up until the safety net rebuilds the whole source: a 1.2 s push
+ * every ~128 deltas on the medium bench), is drained whole, so that it is freed: its routes are rebuilt into the delta's new block as they are, up to
  * max(4 x the legs the delta rebuilds anyway, 32,768) legs per delta, so the copying a delta does
  * is bounded and proportional, and a drained block is freed once no route points into it.
  */
@@ -549,9 +547,8 @@ static int evacuate(const fs_segment_t *b0, const block_map_t *m, rebuilt_t *rb,
         for (unsigned i = 0; i < b0->block_count; i++) {
             const fs_leg_block_t *blk = b0->blocks[i];
             uint64_t held = blk->leg_bytes / sizeof(fs_leg_t);
-            /* mostly replaced; or, once blocks pile up, a small one (a recent delta's) */
-            int drain = held > 0 && (live[i] * 5 < held * 4 ||
-                                     (b0->block_count > FS_DELTA_MERGE_BLOCKS && blk->leg_bytes <= FS_DELTA_SMALL_BLOCK));
+            /* mostly replaced; or, once blocks pile up, any (the emptiest go first) */
+            int drain = held > 0 && (live[i] * 5 < held * 4 || b0->block_count > FS_DELTA_MERGE_BLOCKS);
             if (!drain || pick[i])
                 continue;
             if (live[i] > budget) {
