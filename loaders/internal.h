@@ -32,6 +32,20 @@ fs_segment_t *fs_apply_delta_changes(const fs_segment_t *base, const char *sourc
                                      fs_delta_result_t *res);
 
 
+/**
+ * A run of deltas folded into their net effect (start-up replay: one rebuild of the routes they
+ * touch instead of one per delta). add decodes and validates one delta (FS_EINVAL with errs, or
+ * FS_ENOMEM) and folds it in, the later delta winning per leg key; apply applies the net effect
+ * to base as one delta with the given header. Single-threaded.
+ */
+typedef struct fs_delta_batch fs_delta_batch_t;
+fs_delta_batch_t *fs_delta_batch_new(void);
+int fs_delta_batch_add(fs_delta_batch_t *b, const char *source, const uint8_t *body, size_t len, fs_feed_format_t format,
+                       fs_feed_errors_t *errs, fs_feed_header_t *header);
+fs_segment_t *fs_delta_batch_apply(fs_delta_batch_t *b, const fs_segment_t *base, const char *source, uint64_t sequence,
+                                   int64_t generated_at, uint64_t body_hash, int *rc);
+void fs_delta_batch_free(fs_delta_batch_t *b);
+
 /** True when s ends with suffix (and is longer than it). */
 int fs_has_suffix(const char *s, const char *suffix);
 
