@@ -15,7 +15,7 @@
 #include "src/internal.h"
 
 const char *const fs_endpoint_names[FS_EP_COUNT] = {"search", "calendar", "routes",  "healthz", "readyz",
-                                                    "metrics", "feeds",   "openapi", "other"};
+                                                    "metrics", "feeds",   "openapi", "watches", "other"};
 
 static uint64_t now_us(void)
 {
@@ -223,7 +223,7 @@ static void enc_segment(fs_enc_t *e, const fs_segment_t *seg, const fs_leg_t *le
     fs_enc_map_end(e);
 }
 
-static void enc_result(fs_enc_t *e, const fs_result_t *r)
+void fs_enc_search_result(fs_enc_t *e, const fs_result_t *r)
 {
     const fs_leg_t *first = r->leg, *last = r->leg2 != NULL ? r->leg2 : r->leg;
     char buf[FS_ID_MAX];
@@ -514,7 +514,7 @@ static int handle_search(h2o_req_t *req, fs_worker_t *w, uint64_t started_us)
     fs_enc_key_lit(&e, "results");
     fs_enc_array_begin(&e);
     for (unsigned i = 0; i < res.count; i++)
-        enc_result(&e, &res.results[i]);
+        fs_enc_search_result(&e, &res.results[i]);
     fs_enc_array_end(&e);
     fs_enc_key_lit(&e, "count");
     fs_enc_uint(&e, res.count);

@@ -61,6 +61,7 @@ typedef enum fs_endpoint {
     FS_EP_METRICS,
     FS_EP_FEEDS,
     FS_EP_OPENAPI,
+    FS_EP_WATCHES, /* /v1/watches* and /v1/events */
     FS_EP_OTHER, /* unknown paths and wrong methods */
     FS_EP_COUNT
 } fs_endpoint_t;
