@@ -28,6 +28,8 @@ static const char *reason_phrase(int status)
 {
     switch (status) {
     case 200: return "OK";
+    case 201: return "Created";
+    case 204: return "No Content";
     case 304: return "Not Modified";
     case 400: return "Bad Request";
     case 401: return "Unauthorized";
@@ -397,6 +399,11 @@ static fs_conn_state_t *track_inflight(h2o_req_t *req, fs_worker_t *w)
         g->conn->last_progress_ms = fs_monotonic_ms();
     }
     return g->conn;
+}
+
+fs_conn_state_t *fs_track_request(h2o_req_t *req, fs_worker_t *w)
+{
+    return track_inflight(req, w);
 }
 
 /*
@@ -888,6 +895,8 @@ int fs_handle_request(h2o_handler_t *self, h2o_req_t *req)
     (void)self;
     uint64_t started_us = now_us();
     fs_worker_t *w = worker_of(req);
+    if (fs_is_watches_path(req)) /* tracks its requests itself: event streams are long-lived */
+        return fs_handle_watches(req, w, started_us);
     fs_conn_state_t *conn = track_inflight(req, w);
     if (request_head_bytes(req) > FS_MAX_HEADER_BYTES)
         return fs_send_error(req, 431, "request_headers_too_large", NULL,
@@ -908,7 +917,7 @@ int fs_handle_request(h2o_handler_t *self, h2o_req_t *req)
             ep = routes[i].ep;
     if (ep == FS_EP_OTHER) {
         char msg[200];
-        snprintf(msg, sizeof(msg), "no endpoint at %.*s; the endpoints are /v1/search, /v1/calendar, /v1/routes and /v1/feeds",
+        snprintf(msg, sizeof(msg), "no endpoint at %.*s; the endpoints are /v1/search, /v1/calendar, /v1/routes, /v1/feeds, /v1/watches and /v1/events",
                  (int)(req->path_normalized.len > 100 ? 100 : req->path_normalized.len), req->path_normalized.base);
         return fs_send_error(req, 404, "not_found", NULL, msg, FS_EP_OTHER, started_us);
     }

@@ -30,6 +30,7 @@
 #include <linux/sockios.h>
 #include "loaders/loaders.h"
 #include "src/internal.h"
+#include "src/watch.h"
 
 #define FS_DRAIN_TIMEOUT_MS 10000
 
@@ -312,6 +313,7 @@ static void *worker_main(void *arg)
     fs_auth_thread_register(&w->auth_record);
     w->feed_queue = h2o_multithread_create_queue(w->loop);
     h2o_multithread_register_receiver(w->feed_queue, &w->feed_receiver, fs_feeds_on_answers);
+    fs_watch_streams_init(w);
     w->accept_plain.ctx = &w->ctx;
     w->accept_plain.hosts = shared->h2o_config.h2o.hosts;
     w->listener_plain = start_listener(w, start->plain_fd, &w->accept_plain);
@@ -341,6 +343,7 @@ static void *worker_main(void *arg)
         }
         if (now >= next_check) {
             close_stalled(w);
+            fs_watch_streams_tick(w);
             next_check = now + 1000;
         }
     }
@@ -353,6 +356,7 @@ static void *worker_main(void *arg)
     close_listener(&w->listener_plain);
     close_listener(&w->listener_tls);
     close_listener(&w->listener_feed);
+    fs_watch_streams_close(w); /* event streams never end by themselves */
     /* Phase A: keep serving until nothing is in flight and every HTTP/2 socket has handed all its
      * bytes to the client's kernel. libh2o 2.2.5 closes an HTTP/2 connection soon after its
      * GOAWAY once its streams are done; if the client is still reading (sending WINDOW_UPDATEs),
@@ -564,11 +568,18 @@ int fs_server_run(const fs_config_t *cfg)
         w->results = calloc(FS_SEARCH_MAX_LIMIT, sizeof(*w->results));
         w->cells = calloc((size_t)FS_CALENDAR_MAX_DAYS * FS_CABIN_COUNT, sizeof(*w->cells));
         w->routes = calloc(FS_AIRPORT_COUNT, sizeof(*w->routes));
+        w->watch_wakeup = 1; /* no wake-ups until its loop registered the receiver */
         shared.workers[i] = w;
         if (w->results == NULL || w->cells == NULL || w->routes == NULL)
             goto nomem;
         starts[i] = (worker_start_t){w, plain_fds[i], tls_fds[i], feed_fds[i], ssl_ctx};
     }
+    shared.watches = fs_watches_new(shared.index);
+    if (shared.watches == NULL)
+        goto nomem;
+    fs_watches_on_events(shared.watches, fs_watch_streams_wake, &shared);
+    if (fs_watches_start(shared.watches) != 0)
+        goto nomem;
     for (unsigned i = 0; i < n; i++)
         pthread_create(&shared.workers[i]->thread, NULL, worker_main, &starts[i]);
     if (!cfg->quiet) {
@@ -602,6 +613,7 @@ int fs_server_run(const fs_config_t *cfg)
         pthread_join(shared.workers[i]->thread, NULL);
     pthread_join(loader, NULL);
     fs_feeds_stop(ck_pr_load_ptr(&shared.feeds)); /* finishes queued pushes */
+    fs_watches_free(shared.watches);
     fs_store_close(store);
     /* what the process itself allocated; h2o's per-loop state dies with the process */
     free(starts);
