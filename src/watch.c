@@ -20,6 +20,9 @@
 #include "src/internal.h"
 #include "src/watch.h"
 
+/* Bytes of n pointers: the engine's arrays (entries, watches) hold pointers. */
+#define PTRS(n) ((size_t)(n) * sizeof(void *))
+
 /* ------------------------------------------------------------ entries */
 
 typedef struct entry {
@@ -128,7 +131,7 @@ static int vec_add(watch_vec_t *v, watch_t *w)
 {
     if (v->n == v->cap) {
         unsigned cap = v->cap ? v->cap * 2 : 4;
-        watch_t **nv = realloc(v->v, cap * sizeof(*nv));
+        watch_t **nv = realloc(v->v, PTRS(cap));
         if (nv == NULL)
             return FS_ENOMEM;
         v->v = nv;
@@ -280,7 +283,7 @@ static int search_days(fs_watches_t *ws, const fs_generation_t *gen, const watch
                 continue;
             if (*n == *cap) {
                 size_t nc = *cap ? *cap * 2 : 16;
-                entry_t **nv = realloc(*out, nc * sizeof(*nv));
+                entry_t **nv = realloc(*out, PTRS(nc));
                 if (nv == NULL)
                     return FS_ENOMEM;
                 *out = nv;
@@ -326,14 +329,15 @@ static int recompute(fs_watches_t *ws, const fs_generation_t *gen, watch_t *w, i
         free(fresh);
         return rc;
     }
-    qsort(fresh, n, sizeof(*fresh), entry_qcmp);
+    if (n > 1)
+        qsort(fresh, n, sizeof(void *), entry_qcmp);
     size_t lo = lower_day(w, d0), hi = lower_day(w, d1 + 1), old_n = hi - lo;
     size_t new_count = w->count - old_n + n;
     if (new_count > w->cap) {
         size_t nc = w->cap ? w->cap : 16;
         while (nc < new_count)
             nc *= 2;
-        entry_t **nv = realloc(w->set, nc * sizeof(*nv));
+        entry_t **nv = realloc(w->set, PTRS(nc));
         if (nv == NULL) {
             for (size_t i = 0; i < n; i++)
                 free(fresh[i]);
@@ -366,8 +370,9 @@ static int recompute(fs_watches_t *ws, const fs_generation_t *gen, watch_t *w, i
     }
     for (size_t k = lo; k < hi; k++)
         free(w->set[k]);
-    memmove(w->set + lo + n, w->set + hi, (w->count - hi) * sizeof(*w->set));
-    memcpy(w->set + lo, fresh, n * sizeof(*fresh));
+    memmove(w->set + lo + n, w->set + hi, PTRS(w->count - hi));
+    if (n > 0)
+        memcpy(w->set + lo, fresh, PTRS(n));
     w->count = new_count;
     free(fresh);
     return 0;
@@ -572,13 +577,13 @@ int fs_watches_add(fs_watches_t *ws, fs_index_thread_t *th, const fs_watch_crite
         rc = FS_ERANGE;
         goto fail;
     }
-    if (ws->affected == NULL && (ws->affected = malloc(FS_WATCH_MAX * sizeof(*ws->affected))) == NULL) {
+    if (ws->affected == NULL && (ws->affected = malloc(PTRS(FS_WATCH_MAX))) == NULL) {
         rc = FS_ENOMEM;
         goto fail;
     }
     if (ws->count == ws->cap) {
         unsigned cap = ws->cap ? ws->cap * 2 : 16;
-        watch_t **nv = realloc(ws->watches, cap * sizeof(*nv));
+        watch_t **nv = realloc(ws->watches, PTRS(cap));
         if (nv == NULL) {
             rc = FS_ENOMEM;
             goto fail;
@@ -631,7 +636,7 @@ int fs_watches_remove(fs_watches_t *ws, uint64_t id)
         vec_remove(&ws->by_origin[w->c.q.origins[i]], w);
     for (unsigned i = 0; i < w->c.q.destination_count; i++)
         vec_remove(&ws->by_destination[w->c.q.destinations[i]], w);
-    memmove(ws->watches + pos, ws->watches + pos + 1, (ws->count - pos - 1) * sizeof(*ws->watches));
+    memmove(ws->watches + pos, ws->watches + pos + 1, PTRS(ws->count - pos - 1));
     ws->count--;
     pthread_mutex_unlock(&ws->mu);
     watch_free(w);

@@ -202,7 +202,8 @@ int fs_watch_parse(const char *body, size_t len, fs_watch_criteria_t *out, fs_pa
                 known = 1;
             } else if (strcmp(name, "notify") == 0) {
                 unsigned mask = 0;
-                for (char *tok = strtok(value, ","); tok != NULL; tok = strtok(NULL, ","))
+                char *save = NULL;
+                for (char *tok = strtok_r(value, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save))
                     mask |= strcmp(tok, "opened") == 0     ? FS_WATCH_OPENED
                             : strcmp(tok, "closed") == 0   ? FS_WATCH_CLOSED
                             : strcmp(tok, "repriced") == 0 ? FS_WATCH_REPRICED
@@ -421,8 +422,9 @@ static void stream_dispose(void *p)
 static void on_wakeup(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
 {
     fs_worker_t *w = H2O_STRUCT_FROM_MEMBER(fs_worker_t, watch_receiver, receiver);
-    while (!h2o_linklist_is_empty(messages))
-        h2o_linklist_unlink(messages->next);
+    (void)messages; /* only watch_message is ever sent here */
+    if (h2o_linklist_is_linked(&w->watch_message.link))
+        h2o_linklist_unlink(&w->watch_message.link);
     ck_pr_store_int(&w->watch_wakeup, 0); /* after the unlink: the next wake-up may queue it again */
     for (h2o_linklist_t *l = w->streams.next; l != &w->streams;) {
         stream_t *s = H2O_STRUCT_FROM_MEMBER(stream_t, link, l);
