@@ -17,6 +17,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <ck_pr.h>
 #include "src/internal.h"
 #include "src/watch.h"
 
@@ -104,7 +105,8 @@ typedef struct event {
 
 struct fs_watches {
     fs_index_t *idx;
-    pthread_mutex_t mu;
+    pthread_mutex_t mu;     /* the registry: watches, their sets, the route index; held while evaluating */
+    pthread_mutex_t log_mu; /* the log only (taken inside mu), so streams never wait for an evaluation */
     watch_t **watches; /* sorted by id */
     unsigned count, cap;
     uint64_t next_id;
@@ -162,6 +164,7 @@ fs_watches_t *fs_watches_new(fs_index_t *idx)
     ws->next_id = 1;
     ws->stop_pipe[0] = ws->stop_pipe[1] = -1;
     pthread_mutex_init(&ws->mu, NULL);
+    pthread_mutex_init(&ws->log_mu, NULL);
     ws->by_origin = calloc(FS_AIRPORT_COUNT, sizeof(watch_vec_t));
     ws->by_destination = calloc(FS_AIRPORT_COUNT, sizeof(watch_vec_t));
     ws->results = malloc(FS_SEARCH_MAX_LIMIT * sizeof(fs_result_t));
@@ -185,7 +188,7 @@ void fs_watches_free(fs_watches_t *ws)
     if (ws == NULL)
         return;
     if (ws->started) {
-        ws->stop = 1;
+        ck_pr_store_int(&ws->stop, 1);
         ssize_t rc = write(ws->stop_pipe[1], "x", 1);
         (void)rc;
         pthread_join(ws->thread, NULL);
@@ -209,6 +212,7 @@ void fs_watches_free(fs_watches_t *ws)
     for (unsigned i = 0; i < FS_WATCH_LOG_EVENTS; i++)
         free(ws->log[i].json);
     pthread_mutex_destroy(&ws->mu);
+    pthread_mutex_destroy(&ws->log_mu);
     free(ws);
 }
 
@@ -385,7 +389,9 @@ static void log_append_locked(fs_watches_t *ws, watch_t *w, const fs_generation_
         return;
     fs_enc_array_end(&b->e);
     h2o_iovec_t changes = fs_enc_result(&b->e);
-    uint64_t id = ws->last_event_id + 1;
+    pthread_mutex_lock(&ws->log_mu);
+    uint64_t id = ws->last_event_id + 1; /* only this thread appends (it holds mu) */
+    pthread_mutex_unlock(&ws->log_mu);
     fs_enc_t e;
     fs_enc_init(&e, FS_ENC_JSON, NULL, changes.len + 256);
     fs_enc_map_begin(&e);
@@ -410,13 +416,16 @@ static void log_append_locked(fs_watches_t *ws, watch_t *w, const fs_generation_
     if (json != NULL) { /* NUL-terminated, for readers that scan it */
         memcpy(json, doc.base, doc.len);
         json[doc.len] = '\0';
+        pthread_mutex_lock(&ws->log_mu);
         event_t *slot = &ws->log[id % FS_WATCH_LOG_EVENTS];
-        free(slot->json);
+        char *old = slot->json;
         slot->id = id;
         slot->watch_id = w->id;
         slot->json = json;
         slot->len = doc.len;
         ws->last_event_id = id;
+        pthread_mutex_unlock(&ws->log_mu);
+        free(old);
         w->last_event_id = id;
     }
     fs_enc_dispose(&e);
@@ -699,16 +708,16 @@ void fs_watches_encode_all(fs_watches_t *ws, fs_enc_t *e)
 
 uint64_t fs_watches_last_event_id(fs_watches_t *ws)
 {
-    pthread_mutex_lock(&ws->mu);
+    pthread_mutex_lock(&ws->log_mu);
     uint64_t id = ws->last_event_id;
-    pthread_mutex_unlock(&ws->mu);
+    pthread_mutex_unlock(&ws->log_mu);
     return id;
 }
 
 uint64_t fs_watches_events_after(fs_watches_t *ws, uint64_t after_id, uint64_t watch_id, size_t max,
                                  void (*fn)(void *arg, uint64_t id, const char *json, size_t len), void *arg, int *gap)
 {
-    pthread_mutex_lock(&ws->mu);
+    pthread_mutex_lock(&ws->log_mu);
     uint64_t last = ws->last_event_id;
     uint64_t oldest = last > FS_WATCH_LOG_EVENTS ? last - FS_WATCH_LOG_EVENTS + 1 : 1;
     *gap = after_id + 1 < oldest;
@@ -724,7 +733,7 @@ uint64_t fs_watches_events_after(fs_watches_t *ws, uint64_t after_id, uint64_t w
         if (passed >= max)
             break;
     }
-    pthread_mutex_unlock(&ws->mu);
+    pthread_mutex_unlock(&ws->log_mu);
     return seen;
 }
 
@@ -741,21 +750,22 @@ static void *watch_main(void *arg)
     fs_watches_t *ws = arg;
     fs_index_thread_t *th = fs_index_thread_get(ws->idx);
     struct pollfd pf[2] = {{.fd = fs_subscription_fd(ws->sub), .events = POLLIN}, {.fd = ws->stop_pipe[0], .events = POLLIN}};
-    while (!ws->stop) {
-        uint64_t before = fs_watches_last_event_id(ws), dropped = 0;
+    while (!ck_pr_load_int(&ws->stop)) {
+        uint64_t dropped = 0;
         fs_change_set_t *cs;
         int rc;
         while ((rc = fs_subscription_next(ws->sub, &cs, &dropped)) != 0) {
+            uint64_t before = fs_watches_last_event_id(ws);
             if (rc == 1) {
                 fs_watches_apply(ws, th, cs);
                 fs_change_set_release(cs);
             } else if (rc == FS_ELAGGED) {
                 fs_watches_resync(ws, th);
             }
+            uint64_t after = fs_watches_last_event_id(ws);
+            if (after != before && ws->on_events != NULL) /* each publish's events go out at once */
+                ws->on_events(ws->on_events_arg, after);
         }
-        uint64_t after = fs_watches_last_event_id(ws);
-        if (after != before && ws->on_events != NULL)
-            ws->on_events(ws->on_events_arg, after);
         if (poll(pf, 2, -1) < 0 && errno != EINTR)
             break;
         if (pf[0].revents & POLLIN) {
