@@ -398,6 +398,13 @@ static void *startup_loader_main(void *arg)
     fs_index_thread_t *th = fs_index_thread_get(ls->shared->index);
     int64_t t0 = monotonic_ms();
     int n = fs_store_recover(ls->store, ls->shared->index, th);
+    /* watches next: their sets are computed on the restored sources, before any push changes them */
+    char werr[512];
+    int nw = fs_watches_restore(ls->shared->watches, th, ls->config->data_dir, werr, sizeof(werr));
+    if (nw < 0)
+        fprintf(stderr, "flightsearch: watches: %s; starting without stored watches, none will be stored\n", werr);
+    else if (!ls->config->quiet && nw > 0)
+        fprintf(stderr, "flightsearch: restored %d watch%s\n", nw, nw == 1 ? "" : "es");
     /* queued pushes may hold two of the largest bodies at once, one source one of them */
     fs_feeds_config_t fc = {.loaders = ls->config->loaders, .queue_depth = 64, .compact_deltas = 64, .spool_interval_ms = 200,
                             .source_jobs = 8, .queued_bytes = 2 * ls->config->max_feed_bytes};
@@ -551,6 +558,16 @@ int fs_server_run(const fs_config_t *cfg)
     sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    /* the watch engine before the loader thread: it restores the stored watches */
+    shared.watches = fs_watches_new(shared.index);
+    if (shared.watches != NULL)
+        fs_watches_on_events(shared.watches, fs_watch_streams_wake, &shared);
+    if (shared.watches == NULL || fs_watches_start(shared.watches) != 0) {
+        fprintf(stderr, "flightsearch: out of memory\n");
+        fs_store_close(store);
+        free(fds);
+        return 1;
+    }
     pthread_t loader;
     loader_start_t ls = {&shared, store, cfg};
     pthread_create(&loader, NULL, startup_loader_main, &ls);
@@ -574,14 +591,9 @@ int fs_server_run(const fs_config_t *cfg)
             goto nomem;
         starts[i] = (worker_start_t){w, plain_fds[i], tls_fds[i], feed_fds[i], ssl_ctx};
     }
-    shared.watches = fs_watches_new(shared.index);
-    if (shared.watches == NULL)
-        goto nomem;
-    fs_watches_on_events(shared.watches, fs_watch_streams_wake, &shared);
-    if (fs_watches_start(shared.watches) != 0)
-        goto nomem;
     for (unsigned i = 0; i < n; i++)
         pthread_create(&shared.workers[i]->thread, NULL, worker_main, &starts[i]);
+    ck_pr_store_int(&shared.streams_ready, 1); /* the engine may wake the workers from now on */
     if (!cfg->quiet) {
         fprintf(stderr, "flightsearch: listening on http://%s:%u (HTTP/1.1, h2c)", cfg->listen_host, port);
         if (cfg->tls_enabled)

@@ -68,6 +68,7 @@ typedef struct fs_shared {
     struct fs_feeds *feeds; /* ck_pr: set once the data dir is restored */
     struct fs_watches *watches; /* the watch engine (src/watch.h); set before the workers start */
     unsigned streams;           /* ck_pr: open event streams in the process (bounded, see watch_http.c) */
+    int streams_ready;          /* ck_pr: workers is complete: the engine may wake them */
     fs_globalconf_t h2o_config;      /* the public listeners (--listen, --tls-listen) */
     fs_globalconf_t h2o_feed_config; /* --feed-listen: the same handler, the feed body limit */
     fs_worker_t **workers;

@@ -10,6 +10,8 @@
  * as a destination: a vector of watch pointers per airport, FS_AIRPORT_COUNT of each.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
@@ -122,6 +124,8 @@ struct fs_watches {
     int started, stop;
     int stop_pipe[2];
     fs_subscription_t *sub;
+    char store_path[4096];       /* DATA_DIR/watches ("" : not persisted) */
+    uint64_t id_floor;           /* event ids below it may have been used by an earlier run */
 };
 
 static int64_t now_unix(void)
@@ -229,6 +233,77 @@ static watch_t *find_locked(fs_watches_t *ws, uint64_t id, unsigned *pos)
     if (pos != NULL)
         *pos = lo;
     return lo < ws->count && ws->watches[lo]->id == id ? ws->watches[lo] : NULL;
+}
+
+/* ------------------------------------------------------------ durability
+ *
+ * DATA_DIR/watches holds every watch, one a line: `watch ID CREATED_AT BODY` (BODY: the criteria as
+ * a POST body, one line of JSON), after a first line `events FLOOR`. Each add or delete rewrites it
+ * (temp file, fsync, rename, fsync of the directory, as the feeds' files), before the registry
+ * changes: an acknowledged watch is durable, and a failed write leaves the previous state.
+ *
+ * Event ids increase across restarts without a write per event: the file records a floor, the
+ * next run's first id is above it, and each time ids pass it a new floor FS_WATCH_ID_STEP higher is
+ * written. Matching sets are not stored: they are recomputed at start from the restored index.
+ */
+#define FS_WATCH_ID_STEP (1u << 20)
+
+static int fsync_parent(const char *path)
+{
+    char dir[4096];
+    snprintf(dir, sizeof(dir), "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash == NULL)
+        snprintf(dir, sizeof(dir), ".");
+    else
+        *slash = '\0';
+    int fd = open(dir, O_RDONLY | O_DIRECTORY);
+    if (fd < 0)
+        return -1;
+    int r = fsync(fd);
+    close(fd);
+    return r;
+}
+
+static void write_body(FILE *f, const fs_watch_criteria_t *c)
+{
+    fs_enc_t e;
+    fs_enc_init(&e, FS_ENC_JSON, NULL, 512);
+    fs_watch_encode_body(&e, c);
+    h2o_iovec_t doc = fs_enc_result(&e);
+    if (doc.base != NULL)
+        fwrite(doc.base, 1, doc.len, f);
+    fs_enc_dispose(&e);
+}
+
+/* Writes the file as the registry would be with extra added (may be NULL) and skip_id (0: none)
+ * removed, and the given floor. 0 or FS_EIO. Under mu. */
+static int persist_locked(fs_watches_t *ws, const watch_t *extra, uint64_t skip_id, uint64_t floor)
+{
+    if (ws->store_path[0] == '\0')
+        return 0;
+    char tmp[4200];
+    snprintf(tmp, sizeof(tmp), "%s.tmp", ws->store_path);
+    FILE *f = fopen(tmp, "w");
+    if (f == NULL)
+        return FS_EIO;
+    fprintf(f, "events %llu\n", (unsigned long long)floor);
+    for (unsigned i = 0; i <= ws->count; i++) {
+        const watch_t *w = i < ws->count ? ws->watches[i] : extra;
+        if (w == NULL || w->id == skip_id)
+            continue;
+        fprintf(f, "watch %llu %lld ", (unsigned long long)w->id, (long long)w->created_at);
+        write_body(f, &w->c);
+        fputc('\n', f);
+    }
+    int bad = fflush(f) != 0 || ferror(f) || fsync(fileno(f)) != 0;
+    bad |= fclose(f) != 0;
+    if (bad || rename(tmp, ws->store_path) != 0 || fsync_parent(ws->store_path) != 0) {
+        unlink(tmp);
+        return FS_EIO;
+    }
+    ws->id_floor = floor;
+    return 0;
 }
 
 /* ------------------------------------------------------------ recompute */
@@ -392,6 +467,9 @@ static void log_append_locked(fs_watches_t *ws, watch_t *w, const fs_generation_
     pthread_mutex_lock(&ws->log_mu);
     uint64_t id = ws->last_event_id + 1; /* only this thread appends (it holds mu) */
     pthread_mutex_unlock(&ws->log_mu);
+    if (ws->store_path[0] != '\0' && id >= ws->id_floor && persist_locked(ws, NULL, 0, ws->id_floor + FS_WATCH_ID_STEP) != 0)
+        fprintf(stderr, "flightsearch: watches: cannot write %s: %s; event ids may repeat after a restart\n", ws->store_path,
+                strerror(errno));
     fs_enc_t e;
     fs_enc_init(&e, FS_ENC_JSON, NULL, changes.len + 256);
     fs_enc_map_begin(&e);
@@ -573,15 +651,20 @@ int fs_watches_resync(fs_watches_t *ws, fs_index_thread_t *th)
 
 /* ------------------------------------------------------------ registry */
 
-int fs_watches_add(fs_watches_t *ws, fs_index_thread_t *th, const fs_watch_criteria_t *c, uint64_t *id, uint64_t *matching_now)
+/* Registers a watch with the given id (0: the next) and creation time. Under mu. */
+static int add_locked(fs_watches_t *ws, fs_index_thread_t *th, const fs_watch_criteria_t *c, uint64_t want_id,
+                      int64_t created_at, int persist, uint64_t *id, uint64_t *matching_now)
 {
     watch_t *w = calloc(1, sizeof(*w));
     if (w == NULL)
         return FS_ENOMEM;
     w->c = *c;
-    w->created_at = now_unix();
-    pthread_mutex_lock(&ws->mu);
+    w->created_at = created_at;
     int rc = 0;
+    if (want_id != 0 && (want_id < ws->next_id || find_locked(ws, want_id, NULL) != NULL)) {
+        rc = FS_EEXIST; /* ids are stored in increasing order: a repeat is a damaged file */
+        goto fail;
+    }
     if (ws->count >= FS_WATCH_MAX) {
         rc = FS_ERANGE;
         goto fail;
@@ -620,16 +703,96 @@ int fs_watches_add(fs_watches_t *ws, fs_index_thread_t *th, const fs_watch_crite
             vec_remove(&ws->by_destination[c->q.destinations[i]], w);
         goto fail;
     }
-    w->id = ws->next_id++;
+    w->id = want_id != 0 ? want_id : ws->next_id;
+    if (persist && (rc = persist_locked(ws, w, 0, ws->id_floor)) != 0) {
+        for (unsigned i = 0; i < c->q.origin_count; i++)
+            vec_remove(&ws->by_origin[c->q.origins[i]], w);
+        for (unsigned i = 0; i < c->q.destination_count; i++)
+            vec_remove(&ws->by_destination[c->q.destinations[i]], w);
+        goto fail;
+    }
+    ws->next_id = w->id + 1;
     ws->watches[ws->count++] = w; /* ids increase: the array stays sorted */
     *id = w->id;
     *matching_now = w->count;
-    pthread_mutex_unlock(&ws->mu);
     return 0;
 fail:
-    pthread_mutex_unlock(&ws->mu);
     watch_free(w);
     return rc;
+}
+
+int fs_watches_add(fs_watches_t *ws, fs_index_thread_t *th, const fs_watch_criteria_t *c, uint64_t *id, uint64_t *matching_now)
+{
+    pthread_mutex_lock(&ws->mu);
+    int rc = add_locked(ws, th, c, 0, now_unix(), 1, id, matching_now);
+    pthread_mutex_unlock(&ws->mu);
+    return rc;
+}
+
+int fs_watches_restore(fs_watches_t *ws, fs_index_thread_t *th, const char *data_dir, char *err, size_t errcap)
+{
+    pthread_mutex_lock(&ws->mu);
+    snprintf(ws->store_path, sizeof(ws->store_path), "%s/watches", data_dir);
+    FILE *f = fopen(ws->store_path, "r");
+    int n = 0, rc = 0;
+    uint64_t floor = 0;
+    if (f == NULL && errno != ENOENT) {
+        snprintf(err, errcap, "cannot read %s: %s", ws->store_path, strerror(errno));
+        rc = FS_EIO;
+    }
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    unsigned lineno = 0;
+    while (rc == 0 && f != NULL && (len = getline(&line, &cap, f)) > 0) {
+        lineno++;
+        unsigned long long id = 0, fl = 0;
+        long long created = 0;
+        int off = 0;
+        fs_watch_criteria_t c;
+        fs_param_error_t perr;
+        uint64_t got, matching;
+        if (lineno == 1 && sscanf(line, "events %llu", &fl) == 1) {
+            floor = fl;
+        } else if (sscanf(line, "watch %llu %lld %n", &id, &created, &off) != 2 || off == 0 || id == 0) {
+            snprintf(err, errcap, "%s line %u: not `watch ID CREATED_AT BODY`", ws->store_path, lineno);
+            rc = FS_EINVAL;
+        } else if (fs_watch_parse(line + off, (size_t)len - (size_t)off, &c, &perr) != 0) {
+            snprintf(err, errcap, "%s line %u: %s", ws->store_path, lineno, perr.message);
+            rc = FS_EINVAL;
+        } else if ((rc = add_locked(ws, th, &c, id, created, 0, &got, &matching)) != 0) {
+            snprintf(err, errcap, "%s line %u: %s", ws->store_path, lineno,
+                     rc == FS_EEXIST ? "watch ids out of order or repeated" : fs_strerror(rc));
+        } else {
+            n++;
+        }
+    }
+    free(line);
+    if (f != NULL)
+        fclose(f);
+    if (rc == 0) { /* the ids of this run start above everything an earlier run may have used */
+        pthread_mutex_lock(&ws->log_mu);
+        ws->last_event_id = floor;
+        pthread_mutex_unlock(&ws->log_mu);
+        rc = persist_locked(ws, NULL, 0, floor + FS_WATCH_ID_STEP);
+        if (rc != 0)
+            snprintf(err, errcap, "cannot write %s: %s", ws->store_path, strerror(errno));
+    }
+    if (rc != 0) {
+        for (unsigned i = 0; i < ws->count; i++) { /* all or nothing */
+            watch_t *w = ws->watches[i];
+            for (unsigned k = 0; k < w->c.q.origin_count; k++)
+                vec_remove(&ws->by_origin[w->c.q.origins[k]], w);
+            for (unsigned k = 0; k < w->c.q.destination_count; k++)
+                vec_remove(&ws->by_destination[w->c.q.destinations[k]], w);
+            watch_free(w);
+        }
+        ws->count = 0;
+        ws->next_id = 1;
+        ws->store_path[0] = '\0';
+    }
+    pthread_mutex_unlock(&ws->mu);
+    return rc != 0 ? rc : n;
 }
 
 int fs_watches_remove(fs_watches_t *ws, uint64_t id)
@@ -640,6 +803,11 @@ int fs_watches_remove(fs_watches_t *ws, uint64_t id)
     if (w == NULL) {
         pthread_mutex_unlock(&ws->mu);
         return FS_ENOENT;
+    }
+    int rc = persist_locked(ws, NULL, id, ws->id_floor);
+    if (rc != 0) {
+        pthread_mutex_unlock(&ws->mu);
+        return rc;
     }
     for (unsigned i = 0; i < w->c.q.origin_count; i++)
         vec_remove(&ws->by_origin[w->c.q.origins[i]], w);

@@ -66,6 +66,8 @@ typedef struct fs_watch_criteria {
  * FS_EINVAL with err naming the field. Pure: any thread.
  */
 int fs_watch_parse(const char *body, size_t len, fs_watch_criteria_t *out, fs_param_error_t *err);
+/** Writes the criteria as a body fs_watch_parse takes back (a whole map; defaults left out). */
+void fs_watch_encode_body(fs_enc_t *e, const fs_watch_criteria_t *c);
 /** Writes the normalised criteria as the members of an open map (origin, destination, dates...). */
 void fs_watch_encode_criteria(fs_enc_t *e, const fs_watch_criteria_t *c);
 
@@ -79,11 +81,11 @@ void fs_watches_free(fs_watches_t *ws);
 /**
  * Registers a watch and computes its matching set on the current generation (th: the calling
  * thread's index record; it enters and leaves a read section). *id gets its id (> 0) and
- * *matching_now the size of its set. FS_ERANGE past FS_WATCH_MAX, FS_ENOMEM, FS_ETIMEDOUT never
- * (no deadline).
+ * *matching_now the size of its set. FS_ERANGE past FS_WATCH_MAX, FS_ENOMEM, FS_EIO when it could
+ * not be stored (fs_watches_restore; the watch is not added).
  */
 int fs_watches_add(fs_watches_t *ws, fs_index_thread_t *th, const fs_watch_criteria_t *c, uint64_t *id, uint64_t *matching_now);
-/** Removes a watch. 0 or FS_ENOENT. */
+/** Removes a watch. 0, FS_ENOENT, or FS_EIO (it could not be made durable: the watch stays). */
 int fs_watches_remove(fs_watches_t *ws, uint64_t id);
 /** Writes a watch as a map ({"id", criteria, "matching", "last_event_id", "created_at"}). 0 or FS_ENOENT. */
 int fs_watches_encode(fs_watches_t *ws, uint64_t id, fs_enc_t *e);
@@ -101,6 +103,15 @@ int fs_watches_apply(fs_watches_t *ws, fs_index_thread_t *th, const fs_change_se
 /** Recomputes every watch over its whole range (after FS_ELAGGED); events as for apply, with
  *  source "" and sequence 0. */
 int fs_watches_resync(fs_watches_t *ws, fs_index_thread_t *th);
+
+/**
+ * Makes the watches durable in DATA_DIR/watches and restores the ones stored there, computing their
+ * sets on the current generation (call once the data dir's sources are published, before any watch
+ * is added). From then on every add and remove rewrites the file (temp, fsync, rename) before it
+ * answers. Returns how many were restored, or FS_E* with err (a damaged file: nothing restored,
+ * nothing persisted, the file left as it is).
+ */
+int fs_watches_restore(fs_watches_t *ws, fs_index_thread_t *th, const char *data_dir, char *err, size_t errcap);
 
 /** Subscribes to idx's change sets and evaluates them on a thread of the engine's own. 0 or FS_ENOMEM. */
 int fs_watches_start(fs_watches_t *ws);

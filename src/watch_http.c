@@ -247,6 +247,59 @@ static void enc_airport_list(fs_enc_t *e, const fs_airport_t *a, unsigned n)
     fs_enc_array_end(e);
 }
 
+void fs_watch_encode_body(fs_enc_t *e, const fs_watch_criteria_t *c)
+{
+    char buf[10];
+    fs_enc_map_begin(e);
+    fs_enc_key_lit(e, "origin");
+    enc_airport_list(e, c->q.origins, c->q.origin_count);
+    fs_enc_key_lit(e, "destination");
+    enc_airport_list(e, c->q.destinations, c->q.destination_count);
+    fs_enc_key_lit(e, "start_date");
+    fs_enc_str(e, buf, fs_date_format(c->q.start_day, buf));
+    fs_enc_key_lit(e, "end_date");
+    fs_enc_str(e, buf, fs_date_format(c->q.end_day, buf));
+    if (c->q.cabin >= 0) {
+        fs_enc_key_lit(e, "cabin");
+        fs_enc_cstr(e, fs_cabin_names[c->q.cabin]);
+    }
+    fs_enc_key_lit(e, "seats");
+    fs_enc_uint(e, c->q.seats);
+    if (c->max_miles != 0) {
+        fs_enc_key_lit(e, "max_miles");
+        fs_enc_uint(e, c->max_miles);
+    }
+    fs_enc_key_lit(e, "max_stops");
+    fs_enc_uint(e, c->q.max_stops);
+    if (c->q.source_count > 0) {
+        fs_enc_key_lit(e, "sources");
+        fs_enc_array_begin(e);
+        for (unsigned i = 0; i < c->q.source_count; i++)
+            fs_enc_cstr(e, c->q.sources[i]);
+        fs_enc_array_end(e);
+    }
+    if (c->q.carrier_count > 0) {
+        fs_enc_key_lit(e, "carriers");
+        fs_enc_array_begin(e);
+        for (unsigned i = 0; i < c->q.carrier_count; i++) {
+            char cb[3];
+            fs_carrier_format(c->q.carriers[i], cb);
+            fs_enc_str(e, cb, 2);
+        }
+        fs_enc_array_end(e);
+    }
+    fs_enc_key_lit(e, "notify");
+    fs_enc_array_begin(e);
+    if (c->notify & FS_WATCH_OPENED)
+        fs_enc_str_lit(e, "opened");
+    if (c->notify & FS_WATCH_CLOSED)
+        fs_enc_str_lit(e, "closed");
+    if (c->notify & FS_WATCH_REPRICED)
+        fs_enc_str_lit(e, "repriced");
+    fs_enc_array_end(e);
+    fs_enc_map_end(e);
+}
+
 void fs_watch_encode_criteria(fs_enc_t *e, const fs_watch_criteria_t *c)
 {
     char buf[10];
@@ -444,6 +497,8 @@ void fs_watch_streams_wake(void *arg, uint64_t last_id)
 {
     (void)last_id;
     fs_shared_t *shared = arg;
+    if (!ck_pr_load_int(&shared->streams_ready))
+        return; /* no stream can exist yet */
     for (unsigned i = 0; i < shared->worker_count; i++) {
         fs_worker_t *w = shared->workers[i];
         if (ck_pr_cas_int(&w->watch_wakeup, 0, 1))
@@ -568,8 +623,16 @@ static int create_watch(h2o_req_t *req, fs_worker_t *w, uint64_t started_us)
     if (fs_watch_parse(body, req->entity.len, &c, &err) != 0)
         return fs_send_error(req, 400, "invalid_parameter", err.parameter[0] ? err.parameter : NULL, err.message, FS_EP_WATCHES,
                              started_us);
+    if (!ck_pr_load_int(&w->shared->ready)) { /* the stored watches are restored with the data dir */
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL, H2O_STRLIT("1"));
+        return fs_send_error(req, 503, "loading", NULL, "the data dir is still loading; retry in a second", FS_EP_WATCHES,
+                             started_us);
+    }
     uint64_t id, matching;
     int rc = fs_watches_add(w->shared->watches, &w->index_thread, &c, &id, &matching);
+    if (rc == FS_EIO)
+        return fs_send_error(req, 500, "storage_failed", NULL, "the watch could not be stored durably; it was not created",
+                             FS_EP_WATCHES, started_us);
     if (rc == FS_ERANGE)
         return fs_send_error(req, 409, "too_many_watches", NULL, "this server holds its most watches already; delete some",
                              FS_EP_WATCHES, started_us);
@@ -659,7 +722,11 @@ int fs_handle_watches(h2o_req_t *req, fs_worker_t *w, uint64_t started_us)
         return 0;
     }
     if (is_delete) {
-        if (fs_watches_remove(ws, id) != 0)
+        int rc = fs_watches_remove(ws, id);
+        if (rc == FS_EIO)
+            return fs_send_error(req, 500, "storage_failed", NULL, "the deletion could not be stored durably; the watch stays",
+                                 FS_EP_WATCHES, started_us);
+        if (rc != 0)
             return fs_send_error(req, 404, "not_found", NULL, "no such watch", FS_EP_WATCHES, started_us);
         fs_send_json(req, 204, "", 0, FS_EP_WATCHES, started_us);
         return 0;

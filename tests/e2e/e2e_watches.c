@@ -179,6 +179,13 @@ int main(int argc, char **argv)
     CHECK_EQ_INT(res.status, 404);
     e2e_response_free(&res);
 
+    /* one more watch, to outlive the restarts below */
+    snprintf(url, sizeof(url), "%s/v1/watches", srv.url);
+    e2e_request(&client, E2E_H1, "POST", url, json, good, strlen(good), &res);
+    CHECK_EQ_INT(res.status, 201);
+    CHECK(strstr(res.body, "\"id\":2,") != NULL);
+    e2e_response_free(&res);
+
     /* a graceful stop ends the open streams cleanly */
     e2e_server_signal(&srv, SIGTERM);
     CHECK_EQ_INT(drive_to_end(m, t, 4), 4);
@@ -188,6 +195,47 @@ int main(int argc, char **argv)
         curl_multi_remove_handle(m, t[i].curl);
         e2e_transfer_free(&t[i]);
     }
+
+    /* durable: watch 2 is back, 1 stays deleted, ids are not reused; then kill -9 loses no watch */
+    if (e2e_server_start(&srv, argv[1], data_dir, extra) != 0)
+        return 1;
+    snprintf(url, sizeof(url), "%s/v1/watches/2", srv.url);
+    e2e_get(&client, E2E_H1, url, NULL, &res);
+    CHECK_EQ_INT(res.status, 200);
+    CHECK(strstr(res.body, "\"matching\":0,") != NULL); /* one business seat left: not enough for two */
+    e2e_response_free(&res);
+    snprintf(url, sizeof(url), "%s/v1/watches/1", srv.url);
+    e2e_get(&client, E2E_H1, url, NULL, &res);
+    CHECK_EQ_INT(res.status, 404);
+    e2e_response_free(&res);
+    snprintf(url, sizeof(url), "%s/v1/watches", srv.url);
+    e2e_request(&client, E2E_H1, "POST", url, json, good, strlen(good), &res);
+    CHECK_EQ_INT(res.status, 201);
+    CHECK(strstr(res.body, "\"id\":3,") != NULL);
+    e2e_response_free(&res);
+    kill(srv.pid, SIGKILL);
+    CHECK_EQ_INT(e2e_server_wait(&srv, 10000), 128 + SIGKILL);
+    e2e_server_stop(&srv);
+    if (e2e_server_start(&srv, argv[1], data_dir, extra) != 0)
+        return 1;
+    snprintf(url, sizeof(url), "%s/v1/watches", srv.url);
+    e2e_get(&client, E2E_H1, url, NULL, &res);
+    CHECK(strstr(res.body, "\"id\":2,") != NULL && strstr(res.body, "\"id\":3,") != NULL);
+    e2e_response_free(&res);
+
+    /* event ids of this run are above the earlier runs': a client resuming from 2 gets the new event */
+    snprintf(url, sizeof(url), "%s/v1/events", srv.url);
+    e2e_transfer_init(&t[0], E2E_H1, url, from1);
+    curl_multi_add_handle(m, t[0].curl);
+    CHECK(drive_until(m, t, 1, ": watching"));
+    CHECK_EQ_INT(push(&client, &srv, "delta", 45, 2), 200);
+    CHECK(drive_until(m, t, 1, "\"kind\":\"opened\""));
+    CHECK(strstr(t[0].res.body, "\"watch_id\":2,") != NULL && strstr(t[0].res.body, "\"watch_id\":3,") != NULL);
+    CHECK(strstr(t[0].res.body, "id: 1\n") == NULL && strstr(t[0].res.body, "id: 2\n") == NULL);
+    CHECK_EQ_INT(e2e_server_stop(&srv), 0);
+    drive_to_end(m, t, 1);
+    curl_multi_remove_handle(m, t[0].curl);
+    e2e_transfer_free(&t[0]);
     curl_multi_cleanup(m);
     e2e_client_free(&client);
     e2e_rmtree(data_dir);
