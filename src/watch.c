@@ -265,15 +265,38 @@ static int fsync_parent(const char *path)
     return r;
 }
 
-static void write_body(FILE *f, const fs_watch_criteria_t *c)
+/* 0, or -1 when the body could not be encoded or written. */
+static int write_body(FILE *f, const fs_watch_criteria_t *c)
 {
     fs_enc_t e;
     fs_enc_init(&e, FS_ENC_JSON, NULL, 512);
     fs_watch_encode_body(&e, c);
     h2o_iovec_t doc = fs_enc_result(&e);
-    if (doc.base != NULL)
-        fwrite(doc.base, 1, doc.len, f);
+    int rc = doc.base != NULL && fwrite(doc.base, 1, doc.len, f) == doc.len ? 0 : -1;
     fs_enc_dispose(&e);
+    return rc;
+}
+
+/* Parses a decimal number at *p (digits only, an optional '-' when is_signed) followed by one
+ * space or the end; advances *p past it. 0 or -1. */
+static int read_number(const char **p, int is_signed, long long *out)
+{
+    const char *s = *p;
+    int neg = is_signed && *s == '-';
+    s += neg;
+    if (*s < '0' || *s > '9')
+        return -1;
+    unsigned long long v = 0;
+    for (; *s >= '0' && *s <= '9'; s++) {
+        if (v > (unsigned long long)INT64_MAX / 10)
+            return -1;
+        v = v * 10 + (unsigned long long)(*s - '0');
+    }
+    if (v > (unsigned long long)INT64_MAX || (*s != ' ' && *s != '\n' && *s != '\0'))
+        return -1;
+    *out = neg ? -(long long)v : (long long)v;
+    *p = *s == ' ' ? s + 1 : s;
+    return 0;
 }
 
 /* Writes the file as the registry would be with extra added (may be NULL) and skip_id (0: none)
@@ -288,15 +311,17 @@ static int persist_locked(fs_watches_t *ws, const watch_t *extra, uint64_t skip_
     if (f == NULL)
         return FS_EIO;
     fprintf(f, "events %llu\n", (unsigned long long)floor);
+    int bad_body = 0;
     for (unsigned i = 0; i <= ws->count; i++) {
         const watch_t *w = i < ws->count ? ws->watches[i] : extra;
         if (w == NULL || w->id == skip_id)
             continue;
         fprintf(f, "watch %llu %lld ", (unsigned long long)w->id, (long long)w->created_at);
-        write_body(f, &w->c);
+        if (write_body(f, &w->c) != 0)
+            bad_body = 1;
         fputc('\n', f);
     }
-    int bad = fflush(f) != 0 || ferror(f) || fsync(fileno(f)) != 0;
+    int bad = bad_body || fflush(f) != 0 || ferror(f) || fsync(fileno(f)) != 0;
     bad |= fclose(f) != 0;
     if (bad || rename(tmp, ws->store_path) != 0 || fsync_parent(ws->store_path) != 0) {
         unlink(tmp);
@@ -746,21 +771,21 @@ int fs_watches_restore(fs_watches_t *ws, fs_index_thread_t *th, const char *data
     unsigned lineno = 0;
     while (rc == 0 && f != NULL && (len = getline(&line, &cap, f)) > 0) {
         lineno++;
-        unsigned long long id = 0, fl = 0;
-        long long created = 0;
-        int off = 0;
+        long long id = 0, created = 0, fl = 0;
+        const char *p = line + 6;
         fs_watch_criteria_t c;
         fs_param_error_t perr;
         uint64_t got, matching;
-        if (lineno == 1 && sscanf(line, "events %llu", &fl) == 1) {
-            floor = fl;
-        } else if (sscanf(line, "watch %llu %lld %n", &id, &created, &off) != 2 || off == 0 || id == 0) {
+        if (lineno == 1 && strncmp(line, "events ", 7) == 0 && (p = line + 7, read_number(&p, 0, &fl) == 0)) {
+            floor = (uint64_t)fl;
+        } else if (strncmp(line, "watch ", 6) != 0 || read_number(&p, 0, &id) != 0 || read_number(&p, 1, &created) != 0 ||
+                   id == 0) {
             snprintf(err, errcap, "%s line %u: not `watch ID CREATED_AT BODY`", ws->store_path, lineno);
             rc = FS_EINVAL;
-        } else if (fs_watch_parse(line + off, (size_t)len - (size_t)off, &c, &perr) != 0) {
+        } else if (fs_watch_parse(p, (size_t)len - (size_t)(p - line), &c, &perr) != 0) {
             snprintf(err, errcap, "%s line %u: %s", ws->store_path, lineno, perr.message);
             rc = FS_EINVAL;
-        } else if ((rc = add_locked(ws, th, &c, id, created, 0, &got, &matching)) != 0) {
+        } else if ((rc = add_locked(ws, th, &c, (uint64_t)id, created, 0, &got, &matching)) != 0) {
             snprintf(err, errcap, "%s line %u: %s", ws->store_path, lineno,
                      rc == FS_EEXIST ? "watch ids out of order or repeated" : fs_strerror(rc));
         } else {

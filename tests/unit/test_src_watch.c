@@ -16,6 +16,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "index/index.h"
 #include "src/server.h"
 #include "src/watch.h"
@@ -581,6 +582,42 @@ int main(void)
     CHECK_EQ_INT(fs_watches_remove(ws, watches[0].id), 0);
     CHECK_EQ_INT(fs_watches_remove(ws, watches[0].id), FS_ENOENT);
     CHECK_EQ_INT(fs_watches_count(ws), WATCHES - 1);
+
+    /* durability: what a second engine restores from the first one's file, and a damaged file */
+    char dir[] = "/tmp/fs-watch-test-XXXXXX", path[64], err[300];
+    CHECK(mkdtemp(dir) != NULL);
+    fs_watches_t *a = fs_watches_new(idx);
+    CHECK_EQ_INT(fs_watches_restore(a, &th, dir, err, sizeof(err)), 0);
+    uint64_t ids[3], matching[3];
+    for (int i = 0; i < 3; i++)
+        CHECK_EQ_INT(fs_watches_add(a, &th, &watches[i + 1].c, &ids[i], &matching[i]), 0);
+    CHECK_EQ_INT(fs_watches_remove(a, ids[1]), 0);
+    fs_watches_free(a);
+    fs_watches_t *b = fs_watches_new(idx);
+    CHECK_EQ_INT(fs_watches_restore(b, &th, dir, err, sizeof(err)), 2);
+    CHECK(fs_watches_exists(b, ids[0]) && !fs_watches_exists(b, ids[1]) && fs_watches_exists(b, ids[2]));
+    uint64_t next, m;
+    CHECK_EQ_INT(fs_watches_add(b, &th, &watches[4].c, &next, &m), 0);
+    CHECK(next > ids[2]); /* ids are not reused */
+    fs_enc_init(&e, FS_ENC_JSON, NULL, 256);
+    CHECK_EQ_INT(fs_watches_encode(b, ids[2], &e), 0);
+    doc = fs_enc_result(&e);
+    snprintf(want, sizeof(want), "\"matching\":%llu", (unsigned long long)matching[2]);
+    CHECK(doc.base != NULL && h2o_strstr(doc.base, doc.len, want, strlen(want)) != SIZE_MAX);
+    fs_enc_dispose(&e);
+    fs_watches_free(b);
+    snprintf(path, sizeof(path), "%s/watches", dir);
+    FILE *f = fopen(path, "a");
+    CHECK(f != NULL);
+    fputs("watch 99 0 {\"origin\": [\"AAA\"]}\n", f); /* no destination */
+    fclose(f);
+    fs_watches_t *c = fs_watches_new(idx);
+    CHECK_EQ_INT(fs_watches_restore(c, &th, dir, err, sizeof(err)), FS_EINVAL);
+    CHECK(strstr(err, "line 5") != NULL && strstr(err, "destination") != NULL);
+    CHECK_EQ_INT(fs_watches_count(c), 0);
+    fs_watches_free(c);
+    unlink(path);
+    rmdir(dir);
 
     fs_index_unsubscribe(idx, sub);
     fs_watches_free(ws);
