@@ -772,11 +772,12 @@ int fs_watches_restore(fs_watches_t *ws, fs_index_thread_t *th, const char *data
     while (rc == 0 && f != NULL && (len = getline(&line, &cap, f)) > 0) {
         lineno++;
         long long id = 0, created = 0, fl = 0;
-        const char *p = line + 6;
+        int events_line = strncmp(line, "events ", 7) == 0;
+        const char *p = line + (events_line ? 7 : 6); /* past "events " or "watch " */
         fs_watch_criteria_t c;
         fs_param_error_t perr;
         uint64_t got, matching;
-        if (lineno == 1 && strncmp(line, "events ", 7) == 0 && (p = line + 7, read_number(&p, 0, &fl) == 0)) {
+        if (lineno == 1 && events_line && read_number(&p, 0, &fl) == 0) {
             floor = (uint64_t)fl;
         } else if (strncmp(line, "watch ", 6) != 0 || read_number(&p, 0, &id) != 0 || read_number(&p, 1, &created) != 0 ||
                    id == 0) {
