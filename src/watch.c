@@ -117,7 +117,8 @@ struct fs_watches {
     watch_t **affected;          /* scratch: FS_WATCH_MAX */
     fs_result_t *results;        /* scratch: FS_SEARCH_MAX_LIMIT */
     event_t log[FS_WATCH_LOG_EVENTS];
-    uint64_t last_event_id;      /* the log holds ids (last - min(last, N), last] */
+    uint64_t last_event_id;      /* the log holds ids [max(first_event_id, last - N + 1), last] */
+    uint64_t first_event_id;     /* this run's first id (1, or above the floor of a stored run) */
     void (*on_events)(void *arg, uint64_t last_id);
     void *on_events_arg;
     pthread_t thread;
@@ -166,6 +167,7 @@ fs_watches_t *fs_watches_new(fs_index_t *idx)
         return NULL;
     ws->idx = idx;
     ws->next_id = 1;
+    ws->first_event_id = 1;
     ws->stop_pipe[0] = ws->stop_pipe[1] = -1;
     pthread_mutex_init(&ws->mu, NULL);
     pthread_mutex_init(&ws->log_mu, NULL);
@@ -474,7 +476,8 @@ static int recompute(fs_watches_t *ws, const fs_generation_t *gen, watch_t *w, i
     }
     for (size_t k = lo; k < hi; k++)
         free(w->set[k]);
-    memmove(w->set + lo + n, w->set + hi, PTRS(w->count - hi));
+    if (w->count > hi)
+        memmove(w->set + lo + n, w->set + hi, PTRS(w->count - hi));
     if (n > 0)
         memcpy(w->set + lo, fresh, PTRS(n));
     w->count = new_count;
@@ -799,6 +802,7 @@ int fs_watches_restore(fs_watches_t *ws, fs_index_thread_t *th, const char *data
     if (rc == 0) { /* the ids of this run start above everything an earlier run may have used */
         pthread_mutex_lock(&ws->log_mu);
         ws->last_event_id = floor;
+        ws->first_event_id = floor + 1;
         pthread_mutex_unlock(&ws->log_mu);
         rc = persist_locked(ws, NULL, 0, floor + FS_WATCH_ID_STEP);
         if (rc != 0)
@@ -913,7 +917,7 @@ uint64_t fs_watches_events_after(fs_watches_t *ws, uint64_t after_id, uint64_t w
 {
     pthread_mutex_lock(&ws->log_mu);
     uint64_t last = ws->last_event_id;
-    uint64_t oldest = last > FS_WATCH_LOG_EVENTS ? last - FS_WATCH_LOG_EVENTS + 1 : 1;
+    uint64_t oldest = last >= ws->first_event_id + FS_WATCH_LOG_EVENTS ? last - FS_WATCH_LOG_EVENTS + 1 : ws->first_event_id;
     *gap = after_id + 1 < oldest;
     uint64_t id = after_id + 1 < oldest ? oldest : after_id + 1, seen = after_id;
     size_t passed = 0;

@@ -303,6 +303,8 @@ static void check_events(fs_watches_t *ws, uint64_t *after)
     CHECK(!gap);
     for (unsigned w = 0; w < WATCHES; w++) {
         oracle_watch_t *o = &watches[w];
+        if (o->id == 0)
+            continue; /* not created yet */
         unsigned n = brute_force(&o->c, scratch), ne = 0, i = 0, j = 0;
         while (i < o->count || j < n) {
             int c = i >= o->count ? 1 : j >= n ? -1 : strcmp(o->set[i].id, scratch[j].id);
