@@ -555,6 +555,18 @@ void fs_enc_null(fs_enc_t *e)
     }
 }
 
+void fs_enc_raw_json(fs_enc_t *e, const char *json, size_t len)
+{
+    if (e->format != FS_ENC_JSON) {
+        e->failed = 1;
+        return;
+    }
+    if (before_value(e) != 0)
+        return;
+    if (reserve(e, len) == 0)
+        put_raw(e, json, len);
+}
+
 h2o_iovec_t fs_enc_result(fs_enc_t *e)
 {
     if (e->failed || e->depth != 0)

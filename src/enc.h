@@ -58,6 +58,9 @@ void fs_enc_uint(fs_enc_t *e, uint64_t v);
 void fs_enc_double(fs_enc_t *e, double v);
 void fs_enc_bool(fs_enc_t *e, int v);
 void fs_enc_null(fs_enc_t *e);
+/** A value that is already a JSON document (copied as it is): for JSON kept from an earlier
+ *  encoding (the watches' stored results). JSON writers only; a msgpack writer fails. */
+void fs_enc_raw_json(fs_enc_t *e, const char *json, size_t len);
 
 /** The finished document (all containers closed), or an empty iovec when failed. */
 h2o_iovec_t fs_enc_result(fs_enc_t *e);

@@ -16,7 +16,7 @@
 #include "src/internal.h"
 
 const char *const fs_endpoint_names[FS_EP_COUNT] = {"search", "calendar", "routes",  "healthz", "readyz",
-                                                    "metrics", "feeds",   "openapi", "web",   "other"};
+                                                    "metrics", "feeds",   "openapi", "web",     "watches", "other"};
 
 static uint64_t now_us(void)
 {
@@ -29,6 +29,8 @@ static const char *reason_phrase(int status)
 {
     switch (status) {
     case 200: return "OK";
+    case 201: return "Created";
+    case 204: return "No Content";
     case 304: return "Not Modified";
     case 400: return "Bad Request";
     case 401: return "Unauthorized";
@@ -225,7 +227,7 @@ static void enc_segment(fs_enc_t *e, const fs_segment_t *seg, const fs_leg_t *le
     fs_enc_map_end(e);
 }
 
-static void enc_result(fs_enc_t *e, const fs_result_t *r)
+void fs_enc_search_result(fs_enc_t *e, const fs_result_t *r)
 {
     const fs_leg_t *first = r->leg, *last = r->leg2 != NULL ? r->leg2 : r->leg;
     char buf[FS_ID_MAX];
@@ -401,6 +403,11 @@ static fs_conn_state_t *track_inflight(h2o_req_t *req, fs_worker_t *w)
     return g->conn;
 }
 
+fs_conn_state_t *fs_track_request(h2o_req_t *req, fs_worker_t *w)
+{
+    return track_inflight(req, w);
+}
+
 /*
  * Admission control for the read endpoints. A request is shed (503 + Retry-After, a few hundred
  * bytes, no index work) when this worker already holds max_inflight requests (answers not yet
@@ -516,7 +523,7 @@ static int handle_search(h2o_req_t *req, fs_worker_t *w, uint64_t started_us)
     fs_enc_key_lit(&e, "results");
     fs_enc_array_begin(&e);
     for (unsigned i = 0; i < res.count; i++)
-        enc_result(&e, &res.results[i]);
+        fs_enc_search_result(&e, &res.results[i]);
     fs_enc_array_end(&e);
     fs_enc_key_lit(&e, "count");
     fs_enc_uint(&e, res.count);
@@ -955,6 +962,12 @@ int fs_handle_request(h2o_handler_t *self, h2o_req_t *req)
     (void)self;
     uint64_t started_us = now_us();
     fs_worker_t *w = worker_of(req);
+    if (fs_is_watches_path(req)) { /* tracks its requests itself: event streams are long-lived */
+        /* with --keys, watches need a key like the reads (their rate and quota are the key's) */
+        if (fs_keys_authorize(req, w, FS_EP_WATCHES, started_us, NULL) != 0)
+            return 0;
+        return fs_handle_watches(req, w, started_us);
+    }
     fs_conn_state_t *conn = track_inflight(req, w);
     fs_trace_begin(req, w);
     if (request_head_bytes(req) > FS_MAX_HEADER_BYTES)
@@ -978,7 +991,7 @@ int fs_handle_request(h2o_handler_t *self, h2o_req_t *req)
             ep = routes[i].ep;
     if (ep == FS_EP_OTHER) {
         char msg[200];
-        snprintf(msg, sizeof(msg), "no endpoint at %.*s; the endpoints are /v1/search, /v1/calendar, /v1/routes and /v1/feeds",
+        snprintf(msg, sizeof(msg), "no endpoint at %.*s; the endpoints are /v1/search, /v1/calendar, /v1/routes, /v1/feeds, /v1/watches and /v1/events",
                  (int)(req->path_normalized.len > 100 ? 100 : req->path_normalized.len), req->path_normalized.base);
         return fs_send_error(req, 404, "not_found", NULL, msg, FS_EP_OTHER, started_us);
     }

@@ -30,6 +30,7 @@
 #include <linux/sockios.h>
 #include "loaders/loaders.h"
 #include "src/internal.h"
+#include "src/watch.h"
 
 #define FS_DRAIN_TIMEOUT_MS 10000
 
@@ -313,6 +314,7 @@ static void *worker_main(void *arg)
     fs_trace_seed(w);
     w->feed_queue = h2o_multithread_create_queue(w->loop);
     h2o_multithread_register_receiver(w->feed_queue, &w->feed_receiver, fs_feeds_on_answers);
+    fs_watch_streams_init(w);
     w->accept_plain.ctx = &w->ctx;
     w->accept_plain.hosts = shared->h2o_config.h2o.hosts;
     w->listener_plain = start_listener(w, start->plain_fd, &w->accept_plain);
@@ -344,6 +346,7 @@ static void *worker_main(void *arg)
         }
         if (now >= next_check) {
             close_stalled(w);
+            fs_watch_streams_tick(w);
             next_check = now + 1000;
         }
         fs_access_log_flush(w, now, 0);
@@ -357,6 +360,7 @@ static void *worker_main(void *arg)
     close_listener(&w->listener_plain);
     close_listener(&w->listener_tls);
     close_listener(&w->listener_feed);
+    fs_watch_streams_close(w); /* event streams never end by themselves */
     /* Phase A: keep serving until nothing is in flight and every HTTP/2 socket has handed all its
      * bytes to the client's kernel. libh2o 2.2.5 closes an HTTP/2 connection soon after its
      * GOAWAY once its streams are done; if the client is still reading (sending WINDOW_UPDATEs),
@@ -406,6 +410,13 @@ static void *startup_loader_main(void *arg)
         nanosleep(&ts, NULL);
     }
     int n = fs_store_recover(ls->store, ls->shared->index, th);
+    /* watches next: their sets are computed on the restored sources, before any push changes them */
+    char werr[512];
+    int nw = fs_watches_restore(ls->shared->watches, th, ls->config->data_dir, werr, sizeof(werr));
+    if (nw < 0)
+        fprintf(stderr, "flightsearch: watches: %s; starting without stored watches, none will be stored\n", werr);
+    else if (!ls->config->quiet && nw > 0)
+        fprintf(stderr, "flightsearch: restored %d watch%s\n", nw, nw == 1 ? "" : "es");
     /* queued pushes may hold two of the largest bodies at once, one source one of them */
     fs_feeds_config_t fc = {.loaders = ls->config->loaders, .queue_depth = 64, .compact_deltas = 64, .spool_interval_ms = 200,
                             .source_jobs = 8, .queued_bytes = 2 * ls->config->max_feed_bytes};
@@ -589,6 +600,16 @@ int fs_server_run(const fs_config_t *cfg)
     sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    /* the watch engine before the loader thread: it restores the stored watches */
+    shared.watches = fs_watches_new(shared.index);
+    if (shared.watches != NULL)
+        fs_watches_on_events(shared.watches, fs_watch_streams_wake, &shared);
+    if (shared.watches == NULL || fs_watches_start(shared.watches) != 0) {
+        fprintf(stderr, "flightsearch: out of memory\n");
+        fs_store_close(store);
+        free(fds);
+        return 1;
+    }
     pthread_t loader;
     loader_start_t ls = {&shared, store, cfg};
     pthread_create(&loader, NULL, startup_loader_main, &ls);
@@ -606,6 +627,7 @@ int fs_server_run(const fs_config_t *cfg)
         w->results = calloc(FS_SEARCH_MAX_LIMIT, sizeof(*w->results));
         w->cells = calloc((size_t)FS_CALENDAR_MAX_DAYS * FS_CABIN_COUNT, sizeof(*w->cells));
         w->routes = calloc(FS_AIRPORT_COUNT, sizeof(*w->routes));
+        w->watch_wakeup = 1; /* no wake-ups until its loop registered the receiver */
         shared.workers[i] = w;
         if (w->results == NULL || w->cells == NULL || w->routes == NULL)
             goto nomem;
@@ -613,6 +635,7 @@ int fs_server_run(const fs_config_t *cfg)
     }
     for (unsigned i = 0; i < n; i++)
         pthread_create(&shared.workers[i]->thread, NULL, worker_main, &starts[i]);
+    ck_pr_store_int(&shared.streams_ready, 1); /* the engine may wake the workers from now on */
     if (!cfg->quiet) {
         char where[1024];
         int k = snprintf(where, sizeof(where), "http://%s:%u (HTTP/1.1, h2c)", cfg->listen_host, port);
@@ -673,6 +696,7 @@ int fs_server_run(const fs_config_t *cfg)
         pthread_join(shared.workers[i]->thread, NULL);
     pthread_join(loader, NULL);
     fs_feeds_stop(ck_pr_load_ptr(&shared.feeds)); /* finishes queued pushes */
+    fs_watches_free(shared.watches);
     fs_store_close(store);
     /* what the process itself allocated; h2o's per-loop state dies with the process */
     free(starts);

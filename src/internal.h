@@ -69,6 +69,9 @@ typedef struct fs_shared {
     const fs_config_t *config;
     fs_index_t *index;
     struct fs_feeds *feeds; /* ck_pr: set once the data dir is restored */
+    struct fs_watches *watches; /* the watch engine (src/watch.h); set before the workers start */
+    unsigned streams;           /* ck_pr: open event streams in the process (bounded, see watch_http.c) */
+    int streams_ready;          /* ck_pr: workers is complete: the engine may wake them */
     fs_globalconf_t h2o_config;      /* the public listeners (--listen, --tls-listen) */
     fs_globalconf_t h2o_feed_config; /* --feed-listen: the same handler, the feed body limit */
     fs_worker_t **workers;
@@ -94,6 +97,10 @@ struct fs_worker {
     ck_epoch_record_t auth_record;
     h2o_multithread_queue_t *feed_queue;
     h2o_multithread_receiver_t feed_receiver; /* loaders post finished pushes here */
+    h2o_multithread_receiver_t watch_receiver; /* the watch engine wakes the event streams here */
+    h2o_multithread_message_t watch_message;   /* the one wake-up, queued while watch_wakeup is 1 */
+    int watch_wakeup;                          /* ck_pr: a wake-up is queued */
+    h2o_linklist_t streams;                    /* this worker's event streams (loop thread only) */
     fs_metrics_t metrics;
     unsigned inflight;           /* this worker's requests not yet disposed (loop thread only) */
     fs_conn_state_t *conns;      /* this worker's connections, indexed by fd (loop thread only) */
@@ -129,11 +136,18 @@ static inline int fs_on_feed_listener(const h2o_req_t *req)
     return ((const fs_globalconf_t *)(const void *)req->conn->ctx->globalconf)->ctx_offset == offsetof(fs_worker_t, feed_ctx);
 }
 
+/** Counts a request in flight until h2o disposes it (admission control, write timeout, drain). Every
+ *  request but an event stream is counted, at routing. */
+fs_conn_state_t *fs_track_request(h2o_req_t *req, fs_worker_t *w);
+
 /** Sends a JSON body (copied into the request's pool) and records the metrics. */
 void fs_send_json(h2o_req_t *req, int status, const char *body, size_t len, fs_endpoint_t ep, uint64_t started_us);
 /** Sends {"error": {"code", "message", "parameter"?}}; always returns 0 (a handler's answer). */
 int fs_send_error(h2o_req_t *req, int status, const char *code, const char *parameter, const char *message, fs_endpoint_t ep,
                   uint64_t started_us);
+
+/** Writes one search result (the shape of GET /v1/search's results); the watches reuse it. */
+void fs_enc_search_result(fs_enc_t *e, const fs_result_t *r);
 
 /** docs/openapi.yaml as JSON, and a quoted ETag of it: generated at build time (src/openapi_embed.py). */
 extern const char fs_openapi_json[];
@@ -193,6 +207,22 @@ void fs_access_log_flush(fs_worker_t *w, int64_t now_ms, int force);
 int fs_handle_feeds(h2o_req_t *req, fs_worker_t *w, uint64_t started_us);
 /** Receives finished pushes from loader threads and answers them. Event-loop thread. */
 void fs_feeds_on_answers(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages);
+
+/* -------------------------------------------------------------- watches */
+
+/** Routes /v1/watches* and /v1/events. Event-loop thread. Streams are not counted in flight
+ *  (call it before track_inflight: a stream lasts as long as its client wants). */
+int fs_handle_watches(h2o_req_t *req, fs_worker_t *w, uint64_t started_us);
+/** Whether the request is for /v1/watches* or /v1/events. */
+int fs_is_watches_path(const h2o_req_t *req);
+/** Sets up the worker's stream list and wake-up receiver on its queue. Loop thread, at start. */
+void fs_watch_streams_init(fs_worker_t *w);
+/** Once a second: keep-alive comments on idle streams, and a catch-up pass. Loop thread. */
+void fs_watch_streams_tick(fs_worker_t *w);
+/** Ends every stream of the worker (graceful stop). Loop thread. */
+void fs_watch_streams_close(fs_worker_t *w);
+/** Engine thread: wakes every worker's streams (an fs_watches_on_events callback; arg: fs_shared_t). */
+void fs_watch_streams_wake(void *shared, uint64_t last_id);
 
 /* ----------------------------------------------------------------- auth */
 

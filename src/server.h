@@ -65,6 +65,7 @@ typedef enum fs_endpoint {
     FS_EP_FEEDS,
     FS_EP_OPENAPI,
     FS_EP_WEB,   /* the web page: / and the files under /web/ */
+    FS_EP_WATCHES, /* /v1/watches* and /v1/events */
     FS_EP_OTHER, /* unknown paths and wrong methods */
     FS_EP_COUNT
 } fs_endpoint_t;

@@ -105,13 +105,24 @@ function operationFor(method, urlPath) {
 // ------------------------------------------------------------------ one request
 
 // node:http rather than fetch: fetch refuses a GET with a body, which the 413 check sends.
-function request(method, url, { headers = {}, body } = {}) {
+// stream: an answer that does not end (Server-Sent Events): resolve with its first chunk and hang up.
+function request(method, url, { headers = {}, body, stream = false } = {}) {
     return new Promise((resolvePromise, reject) => {
         // node sends a GET's body without framing unless told its length
         if (body !== undefined) headers = { ...headers, 'Content-Length': Buffer.byteLength(body) };
         const req = http.request(url, { method, headers }, (res) => {
             const chunks = [];
-            res.on('data', (c) => chunks.push(c));
+            const streaming = stream && res.statusCode === 200;
+            res.on('data', (c) => {
+                chunks.push(c);
+                if (!streaming) return;
+                resolvePromise({
+                    status: res.statusCode,
+                    headers: { get: (name) => { const v = res.headers[name.toLowerCase()]; return v === undefined ? null : [].concat(v).join(', '); } },
+                    bytes: Buffer.concat(chunks),
+                });
+                req.destroy();
+            });
             res.on('end', () => resolvePromise({
                 status: res.statusCode,
                 headers: { get: (name) => { const v = res.headers[name.toLowerCase()]; return v === undefined ? null : [].concat(v).join(', '); } },
@@ -133,12 +144,12 @@ function decode(contentType, bytes) {
 
 // Sends one request and checks the answer against the spec. `expect`: the status wanted (or a
 // list); `errorCode`/`parameter`: what an error body must say. Returns the decoded body.
-async function check(what, method, target, { headers = {}, body, expect, errorCode, parameter, base = BASE } = {}) {
+async function check(what, method, target, { headers = {}, body, expect, errorCode, parameter, base = BASE, stream = false } = {}) {
     checks++;
     const url = new URL(target, base);
     let res;
     try {
-        res = await request(method, url, { headers, body });
+        res = await request(method, url, { headers, body, stream });
     } catch (e) {
         fail(what, `${method} ${url.pathname}${url.search}: ${e.message}`);
         return undefined;
@@ -320,7 +331,9 @@ function docRequests(file) {
             const [name, ...rest] = m[2].split(':');
             headers[name.trim()] = rest.join(':').trim();
         }
-        out.push({ cmd, url, method, headers, body: /--data/.test(cmd) });
+        // a body given inline (-d '...' or --data '...'), sent as it is; @file bodies are not
+        const inline = cmd.match(/(?:-d|--data(?:-binary)?)\s+'([^'@][^']*)'/)?.[1];
+        out.push({ cmd, url, method, headers, body: /--data|-d /.test(cmd), inline });
     }
     return out;
 }
@@ -340,7 +353,12 @@ async function docsExamples() {
             }
             target = target.replace(placeholder[1], first.doc.next_cursor);
         }
-        await check(`docs/api.md: ${r.cmd}`, r.method, target, { headers: r.headers, expect: 200 });
+        // pushes shown beside the watches (the spec's own examples cover the feed operations)
+        if (/\/v1\/feeds\//.test(r.url) && r.method !== 'GET') continue;
+        // watches: a creation answers 201, a deletion 204, an event stream (curl -N) 200 and never ends
+        const expect = r.method === 'POST' ? 201 : r.method === 'DELETE' ? 204 : 200;
+        await check(`docs/api.md: ${r.cmd}`, r.method, target,
+            { headers: r.headers, body: r.inline, expect, stream: / -N /.test(r.cmd) });
     }
     // docs/feeds.md: its status requests (the pushes send files the docs do not ship, and the
     // retirement would remove a source; the spec's own examples cover those operations)
@@ -498,6 +516,32 @@ async function errorCases() {
     await check('feed list after refusals', 'GET', '/v1/feeds', { headers: admin, expect: 200 });
 }
 
+// Watches: the request example creates one (201), it is listed, read, streamed and deleted; and
+// the refusals (a bad field, an unknown watch, a bad Last-Event-ID).
+async function watchCases() {
+    const json = { 'Content-Type': 'application/json' };
+    const example = spec.paths['/v1/watches'].post.requestBody.content['application/json'].example;
+    const created = await check('example createWatch', 'POST', '/v1/watches', { headers: json, body: JSON.stringify(example), expect: 201 });
+    const id = created?.doc?.id;
+    if (!id) return;
+    await check('list watches', 'GET', '/v1/watches', { expect: 200 });
+    await check('one watch', 'GET', `/v1/watches/${id}`, { expect: 200 });
+    await check('one watch as HEAD', 'HEAD', `/v1/watches/${id}`, { expect: 200 });
+    await check('a watch\'s events', 'GET', `/v1/watches/${id}/events`, { expect: 200, stream: true });
+    await check('every event, from the start', 'GET', '/v1/events', { headers: { 'Last-Event-ID': '0' }, expect: 200, stream: true });
+    await check('a bad Last-Event-ID', 'GET', '/v1/events', { headers: { 'Last-Event-ID': 'x' }, expect: 400, errorCode: 'invalid_parameter' });
+    await check('a watch with a bad field', 'POST', '/v1/watches',
+        { headers: json, body: JSON.stringify({ ...example, seats: 0 }), expect: 400, errorCode: 'invalid_parameter', parameter: 'seats' });
+    await check('a watch that is not JSON', 'POST', '/v1/watches', { headers: json, body: 'origin=GRU', expect: 400, errorCode: 'invalid_parameter' });
+    await check('a watch body over 16 KiB', 'POST', '/v1/watches',
+        { headers: json, body: ' '.repeat(17 * 1024), expect: 413, errorCode: 'body_too_large' });
+    await check('delete the watch', 'DELETE', `/v1/watches/${id}`, { expect: 204 });
+    await check('delete it again', 'DELETE', `/v1/watches/${id}`, { expect: 404, errorCode: 'not_found' });
+    await check('an unknown watch', 'GET', `/v1/watches/${id}`, { expect: 404, errorCode: 'not_found' });
+    await check('an unknown watch\'s events', 'GET', `/v1/watches/${id}/events`, { expect: 404, errorCode: 'not_found' });
+    await check('a wrong method on watches', 'PUT', '/v1/watches', { expect: 405 });
+}
+
 // The request body examples of the spec, pushed in order (snapshot, then delta), then the
 // retirement of their source.
 async function pushExamples() {
@@ -507,7 +551,7 @@ async function pushExamples() {
         for (const method of ['put', 'post']) {
             const op = item[method];
             const media = op?.requestBody?.content?.['application/json'];
-            if (!media?.example) continue;
+            if (!media?.example || !template.startsWith('/v1/feeds/')) continue; // watchCases sends the watch's
             const v = validator(media.schema);
             checks++;
             if (!v(media.example)) fail(`request example of ${op.operationId}`, errorsText(v.errors));
@@ -645,6 +689,7 @@ await docsExamples();
 await readExamples();
 await parameterBounds();
 await errorCases();
+await watchCases();
 await pushExamples();
 await privateServer();
 await keyedServer();

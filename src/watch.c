@@ -1,0 +1,992 @@
+/*
+ * src/watch.c: the watch engine (see src/watch.h for the contract and the evaluation rules).
+ *
+ * Storage. A watch's matching set is an array of entries sorted by (day, result id); an entry is
+ * one allocation holding the id and the result's JSON. Recomputing days [d0, d1] replaces the
+ * entries of those days, found by binary search, with the search's answer sorted the same way; the
+ * diff of the two sorted runs gives the events.
+ *
+ * The route index maps an airport to the watches naming it as an origin, and (for 1-stop watches)
+ * as a destination: a vector of watch pointers per airport, FS_AIRPORT_COUNT of each.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <ck_pr.h>
+#include "src/internal.h"
+#include "src/watch.h"
+
+/* Bytes of n pointers: the engine's arrays (entries, watches) hold pointers. */
+#define PTRS(n) ((size_t)(n) * sizeof(void *))
+
+/* ------------------------------------------------------------ entries */
+
+typedef struct entry {
+    int32_t day;
+    uint32_t miles;
+    uint64_t taxes_cents;
+    fs_currency_t currency;
+    uint16_t id_len;
+    uint32_t json_len;
+    char text[]; /* id, NUL, json, NUL */
+} entry_t;
+
+static const char *entry_json(const entry_t *e)
+{
+    return e->text + e->id_len + 1;
+}
+
+static int entry_cmp(const entry_t *a, const entry_t *b)
+{
+    if (a->day != b->day)
+        return a->day < b->day ? -1 : 1;
+    return strcmp(a->text, b->text);
+}
+
+static int entry_qcmp(const void *pa, const void *pb)
+{
+    return entry_cmp(*(const entry_t *const *)pa, *(const entry_t *const *)pb);
+}
+
+static entry_t *entry_new(const fs_result_t *r)
+{
+    char id[FS_ID_MAX];
+    size_t id_len = fs_result_id(r, id);
+    fs_enc_t e;
+    fs_enc_init(&e, FS_ENC_JSON, NULL, 1024);
+    fs_enc_search_result(&e, r);
+    h2o_iovec_t json = fs_enc_result(&e);
+    entry_t *en = json.base != NULL ? malloc(sizeof(*en) + id_len + 1 + json.len + 1) : NULL;
+    if (en != NULL) {
+        en->day = r->leg->day;
+        en->miles = r->miles;
+        en->taxes_cents = r->taxes_cents;
+        en->currency = r->currency;
+        en->id_len = (uint16_t)id_len;
+        en->json_len = (uint32_t)json.len;
+        memcpy(en->text, id, id_len);
+        en->text[id_len] = '\0';
+        memcpy(en->text + id_len + 1, json.base, json.len);
+        en->text[id_len + 1 + json.len] = '\0';
+    }
+    fs_enc_dispose(&e);
+    return en;
+}
+
+/* ------------------------------------------------------------ watches */
+
+typedef struct watch {
+    uint64_t id;
+    fs_watch_criteria_t c;
+    int64_t created_at;
+    uint64_t last_event_id;
+    entry_t **set;
+    size_t count, cap;
+    /* scratch of one evaluation: the days to recompute, as a bitmap over the range */
+    uint8_t dirty[(FS_WATCH_MAX_DAYS + 7) / 8];
+    int queued;
+} watch_t;
+
+typedef struct watch_vec {
+    watch_t **v;
+    unsigned n, cap;
+} watch_vec_t;
+
+typedef struct event {
+    uint64_t id, watch_id;
+    char *json;
+    size_t len;
+} event_t;
+
+struct fs_watches {
+    fs_index_t *idx;
+    pthread_mutex_t mu;     /* the registry: watches, their sets, the route index; held while evaluating */
+    pthread_mutex_t log_mu; /* the log only (taken inside mu), so streams never wait for an evaluation */
+    watch_t **watches; /* sorted by id */
+    unsigned count, cap;
+    uint64_t next_id;
+    watch_vec_t *by_origin;      /* FS_AIRPORT_COUNT */
+    watch_vec_t *by_destination; /* FS_AIRPORT_COUNT; 1-stop watches only */
+    watch_t **affected;          /* scratch: FS_WATCH_MAX */
+    fs_result_t *results;        /* scratch: FS_SEARCH_MAX_LIMIT */
+    event_t log[FS_WATCH_LOG_EVENTS];
+    uint64_t last_event_id;      /* the log holds ids [max(first_event_id, last - N + 1), last] */
+    uint64_t first_event_id;     /* this run's first id (1, or above the floor of a stored run) */
+    void (*on_events)(void *arg, uint64_t last_id);
+    void *on_events_arg;
+    pthread_t thread;
+    int started, stop;
+    int stop_pipe[2];
+    fs_subscription_t *sub;
+    char store_path[4096];       /* DATA_DIR/watches ("" : not persisted) */
+    uint64_t id_floor;           /* event ids below it may have been used by an earlier run */
+};
+
+static int64_t now_unix(void)
+{
+    return (int64_t)time(NULL);
+}
+
+static int vec_add(watch_vec_t *v, watch_t *w)
+{
+    if (v->n == v->cap) {
+        unsigned cap = v->cap ? v->cap * 2 : 4;
+        watch_t **nv = realloc(v->v, PTRS(cap));
+        if (nv == NULL)
+            return FS_ENOMEM;
+        v->v = nv;
+        v->cap = cap;
+    }
+    for (unsigned i = 0; i < v->n; i++) /* an airport named twice (a city and one of its airports) */
+        if (v->v[i] == w)
+            return 0;
+    v->v[v->n++] = w;
+    return 0;
+}
+
+static void vec_remove(watch_vec_t *v, const watch_t *w)
+{
+    for (unsigned i = 0; i < v->n; i++)
+        if (v->v[i] == w) {
+            v->v[i] = v->v[--v->n];
+            return;
+        }
+}
+
+fs_watches_t *fs_watches_new(fs_index_t *idx)
+{
+    fs_watches_t *ws = calloc(1, sizeof(*ws));
+    if (ws == NULL)
+        return NULL;
+    ws->idx = idx;
+    ws->next_id = 1;
+    ws->first_event_id = 1;
+    ws->stop_pipe[0] = ws->stop_pipe[1] = -1;
+    pthread_mutex_init(&ws->mu, NULL);
+    pthread_mutex_init(&ws->log_mu, NULL);
+    ws->by_origin = calloc(FS_AIRPORT_COUNT, sizeof(watch_vec_t));
+    ws->by_destination = calloc(FS_AIRPORT_COUNT, sizeof(watch_vec_t));
+    ws->results = malloc(FS_SEARCH_MAX_LIMIT * sizeof(fs_result_t));
+    if (ws->by_origin == NULL || ws->by_destination == NULL || ws->results == NULL) {
+        fs_watches_free(ws);
+        return NULL;
+    }
+    return ws;
+}
+
+static void watch_free(watch_t *w)
+{
+    for (size_t i = 0; i < w->count; i++)
+        free(w->set[i]);
+    free(w->set);
+    free(w);
+}
+
+void fs_watches_free(fs_watches_t *ws)
+{
+    if (ws == NULL)
+        return;
+    if (ws->started) {
+        ck_pr_store_int(&ws->stop, 1);
+        ssize_t rc = write(ws->stop_pipe[1], "x", 1);
+        (void)rc;
+        pthread_join(ws->thread, NULL);
+        fs_index_unsubscribe(ws->idx, ws->sub);
+    }
+    if (ws->stop_pipe[0] >= 0) {
+        close(ws->stop_pipe[0]);
+        close(ws->stop_pipe[1]);
+    }
+    for (unsigned i = 0; i < ws->count; i++)
+        watch_free(ws->watches[i]);
+    free(ws->watches);
+    for (unsigned a = 0; ws->by_origin != NULL && a < FS_AIRPORT_COUNT; a++)
+        free(ws->by_origin[a].v);
+    for (unsigned a = 0; ws->by_destination != NULL && a < FS_AIRPORT_COUNT; a++)
+        free(ws->by_destination[a].v);
+    free(ws->by_origin);
+    free(ws->by_destination);
+    free(ws->affected);
+    free(ws->results);
+    for (unsigned i = 0; i < FS_WATCH_LOG_EVENTS; i++)
+        free(ws->log[i].json);
+    pthread_mutex_destroy(&ws->mu);
+    pthread_mutex_destroy(&ws->log_mu);
+    free(ws);
+}
+
+static watch_t *find_locked(fs_watches_t *ws, uint64_t id, unsigned *pos)
+{
+    unsigned lo = 0, hi = ws->count;
+    while (lo < hi) {
+        unsigned mid = (lo + hi) / 2;
+        if (ws->watches[mid]->id < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (pos != NULL)
+        *pos = lo;
+    return lo < ws->count && ws->watches[lo]->id == id ? ws->watches[lo] : NULL;
+}
+
+/* ------------------------------------------------------------ durability
+ *
+ * DATA_DIR/watches holds every watch, one a line: `watch ID CREATED_AT BODY` (BODY: the criteria as
+ * a POST body, one line of JSON), after a first line `events FLOOR`. Each add or delete rewrites it
+ * (temp file, fsync, rename, fsync of the directory, as the feeds' files), before the registry
+ * changes: an acknowledged watch is durable, and a failed write leaves the previous state.
+ *
+ * Event ids increase across restarts without a write per event: the file records a floor, the
+ * next run's first id is above it, and each time ids pass it a new floor FS_WATCH_ID_STEP higher is
+ * written. Matching sets are not stored: they are recomputed at start from the restored index.
+ */
+#define FS_WATCH_ID_STEP (1u << 20)
+
+static int fsync_parent(const char *path)
+{
+    char dir[4096];
+    snprintf(dir, sizeof(dir), "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash == NULL)
+        snprintf(dir, sizeof(dir), ".");
+    else
+        *slash = '\0';
+    int fd = open(dir, O_RDONLY | O_DIRECTORY);
+    if (fd < 0)
+        return -1;
+    int r = fsync(fd);
+    close(fd);
+    return r;
+}
+
+/* 0, or -1 when the body could not be encoded or written. */
+static int write_body(FILE *f, const fs_watch_criteria_t *c)
+{
+    fs_enc_t e;
+    fs_enc_init(&e, FS_ENC_JSON, NULL, 512);
+    fs_watch_encode_body(&e, c);
+    h2o_iovec_t doc = fs_enc_result(&e);
+    int rc = doc.base != NULL && fwrite(doc.base, 1, doc.len, f) == doc.len ? 0 : -1;
+    fs_enc_dispose(&e);
+    return rc;
+}
+
+/* Parses a decimal number at *p (digits only, an optional '-' when is_signed) followed by one
+ * space or the end; advances *p past it. 0 or -1. */
+static int read_number(const char **p, int is_signed, long long *out)
+{
+    const char *s = *p;
+    int neg = is_signed && *s == '-';
+    s += neg;
+    if (*s < '0' || *s > '9')
+        return -1;
+    unsigned long long v = 0;
+    for (; *s >= '0' && *s <= '9'; s++) {
+        if (v > (unsigned long long)INT64_MAX / 10)
+            return -1;
+        v = v * 10 + (unsigned long long)(*s - '0');
+    }
+    if (v > (unsigned long long)INT64_MAX || (*s != ' ' && *s != '\n' && *s != '\0'))
+        return -1;
+    *out = neg ? -(long long)v : (long long)v;
+    *p = *s == ' ' ? s + 1 : s;
+    return 0;
+}
+
+/* Writes the file as the registry would be with extra added (may be NULL) and skip_id (0: none)
+ * removed, and the given floor. 0 or FS_EIO. Under mu. */
+static int persist_locked(fs_watches_t *ws, const watch_t *extra, uint64_t skip_id, uint64_t floor)
+{
+    if (ws->store_path[0] == '\0')
+        return 0;
+    char tmp[4200];
+    snprintf(tmp, sizeof(tmp), "%s.tmp", ws->store_path);
+    FILE *f = fopen(tmp, "w");
+    if (f == NULL)
+        return FS_EIO;
+    fprintf(f, "events %llu\n", (unsigned long long)floor);
+    int bad_body = 0;
+    for (unsigned i = 0; i <= ws->count; i++) {
+        const watch_t *w = i < ws->count ? ws->watches[i] : extra;
+        if (w == NULL || w->id == skip_id)
+            continue;
+        fprintf(f, "watch %llu %lld ", (unsigned long long)w->id, (long long)w->created_at);
+        if (write_body(f, &w->c) != 0)
+            bad_body = 1;
+        fputc('\n', f);
+    }
+    int bad = bad_body || fflush(f) != 0 || ferror(f) || fsync(fileno(f)) != 0;
+    bad |= fclose(f) != 0;
+    if (bad || rename(tmp, ws->store_path) != 0 || fsync_parent(ws->store_path) != 0) {
+        unlink(tmp);
+        return FS_EIO;
+    }
+    ws->id_floor = floor;
+    return 0;
+}
+
+/* ------------------------------------------------------------ recompute */
+
+/* The events one watch gets from one recomputation, built as JSON as the diff goes. */
+typedef struct event_builder {
+    fs_enc_t e;
+    unsigned changes;
+} event_builder_t;
+
+static void eb_change(event_builder_t *b, const char *kind, const entry_t *en, const entry_t *previous)
+{
+    if (b->changes++ == 0) {
+        fs_enc_init(&b->e, FS_ENC_JSON, NULL, 2048);
+        fs_enc_array_begin(&b->e);
+    }
+    fs_enc_map_begin(&b->e);
+    fs_enc_key_lit(&b->e, "kind");
+    fs_enc_cstr(&b->e, kind);
+    fs_enc_key_lit(&b->e, "result");
+    fs_enc_raw_json(&b->e, entry_json(en), en->json_len);
+    if (previous != NULL) {
+        char cur[4];
+        fs_enc_key_lit(&b->e, "previous");
+        fs_enc_map_begin(&b->e);
+        fs_enc_key_lit(&b->e, "miles");
+        fs_enc_uint(&b->e, previous->miles);
+        fs_enc_key_lit(&b->e, "taxes_cents");
+        fs_enc_uint(&b->e, previous->taxes_cents);
+        fs_enc_key_lit(&b->e, "currency");
+        fs_currency_format(previous->currency, cur);
+        fs_enc_str(&b->e, cur, 3);
+        fs_enc_map_end(&b->e);
+    }
+    fs_enc_map_end(&b->e);
+}
+
+/* Runs the watch's search over [d0, d1] on gen, all pages; appends matching entries to *out. */
+static int search_days(fs_watches_t *ws, const fs_generation_t *gen, const watch_t *w, int32_t d0, int32_t d1, entry_t ***out,
+                       size_t *n, size_t *cap)
+{
+    fs_search_query_t q = w->c.q;
+    q.start_day = d0;
+    q.end_day = d1;
+    q.limit = FS_SEARCH_MAX_LIMIT;
+    q.sort = FS_SORT_MILES;
+    q.deadline_us = 0;
+    q.cursor.present = 0;
+    for (;;) {
+        fs_search_result_t res;
+        if (fs_search(gen, &q, ws->results, &res) != 0)
+            return FS_ENOMEM;
+        for (unsigned i = 0; i < res.count; i++) {
+            const fs_result_t *r = &ws->results[i];
+            if (w->c.max_miles != 0 && r->miles > w->c.max_miles)
+                continue;
+            if (*n == *cap) {
+                size_t nc = *cap ? *cap * 2 : 16;
+                entry_t **nv = realloc(*out, PTRS(nc));
+                if (nv == NULL)
+                    return FS_ENOMEM;
+                *out = nv;
+                *cap = nc;
+            }
+            entry_t *en = entry_new(r);
+            if (en == NULL)
+                return FS_ENOMEM;
+            (*out)[(*n)++] = en;
+        }
+        if (!res.has_more || res.count == 0)
+            return 0;
+        fs_cursor_at(&ws->results[res.count - 1], &q.cursor);
+    }
+}
+
+/* First index in w->set whose day is >= day. */
+static size_t lower_day(const watch_t *w, int32_t day)
+{
+    size_t lo = 0, hi = w->count;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (w->set[mid]->day < day)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/*
+ * Replaces the entries of days [d0, d1] with a fresh search and records the differences in b.
+ * On ENOMEM the watch keeps its old entries for those days.
+ */
+static int recompute(fs_watches_t *ws, const fs_generation_t *gen, watch_t *w, int32_t d0, int32_t d1, event_builder_t *b)
+{
+    entry_t **fresh = NULL;
+    size_t n = 0, cap = 0;
+    int rc = search_days(ws, gen, w, d0, d1, &fresh, &n, &cap);
+    if (rc != 0) {
+        for (size_t i = 0; i < n; i++)
+            free(fresh[i]);
+        free(fresh);
+        return rc;
+    }
+    if (n > 1)
+        qsort(fresh, n, sizeof(void *), entry_qcmp);
+    size_t lo = lower_day(w, d0), hi = lower_day(w, d1 + 1), old_n = hi - lo;
+    size_t new_count = w->count - old_n + n;
+    if (new_count > w->cap) {
+        size_t nc = w->cap ? w->cap : 16;
+        while (nc < new_count)
+            nc *= 2;
+        entry_t **nv = realloc(w->set, PTRS(nc));
+        if (nv == NULL) {
+            for (size_t i = 0; i < n; i++)
+                free(fresh[i]);
+            free(fresh);
+            return FS_ENOMEM;
+        }
+        w->set = nv;
+        w->cap = nc;
+    }
+    /* diff the two sorted runs */
+    size_t i = lo, j = 0;
+    unsigned notify = w->c.notify;
+    while (i < hi || j < n) {
+        int c = i >= hi ? 1 : j >= n ? -1 : entry_cmp(w->set[i], fresh[j]);
+        if (c < 0) {
+            if (notify & FS_WATCH_CLOSED)
+                eb_change(b, "closed", w->set[i], NULL);
+            i++;
+        } else if (c > 0) {
+            if (notify & FS_WATCH_OPENED)
+                eb_change(b, "opened", fresh[j], NULL);
+            j++;
+        } else {
+            const entry_t *o = w->set[i], *f = fresh[j];
+            if ((notify & FS_WATCH_REPRICED) &&
+                (o->miles != f->miles || o->taxes_cents != f->taxes_cents || o->currency != f->currency))
+                eb_change(b, "repriced", f, o);
+            i++, j++;
+        }
+    }
+    for (size_t k = lo; k < hi; k++)
+        free(w->set[k]);
+    if (w->count > hi)
+        memmove(w->set + lo + n, w->set + hi, PTRS(w->count - hi));
+    if (n > 0)
+        memcpy(w->set + lo, fresh, PTRS(n));
+    w->count = new_count;
+    free(fresh);
+    return 0;
+}
+
+static void log_append_locked(fs_watches_t *ws, watch_t *w, const fs_generation_t *gen, const char *source, uint64_t sequence,
+                              event_builder_t *b)
+{
+    if (b->changes == 0)
+        return;
+    fs_enc_array_end(&b->e);
+    h2o_iovec_t changes = fs_enc_result(&b->e);
+    pthread_mutex_lock(&ws->log_mu);
+    uint64_t id = ws->last_event_id + 1; /* only this thread appends (it holds mu) */
+    pthread_mutex_unlock(&ws->log_mu);
+    if (ws->store_path[0] != '\0' && id >= ws->id_floor && persist_locked(ws, NULL, 0, ws->id_floor + FS_WATCH_ID_STEP) != 0)
+        fprintf(stderr, "flightsearch: watches: cannot write %s: %s; event ids may repeat after a restart\n", ws->store_path,
+                strerror(errno));
+    fs_enc_t e;
+    fs_enc_init(&e, FS_ENC_JSON, NULL, changes.len + 256);
+    fs_enc_map_begin(&e);
+    fs_enc_key_lit(&e, "id");
+    fs_enc_uint(&e, id);
+    fs_enc_key_lit(&e, "watch_id");
+    fs_enc_uint(&e, w->id);
+    fs_enc_key_lit(&e, "generation");
+    fs_enc_uint(&e, gen->number);
+    fs_enc_key_lit(&e, "source");
+    fs_enc_cstr(&e, source);
+    fs_enc_key_lit(&e, "sequence");
+    fs_enc_uint(&e, sequence);
+    fs_enc_key_lit(&e, "changes");
+    if (changes.base != NULL)
+        fs_enc_raw_json(&e, changes.base, changes.len);
+    else
+        fs_enc_null(&e);
+    fs_enc_map_end(&e);
+    h2o_iovec_t doc = fs_enc_result(&e);
+    char *json = doc.base != NULL ? malloc(doc.len + 1) : NULL;
+    if (json != NULL) { /* NUL-terminated, for readers that scan it */
+        memcpy(json, doc.base, doc.len);
+        json[doc.len] = '\0';
+        pthread_mutex_lock(&ws->log_mu);
+        event_t *slot = &ws->log[id % FS_WATCH_LOG_EVENTS];
+        char *old = slot->json;
+        slot->id = id;
+        slot->watch_id = w->id;
+        slot->json = json;
+        slot->len = doc.len;
+        ws->last_event_id = id;
+        pthread_mutex_unlock(&ws->log_mu);
+        free(old);
+        w->last_event_id = id;
+    }
+    fs_enc_dispose(&e);
+    fs_enc_dispose(&b->e);
+    b->changes = 0;
+}
+
+/* Recomputes the dirty days of w (runs of set bits) and logs its event. */
+static int evaluate_locked(fs_watches_t *ws, const fs_generation_t *gen, watch_t *w, const char *source, uint64_t sequence)
+{
+    event_builder_t b = {.changes = 0};
+    int32_t span = w->c.q.end_day - w->c.q.start_day + 1;
+    int rc = 0;
+    for (int32_t d = 0; d < span && rc == 0; d++) {
+        if (!(w->dirty[d / 8] & (1u << (d % 8))))
+            continue;
+        int32_t e = d;
+        while (e + 1 < span && (w->dirty[(e + 1) / 8] & (1u << ((e + 1) % 8))))
+            e++;
+        rc = recompute(ws, gen, w, w->c.q.start_day + d, w->c.q.start_day + e, &b);
+        d = e;
+    }
+    memset(w->dirty, 0, sizeof(w->dirty));
+    log_append_locked(ws, w, gen, source, sequence, &b);
+    if (b.changes != 0)
+        fs_enc_dispose(&b.e);
+    return rc;
+}
+
+/* Marks days [d0, d1] (absolute) of w dirty, clipped to its range; queues it once. */
+static void mark(fs_watches_t *ws, unsigned *n_affected, watch_t *w, int32_t d0, int32_t d1)
+{
+    if (d0 < w->c.q.start_day)
+        d0 = w->c.q.start_day;
+    if (d1 > w->c.q.end_day)
+        d1 = w->c.q.end_day;
+    if (d0 > d1)
+        return;
+    for (int32_t d = d0; d <= d1; d++) {
+        int32_t k = d - w->c.q.start_day;
+        w->dirty[k / 8] |= (uint8_t)(1u << (k % 8));
+    }
+    if (!w->queued) {
+        w->queued = 1;
+        ws->affected[(*n_affected)++] = w;
+    }
+}
+
+static int has_airport(const fs_airport_t *list, unsigned n, fs_airport_t a)
+{
+    for (unsigned i = 0; i < n; i++)
+        if (list[i] == a)
+            return 1;
+    return 0;
+}
+
+static int source_listed(const fs_search_query_t *q, const char *source)
+{
+    if (q->source_count == 0)
+        return 1;
+    for (unsigned i = 0; i < q->source_count; i++)
+        if (strcmp(q->sources[i], source) == 0)
+            return 1;
+    return 0;
+}
+
+/* Enters a read section on a generation at least min (the set is queued at commit, maybe just
+ * before the swap is visible to this thread). */
+static const fs_generation_t *read_at_least(fs_watches_t *ws, fs_index_thread_t *th, uint64_t min)
+{
+    for (;;) {
+        const fs_generation_t *gen = fs_index_read_begin(ws->idx, th);
+        if (gen->number >= min)
+            return gen;
+        fs_index_read_end(ws->idx, th);
+        sched_yield();
+    }
+}
+
+/* Airports of a change's key: origin in bits 16..31, day in bits 0..15. */
+#define KEY_ORIGIN(k) ((fs_airport_t)(((k) >> 16) & 0xffffu))
+#define KEY_DAY(k) ((int32_t)((k)&0xffffu))
+
+int fs_watches_apply(fs_watches_t *ws, fs_index_thread_t *th, const fs_change_set_t *cs)
+{
+    pthread_mutex_lock(&ws->mu);
+    unsigned n = 0;
+    for (size_t i = 0; i < cs->entry_count; i++) {
+        const fs_change_t *ch = &cs->entries[i];
+        fs_airport_t origin = KEY_ORIGIN(ch->key);
+        int32_t day = KEY_DAY(ch->key);
+        const watch_vec_t *v = &ws->by_origin[origin];
+        for (unsigned k = 0; k < v->n; k++) {
+            watch_t *w = v->v[k];
+            if (!source_listed(&w->c.q, cs->source))
+                continue;
+            if (w->c.q.max_stops == 0 && !has_airport(w->c.q.destinations, w->c.q.destination_count, ch->destination))
+                continue;
+            mark(ws, &n, w, day, day);
+        }
+        v = &ws->by_destination[ch->destination];
+        for (unsigned k = 0; k < v->n; k++) {
+            watch_t *w = v->v[k];
+            if (source_listed(&w->c.q, cs->source))
+                mark(ws, &n, w, day - 3, day + 2);
+        }
+    }
+    int rc = 0;
+    if (n > 0) {
+        const fs_generation_t *gen = read_at_least(ws, th, cs->generation);
+        for (unsigned k = 0; k < n; k++) {
+            ws->affected[k]->queued = 0;
+            int r = evaluate_locked(ws, gen, ws->affected[k], cs->source, cs->sequence);
+            if (r != 0)
+                rc = r;
+        }
+        fs_index_read_end(ws->idx, th);
+    }
+    pthread_mutex_unlock(&ws->mu);
+    return rc;
+}
+
+static void mark_all(watch_t *w)
+{
+    int32_t span = w->c.q.end_day - w->c.q.start_day + 1;
+    for (int32_t k = 0; k < span; k++)
+        w->dirty[k / 8] |= (uint8_t)(1u << (k % 8));
+}
+
+int fs_watches_resync(fs_watches_t *ws, fs_index_thread_t *th)
+{
+    pthread_mutex_lock(&ws->mu);
+    const fs_generation_t *gen = fs_index_read_begin(ws->idx, th);
+    int rc = 0;
+    for (unsigned i = 0; i < ws->count; i++) {
+        mark_all(ws->watches[i]);
+        int r = evaluate_locked(ws, gen, ws->watches[i], "", 0);
+        if (r != 0)
+            rc = r;
+    }
+    fs_index_read_end(ws->idx, th);
+    pthread_mutex_unlock(&ws->mu);
+    return rc;
+}
+
+/* ------------------------------------------------------------ registry */
+
+/* Registers a watch with the given id (0: the next) and creation time. Under mu. */
+static int add_locked(fs_watches_t *ws, fs_index_thread_t *th, const fs_watch_criteria_t *c, uint64_t want_id,
+                      int64_t created_at, int persist, uint64_t *id, uint64_t *matching_now)
+{
+    watch_t *w = calloc(1, sizeof(*w));
+    if (w == NULL)
+        return FS_ENOMEM;
+    w->c = *c;
+    w->created_at = created_at;
+    int rc = 0;
+    if (want_id != 0 && (want_id < ws->next_id || find_locked(ws, want_id, NULL) != NULL)) {
+        rc = FS_EEXIST; /* ids are stored in increasing order: a repeat is a damaged file */
+        goto fail;
+    }
+    if (ws->count >= FS_WATCH_MAX) {
+        rc = FS_ERANGE;
+        goto fail;
+    }
+    if (ws->affected == NULL && (ws->affected = malloc(PTRS(FS_WATCH_MAX))) == NULL) {
+        rc = FS_ENOMEM;
+        goto fail;
+    }
+    if (ws->count == ws->cap) {
+        unsigned cap = ws->cap ? ws->cap * 2 : 16;
+        watch_t **nv = realloc(ws->watches, PTRS(cap));
+        if (nv == NULL) {
+            rc = FS_ENOMEM;
+            goto fail;
+        }
+        ws->watches = nv;
+        ws->cap = cap;
+    }
+    /* the baseline: no events for it */
+    const fs_generation_t *gen = fs_index_read_begin(ws->idx, th);
+    w->c.notify = 0;
+    event_builder_t b = {.changes = 0};
+    rc = recompute(ws, gen, w, c->q.start_day, c->q.end_day, &b);
+    fs_index_read_end(ws->idx, th);
+    w->c.notify = c->notify;
+    if (rc != 0)
+        goto fail;
+    for (unsigned i = 0; i < c->q.origin_count && rc == 0; i++)
+        rc = vec_add(&ws->by_origin[c->q.origins[i]], w);
+    for (unsigned i = 0; c->q.max_stops > 0 && i < c->q.destination_count && rc == 0; i++)
+        rc = vec_add(&ws->by_destination[c->q.destinations[i]], w);
+    if (rc != 0) {
+        for (unsigned i = 0; i < c->q.origin_count; i++)
+            vec_remove(&ws->by_origin[c->q.origins[i]], w);
+        for (unsigned i = 0; i < c->q.destination_count; i++)
+            vec_remove(&ws->by_destination[c->q.destinations[i]], w);
+        goto fail;
+    }
+    w->id = want_id != 0 ? want_id : ws->next_id;
+    if (persist && (rc = persist_locked(ws, w, 0, ws->id_floor)) != 0) {
+        for (unsigned i = 0; i < c->q.origin_count; i++)
+            vec_remove(&ws->by_origin[c->q.origins[i]], w);
+        for (unsigned i = 0; i < c->q.destination_count; i++)
+            vec_remove(&ws->by_destination[c->q.destinations[i]], w);
+        goto fail;
+    }
+    ws->next_id = w->id + 1;
+    ws->watches[ws->count++] = w; /* ids increase: the array stays sorted */
+    *id = w->id;
+    *matching_now = w->count;
+    return 0;
+fail:
+    watch_free(w);
+    return rc;
+}
+
+int fs_watches_add(fs_watches_t *ws, fs_index_thread_t *th, const fs_watch_criteria_t *c, uint64_t *id, uint64_t *matching_now)
+{
+    pthread_mutex_lock(&ws->mu);
+    int rc = add_locked(ws, th, c, 0, now_unix(), 1, id, matching_now);
+    pthread_mutex_unlock(&ws->mu);
+    return rc;
+}
+
+int fs_watches_restore(fs_watches_t *ws, fs_index_thread_t *th, const char *data_dir, char *err, size_t errcap)
+{
+    pthread_mutex_lock(&ws->mu);
+    snprintf(ws->store_path, sizeof(ws->store_path), "%s/watches", data_dir);
+    FILE *f = fopen(ws->store_path, "r");
+    int n = 0, rc = 0;
+    uint64_t floor = 0;
+    if (f == NULL && errno != ENOENT) {
+        snprintf(err, errcap, "cannot read %s: %s", ws->store_path, strerror(errno));
+        rc = FS_EIO;
+    }
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    unsigned lineno = 0;
+    while (rc == 0 && f != NULL && (len = getline(&line, &cap, f)) > 0) {
+        lineno++;
+        long long id = 0, created = 0, fl = 0;
+        int events_line = strncmp(line, "events ", 7) == 0;
+        const char *p = line + (events_line ? 7 : 6); /* past "events " or "watch " */
+        fs_watch_criteria_t c;
+        fs_param_error_t perr;
+        uint64_t got, matching;
+        if (lineno == 1 && events_line && read_number(&p, 0, &fl) == 0) {
+            floor = (uint64_t)fl;
+        } else if (strncmp(line, "watch ", 6) != 0 || read_number(&p, 0, &id) != 0 || read_number(&p, 1, &created) != 0 ||
+                   id == 0) {
+            snprintf(err, errcap, "%s line %u: not `watch ID CREATED_AT BODY`", ws->store_path, lineno);
+            rc = FS_EINVAL;
+        } else if (fs_watch_parse(p, (size_t)len - (size_t)(p - line), &c, &perr) != 0) {
+            snprintf(err, errcap, "%s line %u: %s", ws->store_path, lineno, perr.message);
+            rc = FS_EINVAL;
+        } else if ((rc = add_locked(ws, th, &c, (uint64_t)id, created, 0, &got, &matching)) != 0) {
+            snprintf(err, errcap, "%s line %u: %s", ws->store_path, lineno,
+                     rc == FS_EEXIST ? "watch ids out of order or repeated" : fs_strerror(rc));
+        } else {
+            n++;
+        }
+    }
+    free(line);
+    if (f != NULL)
+        fclose(f);
+    if (rc == 0) { /* the ids of this run start above everything an earlier run may have used */
+        pthread_mutex_lock(&ws->log_mu);
+        ws->last_event_id = floor;
+        ws->first_event_id = floor + 1;
+        pthread_mutex_unlock(&ws->log_mu);
+        rc = persist_locked(ws, NULL, 0, floor + FS_WATCH_ID_STEP);
+        if (rc != 0)
+            snprintf(err, errcap, "cannot write %s: %s", ws->store_path, strerror(errno));
+    }
+    if (rc != 0) {
+        for (unsigned i = 0; i < ws->count; i++) { /* all or nothing */
+            watch_t *w = ws->watches[i];
+            for (unsigned k = 0; k < w->c.q.origin_count; k++)
+                vec_remove(&ws->by_origin[w->c.q.origins[k]], w);
+            for (unsigned k = 0; k < w->c.q.destination_count; k++)
+                vec_remove(&ws->by_destination[w->c.q.destinations[k]], w);
+            watch_free(w);
+        }
+        ws->count = 0;
+        ws->next_id = 1;
+        ws->store_path[0] = '\0';
+    }
+    pthread_mutex_unlock(&ws->mu);
+    return rc != 0 ? rc : n;
+}
+
+int fs_watches_remove(fs_watches_t *ws, uint64_t id)
+{
+    pthread_mutex_lock(&ws->mu);
+    unsigned pos;
+    watch_t *w = find_locked(ws, id, &pos);
+    if (w == NULL) {
+        pthread_mutex_unlock(&ws->mu);
+        return FS_ENOENT;
+    }
+    int rc = persist_locked(ws, NULL, id, ws->id_floor);
+    if (rc != 0) {
+        pthread_mutex_unlock(&ws->mu);
+        return rc;
+    }
+    for (unsigned i = 0; i < w->c.q.origin_count; i++)
+        vec_remove(&ws->by_origin[w->c.q.origins[i]], w);
+    for (unsigned i = 0; i < w->c.q.destination_count; i++)
+        vec_remove(&ws->by_destination[w->c.q.destinations[i]], w);
+    memmove(ws->watches + pos, ws->watches + pos + 1, PTRS(ws->count - pos - 1));
+    ws->count--;
+    pthread_mutex_unlock(&ws->mu);
+    watch_free(w);
+    return 0;
+}
+
+int fs_watches_exists(fs_watches_t *ws, uint64_t id)
+{
+    pthread_mutex_lock(&ws->mu);
+    int found = find_locked(ws, id, NULL) != NULL;
+    pthread_mutex_unlock(&ws->mu);
+    return found;
+}
+
+unsigned fs_watches_count(fs_watches_t *ws)
+{
+    pthread_mutex_lock(&ws->mu);
+    unsigned n = ws->count;
+    pthread_mutex_unlock(&ws->mu);
+    return n;
+}
+
+static void encode_locked(const watch_t *w, fs_enc_t *e)
+{
+    fs_enc_map_begin(e);
+    fs_enc_key_lit(e, "id");
+    fs_enc_uint(e, w->id);
+    fs_watch_encode_criteria(e, &w->c);
+    fs_enc_key_lit(e, "matching");
+    fs_enc_uint(e, w->count);
+    fs_enc_key_lit(e, "last_event_id");
+    fs_enc_uint(e, w->last_event_id);
+    fs_enc_key_lit(e, "created_at");
+    char buf[20];
+    fs_enc_str(e, buf, fs_timestamp_format(w->created_at, buf));
+    fs_enc_map_end(e);
+}
+
+int fs_watches_encode(fs_watches_t *ws, uint64_t id, fs_enc_t *e)
+{
+    pthread_mutex_lock(&ws->mu);
+    const watch_t *w = find_locked(ws, id, NULL);
+    if (w != NULL)
+        encode_locked(w, e);
+    pthread_mutex_unlock(&ws->mu);
+    return w != NULL ? 0 : FS_ENOENT;
+}
+
+void fs_watches_encode_all(fs_watches_t *ws, fs_enc_t *e)
+{
+    pthread_mutex_lock(&ws->mu);
+    fs_enc_array_begin(e);
+    for (unsigned i = 0; i < ws->count; i++)
+        encode_locked(ws->watches[i], e);
+    fs_enc_array_end(e);
+    pthread_mutex_unlock(&ws->mu);
+}
+
+/* ------------------------------------------------------------ the log */
+
+uint64_t fs_watches_last_event_id(fs_watches_t *ws)
+{
+    pthread_mutex_lock(&ws->log_mu);
+    uint64_t id = ws->last_event_id;
+    pthread_mutex_unlock(&ws->log_mu);
+    return id;
+}
+
+uint64_t fs_watches_events_after(fs_watches_t *ws, uint64_t after_id, uint64_t watch_id, size_t max,
+                                 void (*fn)(void *arg, uint64_t id, const char *json, size_t len), void *arg, int *gap)
+{
+    pthread_mutex_lock(&ws->log_mu);
+    uint64_t last = ws->last_event_id;
+    uint64_t oldest = last >= ws->first_event_id + FS_WATCH_LOG_EVENTS ? last - FS_WATCH_LOG_EVENTS + 1 : ws->first_event_id;
+    *gap = after_id + 1 < oldest;
+    uint64_t id = after_id + 1 < oldest ? oldest : after_id + 1, seen = after_id;
+    size_t passed = 0;
+    for (; id <= last; id++) {
+        const event_t *ev = &ws->log[id % FS_WATCH_LOG_EVENTS];
+        seen = id;
+        if (watch_id != 0 && ev->watch_id != watch_id)
+            continue;
+        fn(arg, ev->id, ev->json, ev->len);
+        passed += ev->len;
+        if (passed >= max)
+            break;
+    }
+    pthread_mutex_unlock(&ws->log_mu);
+    return seen;
+}
+
+/* ------------------------------------------------------------ the thread */
+
+void fs_watches_on_events(fs_watches_t *ws, void (*cb)(void *arg, uint64_t last_id), void *arg)
+{
+    ws->on_events = cb;
+    ws->on_events_arg = arg;
+}
+
+static void *watch_main(void *arg)
+{
+    fs_watches_t *ws = arg;
+    fs_index_thread_t *th = fs_index_thread_get(ws->idx);
+    struct pollfd pf[2] = {{.fd = fs_subscription_fd(ws->sub), .events = POLLIN}, {.fd = ws->stop_pipe[0], .events = POLLIN}};
+    while (!ck_pr_load_int(&ws->stop)) {
+        uint64_t dropped = 0;
+        fs_change_set_t *cs;
+        int rc;
+        while ((rc = fs_subscription_next(ws->sub, &cs, &dropped)) != 0) {
+            uint64_t before = fs_watches_last_event_id(ws);
+            if (rc == 1) {
+                fs_watches_apply(ws, th, cs);
+                fs_change_set_release(cs);
+            } else if (rc == FS_ELAGGED) {
+                fs_watches_resync(ws, th);
+            }
+            uint64_t after = fs_watches_last_event_id(ws);
+            if (after != before && ws->on_events != NULL) /* each publish's events go out at once */
+                ws->on_events(ws->on_events_arg, after);
+        }
+        if (poll(pf, 2, -1) < 0 && errno != EINTR)
+            break;
+        if (pf[0].revents & POLLIN) {
+            uint64_t v;
+            ssize_t r = read(pf[0].fd, &v, sizeof(v)); /* the eventfd's counter */
+            (void)r;
+        }
+    }
+    fs_index_thread_put(ws->idx, th);
+    return NULL;
+}
+
+int fs_watches_start(fs_watches_t *ws)
+{
+    if (pipe(ws->stop_pipe) != 0)
+        return FS_ENOMEM;
+    ws->sub = fs_index_subscribe(ws->idx, 1024);
+    if (ws->sub == NULL)
+        return FS_ENOMEM;
+    if (pthread_create(&ws->thread, NULL, watch_main, ws) != 0) {
+        fs_index_unsubscribe(ws->idx, ws->sub);
+        return FS_ENOMEM;
+    }
+    ws->started = 1;
+    return 0;
+}

@@ -1,0 +1,135 @@
+/*
+ * src/watch.h: watches (seat alerts). This header is the engine's contract; src/watch.c holds the
+ * engine, src/watch_http.c its endpoints. No HTTP in the engine: the tests drive it directly.
+ *
+ * A watch is a search's criteria (origins, destinations, a date range of at most 366 days, cabin,
+ * party size, sources, carriers, max_stops 0 or 1) plus max_miles and which kinds of change to
+ * notify. A result (a search result, nonstop or 1-stop) matches a watch when it meets every
+ * criterion. The engine keeps, per watch, its matching set: each matching result's id, miles,
+ * taxes and currency, and the result as JSON (so a closed result can be shown as it last matched).
+ *
+ * Evaluation. Each published change set lists the legs it changed (key: origin and day;
+ * destination). A changed leg can change a watch's matching set only on some of its days:
+ *   - a leg A->B on day d, with A among the watch's origins (and B among its destinations for a
+ *     nonstop watch): the itineraries of day d;
+ *   - for a 1-stop watch, a leg X->B on day d with B among its destinations: itineraries starting
+ *     from d - 3 to d + 2 (a first leg lasts under 30 h, the connection at most 12 h, and local
+ *     dates at A and X differ by at most 26 h of UTC offsets).
+ * Watches are indexed by origin and by destination airport, so a publish looks only at the watches
+ * that name an airport its changes touch. For every affected watch the engine reruns the watch's
+ * search over the affected days on the current generation and diffs it against the stored set:
+ * the events are exactly the difference of the matching sets (the index does the matching, so a
+ * watch and a search never disagree).
+ *
+ * Generations. Evaluation reads the current generation, which is at least the change set's (it
+ * waits until the pointer swap is visible). When publishes come faster than evaluation, one event
+ * may hold what several publishes changed and is stamped with the generation it was computed on;
+ * the sum of the events still equals the difference of the matching sets. After FS_ELAGGED (the
+ * engine fell behind and change sets were dropped) every watch is recomputed over its whole range.
+ *
+ * Events. One per publish and watch with at least one change of a kind the watch notifies:
+ * {"id", "watch_id", "generation", "source", "sequence", "changes": [{"kind", "result",
+ * "previous"?}]}. Ids increase by one per event, process-wide. The last FS_WATCH_LOG_EVENTS events
+ * are retained in memory for resumption (Last-Event-ID).
+ *
+ * Threads. Every function may be called from any thread: one mutex guards the registry and the log.
+ * Evaluation runs on the engine's own thread (fs_watches_start) or, in tests, on the caller's
+ * (fs_watches_apply). Adding a watch runs its search under the mutex.
+ */
+#ifndef FS_WATCH_H
+#define FS_WATCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "index/index.h"
+#include "src/enc.h"
+#include "src/server.h"
+
+/** Events retained for Last-Event-ID (process-wide). */
+#define FS_WATCH_LOG_EVENTS 10000
+/** Most watches one process holds (POST answers 409 past it). */
+#define FS_WATCH_MAX 100000
+#define FS_WATCH_MAX_DAYS 366
+
+enum { FS_WATCH_OPENED = 1, FS_WATCH_CLOSED = 2, FS_WATCH_REPRICED = 4 };
+
+typedef struct fs_watch_criteria {
+    fs_search_query_t q;  /* origins, destinations, start_day..end_day, cabin, seats, sources, carriers, max_stops */
+    uint32_t max_miles;   /* 0: no limit */
+    unsigned notify;      /* FS_WATCH_* bits, at least one */
+} fs_watch_criteria_t;
+
+/**
+ * Parses a watch's JSON body: an object with origin and destination (arrays of IATA codes, city
+ * codes expanded, or one comma-separated string), date or start_date/end_date, and optional cabin,
+ * seats, max_miles, max_stops, sources, carriers, notify. Unknown fields are refused. Returns 0 or
+ * FS_EINVAL with err naming the field. Pure: any thread.
+ */
+int fs_watch_parse(const char *body, size_t len, fs_watch_criteria_t *out, fs_param_error_t *err);
+/** Writes the criteria as a body fs_watch_parse takes back (a whole map; defaults left out). */
+void fs_watch_encode_body(fs_enc_t *e, const fs_watch_criteria_t *c);
+/** Writes the normalised criteria as the members of an open map (origin, destination, dates...). */
+void fs_watch_encode_criteria(fs_enc_t *e, const fs_watch_criteria_t *c);
+
+typedef struct fs_watches fs_watches_t;
+
+/** An engine over idx. NULL on ENOMEM. */
+fs_watches_t *fs_watches_new(fs_index_t *idx);
+/** Stops the thread (if started) and frees every watch and event. */
+void fs_watches_free(fs_watches_t *ws);
+
+/**
+ * Registers a watch and computes its matching set on the current generation (th: the calling
+ * thread's index record; it enters and leaves a read section). *id gets its id (> 0) and
+ * *matching_now the size of its set. FS_ERANGE past FS_WATCH_MAX, FS_ENOMEM, FS_EIO when it could
+ * not be stored (fs_watches_restore; the watch is not added).
+ */
+int fs_watches_add(fs_watches_t *ws, fs_index_thread_t *th, const fs_watch_criteria_t *c, uint64_t *id, uint64_t *matching_now);
+/** Removes a watch. 0, FS_ENOENT, or FS_EIO (it could not be made durable: the watch stays). */
+int fs_watches_remove(fs_watches_t *ws, uint64_t id);
+/** Writes a watch as a map ({"id", criteria, "matching", "last_event_id", "created_at"}). 0 or FS_ENOENT. */
+int fs_watches_encode(fs_watches_t *ws, uint64_t id, fs_enc_t *e);
+/** Writes every watch as an array of such maps, by id. */
+void fs_watches_encode_all(fs_watches_t *ws, fs_enc_t *e);
+/** How many watches exist. */
+unsigned fs_watches_count(fs_watches_t *ws);
+
+/**
+ * Evaluates one change set: the affected watches' sets are recomputed over the affected days on
+ * the current generation (>= cs->generation) and events are appended to the log. th: the calling
+ * thread's index record. 0 or FS_ENOMEM (the watches affected then resynchronise on the next call).
+ */
+int fs_watches_apply(fs_watches_t *ws, fs_index_thread_t *th, const fs_change_set_t *cs);
+/** Recomputes every watch over its whole range (after FS_ELAGGED); events as for apply, with
+ *  source "" and sequence 0. */
+int fs_watches_resync(fs_watches_t *ws, fs_index_thread_t *th);
+
+/**
+ * Makes the watches durable in DATA_DIR/watches and restores the ones stored there, computing their
+ * sets on the current generation (call once the data dir's sources are published, before any watch
+ * is added). From then on every add and remove rewrites the file (temp, fsync, rename) before it
+ * answers. Returns how many were restored, or FS_E* with err (a damaged file: nothing restored,
+ * nothing persisted, the file left as it is).
+ */
+int fs_watches_restore(fs_watches_t *ws, fs_index_thread_t *th, const char *data_dir, char *err, size_t errcap);
+
+/** Subscribes to idx's change sets and evaluates them on a thread of the engine's own. 0 or FS_ENOMEM. */
+int fs_watches_start(fs_watches_t *ws);
+/** Called on the engine's thread after events were appended, with the last event id (the server
+ *  wakes the workers holding streams). Set before fs_watches_start. */
+void fs_watches_on_events(fs_watches_t *ws, void (*cb)(void *arg, uint64_t last_id), void *arg);
+
+/** The id of the last event appended (0: none yet). */
+uint64_t fs_watches_last_event_id(fs_watches_t *ws);
+/**
+ * Calls fn for each retained event after after_id, in id order, for watch_id (0: every watch),
+ * stopping after max bytes of JSON have been passed (at least one event is passed). Returns the id
+ * of the last event looked at (so the caller resumes after it), or after_id when none. *gap is set
+ * when after_id is older than the oldest retained event (events were lost to the reader).
+ */
+uint64_t fs_watches_events_after(fs_watches_t *ws, uint64_t after_id, uint64_t watch_id, size_t max,
+                                 void (*fn)(void *arg, uint64_t id, const char *json, size_t len), void *arg, int *gap);
+/** Whether a watch exists. */
+int fs_watches_exists(fs_watches_t *ws, uint64_t id);
+
+#endif

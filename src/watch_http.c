@@ -1,0 +1,742 @@
+/*
+ * src/watch_http.c: the watch endpoints and their event streams (contract: src/watch.h).
+ *
+ *   POST   /v1/watches               create (201)
+ *   GET    /v1/watches               list
+ *   GET    /v1/watches/{id}          one
+ *   DELETE /v1/watches/{id}          remove (204)
+ *   GET    /v1/watches/{id}/events   its events, as Server-Sent Events
+ *   GET    /v1/events                every watch's events (the process's; API keys will scope it)
+ *
+ * The body is a small JSON object. Rather than a second validator, it is turned into the query
+ * string of a search (each value percent-encoded) and parsed by fs_query_parse for the watches
+ * endpoint, so a watch is refused exactly where a search would be, with the same messages.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <ck_pr.h>
+#include "src/internal.h"
+#include "src/watch.h"
+
+/* ------------------------------------------------------------ the body */
+
+typedef struct jp {
+    const char *p, *end;
+} jp_t;
+
+static void skip_ws(jp_t *j)
+{
+    while (j->p < j->end && (*j->p == ' ' || *j->p == '\t' || *j->p == '\n' || *j->p == '\r'))
+        j->p++;
+}
+
+/* A JSON string without escapes other than \" \\ \/ (codes and names need no others) into out. */
+static int parse_string(jp_t *j, char *out, size_t cap)
+{
+    if (j->p >= j->end || *j->p != '"')
+        return -1;
+    j->p++;
+    size_t n = 0;
+    while (j->p < j->end && *j->p != '"') {
+        char c = *j->p++;
+        if (c == '\\') {
+            if (j->p >= j->end || (*j->p != '"' && *j->p != '\\' && *j->p != '/'))
+                return -1;
+            c = *j->p++;
+        }
+        if ((unsigned char)c < 0x20 || n + 1 >= cap)
+            return -1;
+        out[n++] = c;
+    }
+    if (j->p >= j->end)
+        return -1;
+    j->p++;
+    out[n] = '\0';
+    return 0;
+}
+
+/* A nonnegative integer (no fraction, no exponent) into out. */
+static int parse_uint(jp_t *j, char *out, size_t cap)
+{
+    size_t n = 0;
+    while (j->p < j->end && *j->p >= '0' && *j->p <= '9') {
+        if (n + 1 >= cap)
+            return -1;
+        out[n++] = *j->p++;
+    }
+    if (n == 0 || (j->p < j->end && (*j->p == '.' || *j->p == 'e' || *j->p == 'E')))
+        return -1;
+    out[n] = '\0';
+    return 0;
+}
+
+#define VALUE_CAP 600
+
+/* A string, an integer, or an array of strings (joined with commas) into out. */
+static int parse_value(jp_t *j, char *out, size_t cap)
+{
+    skip_ws(j);
+    if (j->p < j->end && *j->p == '"')
+        return parse_string(j, out, cap);
+    if (j->p < j->end && *j->p == '[') {
+        j->p++;
+        size_t n = 0;
+        skip_ws(j);
+        if (j->p < j->end && *j->p == ']') {
+            j->p++;
+            out[0] = '\0';
+            return 0;
+        }
+        for (;;) {
+            skip_ws(j);
+            char item[64];
+            if (parse_string(j, item, sizeof(item)) != 0)
+                return -1;
+            size_t l = strlen(item);
+            if (n + l + 2 >= cap)
+                return -1;
+            if (n > 0)
+                out[n++] = ',';
+            memcpy(out + n, item, l);
+            n += l;
+            skip_ws(j);
+            if (j->p < j->end && *j->p == ',') {
+                j->p++;
+                continue;
+            }
+            if (j->p < j->end && *j->p == ']') {
+                j->p++;
+                out[n] = '\0';
+                return 0;
+            }
+            return -1;
+        }
+    }
+    return parse_uint(j, out, cap);
+}
+
+static int fail(fs_param_error_t *err, const char *field, const char *msg)
+{
+    snprintf(err->parameter, sizeof(err->parameter), "%s", field);
+    snprintf(err->message, sizeof(err->message), "%s", msg);
+    return FS_EINVAL;
+}
+
+static void append_param(char *qs, size_t cap, size_t *len, const char *name, const char *value)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t n = *len;
+    if (n > 0 && n + 1 < cap)
+        qs[n++] = '&';
+    for (const char *p = name; *p != '\0' && n + 1 < cap; p++)
+        qs[n++] = *p;
+    if (n + 1 < cap)
+        qs[n++] = '=';
+    for (const unsigned char *p = (const unsigned char *)value; *p != '\0' && n + 3 < cap; p++) {
+        if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == ',' || *p == '-' ||
+            *p == '_') {
+            qs[n++] = (char)*p;
+        } else {
+            qs[n++] = '%';
+            qs[n++] = hex[*p >> 4];
+            qs[n++] = hex[*p & 15];
+        }
+    }
+    qs[n] = '\0';
+    *len = n;
+}
+
+int fs_watch_parse(const char *body, size_t len, fs_watch_criteria_t *out, fs_param_error_t *err)
+{
+    static const char *const search_fields[] = {"origin", "destination", "date",    "start_date", "end_date",
+                                                "cabin",  "seats",       "sources", "carriers",   "max_stops"};
+    memset(out, 0, sizeof(*out));
+    out->notify = FS_WATCH_OPENED;
+    err->parameter[0] = err->message[0] = '\0';
+    jp_t j = {body, body + len};
+    char qs[4096];
+    size_t qlen = 0;
+    qs[0] = '\0';
+    unsigned seen = 0;
+    skip_ws(&j);
+    if (j.p >= j.end || *j.p != '{')
+        return fail(err, "", "the body must be a JSON object (Content-Type: application/json)");
+    j.p++;
+    skip_ws(&j);
+    if (j.p < j.end && *j.p == '}') {
+        j.p++;
+    } else {
+        for (;;) {
+            char name[40], value[VALUE_CAP];
+            skip_ws(&j);
+            if (parse_string(&j, name, sizeof(name)) != 0)
+                return fail(err, "", "malformed JSON: expected a field name in double quotes");
+            skip_ws(&j);
+            if (j.p >= j.end || *j.p != ':')
+                return fail(err, name, "malformed JSON: expected ':' after the field name");
+            j.p++;
+            if (parse_value(&j, value, sizeof(value)) != 0) {
+                char msg[160];
+                snprintf(msg, sizeof(msg), "%s: expected a string, a whole number or an array of strings", name);
+                return fail(err, name, msg);
+            }
+            int known = 0;
+            for (unsigned i = 0; i < sizeof(search_fields) / sizeof(search_fields[0]); i++)
+                if (strcmp(name, search_fields[i]) == 0) {
+                    known = 1;
+                    if (seen & (1u << i)) {
+                        char msg[120];
+                        snprintf(msg, sizeof(msg), "%s is given more than once", name);
+                        return fail(err, name, msg);
+                    }
+                    seen |= 1u << i;
+                    append_param(qs, sizeof(qs), &qlen, name, value);
+                }
+            if (strcmp(name, "max_miles") == 0) {
+                char *endp;
+                unsigned long v = strtoul(value, &endp, 10);
+                if (*endp != '\0' || value[0] < '0' || value[0] > '9' || v < 1 || v > FS_MAX_MILES)
+                    return fail(err, "max_miles", "max_miles: expected a whole number from 1 to 10000000");
+                out->max_miles = (uint32_t)v;
+                known = 1;
+            } else if (strcmp(name, "notify") == 0) {
+                unsigned mask = 0;
+                char *save = NULL;
+                for (char *tok = strtok_r(value, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save))
+                    mask |= strcmp(tok, "opened") == 0     ? FS_WATCH_OPENED
+                            : strcmp(tok, "closed") == 0   ? FS_WATCH_CLOSED
+                            : strcmp(tok, "repriced") == 0 ? FS_WATCH_REPRICED
+                                                           : 8u;
+                if (mask == 0 || (mask & 8u))
+                    return fail(err, "notify", "notify: expected a non-empty list of opened, closed, repriced");
+                out->notify = mask;
+                known = 1;
+            }
+            if (!known) {
+                char msg[160];
+                snprintf(msg, sizeof(msg), "unknown field '%s' (see docs/api.md, Watches)", name);
+                return fail(err, name, msg);
+            }
+            skip_ws(&j);
+            if (j.p < j.end && *j.p == ',') {
+                j.p++;
+                continue;
+            }
+            if (j.p < j.end && *j.p == '}') {
+                j.p++;
+                break;
+            }
+            return fail(err, "", "malformed JSON: expected ',' or '}'");
+        }
+    }
+    skip_ws(&j);
+    if (j.p != j.end)
+        return fail(err, "", "malformed JSON: text after the object");
+    return fs_query_parse(FS_EP_WATCHES, qs, qlen, &out->q, err);
+}
+
+static void enc_airport_list(fs_enc_t *e, const fs_airport_t *a, unsigned n)
+{
+    fs_enc_array_begin(e);
+    for (unsigned i = 0; i < n; i++) {
+        char buf[4];
+        fs_airport_format(a[i], buf);
+        fs_enc_str(e, buf, 3);
+    }
+    fs_enc_array_end(e);
+}
+
+void fs_watch_encode_body(fs_enc_t *e, const fs_watch_criteria_t *c)
+{
+    char buf[10];
+    fs_enc_map_begin(e);
+    fs_enc_key_lit(e, "origin");
+    enc_airport_list(e, c->q.origins, c->q.origin_count);
+    fs_enc_key_lit(e, "destination");
+    enc_airport_list(e, c->q.destinations, c->q.destination_count);
+    fs_enc_key_lit(e, "start_date");
+    fs_enc_str(e, buf, fs_date_format(c->q.start_day, buf));
+    fs_enc_key_lit(e, "end_date");
+    fs_enc_str(e, buf, fs_date_format(c->q.end_day, buf));
+    if (c->q.cabin >= 0) {
+        fs_enc_key_lit(e, "cabin");
+        fs_enc_cstr(e, fs_cabin_names[c->q.cabin]);
+    }
+    fs_enc_key_lit(e, "seats");
+    fs_enc_uint(e, c->q.seats);
+    if (c->max_miles != 0) {
+        fs_enc_key_lit(e, "max_miles");
+        fs_enc_uint(e, c->max_miles);
+    }
+    fs_enc_key_lit(e, "max_stops");
+    fs_enc_uint(e, c->q.max_stops);
+    if (c->q.source_count > 0) {
+        fs_enc_key_lit(e, "sources");
+        fs_enc_array_begin(e);
+        for (unsigned i = 0; i < c->q.source_count; i++)
+            fs_enc_cstr(e, c->q.sources[i]);
+        fs_enc_array_end(e);
+    }
+    if (c->q.carrier_count > 0) {
+        fs_enc_key_lit(e, "carriers");
+        fs_enc_array_begin(e);
+        for (unsigned i = 0; i < c->q.carrier_count; i++) {
+            char cb[3];
+            fs_carrier_format(c->q.carriers[i], cb);
+            fs_enc_str(e, cb, 2);
+        }
+        fs_enc_array_end(e);
+    }
+    fs_enc_key_lit(e, "notify");
+    fs_enc_array_begin(e);
+    if (c->notify & FS_WATCH_OPENED)
+        fs_enc_str_lit(e, "opened");
+    if (c->notify & FS_WATCH_CLOSED)
+        fs_enc_str_lit(e, "closed");
+    if (c->notify & FS_WATCH_REPRICED)
+        fs_enc_str_lit(e, "repriced");
+    fs_enc_array_end(e);
+    fs_enc_map_end(e);
+}
+
+void fs_watch_encode_criteria(fs_enc_t *e, const fs_watch_criteria_t *c)
+{
+    char buf[10];
+    fs_enc_key_lit(e, "origin");
+    enc_airport_list(e, c->q.origins, c->q.origin_count);
+    fs_enc_key_lit(e, "destination");
+    enc_airport_list(e, c->q.destinations, c->q.destination_count);
+    fs_enc_key_lit(e, "start_date");
+    fs_enc_str(e, buf, fs_date_format(c->q.start_day, buf));
+    fs_enc_key_lit(e, "end_date");
+    fs_enc_str(e, buf, fs_date_format(c->q.end_day, buf));
+    fs_enc_key_lit(e, "cabin");
+    if (c->q.cabin >= 0)
+        fs_enc_cstr(e, fs_cabin_names[c->q.cabin]);
+    else
+        fs_enc_null(e);
+    fs_enc_key_lit(e, "seats");
+    fs_enc_uint(e, c->q.seats);
+    fs_enc_key_lit(e, "max_miles");
+    if (c->max_miles != 0)
+        fs_enc_uint(e, c->max_miles);
+    else
+        fs_enc_null(e);
+    fs_enc_key_lit(e, "max_stops");
+    fs_enc_uint(e, c->q.max_stops);
+    fs_enc_key_lit(e, "sources");
+    fs_enc_array_begin(e);
+    for (unsigned i = 0; i < c->q.source_count; i++)
+        fs_enc_cstr(e, c->q.sources[i]);
+    fs_enc_array_end(e);
+    fs_enc_key_lit(e, "carriers");
+    fs_enc_array_begin(e);
+    for (unsigned i = 0; i < c->q.carrier_count; i++) {
+        char cb[3];
+        fs_carrier_format(c->q.carriers[i], cb);
+        fs_enc_str(e, cb, 2);
+    }
+    fs_enc_array_end(e);
+    fs_enc_key_lit(e, "notify");
+    fs_enc_array_begin(e);
+    if (c->notify & FS_WATCH_OPENED)
+        fs_enc_str_lit(e, "opened");
+    if (c->notify & FS_WATCH_CLOSED)
+        fs_enc_str_lit(e, "closed");
+    if (c->notify & FS_WATCH_REPRICED)
+        fs_enc_str_lit(e, "repriced");
+    fs_enc_array_end(e);
+}
+
+/* ------------------------------------------------------------ streams
+ *
+ * An event stream is a response that never ends: h2o_start_response, then one h2o_send with
+ * H2O_SEND_STATE_IN_PROGRESS at a time; h2o calls the generator's proceed when the bytes are
+ * written, and only then may the next batch go. Events are read from the engine's log by id, so a
+ * stream holds one buffer and its position, nothing per event: a client that reads slowly (or not
+ * at all) only falls behind in the log, and past FS_WATCH_LOG_EVENTS it is told what it missed.
+ *
+ * The engine's thread wakes the workers through their multithread queues (one queued message per
+ * worker at most); each worker then tops up its own streams on its own loop.
+ */
+
+/* Most event streams open in the process at once: each holds a connection and up to 64 KiB. */
+#define FS_MAX_STREAMS 1024
+#define FS_STREAM_BATCH (64 * 1024)
+#define FS_STREAM_KEEPALIVE_MS 15000
+
+typedef struct stream {
+    h2o_generator_t generator; /* first: h2o hands it back to proceed and stop */
+    h2o_req_t *req;
+    fs_worker_t *worker;
+    h2o_linklist_t link;
+    uint64_t watch_id;         /* 0: every watch */
+    uint64_t last_id;          /* the last event id looked at */
+    int sending, closed, finishing, failed;
+    int64_t last_write_ms;
+    char *buf;                 /* what h2o is sending, or the next batch (malloc'd) */
+    size_t len, cap;
+} stream_t;
+
+static int reserve(stream_t *s, size_t more)
+{
+    if (s->len + more <= s->cap)
+        return 0;
+    size_t cap = s->cap * 2 > s->len + more ? s->cap * 2 : s->len + more;
+    char *nb = realloc(s->buf, cap); /* only between sends: h2o holds no pointer into it then */
+    if (nb == NULL)
+        return -1;
+    s->buf = nb;
+    s->cap = cap;
+    return 0;
+}
+
+static void batch_event(void *arg, uint64_t id, const char *json, size_t len)
+{
+    stream_t *s = arg;
+    if (reserve(s, len + 64) != 0) {
+        s->failed = 1;
+        return;
+    }
+    s->len += (size_t)sprintf(s->buf + s->len, "id: %llu\nevent: watch\ndata: ", (unsigned long long)id);
+    memcpy(s->buf + s->len, json, len);
+    s->len += len;
+    memcpy(s->buf + s->len, "\n\n", 2);
+    s->len += 2;
+}
+
+static void stream_send(stream_t *s)
+{
+    h2o_iovec_t iov = h2o_iovec_init(s->buf, s->len);
+    s->sending = 1;
+    s->last_write_ms = fs_monotonic_ms();
+    h2o_send(s->req, &iov, 1, H2O_SEND_STATE_IN_PROGRESS);
+}
+
+/* Sends what the log holds past the stream's position, or the final empty chunk when finishing. */
+static void stream_pump(stream_t *s, int keepalive)
+{
+    if (s->sending || s->closed)
+        return;
+    if (s->finishing) {
+        s->closed = 1;
+        h2o_send(s->req, NULL, 0, H2O_SEND_STATE_FINAL);
+        return;
+    }
+    s->len = 0;
+    fs_watches_t *ws = s->worker->shared->watches;
+    int gap = 0;
+    uint64_t before = s->last_id;
+    s->last_id = fs_watches_events_after(ws, s->last_id, s->watch_id, FS_STREAM_BATCH, batch_event, s, &gap);
+    if (s->failed) { /* no memory for the batch: end the stream; the client resumes with Last-Event-ID */
+        s->finishing = 1;
+        s->last_id = before;
+        s->len = 0;
+    }
+    if (gap && reserve(s, 96) == 0) /* the log moved past the position asked for */
+        s->len += (size_t)sprintf(s->buf + s->len, ": some events after %llu were dropped from the log\n\n",
+                                  (unsigned long long)before);
+    if (s->len == 0 && keepalive) {
+        memcpy(s->buf, ":\n\n", 3);
+        s->len = 3;
+    }
+    if (s->len > 0)
+        stream_send(s);
+    else if (s->finishing)
+        stream_pump(s, 0);
+}
+
+static void stream_proceed(h2o_generator_t *g, h2o_req_t *req)
+{
+    (void)req;
+    stream_t *s = (stream_t *)g;
+    s->sending = 0;
+    stream_pump(s, 0);
+}
+
+static void stream_stop(h2o_generator_t *g, h2o_req_t *req)
+{
+    (void)req;
+    stream_t *s = (stream_t *)g;
+    s->closed = 1;
+}
+
+/* Runs when the request's pool is cleared: the stream is gone. */
+static void stream_dispose(void *p)
+{
+    stream_t *s = p;
+    if (h2o_linklist_is_linked(&s->link))
+        h2o_linklist_unlink(&s->link);
+    free(s->buf);
+    ck_pr_dec_uint(&s->worker->shared->streams);
+}
+
+static void on_wakeup(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
+{
+    fs_worker_t *w = H2O_STRUCT_FROM_MEMBER(fs_worker_t, watch_receiver, receiver);
+    (void)messages; /* only watch_message is ever sent here */
+    if (h2o_linklist_is_linked(&w->watch_message.link))
+        h2o_linklist_unlink(&w->watch_message.link);
+    ck_pr_store_int(&w->watch_wakeup, 0); /* after the unlink: the next wake-up may queue it again */
+    for (h2o_linklist_t *l = w->streams.next; l != &w->streams;) {
+        stream_t *s = H2O_STRUCT_FROM_MEMBER(stream_t, link, l);
+        l = l->next;
+        stream_pump(s, 0);
+    }
+}
+
+void fs_watch_streams_init(fs_worker_t *w)
+{
+    h2o_linklist_init_anchor(&w->streams);
+    h2o_multithread_register_receiver(w->feed_queue, &w->watch_receiver, on_wakeup);
+    ck_pr_store_int(&w->watch_wakeup, 0); /* created at 1: from now on the engine may wake it */
+}
+
+void fs_watch_streams_wake(void *arg, uint64_t last_id)
+{
+    (void)last_id;
+    fs_shared_t *shared = arg;
+    if (!ck_pr_load_int(&shared->streams_ready))
+        return; /* no stream can exist yet */
+    for (unsigned i = 0; i < shared->worker_count; i++) {
+        fs_worker_t *w = shared->workers[i];
+        if (ck_pr_cas_int(&w->watch_wakeup, 0, 1))
+            h2o_multithread_send_message(&w->watch_receiver, &w->watch_message);
+    }
+}
+
+void fs_watch_streams_tick(fs_worker_t *w)
+{
+    int64_t now = fs_monotonic_ms();
+    for (h2o_linklist_t *l = w->streams.next; l != &w->streams;) {
+        stream_t *s = H2O_STRUCT_FROM_MEMBER(stream_t, link, l);
+        l = l->next;
+        stream_pump(s, now - s->last_write_ms >= FS_STREAM_KEEPALIVE_MS);
+    }
+}
+
+void fs_watch_streams_close(fs_worker_t *w)
+{
+    ck_pr_store_int(&w->watch_wakeup, 1); /* no more wake-ups: the loop is stopping */
+    for (h2o_linklist_t *l = w->streams.next; l != &w->streams;) {
+        stream_t *s = H2O_STRUCT_FROM_MEMBER(stream_t, link, l);
+        l = l->next;
+        s->finishing = 1;
+        stream_pump(s, 0);
+    }
+}
+
+static int header_u64(h2o_req_t *req, const char *name, uint64_t *out)
+{
+    ssize_t i = h2o_find_header_by_str(&req->headers, name, strlen(name), -1);
+    if (i < 0)
+        return 0;
+    h2o_iovec_t v = req->headers.entries[i].value;
+    uint64_t n = 0;
+    if (v.len == 0 || v.len > 19)
+        return -1;
+    for (size_t k = 0; k < v.len; k++) {
+        if (v.base[k] < '0' || v.base[k] > '9')
+            return -1;
+        n = n * 10 + (uint64_t)(v.base[k] - '0');
+    }
+    *out = n;
+    return 1;
+}
+
+static int open_stream(h2o_req_t *req, fs_worker_t *w, uint64_t watch_id, uint64_t started_us)
+{
+    fs_shared_t *shared = w->shared;
+    uint64_t last_id = fs_watches_last_event_id(shared->watches);
+    int has = header_u64(req, "last-event-id", &last_id);
+    if (has < 0)
+        return fs_send_error(req, 400, "invalid_parameter", "Last-Event-ID",
+                             "Last-Event-ID: expected the id of the last event received (a whole number)", FS_EP_WATCHES, started_us);
+    if (ck_pr_faa_uint(&shared->streams, 1) >= FS_MAX_STREAMS) {
+        ck_pr_dec_uint(&shared->streams);
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL, H2O_STRLIT("5"));
+        return fs_send_error(req, 503, "too_many_streams", NULL,
+                             "this server holds its most event streams already; retry later", FS_EP_WATCHES, started_us);
+    }
+    stream_t *s = h2o_mem_alloc_shared(&req->pool, sizeof(*s), stream_dispose);
+    memset(s, 0, sizeof(*s));
+    s->cap = 4096;
+    s->buf = malloc(s->cap);
+    s->worker = w;
+    if (s->buf == NULL) /* the dispose callback gives the slot back */
+        return fs_send_error(req, 503, "out_of_memory", NULL, "no memory for an event stream; retry later", FS_EP_WATCHES,
+                             started_us);
+    s->generator.proceed = stream_proceed;
+    s->generator.stop = stream_stop;
+    s->req = req;
+    s->watch_id = watch_id;
+    s->last_id = last_id;
+    h2o_linklist_insert(&w->streams, &s->link);
+    req->res.status = 200;
+    req->res.reason = "OK";
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("text/event-stream"));
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT("no-cache"));
+    fs_metrics_record(&w->metrics, FS_EP_WATCHES, 200, 0);
+    h2o_start_response(req, &s->generator);
+    /* the opening comment makes the headers go out now, and clients see the stream is live */
+    s->len = (size_t)sprintf(s->buf, ": watching %s from event %llu\n\n", watch_id ? "one watch" : "every watch",
+                             (unsigned long long)last_id);
+    stream_send(s);
+    return 0;
+}
+
+/* ------------------------------------------------------------ routing */
+
+int fs_is_watches_path(const h2o_req_t *req)
+{
+    h2o_iovec_t p = req->path_normalized;
+    return h2o_memis(p.base, p.len, H2O_STRLIT("/v1/events")) || h2o_memis(p.base, p.len, H2O_STRLIT("/v1/watches")) ||
+           (p.len > 12 && memcmp(p.base, "/v1/watches/", 12) == 0);
+}
+
+static int method_not_allowed(h2o_req_t *req, const char *allow, uint64_t started_us)
+{
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, allow, strlen(allow));
+    char msg[160];
+    snprintf(msg, sizeof(msg), "%.*s is not allowed here; use %s", (int)(req->method.len > 16 ? 16 : req->method.len),
+             req->method.base, allow);
+    return fs_send_error(req, 405, "method_not_allowed", NULL, msg, FS_EP_WATCHES, started_us);
+}
+
+static void send_enc(h2o_req_t *req, int status, fs_enc_t *e, uint64_t started_us)
+{
+    h2o_iovec_t body = fs_enc_result(e);
+    if (body.base == NULL)
+        fs_send_error(req, 503, "out_of_memory", NULL, "out of memory; retry later", FS_EP_WATCHES, started_us);
+    else
+        fs_send_json(req, status, body.base, body.len, FS_EP_WATCHES, started_us);
+}
+
+static int create_watch(h2o_req_t *req, fs_worker_t *w, uint64_t started_us)
+{
+    if (req->entity.len > 16384)
+        return fs_send_error(req, 413, "body_too_large", NULL, "a watch's body is at most 16 KiB", FS_EP_WATCHES, started_us);
+    fs_watch_criteria_t c;
+    fs_param_error_t err;
+    const char *body = req->entity.base != NULL ? req->entity.base : "";
+    if (fs_watch_parse(body, req->entity.len, &c, &err) != 0)
+        return fs_send_error(req, 400, "invalid_parameter", err.parameter[0] ? err.parameter : NULL, err.message, FS_EP_WATCHES,
+                             started_us);
+    if (!ck_pr_load_int(&w->shared->ready)) { /* the stored watches are restored with the data dir */
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL, H2O_STRLIT("1"));
+        return fs_send_error(req, 503, "loading", NULL, "the data dir is still loading; retry in a second", FS_EP_WATCHES,
+                             started_us);
+    }
+    uint64_t id, matching;
+    int rc = fs_watches_add(w->shared->watches, &w->index_thread, &c, &id, &matching);
+    if (rc == FS_EIO)
+        return fs_send_error(req, 500, "storage_failed", NULL, "the watch could not be stored durably; it was not created",
+                             FS_EP_WATCHES, started_us);
+    if (rc == FS_ERANGE)
+        return fs_send_error(req, 409, "too_many_watches", NULL, "this server holds its most watches already; delete some",
+                             FS_EP_WATCHES, started_us);
+    if (rc != 0)
+        return fs_send_error(req, 503, "out_of_memory", NULL, "out of memory; retry later", FS_EP_WATCHES, started_us);
+    fs_enc_t e;
+    fs_enc_init(&e, FS_ENC_JSON, &req->pool, 1024);
+    if (fs_watches_encode(w->shared->watches, id, &e) != 0) { /* deleted meanwhile by another client */
+        fs_enc_init(&e, FS_ENC_JSON, &req->pool, 64);
+        fs_enc_map_begin(&e);
+        fs_enc_key_lit(&e, "id");
+        fs_enc_uint(&e, id);
+        fs_enc_map_end(&e);
+    }
+    /* matching_now joins the map: reopen it by dropping its closing brace */
+    h2o_iovec_t doc = fs_enc_result(&e);
+    if (doc.base == NULL)
+        return fs_send_error(req, 503, "out_of_memory", NULL, "out of memory; retry later", FS_EP_WATCHES, started_us);
+    char *out = h2o_mem_alloc_pool(&req->pool, doc.len + 48);
+    int n = snprintf(out, doc.len + 48, "%.*s,\"matching_now\":%llu}", (int)doc.len - 1, doc.base, (unsigned long long)matching);
+    char loc[48];
+    int ln = snprintf(loc, sizeof(loc), "/v1/watches/%llu", (unsigned long long)id);
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_LOCATION, NULL, h2o_strdup(&req->pool, loc, (size_t)ln).base,
+                   (size_t)ln);
+    fs_send_json(req, 201, out, (size_t)n, FS_EP_WATCHES, started_us);
+    return 0;
+}
+
+/* The id in /v1/watches/{id}[/events]; 0 when malformed. *rest gets what follows it. */
+static uint64_t path_id(h2o_iovec_t p, h2o_iovec_t *rest)
+{
+    uint64_t id = 0;
+    size_t i = 12, digits = 0;
+    for (; i < p.len && p.base[i] >= '0' && p.base[i] <= '9' && digits < 19; i++, digits++)
+        id = id * 10 + (uint64_t)(p.base[i] - '0');
+    *rest = h2o_iovec_init(p.base + i, p.len - i);
+    return digits > 0 ? id : 0;
+}
+
+int fs_handle_watches(h2o_req_t *req, fs_worker_t *w, uint64_t started_us)
+{
+    h2o_iovec_t p = req->path_normalized, rest;
+    int is_get = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET"));
+    int is_head = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"));
+    int is_post = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("POST"));
+    int is_delete = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("DELETE"));
+    fs_watches_t *ws = w->shared->watches;
+    uint64_t id = 0;
+    int stream = 0;
+    if (h2o_memis(p.base, p.len, H2O_STRLIT("/v1/events"))) {
+        stream = 1;
+    } else if (p.len > 12) {
+        id = path_id(p, &rest);
+        stream = id != 0 && h2o_memis(rest.base, rest.len, H2O_STRLIT("/events"));
+        if (id == 0 || (rest.len != 0 && !stream)) {
+            fs_track_request(req, w);
+            return fs_send_error(req, 404, "not_found", NULL, "no such path; watches are at /v1/watches/{id} (a number)",
+                                 FS_EP_WATCHES, started_us);
+        }
+    }
+    if (stream) {
+        if (!is_get) {
+            fs_track_request(req, w);
+            return method_not_allowed(req, "GET", started_us);
+        }
+        if (id != 0 && !fs_watches_exists(ws, id)) {
+            fs_track_request(req, w);
+            return fs_send_error(req, 404, "not_found", NULL, "no such watch", FS_EP_WATCHES, started_us);
+        }
+        return open_stream(req, w, id, started_us);
+    }
+    fs_track_request(req, w);
+    if (id == 0) { /* /v1/watches */
+        if (is_post)
+            return create_watch(req, w, started_us);
+        if (!is_get && !is_head)
+            return method_not_allowed(req, "GET, HEAD, POST", started_us);
+        fs_enc_t e;
+        fs_enc_init(&e, FS_ENC_JSON, &req->pool, 4096);
+        fs_enc_map_begin(&e);
+        fs_enc_key_lit(&e, "watches");
+        fs_watches_encode_all(ws, &e);
+        fs_enc_key_lit(&e, "last_event_id");
+        fs_enc_uint(&e, fs_watches_last_event_id(ws));
+        fs_enc_map_end(&e);
+        send_enc(req, 200, &e, started_us);
+        return 0;
+    }
+    if (is_delete) {
+        int rc = fs_watches_remove(ws, id);
+        if (rc == FS_EIO)
+            return fs_send_error(req, 500, "storage_failed", NULL, "the deletion could not be stored durably; the watch stays",
+                                 FS_EP_WATCHES, started_us);
+        if (rc != 0)
+            return fs_send_error(req, 404, "not_found", NULL, "no such watch", FS_EP_WATCHES, started_us);
+        fs_send_json(req, 204, "", 0, FS_EP_WATCHES, started_us);
+        return 0;
+    }
+    if (!is_get && !is_head)
+        return method_not_allowed(req, "GET, HEAD, DELETE", started_us);
+    fs_enc_t e;
+    fs_enc_init(&e, FS_ENC_JSON, &req->pool, 1024);
+    if (fs_watches_encode(ws, id, &e) != 0)
+        return fs_send_error(req, 404, "not_found", NULL, "no such watch", FS_EP_WATCHES, started_us);
+    send_enc(req, 200, &e, started_us);
+    return 0;
+}
