@@ -84,8 +84,13 @@ static int change_note(fs_change_set_t *cs, const fs_leg_t *old, const fs_segmen
     const fs_leg_t *any = new_leg != NULL ? new_leg : old;
     ch.key = fs_leg_key(any->carrier, any->flight, any->origin, any->day);
     ch.destination = any->destination;
+    ch.old_destination = old != NULL ? old->destination : any->destination;
     ch.added = old == NULL;
     ch.removed = new_leg == NULL;
+    ch.moved = old != NULL && new_leg != NULL &&
+               (old->destination != new_leg->destination || old->dep_minute != new_leg->dep_minute ||
+                old->duration_min != new_leg->duration_min || old->dep_offset_q != new_leg->dep_offset_q ||
+                old->arr_offset_q != new_leg->arr_offset_q);
     for (int c = 0; c < FS_CABIN_COUNT; c++) {
         int was = cabin_open(old, c), is = cabin_open(new_leg, c);
         const fs_fare_t *of = cabin_present(old, c) ? fs_segment_fare(old_seg, FS_CABIN_FARE(old->cabin[c])) : NULL;
@@ -104,7 +109,7 @@ static int change_note(fs_change_set_t *cs, const fs_leg_t *old, const fs_segmen
             (of->miles != nf->miles || of->taxes_cents != nf->taxes_cents || of->currency != nf->currency))
             ch.repriced |= (uint8_t)(1u << c);
     }
-    if (!ch.added && !ch.removed && (ch.opened | ch.closed | ch.seats | ch.repriced) == 0)
+    if (!ch.added && !ch.removed && !ch.moved && (ch.opened | ch.closed | ch.seats | ch.repriced) == 0)
         return 0;
     cs->counts.opened += popcount8(ch.opened);
     cs->counts.closed += popcount8(ch.closed);

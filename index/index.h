@@ -282,11 +282,15 @@ void fs_segment_free(fs_segment_t *seg);
  *  at least 1 seat. opened: not open before, open after; closed: the reverse; seats: open before
  *  and after with another count; repriced: present before and after with other miles, taxes or
  *  currency. A leg present on one side only is added or removed (and its open cabins opened or
- *  closed). Legs whose only change is elsewhere (times, last_seen) are not listed. */
+ *  closed). A leg present on both sides that moved (another destination, departure minute,
+ *  duration or UTC offsets) is listed with moved = 1 even when no count changes, so a watch on
+ *  its old route or a connection through it can tell. Legs whose only change is last_seen are
+ *  not listed. */
 typedef struct fs_change {
     uint64_t key;               /* fs_leg_key */
     fs_airport_t destination;   /* the leg's after the change, or before it when removed */
-    uint8_t added, removed;
+    fs_airport_t old_destination; /* before the change (= destination unless it moved route) */
+    uint8_t added, removed, moved;
     uint8_t opened, closed, seats, repriced; /* cabin bit masks */
     uint8_t old_seats[FS_CABIN_COUNT], new_seats[FS_CABIN_COUNT]; /* 0 where the cabin is absent */
     uint32_t old_miles[FS_CABIN_COUNT], new_miles[FS_CABIN_COUNT];

@@ -628,15 +628,21 @@ int fs_watches_apply(fs_watches_t *ws, fs_index_thread_t *th, const fs_change_se
             watch_t *w = v->v[k];
             if (!source_listed(&w->c.q, cs->source))
                 continue;
-            if (w->c.q.max_stops == 0 && !has_airport(w->c.q.destinations, w->c.q.destination_count, ch->destination))
+            /* a leg that moved route matters to watches on its old destination and its new one */
+            if (w->c.q.max_stops == 0 && !has_airport(w->c.q.destinations, w->c.q.destination_count, ch->destination) &&
+                !has_airport(w->c.q.destinations, w->c.q.destination_count, ch->old_destination))
                 continue;
             mark(ws, &n, w, day, day);
         }
-        v = &ws->by_destination[ch->destination];
-        for (unsigned k = 0; k < v->n; k++) {
-            watch_t *w = v->v[k];
-            if (source_listed(&w->c.q, cs->source))
-                mark(ws, &n, w, day - 3, day + 2);
+        for (int side = 0; side < 2; side++) {
+            if (side == 1 && ch->old_destination == ch->destination)
+                break;
+            v = &ws->by_destination[side == 0 ? ch->destination : ch->old_destination];
+            for (unsigned k = 0; k < v->n; k++) {
+                watch_t *w = v->v[k];
+                if (source_listed(&w->c.q, cs->source))
+                    mark(ws, &n, w, day - 3, day + 2);
+            }
         }
     }
     int rc = 0;

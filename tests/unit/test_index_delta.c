@@ -173,8 +173,11 @@ static void model_diff(const mleg_t *before, const mleg_t *after)
         memset(&ch, 0, sizeof(ch));
         ch.key = key_of(n->present ? n : o);
         ch.destination = airport[n->present ? n->destination : o->destination];
+        ch.old_destination = airport[o->present ? o->destination : n->destination];
         ch.added = !o->present;
         ch.removed = !n->present;
+        /* the model's legs keep their offsets and duration; destination and minute may change */
+        ch.moved = o->present && n->present && (o->destination != n->destination || o->minute != n->minute);
         for (int c = 0; c < FS_CABIN_COUNT; c++) {
             int op = o->present && (o->mask & (1u << c)), np = n->present && (n->mask & (1u << c));
             ch.old_seats[c] = op ? (uint8_t)o->seats[c] : 0;
@@ -192,7 +195,7 @@ static void model_diff(const mleg_t *before, const mleg_t *after)
         }
         expected_counts.added += ch.added;
         expected_counts.removed += ch.removed;
-        if (ch.added || ch.removed || ch.opened || ch.closed || ch.seats || ch.repriced)
+        if (ch.added || ch.removed || ch.moved || ch.opened || ch.closed || ch.seats || ch.repriced)
             expected[expected_count++] = ch;
     }
 }
@@ -224,7 +227,8 @@ static void check_changes(fs_change_set_t *cs)
     qsort(expected, expected_count, sizeof(fs_change_t), change_cmp);
     for (size_t i = 0; i < expected_count; i++) {
         const fs_change_t *g = &cs->entries[i], *e = &expected[i];
-        if (g->key != e->key || g->destination != e->destination || g->added != e->added || g->removed != e->removed ||
+        if (g->key != e->key || g->destination != e->destination || g->old_destination != e->old_destination ||
+            g->moved != e->moved || g->added != e->added || g->removed != e->removed ||
             g->opened != e->opened || g->closed != e->closed || g->seats != e->seats || g->repriced != e->repriced ||
             memcmp(g->old_seats, e->old_seats, sizeof(e->old_seats)) != 0 ||
             memcmp(g->new_seats, e->new_seats, sizeof(e->new_seats)) != 0 ||

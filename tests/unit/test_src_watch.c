@@ -10,9 +10,9 @@
  * FS_ELAGGED): the event then spans both publishes. Also: the JSON body parser's refusals name the
  * field, and city codes expand.
  *
- * Change sets do not list legs whose only change is their destination or times (index.h), so the
- * model keeps each key's destination, departure minute and duration fixed; seats, cabins, fares
- * and presence change freely.
+ * Legs also move: an upsert may give a leg another destination or departure minute (a change
+ * set lists it as moved, with its old destination), which can make or break nonstop and 1-stop
+ * matches with no count changing; seats, cabins, fares and presence change freely too.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +35,8 @@
 
 typedef struct mleg {
     int present;
+    int dest;        /* airport index */
+    unsigned minute; /* local departure minute */
     unsigned mask;
     unsigned seats[FS_CABIN_COUNT], miles[FS_CABIN_COUNT], taxes[FS_CABIN_COUNT];
 } mleg_t;
@@ -56,7 +58,7 @@ static unsigned rnd(unsigned n)
     return (unsigned)(rng % n);
 }
 
-/* key number -> parts; the destination, minute and duration are fixed per key */
+/* key number -> parts; a new leg's destination and minute (an upsert may move it), its duration */
 static int k_day(int k) { return k % DAYS; }
 static int k_origin(int k) { return (k / DAYS) % AIRPORTS; }
 static int k_flight(int k) { return (k / (DAYS * AIRPORTS)) % FLIGHTS + 1; }
@@ -79,8 +81,16 @@ static void random_cabins(mleg_t *l)
     }
 }
 
-static void mutate(mleg_t *l)
+static void mutate(int k, mleg_t *l)
 {
+    if (rnd(5) == 0) { /* the leg moves: another destination or another departure minute */
+        static const unsigned m[] = {60, 300, 600, 900, 1300};
+        if (rnd(2))
+            l->dest = (k_origin(k) + 1 + (int)rnd(AIRPORTS - 1)) % AIRPORTS;
+        else
+            l->minute = m[rnd(5)];
+        return;
+    }
     int c = (int)rnd(FS_CABIN_COUNT);
     if (!(l->mask & (1u << c)))
         return;
@@ -102,9 +112,9 @@ static fs_leg_in_t to_in(int k, const mleg_t *l)
     in.carrier = carrier_code[k_carrier(k)];
     in.flight = (uint16_t)k_flight(k);
     in.origin = airport[k_origin(k)];
-    in.destination = airport[k_dest(k)];
-    unsigned arr = k_minute(k) + k_duration(k);
-    in.departs = (fs_localtime_t){DAY0 + k_day(k), (uint16_t)k_minute(k), 0};
+    in.destination = airport[l->dest];
+    unsigned arr = l->minute + k_duration(k);
+    in.departs = (fs_localtime_t){DAY0 + k_day(k), (uint16_t)l->minute, 0};
     in.arrives = (fs_localtime_t){DAY0 + k_day(k) + (int32_t)(arr / 1440), (uint16_t)(arr % 1440), 0};
     in.cabin_mask = (uint8_t)l->mask;
     for (int c = 0; c < FS_CABIN_COUNT; c++) {
@@ -182,7 +192,7 @@ static unsigned brute_force(const fs_watch_criteria_t *c, match_t *out)
                 !in_list(c->q.origins, c->q.origin_count, airport[k_origin(k)]))
                 continue;
             /* nonstop */
-            if (in_list(c->q.destinations, c->q.destination_count, airport[k_dest(k)]))
+            if (in_list(c->q.destinations, c->q.destination_count, airport[l->dest]))
                 for (int cb = c0; cb < c1; cb++)
                     if (open_for(l, cb, c->q.seats) && (c->max_miles == 0 || l->miles[cb] <= c->max_miles)) {
                         leg_id(s, k, cb, out[n].id, sizeof(out[n].id));
@@ -193,17 +203,17 @@ static unsigned brute_force(const fs_watch_criteria_t *c, match_t *out)
             if (c->q.max_stops == 0)
                 continue;
             /* 1-stop: k to X, then X to B */
-            int x = k_dest(k);
-            int64_t arr1 = (int64_t)day * 1440 + k_minute(k) + k_duration(k);
+            int x = l->dest;
+            int64_t arr1 = (int64_t)day * 1440 + l->minute + k_duration(k);
             for (int s2 = 0; s2 < SOURCES; s2++) {
                 if (!source_ok(c, s2))
                     continue;
                 for (int k2 = 0; k2 < KEYS; k2++) {
                     const mleg_t *l2 = &model[s2][k2];
-                    if (!l2->present || k_origin(k2) != x || k_dest(k2) == k_origin(k) ||
-                        !in_list(c->q.destinations, c->q.destination_count, airport[k_dest(k2)]))
+                    if (!l2->present || k_origin(k2) != x || l2->dest == k_origin(k) ||
+                        !in_list(c->q.destinations, c->q.destination_count, airport[l2->dest]))
                         continue;
-                    int64_t dep2 = (int64_t)(DAY0 + k_day(k2)) * 1440 + k_minute(k2);
+                    int64_t dep2 = (int64_t)(DAY0 + k_day(k2)) * 1440 + l2->minute;
                     if (dep2 < arr1 + 60 || dep2 > arr1 + 720)
                         continue;
                     for (int cb = c0; cb < c1; cb++) {
@@ -504,6 +514,8 @@ int main(void)
                 model[s][k].present = 0;
                 if (rnd(3) == 0) {
                     random_cabins(&model[s][k]);
+                    model[s][k].dest = k_dest(k);
+                    model[s][k].minute = k_minute(k);
                     fs_leg_in_t in = to_in(k, &model[s][k]);
                     CHECK_EQ_INT(fs_segment_builder_add(b, &in), 0);
                 }
@@ -525,10 +537,13 @@ int main(void)
                 if (used[k])
                     continue;
                 used[k] = 1;
-                if (model[s][k].present && rnd(3) != 0)
-                    mutate(&model[s][k]);
-                else
+                if (model[s][k].present && rnd(3) != 0) {
+                    mutate(k, &model[s][k]);
+                } else {
                     random_cabins(&model[s][k]);
+                    model[s][k].dest = k_dest(k);
+                    model[s][k].minute = k_minute(k);
+                }
                 upserts[nu++] = to_in(k, &model[s][k]);
             }
             uint64_t hits;
