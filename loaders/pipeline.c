@@ -581,7 +581,7 @@ static void apply_delta(loader_t *l, fs_feed_job_t *job, int64_t t0)
     int64_t took = now_ms() - t0;
     if (took >= 250) /* where a slow push's time went, for the operator */
         fs_log("slow delta for %s (sequence %llu, %llu legs): %lld ms: applying %lld, writing %lld, publishing %lld; %u blocks",
-               job->source, (unsigned long long)sequence, (unsigned long long)(res.upserted + res.removed), (long long)took,
+               job->source, (unsigned long long)sequence, (unsigned long long)res.upserted + (unsigned long long)res.removed, (long long)took,
                (long long)t_apply, (long long)t_write, (long long)t_publish, blocks);
     answer_ok(job, job->source, sequence, (uint64_t)g, legs, res.upserted, res.removed, took, 0, cs, changes_us);
     fs_change_set_release(cs);
