@@ -586,6 +586,23 @@ const fs_leg_t *fs_segment_leg_at(const fs_segment_t *seg, uint32_t i)
     return NULL;
 }
 
+void fs_segment_routes_from(const fs_segment_t *seg, fs_airport_t origin, uint32_t *first, uint32_t *end)
+{
+    uint32_t lo = 0, hi = seg->route_count;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (seg->routes[mid].origin < origin)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    uint32_t e = lo;
+    while (e < seg->route_count && seg->routes[e].origin == origin)
+        e++;
+    *first = lo;
+    *end = e;
+}
+
 /* First leg index in [lo, hi) whose day is >= day (legs of one route are sorted by day). */
 static uint32_t lower_bound_day(const fs_leg_t *legs, uint32_t lo, uint32_t hi, int32_t day)
 {

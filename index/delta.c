@@ -341,34 +341,12 @@ static const fs_leg_t *find_in_route(const fs_route_t *r, uint64_t key)
     uint16_t day = (uint16_t)(key & 0xffff);
     fs_carrier_t carrier = (fs_carrier_t)(key >> 48);
     uint16_t flight = (uint16_t)(key >> 32);
-    if (day < r->first_day || day > r->last_day)
-        return NULL;
-    uint32_t lo = 0, hi = r->count;
-    while (lo < hi) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        if (r->legs[mid].day < day)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    for (uint32_t i = lo; i < r->count && r->legs[i].day == day; i++)
+    uint32_t lo, end;
+    fs_route_days(NULL, r, day, day, &lo, &end);
+    for (uint32_t i = lo; i < end; i++)
         if (r->legs[i].carrier == carrier && r->legs[i].flight == flight)
             return &r->legs[i];
     return NULL;
-}
-
-/* Index of the first route of base whose origin is >= origin. */
-static uint32_t first_route_from(const fs_segment_t *base, fs_airport_t origin)
-{
-    uint32_t lo = 0, hi = base->route_count;
-    while (lo < hi) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        if (base->routes[mid].origin < origin)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
 }
 
 /* Finds t's leg in base: in hint's route first (where an upsert usually finds its old self), else
@@ -380,7 +358,9 @@ static void find_old(const fs_segment_t *base, touch_t *t, const fs_route_t *hin
         return;
     }
     fs_airport_t origin = (fs_airport_t)(t->key >> 16);
-    for (uint32_t r = first_route_from(base, origin); r < base->route_count && base->routes[r].origin == origin; r++) {
+    uint32_t first, end;
+    fs_segment_routes_from(base, origin, &first, &end);
+    for (uint32_t r = first; r < end; r++) {
         if (&base->routes[r] == hint)
             continue;
         if ((t->old = find_in_route(&base->routes[r], t->key)) != NULL) {

@@ -253,6 +253,9 @@ static inline const fs_fare_t *fs_segment_fare(const fs_segment_t *seg, uint32_t
 
 /** Finds the route origin->destination in a segment, or NULL. Any thread, read side. */
 const fs_route_t *fs_segment_route(const fs_segment_t *seg, fs_airport_t origin, fs_airport_t destination);
+/** [*first, *end): the indexes in seg->routes of the routes leaving origin (contiguous, since the
+ *  routes are sorted by origin). Any thread, read side. */
+void fs_segment_routes_from(const fs_segment_t *seg, fs_airport_t origin, uint32_t *first, uint32_t *end);
 /** The i-th leg of seg in (origin, destination, day, dep_minute, carrier, flight) order, i <
  *  leg_count. O(routes): for tests and tools, not for the search path. */
 const fs_leg_t *fs_segment_leg_at(const fs_segment_t *seg, uint32_t i);
@@ -557,6 +560,8 @@ typedef struct fs_search_query {
 /** Fills the defaults every query starts from (cabin any, 1 seat, nonstop, connections 60-720
  *  minutes, no time filters, sort by miles, limit 50). */
 void fs_search_query_init(fs_search_query_t *q);
+/** Whether q's source filter lets source through (no filter: every source). */
+int fs_query_wants_source(const fs_search_query_t *q, const char *source);
 
 /** One result: a nonstop leg in one cabin, or a 1-stop itinerary of two legs. Points into the
  *  generation: valid until read_end. */

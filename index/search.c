@@ -198,14 +198,19 @@ void fs_cursor_at(const fs_result_t *r, fs_cursor_t *out)
         cursor_leg_at(r->segment2, r->leg2, r->leg_cabin[1], &out->legs[1]);
 }
 
-static int source_wanted(const fs_search_query_t *q, const fs_segment_t *seg)
+int fs_query_wants_source(const fs_search_query_t *q, const char *source)
 {
     if (q->source_count == 0)
         return 1;
     for (unsigned i = 0; i < q->source_count; i++)
-        if (strcmp(q->sources[i], seg->source) == 0)
+        if (strcmp(q->sources[i], source) == 0)
             return 1;
     return 0;
+}
+
+static int source_wanted(const fs_search_query_t *q, const fs_segment_t *seg)
+{
+    return fs_query_wants_source(q, seg->source);
 }
 
 static int carrier_wanted(const fs_search_query_t *q, fs_carrier_t carrier)
@@ -323,23 +328,6 @@ static void itinerary(const fs_search_query_t *q, const fs_segment_t *s1, const 
 }
 
 /* The routes of a segment leaving origin: [*lo, *hi) in seg->routes (sorted by origin). */
-static void routes_from(const fs_segment_t *seg, fs_airport_t origin, uint32_t *lo_out, uint32_t *hi_out)
-{
-    uint32_t lo = 0, hi = seg->route_count;
-    while (lo < hi) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        if (seg->routes[mid].origin < origin)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    uint32_t end = lo;
-    while (end < seg->route_count && seg->routes[end].origin == origin)
-        end++;
-    *lo_out = lo;
-    *hi_out = end;
-}
-
 static int64_t floor_div(int64_t a, int64_t b)
 {
     return a >= 0 ? a / b : -((-a + b - 1) / b);
@@ -358,7 +346,7 @@ static void one_stop(const fs_generation_t *gen, const fs_search_query_t *q, bud
                 if (!source_wanted(q, s1))
                     continue;
                 uint32_t r, rend;
-                routes_from(s1, a, &r, &rend);
+                fs_segment_routes_from(s1, a, &r, &rend);
                 for (; r < rend; r++) {
                     if (budget_spent(budget))
                         return;
@@ -626,7 +614,7 @@ int fs_routes_from(const fs_generation_t *gen, fs_airport_t origin, const fs_sea
         if (filter != NULL && !source_wanted(filter, seg))
             continue;
         uint32_t r, rend;
-        routes_from(seg, origin, &r, &rend);
+        fs_segment_routes_from(seg, origin, &r, &rend);
         for (; r < rend; r++) {
             if (budget_spent(&sum.budget))
                 return FS_ETIMEDOUT;
@@ -646,7 +634,7 @@ int fs_routes_from(const fs_generation_t *gen, fs_airport_t origin, const fs_sea
                 if (!source_wanted(filter, seg))
                     continue;
                 uint32_t r, rend;
-                routes_from(seg, x, &r, &rend);
+                fs_segment_routes_from(seg, x, &r, &rend);
                 for (; r < rend; r++) {
                     if (budget_spent(&sum.budget))
                         return FS_ETIMEDOUT;

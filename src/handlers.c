@@ -294,16 +294,6 @@ static void enc_airports(fs_enc_t *e, const fs_search_query_t *q, int with_desti
     fs_enc_array_end(e);
 }
 
-static int source_listed(const fs_search_query_t *q, const char *source)
-{
-    if (q->source_count == 0)
-        return 1;
-    for (unsigned i = 0; i < q->source_count; i++)
-        if (strcmp(q->sources[i], source) == 0)
-            return 1;
-    return 0;
-}
-
 /* With --private-sources, source names go only to a request bearing a token of scope *: the list
  * of partners is business information, and a partner's scoped token must not reveal the others. */
 static int may_see_sources(h2o_req_t *req, fs_worker_t *w)
@@ -327,7 +317,7 @@ static void enc_searched(fs_enc_t *e, const fs_generation_t *gen, const fs_searc
     fs_enc_array_begin(e);
     for (unsigned i = 0; i < gen->segment_count; i++) {
         const fs_segment_t *seg = gen->segments[i];
-        if (!source_listed(q, seg->source))
+        if (!fs_query_wants_source(q, seg->source))
             continue;
         fs_enc_map_begin(e);
         if (!with_names) {

@@ -588,16 +588,6 @@ static int has_airport(const fs_airport_t *list, unsigned n, fs_airport_t a)
     return 0;
 }
 
-static int source_listed(const fs_search_query_t *q, const char *source)
-{
-    if (q->source_count == 0)
-        return 1;
-    for (unsigned i = 0; i < q->source_count; i++)
-        if (strcmp(q->sources[i], source) == 0)
-            return 1;
-    return 0;
-}
-
 /* Enters a read section on a generation at least min (the set is queued at commit, maybe just
  * before the swap is visible to this thread). */
 static const fs_generation_t *read_at_least(fs_watches_t *ws, fs_index_thread_t *th, uint64_t min)
@@ -626,7 +616,7 @@ int fs_watches_apply(fs_watches_t *ws, fs_index_thread_t *th, const fs_change_se
         const watch_vec_t *v = &ws->by_origin[origin];
         for (unsigned k = 0; k < v->n; k++) {
             watch_t *w = v->v[k];
-            if (!source_listed(&w->c.q, cs->source))
+            if (!fs_query_wants_source(&w->c.q, cs->source))
                 continue;
             /* a leg that moved route matters to watches on its old destination and its new one */
             if (w->c.q.max_stops == 0 && !has_airport(w->c.q.destinations, w->c.q.destination_count, ch->destination) &&
@@ -640,7 +630,7 @@ int fs_watches_apply(fs_watches_t *ws, fs_index_thread_t *th, const fs_change_se
             v = &ws->by_destination[side == 0 ? ch->destination : ch->old_destination];
             for (unsigned k = 0; k < v->n; k++) {
                 watch_t *w = v->v[k];
-                if (source_listed(&w->c.q, cs->source))
+                if (fs_query_wants_source(&w->c.q, cs->source))
                     mark(ws, &n, w, day - 3, day + 2);
             }
         }

@@ -247,10 +247,11 @@ static void enc_airport_list(fs_enc_t *e, const fs_airport_t *a, unsigned n)
     fs_enc_array_end(e);
 }
 
-void fs_watch_encode_body(fs_enc_t *e, const fs_watch_criteria_t *c)
+/* The criteria as map members. all: every member, absent ones as null or [] (the answer's
+ * normalised criteria); else only what is set (a body fs_watch_parse takes back: the store). */
+static void enc_criteria_members(fs_enc_t *e, const fs_watch_criteria_t *c, int all)
 {
     char buf[10];
-    fs_enc_map_begin(e);
     fs_enc_key_lit(e, "origin");
     enc_airport_list(e, c->q.origins, c->q.origin_count);
     fs_enc_key_lit(e, "destination");
@@ -259,26 +260,32 @@ void fs_watch_encode_body(fs_enc_t *e, const fs_watch_criteria_t *c)
     fs_enc_str(e, buf, fs_date_format(c->q.start_day, buf));
     fs_enc_key_lit(e, "end_date");
     fs_enc_str(e, buf, fs_date_format(c->q.end_day, buf));
-    if (c->q.cabin >= 0) {
+    if (all || c->q.cabin >= 0) {
         fs_enc_key_lit(e, "cabin");
-        fs_enc_cstr(e, fs_cabin_names[c->q.cabin]);
+        if (c->q.cabin >= 0)
+            fs_enc_cstr(e, fs_cabin_names[c->q.cabin]);
+        else
+            fs_enc_null(e);
     }
     fs_enc_key_lit(e, "seats");
     fs_enc_uint(e, c->q.seats);
-    if (c->max_miles != 0) {
+    if (all || c->max_miles != 0) {
         fs_enc_key_lit(e, "max_miles");
-        fs_enc_uint(e, c->max_miles);
+        if (c->max_miles != 0)
+            fs_enc_uint(e, c->max_miles);
+        else
+            fs_enc_null(e);
     }
     fs_enc_key_lit(e, "max_stops");
     fs_enc_uint(e, c->q.max_stops);
-    if (c->q.source_count > 0) {
+    if (all || c->q.source_count > 0) {
         fs_enc_key_lit(e, "sources");
         fs_enc_array_begin(e);
         for (unsigned i = 0; i < c->q.source_count; i++)
             fs_enc_cstr(e, c->q.sources[i]);
         fs_enc_array_end(e);
     }
-    if (c->q.carrier_count > 0) {
+    if (all || c->q.carrier_count > 0) {
         fs_enc_key_lit(e, "carriers");
         fs_enc_array_begin(e);
         for (unsigned i = 0; i < c->q.carrier_count; i++) {
@@ -297,56 +304,18 @@ void fs_watch_encode_body(fs_enc_t *e, const fs_watch_criteria_t *c)
     if (c->notify & FS_WATCH_REPRICED)
         fs_enc_str_lit(e, "repriced");
     fs_enc_array_end(e);
+}
+
+void fs_watch_encode_body(fs_enc_t *e, const fs_watch_criteria_t *c)
+{
+    fs_enc_map_begin(e);
+    enc_criteria_members(e, c, 0);
     fs_enc_map_end(e);
 }
 
 void fs_watch_encode_criteria(fs_enc_t *e, const fs_watch_criteria_t *c)
 {
-    char buf[10];
-    fs_enc_key_lit(e, "origin");
-    enc_airport_list(e, c->q.origins, c->q.origin_count);
-    fs_enc_key_lit(e, "destination");
-    enc_airport_list(e, c->q.destinations, c->q.destination_count);
-    fs_enc_key_lit(e, "start_date");
-    fs_enc_str(e, buf, fs_date_format(c->q.start_day, buf));
-    fs_enc_key_lit(e, "end_date");
-    fs_enc_str(e, buf, fs_date_format(c->q.end_day, buf));
-    fs_enc_key_lit(e, "cabin");
-    if (c->q.cabin >= 0)
-        fs_enc_cstr(e, fs_cabin_names[c->q.cabin]);
-    else
-        fs_enc_null(e);
-    fs_enc_key_lit(e, "seats");
-    fs_enc_uint(e, c->q.seats);
-    fs_enc_key_lit(e, "max_miles");
-    if (c->max_miles != 0)
-        fs_enc_uint(e, c->max_miles);
-    else
-        fs_enc_null(e);
-    fs_enc_key_lit(e, "max_stops");
-    fs_enc_uint(e, c->q.max_stops);
-    fs_enc_key_lit(e, "sources");
-    fs_enc_array_begin(e);
-    for (unsigned i = 0; i < c->q.source_count; i++)
-        fs_enc_cstr(e, c->q.sources[i]);
-    fs_enc_array_end(e);
-    fs_enc_key_lit(e, "carriers");
-    fs_enc_array_begin(e);
-    for (unsigned i = 0; i < c->q.carrier_count; i++) {
-        char cb[3];
-        fs_carrier_format(c->q.carriers[i], cb);
-        fs_enc_str(e, cb, 2);
-    }
-    fs_enc_array_end(e);
-    fs_enc_key_lit(e, "notify");
-    fs_enc_array_begin(e);
-    if (c->notify & FS_WATCH_OPENED)
-        fs_enc_str_lit(e, "opened");
-    if (c->notify & FS_WATCH_CLOSED)
-        fs_enc_str_lit(e, "closed");
-    if (c->notify & FS_WATCH_REPRICED)
-        fs_enc_str_lit(e, "repriced");
-    fs_enc_array_end(e);
+    enc_criteria_members(e, c, 1);
 }
 
 /* ------------------------------------------------------------ streams
