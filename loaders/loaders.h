@@ -278,5 +278,8 @@ char *fs_feeds_status_json(fs_feeds_t *f, fs_index_thread_t *th, const char *sou
 /** Tests: pause() runs on the loader after it has built a new status table and before it publishes
  *  it, with the status writers' lock held. Set before any job is submitted. */
 void fs_feeds_inject_status_pause(fs_feeds_t *f, void (*pause)(void));
+/** Tests: pause() runs on the compaction thread before it writes each image. Set before any job
+ *  is submitted. */
+void fs_feeds_inject_compaction_pause(fs_feeds_t *f, void (*pause)(void));
 
 #endif

@@ -89,6 +89,7 @@ struct fs_feeds {
     status_table_t *status_current; /* atomic pointer; never NULL */
     unsigned status_cap; /* room for every source the index may list, and as many refused ones */
     void (*status_pause)(void); /* tests: called while a replacement is being made */
+    void (*compaction_pause)(void); /* tests: called before each image is written */
     /* Compaction (a new base image after compact_deltas deltas, once they weigh an eighth of the
      * base or number 16 x compact_deltas) runs on its own thread, so a push
      * never waits behind one. A loader queues the source's current segment, held alive, and marks
@@ -106,6 +107,11 @@ struct fs_feeds {
 typedef struct compaction {
     const fs_segment_t *seg; /* held (fs_index_segment_hold) until written */
     unsigned deltas;
+    /* a newer state of the source found due while this one was queued or being written (held
+     * too; the newest replaces an older one): written next, so deltas that came meanwhile are
+     * not left for a next push that may never come */
+    const fs_segment_t *again;
+    unsigned again_deltas;
     struct compaction *next_queued, *next_compacting;
 } compaction_t;
 
@@ -359,12 +365,25 @@ static int prepare_publish(fs_feeds_t *f, fs_feed_job_t *job, fs_publish_t *pub)
     return -1;
 }
 
-static int compacting_locked(const fs_feeds_t *f, const char *source)
+static compaction_t *compacting_locked(const fs_feeds_t *f, const char *source)
 {
-    for (const compaction_t *c = f->compacting; c != NULL; c = c->next_compacting)
+    for (compaction_t *c = f->compacting; c != NULL; c = c->next_compacting)
         if (strcmp(c->seg->source, source) == 0)
-            return 1;
-    return 0;
+            return c;
+    return NULL;
+}
+
+/* Whether source's deltas on disk call for a new base; *deltas receives their count. A compaction
+ * rewrites the whole source (110 MB for 2.8M legs): worth it once the deltas weigh an eighth of
+ * the base, or are many (start-up replays them all). Small deltas on a large source would
+ * otherwise pay a full rewrite every compact_deltas pushes. Costs a directory listing. */
+static int compaction_due(fs_feeds_t *f, const char *source, unsigned *deltas)
+{
+    uint64_t delta_bytes;
+    *deltas = fs_store_delta_count(f->store, source, &delta_bytes);
+    uint64_t on_disk = fs_store_source_bytes(f->store, source);
+    uint64_t base_bytes = on_disk > delta_bytes ? on_disk - delta_bytes : 0;
+    return *deltas >= f->cfg.compact_deltas && (delta_bytes * 8 >= base_bytes || *deltas >= 16 * f->cfg.compact_deltas);
 }
 
 /* On the loader, after the answer: queue a compaction of source if enough deltas accumulated and
@@ -372,14 +391,8 @@ static int compacting_locked(const fs_feeds_t *f, const char *source)
 static void compact_if_due(loader_t *l, const char *source)
 {
     fs_feeds_t *f = l->feeds;
-    uint64_t delta_bytes;
-    unsigned deltas = fs_store_delta_count(f->store, source, &delta_bytes);
-    /* A compaction rewrites the whole source (110 MB for 2.8M legs): worth it once the deltas
-     * weigh an eighth of the base, or are many (start-up replays them all). Small deltas on a
-     * large source would otherwise pay a full rewrite every compact_deltas pushes. */
-    uint64_t on_disk = fs_store_source_bytes(f->store, source);
-    uint64_t base_bytes = on_disk > delta_bytes ? on_disk - delta_bytes : 0;
-    if (deltas < f->cfg.compact_deltas || (delta_bytes * 8 < base_bytes && deltas < 16 * f->cfg.compact_deltas))
+    unsigned deltas;
+    if (!compaction_due(f, source, &deltas))
         return;
     uint64_t generation;
     const fs_segment_t *seg = current_segment(l, source, &generation);
@@ -391,12 +404,18 @@ static void compact_if_due(loader_t *l, const char *source)
     if (c == NULL)
         return; /* the next delta tries again */
     pthread_mutex_lock(&f->compact_lock);
-    if (compacting_locked(f, source)) {
+    fs_index_segment_hold(f->index, seg);
+    compaction_t *busy = compacting_locked(f, source);
+    if (busy != NULL) {
+        const fs_segment_t *older = busy->again;
+        busy->again = seg;
+        busy->again_deltas = deltas;
         pthread_mutex_unlock(&f->compact_lock);
+        if (older != NULL)
+            fs_index_segment_release(f->index, older);
         free(c);
         return;
     }
-    fs_index_segment_hold(f->index, seg);
     c->seg = seg;
     c->deltas = deltas;
     compaction_t **tail = &f->compact_queue;
@@ -422,6 +441,8 @@ static void *compact_main(void *arg)
         f->compact_queue = c->next_queued;
         pthread_mutex_unlock(&f->compact_lock);
         {
+            if (f->compaction_pause != NULL)
+                f->compaction_pause();
             int64_t t0 = now_ms();
             if (fs_store_write_base(f->store, c->seg) < 0) {
                 fs_log("compaction of %s failed; its deltas are kept and replayed at start-up", c->seg->source);
@@ -432,16 +453,43 @@ static void *compact_main(void *arg)
                 note_accepted(f, c->seg->source); /* refresh bytes on disk */
             }
         }
-        pthread_mutex_lock(&f->compact_lock);
-        for (compaction_t **p = &f->compacting; *p != NULL; p = &(*p)->next_compacting)
-            if (*p == c) {
-                *p = c->next_compacting;
+        const fs_segment_t *written = c->seg; /* released last: the compacting list names it */
+        /* Deltas came while this one was written: compact again if they are due on their own
+         * (against the base just written), else leave them to the next push's check. The check
+         * lists the directory, so it runs outside the lock; a newer state found due meanwhile is
+         * looked at in turn. */
+        for (;;) {
+            pthread_mutex_lock(&f->compact_lock);
+            const fs_segment_t *again = c->again;
+            c->again = NULL;
+            if (again == NULL) {
+                for (compaction_t **p = &f->compacting; *p != NULL; p = &(*p)->next_compacting)
+                    if (*p == c) {
+                        *p = c->next_compacting;
+                        break;
+                    }
+                pthread_cond_broadcast(&f->compact_cond); /* a retirement may be waiting for it */
+                pthread_mutex_unlock(&f->compact_lock);
+                free(c);
                 break;
             }
-        pthread_cond_broadcast(&f->compact_cond); /* a retirement may be waiting for it */
-        pthread_mutex_unlock(&f->compact_lock);
-        fs_index_segment_release(f->index, c->seg);
-        free(c);
+            pthread_mutex_unlock(&f->compact_lock);
+            unsigned deltas_now;
+            if (compaction_due(f, again->source, &deltas_now)) {
+                pthread_mutex_lock(&f->compact_lock);
+                c->seg = again; /* still in the compacting list: a retirement keeps waiting */
+                c->deltas = deltas_now;
+                c->next_queued = NULL;
+                compaction_t **tail = &f->compact_queue;
+                while (*tail != NULL)
+                    tail = &(*tail)->next_queued;
+                *tail = c;
+                pthread_mutex_unlock(&f->compact_lock);
+                break;
+            }
+            fs_index_segment_release(f->index, again);
+        }
+        fs_index_segment_release(f->index, written);
         pthread_mutex_lock(&f->compact_lock);
     }
     pthread_mutex_unlock(&f->compact_lock);
@@ -1175,4 +1223,9 @@ char *fs_feeds_status_json(fs_feeds_t *f, fs_index_thread_t *th, const char *sou
 void fs_feeds_inject_status_pause(fs_feeds_t *f, void (*pause)(void))
 {
     f->status_pause = pause;
+}
+
+void fs_feeds_inject_compaction_pause(fs_feeds_t *f, void (*pause)(void))
+{
+    f->compaction_pause = pause;
 }
