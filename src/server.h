@@ -59,6 +59,8 @@ typedef enum fs_endpoint {
     FS_EP_SEARCH,
     FS_EP_CALENDAR,
     FS_EP_ROUTES,
+    FS_EP_TRIPS,          /* GET and POST /v1/trips (src/trips_http.c) */
+    FS_EP_CALENDAR_TRIPS, /* GET /v1/calendar/trips */
     FS_EP_HEALTHZ,
     FS_EP_READYZ,
     FS_EP_METRICS,
