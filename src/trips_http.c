@@ -760,7 +760,7 @@ int fs_handle_trips(h2o_req_t *req, fs_worker_t *w, fs_conn_state_t *conn, fs_en
         rc = parse_get(ep, qs, qlen, &q, &err);
     }
     if (rc != 0)
-        return fs_send_error(req, 400, "invalid_parameter", err.parameter[0] ? err.parameter : NULL, err.message, ep,
+        return fs_send_error(req, 400, "invalid_parameter", err.parameter, err.message, ep,
                              started_us);
     fs_enc_format_t format = fs_http_negotiate(req);
     const fs_generation_t *gen = fs_index_read_begin(w->shared->index, &w->index_thread);
