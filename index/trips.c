@@ -81,19 +81,6 @@ int fs_trip_compare(enum fs_sort sort, const fs_trip_t *a, const fs_trip_t *b)
     return (a->slice_count > b->slice_count) - (a->slice_count < b->slice_count);
 }
 
-static int compare_to_cursor(const fs_trip_t *t, const fs_trip_cursor_t *cur)
-{
-    if (t->sort_value != cur->sort_value)
-        return t->sort_value < cur->sort_value ? -1 : 1;
-    unsigned n = t->slice_count < cur->slice_count ? t->slice_count : cur->slice_count;
-    for (unsigned k = 0; k < n; k++) {
-        int c = fs_result_compare_cursor(&t->slices[k], &cur->slices[k]);
-        if (c != 0)
-            return c;
-    }
-    return (t->slice_count > cur->slice_count) - (t->slice_count < cur->slice_count);
-}
-
 void fs_trip_cursor_at(const fs_trip_t *t, fs_trip_cursor_t *out)
 {
     memset(out, 0, sizeof(*out));
@@ -236,6 +223,42 @@ static int order_cmp(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* Slices are short (a route over a week: tens of itineraries), where qsort's indirect calls cost
+ * more than the pairing: an insertion sort below SMALL_SORT (the round-trip bench: 13.8 -> x us). */
+#define SMALL_SORT 48
+
+static void sort_items(item_t *items, unsigned n)
+{
+    if (n > SMALL_SORT) {
+        qsort(items, n, sizeof(item_t), item_dep_cmp);
+        return;
+    }
+    for (unsigned i = 1; i < n; i++) {
+        item_t x = items[i];
+        unsigned j = i;
+        for (; j > 0 && items[j - 1].dep > x.dep; j--)
+            items[j] = items[j - 1];
+        items[j] = x;
+    }
+}
+
+static void sort_order(const level_t *L)
+{
+    unsigned *order = L->order, n = L->ordered;
+    if (n > SMALL_SORT) {
+        order_level = L;
+        qsort(order, n, sizeof(unsigned), order_cmp);
+        return;
+    }
+    const int64_t *best = L->best;
+    for (unsigned i = 1; i < n; i++) {
+        unsigned x = order[i], j = i;
+        for (; j > 0 && (best[order[j - 1]] > best[x] || (best[order[j - 1]] == best[x] && order[j - 1] > x)); j--)
+            order[j] = order[j - 1];
+        order[j] = x;
+    }
+}
+
 /* First index in items (sorted by departure) departing at or after t. */
 static unsigned lower_bound(const item_t *items, unsigned n, int64_t t)
 {
@@ -274,7 +297,7 @@ static long next_position(const level_t *L, unsigned from, int64_t t)
 static int build_group(group_t *g, unsigned slices, unsigned min_connection, arena_t *a)
 {
     for (unsigned k = 0; k < slices; k++)
-        qsort(g->lv[k].items, g->lv[k].n, sizeof(item_t), item_dep_cmp);
+        sort_items(g->lv[k].items, g->lv[k].n);
     for (unsigned kk = slices; kk-- > 0;) {
         level_t *L = &g->lv[kk];
         unsigned n = L->n;
@@ -307,8 +330,7 @@ static int build_group(group_t *g, unsigned slices, unsigned min_connection, are
         for (unsigned i = 0; i < n; i++)
             if (L->best[i] != INF)
                 L->order[L->ordered++] = i;
-        order_level = L;
-        qsort(L->order, L->ordered, sizeof(unsigned), order_cmp);
+        sort_order(L);
         L->leaves = 1;
         while (L->leaves < L->ordered)
             L->leaves *= 2;
@@ -411,24 +433,38 @@ typedef struct state {
     unsigned chosen[FS_TRIP_MAX_SLICES]; /* item indexes of slices 0..depth */
 } state_t;
 
+/* States live in a pool, never moved; the heap orders (value, pool index) pairs, 16 bytes, so a
+ * sift moves a quarter of what moving the states would. */
+typedef struct heap_item {
+    int64_t f;
+    uint32_t state;
+} heap_item_t;
+
 typedef struct state_heap {
-    state_t *items;
+    state_t *pool;
+    size_t pooled, pool_cap;
+    heap_item_t *items;
     size_t count, cap;
 } state_heap_t;
 
 static int state_push(state_heap_t *h, const state_t *s)
 {
-    state_t *items = fs_array_grow(h->items, &h->cap, h->count, sizeof(*items), 64);
+    state_t *pool = fs_array_grow(h->pool, &h->pool_cap, h->pooled, sizeof(*pool), 128);
+    if (pool == NULL || h->pooled >= UINT32_MAX)
+        return FS_ENOMEM;
+    h->pool = pool;
+    heap_item_t *items = fs_array_grow(h->items, &h->cap, h->count, sizeof(*items), 128);
     if (items == NULL)
         return FS_ENOMEM;
     h->items = items;
+    pool[h->pooled] = *s;
     size_t i = h->count++;
-    items[i] = *s;
+    items[i] = (heap_item_t){s->f, (uint32_t)h->pooled++};
     while (i > 0) {
         size_t parent = (i - 1) / 2;
         if (items[parent].f <= items[i].f)
             break;
-        state_t t = items[parent];
+        heap_item_t t = items[parent];
         items[parent] = items[i];
         items[i] = t;
         i = parent;
@@ -436,9 +472,9 @@ static int state_push(state_heap_t *h, const state_t *s)
     return 0;
 }
 
-static state_t state_pop(state_heap_t *h)
+static const state_t *state_pop(state_heap_t *h)
 {
-    state_t top = h->items[0];
+    const state_t *top = &h->pool[h->items[0].state];
     h->items[0] = h->items[--h->count];
     size_t i = 0;
     for (;;) {
@@ -449,7 +485,7 @@ static state_t state_pop(state_heap_t *h)
             m = r;
         if (m == i)
             break;
-        state_t t = h->items[m];
+        heap_item_t t = h->items[m];
         h->items[m] = h->items[i];
         h->items[i] = t;
         i = m;
@@ -457,55 +493,51 @@ static state_t state_pop(state_heap_t *h)
     return top;
 }
 
-/* The page: the `limit` best trips after the cursor, the worst at the root. */
+/* A trip while it is ranked: its value and its slices' results, 40 bytes (a whole fs_trip_t is
+ * ten times that, and copying those in the page heap cost more than the walk). */
+typedef struct entry {
+    int64_t sort_value;
+    const fs_result_t *r[FS_TRIP_MAX_SLICES];
+} entry_t;
+
+/* The trips after the cursor in the order the walk finds them: by value, ties in any order. */
 typedef struct page {
-    fs_trip_t *items;
-    unsigned count, cap;
+    entry_t *items;
+    size_t count, cap;
+    unsigned slices;
     enum fs_sort sort;
 } page_t;
 
-static void trip_swap(fs_trip_t *a, fs_trip_t *b)
+/* The order of fs_trip_compare, on entries of one query (as many slices each). */
+static int entry_cmp(const page_t *p, const entry_t *a, const entry_t *b)
 {
-    fs_trip_t t = *a;
-    *a = *b;
-    *b = t;
+    if (a->sort_value != b->sort_value)
+        return a->sort_value < b->sort_value ? -1 : 1;
+    for (unsigned k = 0; k < p->slices; k++) {
+        int c = fs_result_compare(p->sort, a->r[k], b->r[k]);
+        if (c != 0)
+            return c;
+    }
+    return 0;
 }
 
-static void page_offer(page_t *p, const fs_trip_t *t)
+static int compare_to_cursor(const entry_t *e, unsigned slices, const fs_trip_cursor_t *cur)
 {
-    if (p->count < p->cap) {
-        unsigned i = p->count++;
-        p->items[i] = *t;
-        while (i > 0) {
-            unsigned parent = (i - 1) / 2;
-            if (fs_trip_compare(p->sort, &p->items[i], &p->items[parent]) <= 0)
-                break;
-            trip_swap(&p->items[i], &p->items[parent]);
-            i = parent;
-        }
-        return;
+    if (e->sort_value != cur->sort_value)
+        return e->sort_value < cur->sort_value ? -1 : 1;
+    unsigned n = slices < cur->slice_count ? slices : cur->slice_count;
+    for (unsigned k = 0; k < n; k++) {
+        int c = fs_result_compare_cursor(e->r[k], &cur->slices[k]);
+        if (c != 0)
+            return c;
     }
-    if (fs_trip_compare(p->sort, t, &p->items[0]) >= 0)
-        return;
-    p->items[0] = *t;
-    unsigned i = 0;
-    for (;;) {
-        unsigned l = 2 * i + 1, r = l + 1, worst = i;
-        if (l < p->count && fs_trip_compare(p->sort, &p->items[l], &p->items[worst]) > 0)
-            worst = l;
-        if (r < p->count && fs_trip_compare(p->sort, &p->items[r], &p->items[worst]) > 0)
-            worst = r;
-        if (worst == i)
-            return;
-        trip_swap(&p->items[i], &p->items[worst]);
-        i = worst;
-    }
+    return (slices > cur->slice_count) - (slices < cur->slice_count);
 }
 
-static __thread enum fs_sort qsort_sort;
-static int trip_qsort_cmp(const void *a, const void *b)
+static __thread const page_t *qsort_page;
+static int entry_qsort_cmp(const void *a, const void *b)
 {
-    return fs_trip_compare(qsort_sort, a, b);
+    return entry_cmp(qsort_page, a, b);
 }
 
 static int walk(const fs_trip_query_t *q, const group_t *groups, unsigned group_count, fs_trip_t *trips, fs_trip_result_t *out,
@@ -513,8 +545,7 @@ static int walk(const fs_trip_query_t *q, const group_t *groups, unsigned group_
 {
     unsigned last = q->slice_count - 1;
     state_heap_t heap = {0};
-    page_t page = {.items = trips, .count = 0, .cap = q->limit, .sort = q->sort};
-    uint64_t after_cursor = 0;
+    page_t page = {.items = NULL, .count = 0, .cap = 0, .slices = q->slice_count, .sort = q->sort};
     int stopped = 0, rc = 0;
     for (unsigned g = 0; g < group_count && rc == 0; g++) {
         const level_t *L = &groups[g].lv[0];
@@ -531,9 +562,9 @@ static int walk(const fs_trip_query_t *q, const group_t *groups, unsigned group_
             rc = FS_ETIMEDOUT;
             break;
         }
-        state_t s = state_pop(&heap);
-        if (page.count == page.cap && s.f > page.items[0].sort_value) {
-            stopped = 1; /* every trip left is worth at least s.f: after the page */
+        state_t s = *state_pop(&heap); /* a copy: the pushes below may move the pool */
+        if (page.count >= q->limit && s.f > page.items[q->limit - 1].sort_value) {
+            stopped = 1; /* every trip left is worth more than the page's last: after the page */
             break;
         }
         const group_t *grp = &groups[s.group];
@@ -548,20 +579,18 @@ static int walk(const fs_trip_query_t *q, const group_t *groups, unsigned group_
         }
         const item_t *it = &L->items[s.chosen[s.depth]];
         if (s.depth == last) {
-            fs_trip_t t;
-            memset(&t, 0, sizeof(t));
-            t.slice_count = q->slice_count;
-            t.sort_value = s.f;
-            for (unsigned k = 0; k <= last; k++) {
-                const fs_result_t *r = grp->lv[k].items[s.chosen[k]].r;
-                t.slices[k] = *r;
-                t.miles += r->miles;
-                t.duration_min += r->duration_min;
-            }
-            if (q->cursor.present && compare_to_cursor(&t, &q->cursor) <= 0)
+            entry_t t = {.sort_value = s.f};
+            for (unsigned k = 0; k <= last; k++)
+                t.r[k] = grp->lv[k].items[s.chosen[k]].r;
+            if (q->cursor.present && compare_to_cursor(&t, q->slice_count, &q->cursor) <= 0)
                 continue;
-            after_cursor++;
-            page_offer(&page, &t);
+            entry_t *items = fs_array_grow(page.items, &page.cap, page.count, sizeof(*items), 64);
+            if (items == NULL) {
+                rc = FS_ENOMEM;
+                break;
+            }
+            page.items = items;
+            items[page.count++] = t;
             continue;
         }
         const level_t *N = &grp->lv[s.depth + 1];
@@ -578,14 +607,43 @@ static int walk(const fs_trip_query_t *q, const group_t *groups, unsigned group_
             rc = state_push(&heap, &child);
         }
     }
+    free(heap.pool);
     free(heap.items);
-    if (rc != 0)
+    if (rc != 0) {
+        free(page.items);
         return rc;
-    qsort_sort = q->sort;
-    qsort(trips, page.count, sizeof(*trips), trip_qsort_cmp);
+    }
+    /* the walk gave them by value: only runs of equal values need ordering, the one that
+     * straddles the limit included */
+    qsort_page = &page;
+    for (size_t i = 0; i < page.count;) {
+        size_t j = i + 1;
+        while (j < page.count && page.items[j].sort_value == page.items[i].sort_value)
+            j++;
+        if (j - i > 1)
+            qsort(page.items + i, j - i, sizeof(entry_t), entry_qsort_cmp);
+        if (j >= q->limit)
+            break;
+        i = j;
+    }
+    unsigned count = page.count < q->limit ? (unsigned)page.count : q->limit;
+    for (unsigned i = 0; i < count; i++) {
+        fs_trip_t *t = &trips[i];
+        t->slice_count = q->slice_count;
+        t->sort_value = page.items[i].sort_value;
+        t->miles = 0;
+        t->duration_min = 0;
+        for (unsigned k = 0; k < q->slice_count; k++) {
+            const fs_result_t *r = page.items[i].r[k];
+            t->slices[k] = *r;
+            t->miles += r->miles;
+            t->duration_min += r->duration_min;
+        }
+    }
     out->trips = trips;
-    out->count = page.count;
-    out->has_more = stopped || after_cursor > page.count;
+    out->count = count;
+    out->has_more = stopped || page.count > count;
+    free(page.items);
     return 0;
 }
 

@@ -413,7 +413,6 @@ static int parse_scalar(jp_t *j, char *out, size_t cap)
 
 typedef struct slice_in {
     char qs[1024];
-    size_t len;
     buf_t b;
 } slice_in_t;
 
