@@ -379,8 +379,9 @@ static int make_groups(const fs_trip_query_t *q, slice_list_t *lists, arena_t *a
         return build_group(g, n, q->min_connection, a);
     }
     /* by outbound date; the returns by date too, so that a group's are one contiguous run */
-    qsort(lists[0].items, lists[0].count, sizeof(fs_result_t), result_day_cmp);
-    qsort(lists[1].items, lists[1].count, sizeof(fs_result_t), result_day_cmp);
+    for (unsigned k = 0; k < 2; k++)
+        if (lists[k].count > 1) /* items is NULL when there are none */
+            qsort(lists[k].items, lists[k].count, sizeof(fs_result_t), result_day_cmp);
     unsigned days = 0;
     for (size_t i = 0; i < lists[0].count; i++)
         days += i == 0 || lists[0].items[i].leg->day != lists[0].items[i - 1].leg->day;
@@ -700,7 +701,8 @@ int fs_trip_grid(const fs_generation_t *gen, const fs_trip_query_t *q, fs_trip_c
      * miles and suffix counts: a cell's part from one outbound is one binary search per bucket */
     const fs_result_t *ret = lists[1].items;
     size_t nret = lists[1].count;
-    qsort(lists[1].items, nret, sizeof(fs_result_t), bucket_cmp);
+    if (nret > 1)
+        qsort(lists[1].items, nret, sizeof(fs_result_t), bucket_cmp);
     uint32_t *suf_min = malloc(sizeof(uint32_t) * (nret + 1));
     size_t *bucket = calloc((size_t)days1 * FS_CABIN_COUNT + 1, sizeof(size_t)); /* start of each bucket */
     if (suf_min == NULL || bucket == NULL) {

@@ -43,12 +43,15 @@ static int fail(fs_param_error_t *err, const char *param, const char *fmt, ...)
 typedef struct buf {
     char *p;
     size_t len, cap;
+    int overflow; /* something did not fit: the text must not be used */
 } buf_t;
 
 static void buf_raw(buf_t *b, const char *s, size_t n)
 {
-    if (b->len + n + 1 > b->cap)
+    if (b->len + n + 1 > b->cap) {
+        b->overflow = 1;
         n = b->cap > b->len + 1 ? b->cap - b->len - 1 : 0;
+    }
     memcpy(b->p + b->len, s, n);
     b->len += n;
     b->p[b->len] = '\0';
@@ -187,7 +190,7 @@ static int parse_get(fs_endpoint_t ep, const char *qs, size_t len, fs_trip_query
         free(ret_qs);
         return fail(err, "", "out of memory");
     }
-    buf_t out = {out_qs, 0, cap}, ret = {ret_qs, 0, cap + 3 * 600};
+    buf_t out = {out_qs, 0, cap, 0}, ret = {ret_qs, 0, cap + 3 * 600, 0};
     out_qs[0] = ret_qs[0] = '\0';
     int rc = 0;
     for (const char *p = qs, *end = qs + len; p < end && rc == 0;) {
@@ -412,7 +415,7 @@ static int parse_scalar(jp_t *j, char *out, size_t cap)
 }
 
 typedef struct slice_in {
-    char qs[1024];
+    char qs[4096];
     buf_t b;
 } slice_in_t;
 
@@ -429,7 +432,7 @@ static int is_slice_field(const char *name)
 /* One slice object into its query string. */
 static int parse_slice(jp_t *j, unsigned i, slice_in_t *s, fs_param_error_t *err)
 {
-    s->b = (buf_t){s->qs, 0, sizeof(s->qs)};
+    s->b = (buf_t){s->qs, 0, sizeof(s->qs), 0};
     s->qs[0] = '\0';
     if (!peek(j, '{'))
         return fail(err, "slices", "slices[%u]: expected an object with origin, destination and date", i);
@@ -472,7 +475,7 @@ static int parse_post(const char *body, size_t len, fs_trip_query_t *q, fs_param
     unsigned nslices = 0;
     int have_slices = 0;
     char opts[2048], cursor[TRIP_CURSOR_MAX];
-    buf_t ob = {opts, 0, sizeof(opts)};
+    buf_t ob = {opts, 0, sizeof(opts), 0};
     opts[0] = cursor[0] = '\0';
     jp_t j = {body, body + len};
     if (!peek(&j, '{'))
@@ -549,6 +552,8 @@ static int parse_post(const char *body, size_t len, fs_trip_query_t *q, fs_param
             buf_raw(&s->b, "&", 1);
             buf_raw(&s->b, opts, ob.len);
         }
+        if (s->b.overflow || ob.overflow)
+            return fail(err, "", "the body's fields are too long together; send fewer codes or sources");
         if (fs_query_parse(FS_EP_TRIPS, s->qs, s->b.len, &q->slices[i], err) != 0) {
             if (is_slice_field(err->parameter)) {
                 char param[sizeof(err->parameter)];
