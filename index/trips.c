@@ -240,11 +240,11 @@ static void sort_items(item_t *items, unsigned n)
     }
 }
 
-static void sort_order(const level_t *L)
+static void sort_order(level_t *L)
 {
     unsigned *order = L->order, n = L->ordered;
     if (n > SMALL_SORT) {
-        qsort_r(order, n, sizeof(unsigned), order_cmp, (void *)(uintptr_t)L);
+        qsort_r(order, n, sizeof(unsigned), order_cmp, L);
         return;
     }
     const int64_t *best = L->best;
