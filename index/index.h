@@ -719,8 +719,6 @@ typedef struct fs_trip_result {
  */
 int fs_trips(const fs_generation_t *gen, const fs_trip_query_t *q, fs_trip_t *trips, fs_trip_result_t *out);
 
-/** Total order of trips: the sort value, then slice by slice fs_result_compare. */
-int fs_trip_compare(enum fs_sort sort, const fs_trip_t *a, const fs_trip_t *b);
 /** Where t stands: the cursor whose next page starts just after t. */
 void fs_trip_cursor_at(const fs_trip_t *t, fs_trip_cursor_t *out);
 

@@ -68,19 +68,6 @@ void fs_trip_query_init(fs_trip_query_t *q)
 
 /* ------------------------------------------------------------ order */
 
-int fs_trip_compare(enum fs_sort sort, const fs_trip_t *a, const fs_trip_t *b)
-{
-    if (a->sort_value != b->sort_value)
-        return a->sort_value < b->sort_value ? -1 : 1;
-    unsigned n = a->slice_count < b->slice_count ? a->slice_count : b->slice_count;
-    for (unsigned k = 0; k < n; k++) {
-        int c = fs_result_compare(sort, &a->slices[k], &b->slices[k]);
-        if (c != 0)
-            return c;
-    }
-    return (a->slice_count > b->slice_count) - (a->slice_count < b->slice_count);
-}
-
 void fs_trip_cursor_at(const fs_trip_t *t, fs_trip_cursor_t *out)
 {
     memset(out, 0, sizeof(*out));
@@ -506,7 +493,7 @@ typedef struct page {
     enum fs_sort sort;
 } page_t;
 
-/* The order of fs_trip_compare, on entries of one query (as many slices each). */
+/* The order of trips (index.h): the sort value, then slice by slice fs_result_compare. */
 static int entry_cmp(const page_t *p, const entry_t *a, const entry_t *b)
 {
     if (a->sort_value != b->sort_value)
