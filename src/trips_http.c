@@ -23,7 +23,6 @@
 #include "src/internal.h"
 
 #define TRIP_BODY_MAX (16 * 1024)
-#define TRIP_CURSOR_MAX (8 + 21 + FS_TRIP_MAX_SLICES * FS_CURSOR_TOKEN_MAX)
 #define STAY_MAX 90
 #define VALUE_CAP 600
 
@@ -90,7 +89,7 @@ static void buf_param(buf_t *b, const char *name, const char *value)
 
 static const char sort_letters[] = {'m', 'd', 't'};
 
-static size_t cursor_encode(enum fs_sort sort, const fs_trip_t *t, char *out, size_t cap)
+size_t fs_trip_cursor_encode(enum fs_sort sort, const fs_trip_t *t, char *out, size_t cap)
 {
     int n = snprintf(out, cap, "T1%c.%lld", sort_letters[sort], (long long)t->sort_value);
     if (n < 0 || (size_t)n >= cap)
@@ -108,12 +107,12 @@ static int cursor_decode(enum fs_sort sort, unsigned slices, const char *s, size
 {
     static const char restart[] = "cursor: not a next_cursor of this trip query; restart from the first page (without cursor)";
     memset(out, 0, sizeof(*out));
-    if (len < 4 || len >= TRIP_CURSOR_MAX || s[0] != 'T' || s[1] != '1' || memchr(sort_letters, s[2], 3) == NULL || s[3] != '.')
+    if (len < 4 || len >= FS_TRIP_CURSOR_TOKEN_MAX || s[0] != 'T' || s[1] != '1' || memchr(sort_letters, s[2], 3) == NULL || s[3] != '.')
         return fail(err, "cursor", "%s", restart);
     if (s[2] != sort_letters[sort])
         return fail(err, "cursor", "cursor: made for another sort; use the sort of the query that returned it, or restart "
                                    "from the first page (without cursor)");
-    char text[TRIP_CURSOR_MAX];
+    char text[FS_TRIP_CURSOR_TOKEN_MAX];
     memcpy(text, s, len);
     text[len] = '\0';
     char *p = text + 4, *end;
@@ -175,7 +174,7 @@ static int parse_stay(const char *name, const char *v, size_t len, int *out, fs_
 }
 
 /* GET /v1/trips and /v1/calendar/trips: the query string into a 2-slice trip query. */
-static int parse_get(fs_endpoint_t ep, const char *qs, size_t len, fs_trip_query_t *q, fs_param_error_t *err)
+int fs_trips_parse_query(fs_endpoint_t ep, const char *qs, size_t len, fs_trip_query_t *q, fs_param_error_t *err)
 {
     fs_trip_query_init(q);
     err->parameter[0] = err->message[0] = '\0';
@@ -294,7 +293,7 @@ static int parse_get(fs_endpoint_t ep, const char *qs, size_t len, fs_trip_query
                                                       : "max_stay");
             snprintf(err->parameter, sizeof(err->parameter), "%s", param);
             char msg[sizeof(err->message) - 12];
-            snprintf(msg, sizeof(msg), "%s", err->message);
+            snprintf(msg, sizeof(msg), "%.*s", (int)sizeof(msg) - 1, err->message);
             snprintf(err->message, sizeof(err->message), "the return: %s", msg);
         }
     }
@@ -467,14 +466,14 @@ static int parse_slice(jp_t *j, unsigned i, slice_in_t *s, fs_param_error_t *err
 }
 
 /* POST /v1/trips: {"slices": [...], options...} into a trip query. */
-static int parse_post(const char *body, size_t len, fs_trip_query_t *q, fs_param_error_t *err)
+int fs_trips_parse_body(const char *body, size_t len, fs_trip_query_t *q, fs_param_error_t *err)
 {
     fs_trip_query_init(q);
     err->parameter[0] = err->message[0] = '\0';
     static __thread slice_in_t slices[FS_TRIP_MAX_SLICES + 1];
     unsigned nslices = 0;
     int have_slices = 0;
-    char opts[2048], cursor[TRIP_CURSOR_MAX];
+    char opts[2048], cursor[FS_TRIP_CURSOR_TOKEN_MAX];
     buf_t ob = {opts, 0, sizeof(opts), 0};
     opts[0] = cursor[0] = '\0';
     jp_t j = {body, body + len};
@@ -557,7 +556,7 @@ static int parse_post(const char *body, size_t len, fs_trip_query_t *q, fs_param
         if (fs_query_parse(FS_EP_TRIPS, s->qs, s->b.len, &q->slices[i], err) != 0) {
             if (is_slice_field(err->parameter)) {
                 char param[sizeof(err->parameter)];
-                snprintf(param, sizeof(param), "slices[%u].%s", i, err->parameter);
+                snprintf(param, sizeof(param), "slices[%u].%.20s", i, err->parameter);
                 snprintf(err->parameter, sizeof(err->parameter), "%s", param);
             }
             return FS_EINVAL;
@@ -663,8 +662,8 @@ static int answer_trips(h2o_req_t *req, fs_worker_t *w, const fs_generation_t *g
     fs_enc_uint(&e, res.total);
     fs_enc_key_lit(&e, "next_cursor");
     if (res.has_more && res.count > 0) {
-        char cursor[TRIP_CURSOR_MAX];
-        fs_enc_str(&e, cursor, cursor_encode(q->sort, &res.trips[res.count - 1], cursor, sizeof(cursor)));
+        char cursor[FS_TRIP_CURSOR_TOKEN_MAX];
+        fs_enc_str(&e, cursor, fs_trip_cursor_encode(q->sort, &res.trips[res.count - 1], cursor, sizeof(cursor)));
     } else {
         fs_enc_null(&e);
     }
@@ -753,7 +752,7 @@ int fs_handle_trips(h2o_req_t *req, fs_worker_t *w, fs_conn_state_t *conn, fs_en
     fs_param_error_t err;
     int rc;
     if (is_post) {
-        rc = parse_post(req->entity.base, body_len, &q, &err);
+        rc = fs_trips_parse_body(req->entity.base, body_len, &q, &err);
     } else {
         const char *qs = "";
         size_t qlen = 0;
@@ -761,7 +760,7 @@ int fs_handle_trips(h2o_req_t *req, fs_worker_t *w, fs_conn_state_t *conn, fs_en
             qs = req->path.base + req->query_at + 1;
             qlen = req->path.len - req->query_at - 1;
         }
-        rc = parse_get(ep, qs, qlen, &q, &err);
+        rc = fs_trips_parse_query(ep, qs, qlen, &q, &err);
     }
     if (rc != 0)
         return fs_send_error(req, 400, "invalid_parameter", err.parameter, err.message, ep,
