@@ -618,6 +618,16 @@ int fs_result_compare(enum fs_sort sort, const fs_result_t *a, const fs_result_t
 /** Where r stands in the order: the cursor whose next page starts just after r. */
 void fs_cursor_at(const fs_result_t *r, fs_cursor_t *out);
 
+/** Every itinerary fs_search would count for q (its sort, limit and cursor aside), each passed to
+ *  fn once, in no particular order; r points into the generation (valid until read_end). The
+ *  enumeration trips (below) are built on. Any thread, inside a read section. 0 or FS_ETIMEDOUT
+ *  (what was passed before must then not be used). */
+int fs_search_each(const fs_generation_t *gen, const fs_search_query_t *q, void (*fn)(void *arg, const fs_result_t *r),
+                   void *arg);
+/** Where r stands against a cursor position: <0 before it, 0 at it, >0 after it (the order of
+ *  fs_result_compare). */
+int fs_result_compare_cursor(const fs_result_t *r, const fs_cursor_t *cur);
+
 /** Per-day, per-cabin availability over a date range. */
 typedef struct fs_calendar_cell {
     uint32_t min_miles;
@@ -646,6 +656,84 @@ typedef struct fs_route_summary {
  *  FS_ETIMEDOUT when filter->deadline_us passed first (the summaries must not be used). */
 int fs_routes_from(const fs_generation_t *gen, fs_airport_t origin, const fs_search_query_t *filter,
                    fs_route_summary_t *out, unsigned max);
+
+/* ----------------------------------------------------------------- trips
+ * A trip is 2 to FS_TRIP_MAX_SLICES itineraries ("slices": a round trip's outbound and return, an
+ * open jaw's, a multi-city's), each departing at least min_connection minutes (UTC) after the
+ * previous one arrives. It is priced as the sum of its slices (taxes per currency) and ordered by
+ * its sort value, then its slices in turn in the order of fs_result_compare. index/trips.c. */
+
+#define FS_TRIP_MAX_SLICES 4
+#define FS_TRIP_GRID_MAX_DAYS 31
+/** Most itineraries one slice may have: past it a trip query is refused like one past its budget
+ *  (FS_ETIMEDOUT), never answered from part of them. */
+#define FS_TRIP_MAX_ITINERARIES 200000
+
+/** A position in a trip list: the key of the last trip of a page. */
+typedef struct fs_trip_cursor {
+    int present;
+    int64_t sort_value;
+    unsigned slice_count;
+    fs_cursor_t slices[FS_TRIP_MAX_SLICES]; /* each slice's position (fs_cursor_at) */
+} fs_trip_cursor_t;
+
+typedef struct fs_trip_query {
+    /* Each slice's itineraries: airports, dates, cabin, seats, filters, max_stops and connection
+     * rules as for fs_search; their sort, limit, cursor and deadline are ignored. */
+    fs_search_query_t slices[FS_TRIP_MAX_SLICES];
+    unsigned slice_count;       /* 2 .. FS_TRIP_MAX_SLICES */
+    unsigned min_connection;    /* minutes from a slice's arrival to the next one's departure, UTC */
+    int min_stay, max_stay;     /* days from slice 0's local departure date to slice 1's; -1: none */
+    enum fs_sort sort;          /* miles: summed; duration: the slices' durations summed; departure:
+                                 * the first slice's departure in UTC */
+    unsigned limit;             /* 1 .. FS_SEARCH_MAX_LIMIT */
+    fs_trip_cursor_t cursor;
+    int64_t deadline_us;        /* CLOCK_MONOTONIC microseconds; 0: none */
+} fs_trip_query_t;
+
+/** fs_search_query_init for each slice, 2 slices, min_connection 60, no stays, by miles, limit 50. */
+void fs_trip_query_init(fs_trip_query_t *q);
+
+typedef struct fs_trip {
+    fs_result_t slices[FS_TRIP_MAX_SLICES]; /* point into the generation: valid until read_end */
+    unsigned slice_count;
+    uint64_t miles;           /* summed */
+    uint32_t duration_min;    /* the slices' durations summed */
+    int64_t sort_value;
+} fs_trip_t;
+
+typedef struct fs_trip_result {
+    fs_trip_t *trips;  /* the page, count entries */
+    unsigned count;
+    uint64_t total;    /* every trip, before the cursor and the limit */
+    int has_more;
+} fs_trip_result_t;
+
+/**
+ * The exact best q->limit trips after q->cursor and the count of every trip. Each slice's
+ * itineraries are enumerated once (fs_search_each); the count is a sum over suffixes of each
+ * slice sorted by departure; the page comes from a best-first walk over each slice sorted by its
+ * best completion (never a truncated cross product). trips must have room for q->limit entries.
+ * Any thread, inside a read section. 0, FS_ETIMEDOUT (past the deadline, or a slice with more
+ * than FS_TRIP_MAX_ITINERARIES itineraries: nothing may be used), FS_ENOMEM or FS_EINVAL.
+ */
+int fs_trips(const fs_generation_t *gen, const fs_trip_query_t *q, fs_trip_t *trips, fs_trip_result_t *out);
+
+/** Where t stands: the cursor whose next page starts just after t. */
+void fs_trip_cursor_at(const fs_trip_t *t, fs_trip_cursor_t *out);
+
+/** One cell of a trip date grid: the cheapest round trip of an (outbound date, return date) pair
+ *  in one cabin (the lower of the two slices' cabins), and how many trips there are. */
+typedef struct fs_trip_cell {
+    uint32_t min_miles;
+    uint64_t count;
+} fs_trip_cell_t;
+
+/** Fills cells[((d0 - s0.start_day) * days1 + (d1 - s1.start_day)) * FS_CABIN_COUNT + cabin], days1 =
+ *  s1.end_day - s1.start_day + 1, for a 2-slice q (its sort, limit and cursor are ignored; stays,
+ *  when set, leave the cells outside them empty). Each range is at most FS_TRIP_GRID_MAX_DAYS days
+ *  (FS_EINVAL otherwise). 0, FS_ETIMEDOUT or FS_ENOMEM, as fs_trips. */
+int fs_trip_grid(const fs_generation_t *gen, const fs_trip_query_t *q, fs_trip_cell_t *cells);
 
 /* -------------------------------------------------- sanitizer annotations
  * ThreadSanitizer does not model Concurrency Kit's volatile accesses and fences (ck_pr, ck_ring)

@@ -411,6 +411,17 @@ static int each_result(const fs_generation_t *gen, const fs_search_query_t *q, e
     return b.expired ? FS_ETIMEDOUT : 0;
 }
 
+int fs_search_each(const fs_generation_t *gen, const fs_search_query_t *q, void (*fn)(void *arg, const fs_result_t *r),
+                   void *arg)
+{
+    return each_result(gen, q, fn, arg);
+}
+
+int fs_result_compare_cursor(const fs_result_t *r, const fs_cursor_t *cur)
+{
+    return compare_to_cursor(r, cur);
+}
+
 /* -------------------------------------------------------------- search */
 
 /* The heap keeps the `limit` best results seen so far, the worst of them at the root. */

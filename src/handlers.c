@@ -15,8 +15,9 @@
 #include "loaders/loaders.h"
 #include "src/internal.h"
 
-const char *const fs_endpoint_names[FS_EP_COUNT] = {"search", "calendar", "routes",  "healthz", "readyz",
-                                                    "metrics", "feeds",   "openapi", "web",     "watches", "other"};
+const char *const fs_endpoint_names[FS_EP_COUNT] = {"search",  "calendar", "routes", "trips",   "calendar_trips", "healthz",
+                                                    "readyz",  "metrics",  "feeds",  "openapi", "web",            "watches",
+                                                    "other"};
 
 static uint64_t now_us(void)
 {
@@ -144,9 +145,10 @@ int fs_send_error(h2o_req_t *req, int status, const char *code, const char *para
 
 static int may_see_sources(h2o_req_t *req, fs_worker_t *w);
 
-static int etag_check(h2o_req_t *req, uint64_t generation, fs_enc_format_t format, fs_endpoint_t ep, uint64_t started_us)
+static int etag_check(h2o_req_t *req, uint64_t generation, fs_enc_format_t format, uint64_t salt, fs_endpoint_t ep,
+                      uint64_t started_us)
 {
-    uint64_t h = fs_hash64(req->path.base, req->path.len) ^ (format == FS_ENC_MSGPACK ? 0x9e3779b97f4a7c15ull : 0);
+    uint64_t h = fs_hash64(req->path.base, req->path.len) ^ salt ^ (format == FS_ENC_MSGPACK ? 0x9e3779b97f4a7c15ull : 0);
     if (worker_of(req)->shared->config->private_sources) {
         /* --private-sources: the document depends on the token too (named or not) */
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_VARY, NULL, H2O_STRLIT("Authorization"));
@@ -470,7 +472,7 @@ static const fs_generation_t *begin_read(h2o_req_t *req, fs_worker_t *w, fs_endp
         return NULL;
     *format = negotiate(req);
     const fs_generation_t *gen = fs_index_read_begin(w->shared->index, &w->index_thread);
-    if (etag_check(req, gen->number, *format, ep, started_us)) {
+    if (etag_check(req, gen->number, *format, 0, ep, started_us)) {
         fs_index_read_end(w->shared->index, &w->index_thread);
         return NULL;
     }
@@ -492,6 +494,34 @@ static int finish_read(h2o_req_t *req, fs_worker_t *w, fs_endpoint_t ep, const f
     fs_enc_map_end(e);
     send_doc(req, 200, e, ep, started_us);
     return 0;
+}
+
+/* What src/trips_http.c shares of the above. */
+fs_enc_format_t fs_http_negotiate(h2o_req_t *req)
+{
+    return negotiate(req);
+}
+
+int fs_http_etag_check(h2o_req_t *req, uint64_t generation, fs_enc_format_t format, uint64_t salt, fs_endpoint_t ep,
+                       uint64_t started_us)
+{
+    return etag_check(req, generation, format, salt, ep, started_us);
+}
+
+int fs_http_over_budget(h2o_req_t *req, fs_worker_t *w, fs_endpoint_t ep, uint64_t started_us)
+{
+    return over_budget(req, w, ep, started_us);
+}
+
+int fs_http_shed_if_overloaded(h2o_req_t *req, fs_worker_t *w, fs_conn_state_t *conn, fs_endpoint_t ep, uint64_t started_us)
+{
+    return shed_if_overloaded(req, w, conn, ep, started_us);
+}
+
+int fs_http_finish_read(h2o_req_t *req, fs_worker_t *w, fs_endpoint_t ep, const fs_generation_t *gen, const fs_search_query_t *q,
+                        fs_enc_t *e, uint64_t started_us)
+{
+    return finish_read(req, w, ep, gen, q, e, 1, started_us);
 }
 
 static int handle_search(h2o_req_t *req, fs_worker_t *w, uint64_t started_us)
@@ -682,7 +712,7 @@ static char *metrics_text(h2o_req_t *req, fs_shared_t *shared, size_t *len)
             uint64_t v = 0; /* the last slot counts every status not listed */
             for (unsigned k = 0; k < shared->worker_count; k++)
                 v += ck_pr_load_64(&shared->workers[k]->metrics.requests[ep][s]);
-            if (v == 0 && !(s == 0 && ep <= FS_EP_ROUTES))
+            if (v == 0 && !(s == 0 && ep <= FS_EP_CALENDAR_TRIPS))
                 continue;
             char status[8];
             snprintf(status, sizeof(status), "%d", fs_metric_statuses[s]);
@@ -702,7 +732,7 @@ static char *metrics_text(h2o_req_t *req, fs_shared_t *shared, size_t *len)
     }
     EMIT("# HELP flightsearch_request_duration_seconds Time from routing to the response, by endpoint.\n"
          "# TYPE flightsearch_request_duration_seconds histogram\n");
-    for (int ep = 0; ep <= FS_EP_ROUTES; ep++) {
+    for (int ep = 0; ep <= FS_EP_CALENDAR_TRIPS; ep++) {
         uint64_t cumulative = 0, sum = 0;
         for (unsigned k = 0; k < shared->worker_count; k++)
             sum += ck_pr_load_64(&shared->workers[k]->metrics.latency_sum_us[ep]);
@@ -968,6 +998,7 @@ int fs_handle_request(h2o_handler_t *self, h2o_req_t *req)
         const char *path;
         fs_endpoint_t ep;
     } routes[] = {{"/v1/search", FS_EP_SEARCH}, {"/v1/calendar", FS_EP_CALENDAR}, {"/v1/routes", FS_EP_ROUTES},
+                  {"/v1/trips", FS_EP_TRIPS},   {"/v1/calendar/trips", FS_EP_CALENDAR_TRIPS},
                   {"/healthz", FS_EP_HEALTHZ},  {"/readyz", FS_EP_READYZ},        {"/metrics", FS_EP_METRICS},
                   {"/openapi.json", FS_EP_OPENAPI}};
     if (req->path_normalized.len >= 9 && memcmp(req->path_normalized.base, "/v1/feeds", 9) == 0 &&
@@ -981,10 +1012,12 @@ int fs_handle_request(h2o_handler_t *self, h2o_req_t *req)
             ep = routes[i].ep;
     if (ep == FS_EP_OTHER) {
         char msg[200];
-        snprintf(msg, sizeof(msg), "no endpoint at %.*s; the endpoints are /v1/search, /v1/calendar, /v1/routes, /v1/feeds, /v1/watches and /v1/events",
+        snprintf(msg, sizeof(msg), "no endpoint at %.*s; the endpoints are /v1/search, /v1/calendar, /v1/routes, /v1/trips, /v1/calendar/trips, /v1/feeds, /v1/watches and /v1/events",
                  (int)(req->path_normalized.len > 100 ? 100 : req->path_normalized.len), req->path_normalized.base);
         return fs_send_error(req, 404, "not_found", NULL, msg, FS_EP_OTHER, started_us);
     }
+    if (ep == FS_EP_TRIPS || ep == FS_EP_CALENDAR_TRIPS) /* POST /v1/trips is a read too */
+        return fs_handle_trips(req, w, conn, ep, started_us);
     int is_get = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET"));
     int is_head = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"));
     if (!is_get && !is_head) {

@@ -201,6 +201,23 @@ void fs_access_log_request(fs_worker_t *w, h2o_req_t *req);
 /** Writes the worker's buffered lines when due (size or age), or now when force. Loop thread. */
 void fs_access_log_flush(fs_worker_t *w, int64_t now_ms, int force);
 
+/* ---------------------------------------------------------------- trips */
+
+/** Answers /v1/trips (GET, HEAD, POST) and /v1/calendar/trips (src/trips_http.c). Event-loop thread. */
+int fs_handle_trips(h2o_req_t *req, fs_worker_t *w, fs_conn_state_t *conn, fs_endpoint_t ep, uint64_t started_us);
+
+/* The pieces of a read answer handlers.c shares with it: the format the client accepts; the ETag
+ * (generation, path, format, and salt: a hash of anything else the answer depends on, a POST
+ * body), 1 when a 304 was sent; the 503 past the search budget; admission control (1 when shed);
+ * the closing of a read (generation, airports, sources searched, read_end, took_us, send). */
+fs_enc_format_t fs_http_negotiate(h2o_req_t *req);
+int fs_http_etag_check(h2o_req_t *req, uint64_t generation, fs_enc_format_t format, uint64_t salt, fs_endpoint_t ep,
+                       uint64_t started_us);
+int fs_http_over_budget(h2o_req_t *req, fs_worker_t *w, fs_endpoint_t ep, uint64_t started_us);
+int fs_http_shed_if_overloaded(h2o_req_t *req, fs_worker_t *w, fs_conn_state_t *conn, fs_endpoint_t ep, uint64_t started_us);
+int fs_http_finish_read(h2o_req_t *req, fs_worker_t *w, fs_endpoint_t ep, const fs_generation_t *gen, const fs_search_query_t *q,
+                        fs_enc_t *e, uint64_t started_us);
+
 /* ---------------------------------------------------------------- feeds */
 
 /** Routes /v1/feeds*. Event-loop thread. */

@@ -52,6 +52,9 @@ static const unsigned endpoint_params[FS_EP_COUNT] = {
                        1u << P_SEATS | 1u << P_SOURCES | 1u << P_CARRIERS | 1u << P_MAX_STOPS | ITINERARY_PARAMS,
     [FS_EP_ROUTES] = 1u << P_ORIGIN | 1u << P_START_DATE | 1u << P_END_DATE | 1u << P_SOURCES | 1u << P_CARRIERS |
                      1u << P_MAX_STOPS,
+    [FS_EP_TRIPS] = ((1u << P_COUNT) - 1) & ~(1u << P_CURSOR), /* the trip cursor is src/trips_http.c's */
+    [FS_EP_CALENDAR_TRIPS] = 1u << P_ORIGIN | 1u << P_DESTINATION | 1u << P_START_DATE | 1u << P_END_DATE | 1u << P_CABIN |
+                             1u << P_SEATS | 1u << P_SOURCES | 1u << P_CARRIERS | 1u << P_MAX_STOPS | ITINERARY_PARAMS,
     [FS_EP_WATCHES] = 1u << P_ORIGIN | 1u << P_DESTINATION | 1u << P_DATE | 1u << P_START_DATE | 1u << P_END_DATE |
                       1u << P_CABIN | 1u << P_SEATS | 1u << P_SOURCES | 1u << P_CARRIERS | 1u << P_MAX_STOPS,
 };
@@ -330,15 +333,19 @@ int fs_query_parse(fs_endpoint_t ep, const char *qs, size_t len, fs_search_query
             return FS_EINVAL;
         if (q->end_day < q->start_day)
             return fail(err, "end_date", "end_date %s is before start_date %s", values[P_END_DATE], values[P_START_DATE]);
-        int max_days = ep == FS_EP_CALENDAR || ep == FS_EP_WATCHES ? FS_CALENDAR_MAX_DAYS : ep == FS_EP_SEARCH ? 90 : 366 * 2;
+        int max_days = ep == FS_EP_CALENDAR || ep == FS_EP_WATCHES ? FS_CALENDAR_MAX_DAYS
+                       : ep == FS_EP_SEARCH || ep == FS_EP_TRIPS ? 90
+                       : ep == FS_EP_CALENDAR_TRIPS              ? FS_TRIP_GRID_MAX_DAYS
+                                                                 : 366 * 2;
         if (q->end_day - q->start_day + 1 > max_days)
             return fail(err, "end_date", "the range is %d days; at most %d for %s", q->end_day - q->start_day + 1, max_days,
                         fs_endpoint_names[ep]);
     } else if (ep == FS_EP_ROUTES) {
         q->start_day = 0;
         q->end_day = UINT16_MAX;
-    } else if (ep == FS_EP_CALENDAR) {
-        return fail(err, "start_date", "start_date and end_date are required (YYYY-MM-DD, at most %d days)", FS_CALENDAR_MAX_DAYS);
+    } else if (ep == FS_EP_CALENDAR || ep == FS_EP_CALENDAR_TRIPS) {
+        return fail(err, "start_date", "start_date and end_date are required (YYYY-MM-DD, at most %d days)",
+                    ep == FS_EP_CALENDAR ? FS_CALENDAR_MAX_DAYS : FS_TRIP_GRID_MAX_DAYS);
     } else {
         return fail(err, "date", "date (YYYY-MM-DD), or start_date and end_date, is required");
     }

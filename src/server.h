@@ -59,6 +59,8 @@ typedef enum fs_endpoint {
     FS_EP_SEARCH,
     FS_EP_CALENDAR,
     FS_EP_ROUTES,
+    FS_EP_TRIPS,          /* GET and POST /v1/trips (src/trips_http.c) */
+    FS_EP_CALENDAR_TRIPS, /* GET /v1/calendar/trips */
     FS_EP_HEALTHZ,
     FS_EP_READYZ,
     FS_EP_METRICS,
@@ -102,5 +104,22 @@ size_t fs_cursor_encode(enum fs_sort sort, const fs_result_t *last, char *out, s
  *  by an earlier version (another order); then *why (when why is not NULL) is a sentence saying
  *  which and what to do, for the 400. */
 int fs_cursor_decode(enum fs_sort sort, const char *s, size_t len, fs_cursor_t *out, const char **why);
+
+/* ------------------------------------------------------------- trips
+ * src/trips_http.c: each slice goes through fs_query_parse (FS_EP_TRIPS or FS_EP_CALENDAR_TRIPS),
+ * so a trip is refused where a search would be; the field is renamed for the trip. Pure: any
+ * thread. 0, or FS_EINVAL with err naming the field. */
+
+/** GET /v1/trips (ep FS_EP_TRIPS) or /v1/calendar/trips (FS_EP_CALENDAR_TRIPS): the query string
+ *  into a 2-slice trip query; errors name return_date, return_origin, min_stay, ... */
+int fs_trips_parse_query(fs_endpoint_t ep, const char *qs, size_t len, fs_trip_query_t *q, fs_param_error_t *err);
+/** POST /v1/trips: the JSON body into a trip query of 2 to 4 slices; errors name slices,
+ *  slices[i].origin, cabin, ... */
+int fs_trips_parse_body(const char *body, size_t len, fs_trip_query_t *q, fs_param_error_t *err);
+/** Room for any trip cursor and its NUL: "T1", the sort letter, the sort value, a search cursor
+ *  per slice (docs/api.md promises at most 1,100 characters). */
+#define FS_TRIP_CURSOR_TOKEN_MAX (8 + 21 + FS_TRIP_MAX_SLICES * FS_CURSOR_TOKEN_MAX)
+/** Encodes the cursor of a page's last trip; returns its length. */
+size_t fs_trip_cursor_encode(enum fs_sort sort, const fs_trip_t *last, char *out, size_t cap);
 
 #endif

@@ -356,7 +356,8 @@ async function docsExamples() {
         // pushes shown beside the watches (the spec's own examples cover the feed operations)
         if (/\/v1\/feeds\//.test(r.url) && r.method !== 'GET') continue;
         // watches: a creation answers 201, a deletion 204, an event stream (curl -N) 200 and never ends
-        const expect = r.method === 'POST' ? 201 : r.method === 'DELETE' ? 204 : 200;
+        // (POST /v1/trips is a read: 200)
+        const expect = r.method === 'POST' && !r.url.includes('/v1/trips') ? 201 : r.method === 'DELETE' ? 204 : 200;
         await check(`docs/api.md: ${r.cmd}`, r.method, target,
             { headers: r.headers, body: r.inline, expect, stream: / -N /.test(r.cmd) });
     }
@@ -411,6 +412,9 @@ async function parameterBounds() {
                 // a connection window must stay ordered while one end moves
                 if (p.name === 'min_connection') q.max_connection = 2880;
                 if (p.name === 'max_connection') q.min_connection = 0;
+                // and a stay window while one of its ends moves
+                if (p.name === 'min_stay') q.max_stay = 90;
+                if (p.name === 'max_stay') q.min_stay = 0;
                 // a range end needs the other end, and no single date beside it
                 if (p.name === 'start_date' || p.name === 'end_date') {
                     delete q.date;
@@ -477,6 +481,15 @@ async function errorCases() {
         { expect: 400, errorCode: 'invalid_parameter', parameter: 'cursor' });
     await check('a cursor of the first format', 'GET', '/v1/search?origin=GRU&destination=LIS&date=2026-12-05&cursor=bS4x',
         { expect: 400, errorCode: 'invalid_parameter', parameter: 'cursor' });
+    // trips: the return before the outbound, one slice, a grid range past 31 days
+    await check('a return before the outbound', 'GET', '/v1/trips?origin=GRU&destination=LIS&date=2026-12-05&return_date=2026-12-01',
+        { expect: 400, errorCode: 'invalid_parameter', parameter: 'return_date' });
+    await check('a trip of one slice', 'POST', '/v1/trips',
+        { headers: json, body: '{"slices": [{"origin": "GRU", "destination": "LIS", "date": "2026-12-05"}]}', expect: 400,
+          errorCode: 'invalid_parameter', parameter: 'slices' });
+    await check('a grid of 32 outbound dates', 'GET',
+        '/v1/calendar/trips?origin=GRU&destination=LIS&start_date=2026-12-01&end_date=2027-01-01&return_start_date=2026-12-10&return_end_date=2026-12-20',
+        { expect: 400, errorCode: 'invalid_parameter', parameter: 'end_date' });
     await check('an unknown path', 'GET', '/v2/search', { expect: 404, errorCode: 'not_found' });
     await check('a body on a read endpoint', 'GET', '/v1/search?origin=GRU&destination=LIS&date=2026-12-05',
         { headers: { 'Content-Type': 'text/plain' }, body: 'abc', expect: 413, errorCode: 'body_not_allowed' });
