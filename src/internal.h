@@ -212,7 +212,8 @@ void fs_feeds_on_answers(h2o_multithread_receiver_t *receiver, h2o_linklist_t *m
 
 /** Routes /v1/watches* and /v1/events. Event-loop thread. Streams are not counted in flight
  *  (call it before track_inflight: a stream lasts as long as its client wants). */
-int fs_handle_watches(h2o_req_t *req, fs_worker_t *w, uint64_t started_us);
+/** account: the request's key (fs_keys_authorize), NULL without --keys: it owns the watches. */
+int fs_handle_watches(h2o_req_t *req, fs_worker_t *w, const struct fs_key_account *account, uint64_t started_us);
 /** Whether the request is for /v1/watches* or /v1/events. */
 int fs_is_watches_path(const h2o_req_t *req);
 /** Sets up the worker's stream list and wake-up receiver on its queue. Loop thread, at start. */

@@ -6,12 +6,16 @@
  *   GET    /v1/watches/{id}          one
  *   DELETE /v1/watches/{id}          remove (204)
  *   GET    /v1/watches/{id}/events   its events, as Server-Sent Events
- *   GET    /v1/events                every watch's events (the process's; API keys will scope it)
+ *   GET    /v1/events                every watch's events (with API keys, every watch of the key)
+ *
+ * With API keys a watch belongs to the key's name (fs_watches_owner): the handlers pass the
+ * owner's handle to the engine, which reports another owner's watch as absent (404).
  *
  * The body is a small JSON object. Rather than a second validator, it is turned into the query
  * string of a search (each value percent-encoded) and parsed by fs_query_parse for the watches
  * endpoint, so a watch is refused exactly where a search would be, with the same messages.
  */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -340,7 +344,8 @@ typedef struct stream {
     h2o_req_t *req;
     fs_worker_t *worker;
     h2o_linklist_t link;
-    uint64_t watch_id;         /* 0: every watch */
+    uint64_t watch_id;         /* 0: every watch of owner */
+    uint32_t owner;
     uint64_t last_id;          /* the last event id looked at */
     int sending, closed, finishing, failed;
     int64_t last_write_ms;
@@ -397,7 +402,7 @@ static void stream_pump(stream_t *s, int keepalive)
     fs_watches_t *ws = s->worker->shared->watches;
     int gap = 0;
     uint64_t before = s->last_id;
-    s->last_id = fs_watches_events_after(ws, s->last_id, s->watch_id, FS_STREAM_BATCH, batch_event, s, &gap);
+    s->last_id = fs_watches_events_after(ws, s->last_id, s->watch_id, s->owner, FS_STREAM_BATCH, batch_event, s, &gap);
     if (s->failed) { /* no memory for the batch: end the stream; the client resumes with Last-Event-ID */
         s->finishing = 1;
         s->last_id = before;
@@ -514,7 +519,7 @@ static int header_u64(h2o_req_t *req, const char *name, uint64_t *out)
     return 1;
 }
 
-static int open_stream(h2o_req_t *req, fs_worker_t *w, uint64_t watch_id, uint64_t started_us)
+static int open_stream(h2o_req_t *req, fs_worker_t *w, uint64_t watch_id, uint32_t owner, uint64_t started_us)
 {
     fs_shared_t *shared = w->shared;
     uint64_t last_id = fs_watches_last_event_id(shared->watches);
@@ -540,6 +545,7 @@ static int open_stream(h2o_req_t *req, fs_worker_t *w, uint64_t watch_id, uint64
     s->generator.stop = stream_stop;
     s->req = req;
     s->watch_id = watch_id;
+    s->owner = owner;
     s->last_id = last_id;
     h2o_linklist_insert(&w->streams, &s->link);
     req->res.status = 200;
@@ -582,7 +588,7 @@ static void send_enc(h2o_req_t *req, int status, fs_enc_t *e, uint64_t started_u
         fs_send_json(req, status, body.base, body.len, FS_EP_WATCHES, started_us);
 }
 
-static int create_watch(h2o_req_t *req, fs_worker_t *w, uint64_t started_us)
+static int create_watch(h2o_req_t *req, fs_worker_t *w, uint32_t owner, const fs_key_account_t *account, uint64_t started_us)
 {
     if (req->entity.len > 16384)
         return fs_send_error(req, 413, "body_too_large", NULL, "a watch's body is at most 16 KiB", FS_EP_WATCHES, started_us);
@@ -598,7 +604,14 @@ static int create_watch(h2o_req_t *req, fs_worker_t *w, uint64_t started_us)
                              started_us);
     }
     uint64_t id, matching;
-    int rc = fs_watches_add(w->shared->watches, &w->index_thread, &c, &id, &matching);
+    unsigned quota = account != NULL ? fs_key_watch_quota(account) : UINT_MAX;
+    int rc = fs_watches_add(w->shared->watches, &w->index_thread, &c, owner, quota, &id, &matching);
+    if (rc == FS_ENOSPC) {
+        char msg[200];
+        snprintf(msg, sizeof(msg), "this key holds its quota of watches already (watches=%u in the keys file); delete one first",
+                 quota);
+        return fs_send_error(req, 403, "watch_quota_exceeded", NULL, msg, FS_EP_WATCHES, started_us);
+    }
     if (rc == FS_EIO)
         return fs_send_error(req, 500, "storage_failed", NULL, "the watch could not be stored durably; it was not created",
                              FS_EP_WATCHES, started_us);
@@ -609,7 +622,7 @@ static int create_watch(h2o_req_t *req, fs_worker_t *w, uint64_t started_us)
         return fs_send_error(req, 503, "out_of_memory", NULL, "out of memory; retry later", FS_EP_WATCHES, started_us);
     fs_enc_t e;
     fs_enc_init(&e, FS_ENC_JSON, &req->pool, 1024);
-    if (fs_watches_encode(w->shared->watches, id, &e) != 0) { /* deleted meanwhile by another client */
+    if (fs_watches_encode(w->shared->watches, id, owner, &e) != 0) { /* deleted meanwhile by another client */
         fs_enc_init(&e, FS_ENC_JSON, &req->pool, 64);
         fs_enc_map_begin(&e);
         fs_enc_key_lit(&e, "id");
@@ -641,7 +654,7 @@ static uint64_t path_id(h2o_iovec_t p, h2o_iovec_t *rest)
     return digits > 0 ? id : 0;
 }
 
-int fs_handle_watches(h2o_req_t *req, fs_worker_t *w, uint64_t started_us)
+int fs_handle_watches(h2o_req_t *req, fs_worker_t *w, const fs_key_account_t *account, uint64_t started_us)
 {
     h2o_iovec_t p = req->path_normalized, rest;
     int is_get = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET"));
@@ -651,6 +664,11 @@ int fs_handle_watches(h2o_req_t *req, fs_worker_t *w, uint64_t started_us)
     fs_watches_t *ws = w->shared->watches;
     uint64_t id = 0;
     int stream = 0;
+    uint32_t owner = account != NULL ? fs_watches_owner(ws, account->name) : FS_WATCH_ANY_OWNER;
+    if (account != NULL && owner == FS_WATCH_ANY_OWNER) {
+        fs_track_request(req, w);
+        return fs_send_error(req, 503, "out_of_memory", NULL, "out of memory; retry later", FS_EP_WATCHES, started_us);
+    }
     if (h2o_memis(p.base, p.len, H2O_STRLIT("/v1/events"))) {
         stream = 1;
     } else if (p.len > 12) {
@@ -667,23 +685,23 @@ int fs_handle_watches(h2o_req_t *req, fs_worker_t *w, uint64_t started_us)
             fs_track_request(req, w);
             return method_not_allowed(req, "GET", started_us);
         }
-        if (id != 0 && !fs_watches_exists(ws, id)) {
+        if (id != 0 && !fs_watches_exists(ws, id, owner)) {
             fs_track_request(req, w);
             return fs_send_error(req, 404, "not_found", NULL, "no such watch", FS_EP_WATCHES, started_us);
         }
-        return open_stream(req, w, id, started_us);
+        return open_stream(req, w, id, owner, started_us);
     }
     fs_track_request(req, w);
     if (id == 0) { /* /v1/watches */
         if (is_post)
-            return create_watch(req, w, started_us);
+            return create_watch(req, w, owner, account, started_us);
         if (!is_get && !is_head)
             return method_not_allowed(req, "GET, HEAD, POST", started_us);
         fs_enc_t e;
         fs_enc_init(&e, FS_ENC_JSON, &req->pool, 4096);
         fs_enc_map_begin(&e);
         fs_enc_key_lit(&e, "watches");
-        fs_watches_encode_all(ws, &e);
+        fs_watches_encode_all(ws, owner, &e);
         fs_enc_key_lit(&e, "last_event_id");
         fs_enc_uint(&e, fs_watches_last_event_id(ws));
         fs_enc_map_end(&e);
@@ -691,7 +709,7 @@ int fs_handle_watches(h2o_req_t *req, fs_worker_t *w, uint64_t started_us)
         return 0;
     }
     if (is_delete) {
-        int rc = fs_watches_remove(ws, id);
+        int rc = fs_watches_remove(ws, id, owner);
         if (rc == FS_EIO)
             return fs_send_error(req, 500, "storage_failed", NULL, "the deletion could not be stored durably; the watch stays",
                                  FS_EP_WATCHES, started_us);
@@ -704,7 +722,7 @@ int fs_handle_watches(h2o_req_t *req, fs_worker_t *w, uint64_t started_us)
         return method_not_allowed(req, "GET, HEAD, DELETE", started_us);
     fs_enc_t e;
     fs_enc_init(&e, FS_ENC_JSON, &req->pool, 1024);
-    if (fs_watches_encode(ws, id, &e) != 0)
+    if (fs_watches_encode(ws, id, owner, &e) != 0)
         return fs_send_error(req, 404, "not_found", NULL, "no such watch", FS_EP_WATCHES, started_us);
     send_enc(req, 200, &e, started_us);
     return 0;
