@@ -23,6 +23,7 @@
 #include <ck_pr.h>
 #include "src/internal.h"
 #include "src/watch.h"
+#include "src/webhook.h"
 
 /* Bytes of n pointers: the engine's arrays (entries, watches) hold pointers. */
 #define PTRS(n) ((size_t)(n) * sizeof(void *))
@@ -136,6 +137,7 @@ struct fs_watches {
     unsigned *owner_watches;
     uint32_t owner_count, owner_cap;
     uint64_t id_floor;           /* event ids below it may have been used by an earlier run */
+    fs_webhooks_t *hooks;        /* deliveries of the watches with a webhook (NULL: none, the tests) */
 };
 
 static int64_t now_unix(void)
@@ -194,6 +196,7 @@ fs_watches_t *fs_watches_new(fs_index_t *idx)
 
 static void watch_free(watch_t *w)
 {
+    fs_watch_criteria_dispose(&w->c);
     for (size_t i = 0; i < w->count; i++)
         free(w->set[i]);
     free(w->set);
@@ -397,9 +400,13 @@ static int persist_locked(fs_watches_t *ws, const watch_t *extra, uint64_t skip_
         return 0;
     char tmp[4200];
     snprintf(tmp, sizeof(tmp), "%s.tmp", ws->store_path);
-    FILE *f = fopen(tmp, "w");
-    if (f == NULL)
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600); /* it holds webhook secrets */
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+    if (f == NULL) {
+        if (fd >= 0)
+            close(fd);
         return FS_EIO;
+    }
     fprintf(f, "events %llu\n", (unsigned long long)floor);
     int bad_body = 0;
     for (unsigned i = 0; i <= ws->count; i++) {
@@ -624,6 +631,9 @@ static void log_append_locked(fs_watches_t *ws, watch_t *w, const fs_generation_
         pthread_mutex_unlock(&ws->log_mu);
         free(old);
         w->last_event_id = id;
+        if (w->c.webhook_url != NULL && ws->hooks != NULL && fs_webhooks_stage(ws->hooks, w->id, id, json, doc.len) != 0)
+            fprintf(stderr, "flightsearch: webhooks: no memory to queue event %llu of watch %llu\n", (unsigned long long)id,
+                    (unsigned long long)w->id);
     }
     fs_enc_dispose(&e);
     fs_enc_dispose(&b->e);
@@ -737,6 +747,8 @@ int fs_watches_apply(fs_watches_t *ws, fs_index_thread_t *th, const fs_change_se
         }
         fs_index_read_end(ws->idx, th);
     }
+    if (ws->hooks != NULL) /* durable before the next publish is evaluated */
+        fs_webhooks_commit(ws->hooks);
     pthread_mutex_unlock(&ws->mu);
     return rc;
 }
@@ -760,6 +772,8 @@ int fs_watches_resync(fs_watches_t *ws, fs_index_thread_t *th)
             rc = r;
     }
     fs_index_read_end(ws->idx, th);
+    if (ws->hooks != NULL)
+        fs_webhooks_commit(ws->hooks);
     pthread_mutex_unlock(&ws->mu);
     return rc;
 }
@@ -776,9 +790,15 @@ static int add_locked(fs_watches_t *ws, fs_index_thread_t *th, const fs_watch_cr
     if (w == NULL)
         return FS_ENOMEM;
     w->c = *c;
+    w->c.webhook_url = w->c.webhook_secret = NULL; /* the caller's: the watch keeps its own copies */
     w->created_at = created_at;
     w->owner = owner == FS_WATCH_ANY_OWNER ? 0 : owner;
     int rc = 0;
+    if (c->webhook_url != NULL &&
+        ((w->c.webhook_url = strdup(c->webhook_url)) == NULL || (w->c.webhook_secret = strdup(c->webhook_secret)) == NULL)) {
+        rc = FS_ENOMEM;
+        goto fail;
+    }
     if (want_id != 0 && (want_id < ws->next_id || find_locked(ws, want_id, NULL) != NULL)) {
         rc = FS_EEXIST; /* ids are stored in increasing order: a repeat is a damaged file */
         goto fail;
@@ -822,7 +842,17 @@ static int add_locked(fs_watches_t *ws, fs_index_thread_t *th, const fs_watch_cr
         goto fail;
     }
     w->id = want_id != 0 ? want_id : ws->next_id;
+    if (w->c.webhook_url != NULL && ws->hooks != NULL &&
+        (rc = fs_webhooks_target(ws->hooks, w->id, w->c.webhook_url, w->c.webhook_secret)) != 0) {
+        for (unsigned i = 0; i < c->q.origin_count; i++)
+            vec_remove(&ws->by_origin[c->q.origins[i]], w);
+        for (unsigned i = 0; i < c->q.destination_count; i++)
+            vec_remove(&ws->by_destination[c->q.destinations[i]], w);
+        goto fail;
+    }
     if (persist && (rc = persist_locked(ws, w, 0, ws->id_floor)) != 0) {
+        if (w->c.webhook_url != NULL && ws->hooks != NULL)
+            fs_webhooks_forget(ws->hooks, w->id);
         for (unsigned i = 0; i < c->q.origin_count; i++)
             vec_remove(&ws->by_origin[c->q.origins[i]], w);
         for (unsigned i = 0; i < c->q.destination_count; i++)
@@ -853,8 +883,13 @@ int fs_watches_restore(fs_watches_t *ws, fs_index_thread_t *th, const char *data
 {
     pthread_mutex_lock(&ws->mu);
     snprintf(ws->store_path, sizeof(ws->store_path), "%s/watches", data_dir);
-    FILE *f = fopen(ws->store_path, "r");
     int n = 0, rc = 0;
+    if (ws->hooks != NULL) { /* the events not yet delivered, queued until their watches are back */
+        int nh = fs_webhooks_open(ws->hooks, data_dir, err, errcap);
+        if (nh < 0)
+            fprintf(stderr, "flightsearch: webhooks: %s; events not yet delivered may be lost\n", err);
+    }
+    FILE *f = fopen(ws->store_path, "r");
     uint64_t floor = 0;
     if (f == NULL && errno != ENOENT) {
         snprintf(err, errcap, "cannot read %s: %s", ws->store_path, strerror(errno));
@@ -873,6 +908,7 @@ int fs_watches_restore(fs_watches_t *ws, fs_index_thread_t *th, const char *data
         fs_param_error_t perr;
         uint64_t got, matching;
         uint32_t owner = 0;
+        c.webhook_url = c.webhook_secret = NULL;
         if (lineno == 1 && events_line && read_number(&p, 0, &fl) == 0) {
             floor = (uint64_t)fl;
         } else if (strncmp(line, "watch ", 6) != 0 || read_number(&p, 0, &id) != 0 || read_number(&p, 1, &created) != 0 ||
@@ -888,6 +924,7 @@ int fs_watches_restore(fs_watches_t *ws, fs_index_thread_t *th, const char *data
         } else {
             n++;
         }
+        fs_watch_criteria_dispose(&c); /* the watch holds copies */
     }
     free(line);
     if (f != NULL)
@@ -909,12 +946,16 @@ int fs_watches_restore(fs_watches_t *ws, fs_index_thread_t *th, const char *data
             for (unsigned k = 0; k < w->c.q.destination_count; k++)
                 vec_remove(&ws->by_destination[w->c.q.destinations[k]], w);
             owner_count_add(ws, w->owner, -1);
+            if (ws->hooks != NULL)
+                fs_webhooks_forget(ws->hooks, w->id);
             watch_free(w);
         }
         ws->count = 0;
         ws->next_id = 1;
         ws->store_path[0] = '\0';
     }
+    if (ws->hooks != NULL) /* the outbox's events of watches deleted before the restart */
+        fs_webhooks_prune(ws->hooks);
     pthread_mutex_unlock(&ws->mu);
     return rc != 0 ? rc : n;
 }
@@ -943,6 +984,8 @@ int fs_watches_remove(fs_watches_t *ws, uint64_t id, uint32_t owner)
         vec_remove(&ws->by_origin[w->c.q.origins[i]], w);
     for (unsigned i = 0; i < w->c.q.destination_count; i++)
         vec_remove(&ws->by_destination[w->c.q.destinations[i]], w);
+    if (ws->hooks != NULL)
+        fs_webhooks_forget(ws->hooks, w->id);
     memmove(ws->watches + pos, ws->watches + pos + 1, PTRS(ws->count - pos - 1));
     ws->count--;
     owner_count_add(ws, w->owner, -1);
@@ -968,12 +1011,23 @@ unsigned fs_watches_count(fs_watches_t *ws)
     return n;
 }
 
-static void encode_locked(const watch_t *w, fs_enc_t *e)
+static void encode_locked(fs_watches_t *ws, const watch_t *w, fs_enc_t *e)
 {
     fs_enc_map_begin(e);
     fs_enc_key_lit(e, "id");
     fs_enc_uint(e, w->id);
     fs_watch_encode_criteria(e, &w->c);
+    fs_enc_key_lit(e, "webhook");
+    if (w->c.webhook_url != NULL) { /* never the secret */
+        fs_enc_map_begin(e);
+        fs_enc_key_lit(e, "url");
+        fs_enc_cstr(e, w->c.webhook_url);
+        if (ws->hooks != NULL)
+            fs_webhooks_encode_status(ws->hooks, w->id, e);
+        fs_enc_map_end(e);
+    } else {
+        fs_enc_null(e);
+    }
     fs_enc_key_lit(e, "matching");
     fs_enc_uint(e, w->count);
     fs_enc_key_lit(e, "last_event_id");
@@ -991,7 +1045,7 @@ int fs_watches_encode(fs_watches_t *ws, uint64_t id, uint32_t owner, fs_enc_t *e
     if (w != NULL && !owned(w, owner))
         w = NULL;
     if (w != NULL)
-        encode_locked(w, e);
+        encode_locked(ws, w, e);
     pthread_mutex_unlock(&ws->mu);
     return w != NULL ? 0 : FS_ENOENT;
 }
@@ -1002,7 +1056,7 @@ void fs_watches_encode_all(fs_watches_t *ws, uint32_t owner, fs_enc_t *e)
     fs_enc_array_begin(e);
     for (unsigned i = 0; i < ws->count; i++)
         if (owned(ws->watches[i], owner))
-            encode_locked(ws->watches[i], e);
+            encode_locked(ws, ws->watches[i], e);
     fs_enc_array_end(e);
     pthread_mutex_unlock(&ws->mu);
 }
@@ -1041,6 +1095,11 @@ uint64_t fs_watches_events_after(fs_watches_t *ws, uint64_t after_id, uint64_t w
 }
 
 /* ------------------------------------------------------------ the thread */
+
+void fs_watches_set_webhooks(fs_watches_t *ws, fs_webhooks_t *wh)
+{
+    ws->hooks = wh;
+}
 
 void fs_watches_on_events(fs_watches_t *ws, void (*cb)(void *arg, uint64_t last_id), void *arg)
 {

@@ -57,21 +57,29 @@ typedef struct fs_watch_criteria {
     fs_search_query_t q;  /* origins, destinations, start_day..end_day, cabin, seats, sources, carriers, max_stops */
     uint32_t max_miles;   /* 0: no limit */
     unsigned notify;      /* FS_WATCH_* bits, at least one */
+    char *webhook_url;    /* malloc'd by fs_watch_parse (NULL: no webhook); fs_watch_criteria_dispose frees */
+    char *webhook_secret;
 } fs_watch_criteria_t;
 
 /**
  * Parses a watch's JSON body: an object with origin and destination (arrays of IATA codes, city
  * codes expanded, or one comma-separated string), date or start_date/end_date, and optional cabin,
- * seats, max_miles, max_stops, sources, carriers, notify. Unknown fields are refused. Returns 0 or
+ * seats, max_miles, max_stops, sources, carriers, notify, webhook ({"url", "secret"}: the url's
+ * shape only; fs_webhook_check_url checks where it goes). Unknown fields are refused. Returns 0 or
  * FS_EINVAL with err naming the field. Pure: any thread.
  */
 int fs_watch_parse(const char *body, size_t len, fs_watch_criteria_t *out, fs_param_error_t *err);
-/** Writes the criteria as a body fs_watch_parse takes back (a whole map; defaults left out). */
+/** Frees what fs_watch_parse allocated in c (the webhook's strings). */
+void fs_watch_criteria_dispose(fs_watch_criteria_t *c);
+/** Writes the criteria as a body fs_watch_parse takes back (a whole map; defaults left out; the
+ *  webhook with its secret: the store's form). */
 void fs_watch_encode_body(fs_enc_t *e, const fs_watch_criteria_t *c);
-/** Writes the normalised criteria as the members of an open map (origin, destination, dates...). */
+/** Writes the normalised criteria as the members of an open map (origin, destination, dates...;
+ *  not the webhook, which the engine writes with its delivery status and without its secret). */
 void fs_watch_encode_criteria(fs_enc_t *e, const fs_watch_criteria_t *c);
 
 typedef struct fs_watches fs_watches_t;
+struct fs_webhooks; /* src/webhook.h */
 
 /*
  * Owners. With API keys every watch belongs to the key's name that created it: the engine interns
@@ -100,7 +108,8 @@ int fs_watches_add(fs_watches_t *ws, fs_index_thread_t *th, const fs_watch_crite
                    uint64_t *id, uint64_t *matching_now);
 /** Removes owner's watch. 0, FS_ENOENT, or FS_EIO (it could not be made durable: the watch stays). */
 int fs_watches_remove(fs_watches_t *ws, uint64_t id, uint32_t owner);
-/** Writes owner's watch as a map ({"id", criteria, "matching", "last_event_id", "created_at"}). 0 or FS_ENOENT. */
+/** Writes owner's watch as a map ({"id", criteria, "webhook": {"url", delivery status} or null,
+ *  "matching", "last_event_id", "created_at"}). 0 or FS_ENOENT. */
 int fs_watches_encode(fs_watches_t *ws, uint64_t id, uint32_t owner, fs_enc_t *e);
 /** Writes owner's watches as an array of such maps, by id. */
 void fs_watches_encode_all(fs_watches_t *ws, uint32_t owner, fs_enc_t *e);
@@ -125,6 +134,13 @@ int fs_watches_resync(fs_watches_t *ws, fs_index_thread_t *th);
  * nothing persisted, the file left as it is).
  */
 int fs_watches_restore(fs_watches_t *ws, fs_index_thread_t *th, const char *data_dir, char *err, size_t errcap);
+
+/**
+ * Hands the engine a webhook deliverer (src/webhook.h; set before fs_watches_restore, which opens
+ * its outbox in the data dir): watches with a webhook get their events staged there, each publish's
+ * committed (durable) before the next is evaluated.
+ */
+void fs_watches_set_webhooks(fs_watches_t *ws, struct fs_webhooks *wh);
 
 /** Subscribes to idx's change sets and evaluates them on a thread of the engine's own. 0 or FS_ENOMEM. */
 int fs_watches_start(fs_watches_t *ws);

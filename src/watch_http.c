@@ -22,6 +22,7 @@
 #include <ck_pr.h>
 #include "src/internal.h"
 #include "src/watch.h"
+#include "src/webhook.h"
 
 /* ------------------------------------------------------------ the body */
 
@@ -151,6 +152,58 @@ static void append_param(char *qs, size_t cap, size_t *len, const char *name, co
     *len = n;
 }
 
+/* The webhook member's object: {"url": "http(s)://...", "secret": "..."}, both required. */
+static int parse_webhook(jp_t *j, char *url, char *secret, fs_param_error_t *err)
+{
+    url[0] = secret[0] = '\0';
+    skip_ws(j);
+    if (j->p >= j->end || *j->p != '{')
+        return fail(err, "webhook", "webhook: expected an object {\"url\": ..., \"secret\": ...}");
+    j->p++;
+    for (;;) {
+        char name[16];
+        skip_ws(j);
+        if (parse_string(j, name, sizeof(name)) != 0)
+            return fail(err, "webhook", "webhook: expected a field name (url, secret)");
+        skip_ws(j);
+        if (j->p >= j->end || *j->p != ':')
+            return fail(err, "webhook", "malformed JSON: expected ':' after the field name");
+        j->p++;
+        skip_ws(j);
+        if (strcmp(name, "url") == 0) {
+            if (parse_string(j, url, FS_WEBHOOK_URL_MAX + 1) != 0)
+                return fail(err, "webhook.url", "webhook.url: expected a string of at most 2048 characters");
+        } else if (strcmp(name, "secret") == 0) {
+            if (parse_string(j, secret, FS_WEBHOOK_SECRET_MAX + 1) != 0)
+                return fail(err, "webhook.secret", "webhook.secret: expected a string of at most 256 characters");
+        } else {
+            return fail(err, "webhook", "webhook: unknown field (fields: url, secret)");
+        }
+        skip_ws(j);
+        if (j->p < j->end && *j->p == ',') {
+            j->p++;
+            continue;
+        }
+        if (j->p < j->end && *j->p == '}') {
+            j->p++;
+            break;
+        }
+        return fail(err, "webhook", "malformed JSON: expected ',' or '}'");
+    }
+    if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0)
+        return fail(err, "webhook.url", "webhook.url: expected an http:// or https:// URL");
+    if (strlen(secret) < 16)
+        return fail(err, "webhook.secret", "webhook.secret: expected at least 16 characters (openssl rand -hex 32)");
+    return 0;
+}
+
+void fs_watch_criteria_dispose(fs_watch_criteria_t *c)
+{
+    free(c->webhook_url);
+    free(c->webhook_secret);
+    c->webhook_url = c->webhook_secret = NULL;
+}
+
 int fs_watch_parse(const char *body, size_t len, fs_watch_criteria_t *out, fs_param_error_t *err)
 {
     static const char *const search_fields[] = {"origin", "destination", "date",    "start_date", "end_date",
@@ -163,6 +216,8 @@ int fs_watch_parse(const char *body, size_t len, fs_watch_criteria_t *out, fs_pa
     size_t qlen = 0;
     qs[0] = '\0';
     unsigned seen = 0;
+    char url[FS_WEBHOOK_URL_MAX + 1], secret[FS_WEBHOOK_SECRET_MAX + 1];
+    int has_webhook = 0;
     skip_ws(&j);
     if (j.p >= j.end || *j.p != '{')
         return fail(err, "", "the body must be a JSON object (Content-Type: application/json)");
@@ -180,6 +235,14 @@ int fs_watch_parse(const char *body, size_t len, fs_watch_criteria_t *out, fs_pa
             if (j.p >= j.end || *j.p != ':')
                 return fail(err, name, "malformed JSON: expected ':' after the field name");
             j.p++;
+            if (strcmp(name, "webhook") == 0) {
+                if (has_webhook)
+                    return fail(err, "webhook", "webhook is given more than once");
+                if (parse_webhook(&j, url, secret, err) != 0)
+                    return FS_EINVAL;
+                has_webhook = 1;
+                goto next_member;
+            }
             if (parse_value(&j, value, sizeof(value)) != 0) {
                 char msg[160];
                 snprintf(msg, sizeof(msg), "%s: expected a string, a whole number or an array of strings", name);
@@ -222,6 +285,7 @@ int fs_watch_parse(const char *body, size_t len, fs_watch_criteria_t *out, fs_pa
                 snprintf(msg, sizeof(msg), "unknown field '%s' (see docs/api.md, Watches)", name);
                 return fail(err, name, msg);
             }
+        next_member:
             skip_ws(&j);
             if (j.p < j.end && *j.p == ',') {
                 j.p++;
@@ -237,7 +301,16 @@ int fs_watch_parse(const char *body, size_t len, fs_watch_criteria_t *out, fs_pa
     skip_ws(&j);
     if (j.p != j.end)
         return fail(err, "", "malformed JSON: text after the object");
-    return fs_query_parse(FS_EP_WATCHES, qs, qlen, &out->q, err);
+    int rc = fs_query_parse(FS_EP_WATCHES, qs, qlen, &out->q, err);
+    if (rc == 0 && has_webhook) {
+        out->webhook_url = strdup(url);
+        out->webhook_secret = strdup(secret);
+        if (out->webhook_url == NULL || out->webhook_secret == NULL) {
+            fs_watch_criteria_dispose(out);
+            return fail(err, "", "out of memory");
+        }
+    }
+    return rc;
 }
 
 static void enc_airport_list(fs_enc_t *e, const fs_airport_t *a, unsigned n)
@@ -308,6 +381,15 @@ static void enc_criteria_members(fs_enc_t *e, const fs_watch_criteria_t *c, int 
     if (c->notify & FS_WATCH_REPRICED)
         fs_enc_str_lit(e, "repriced");
     fs_enc_array_end(e);
+    if (!all && c->webhook_url != NULL) { /* the store's form: the secret too */
+        fs_enc_key_lit(e, "webhook");
+        fs_enc_map_begin(e);
+        fs_enc_key_lit(e, "url");
+        fs_enc_cstr(e, c->webhook_url);
+        fs_enc_key_lit(e, "secret");
+        fs_enc_cstr(e, c->webhook_secret);
+        fs_enc_map_end(e);
+    }
 }
 
 void fs_watch_encode_body(fs_enc_t *e, const fs_watch_criteria_t *c)
@@ -588,6 +670,9 @@ static void send_enc(h2o_req_t *req, int status, fs_enc_t *e, uint64_t started_u
         fs_send_json(req, status, body.base, body.len, FS_EP_WATCHES, started_us);
 }
 
+static int create_parsed(h2o_req_t *req, fs_worker_t *w, const fs_watch_criteria_t *cp, uint32_t owner,
+                         const fs_key_account_t *account, uint64_t started_us);
+
 static int create_watch(h2o_req_t *req, fs_worker_t *w, uint32_t owner, const fs_key_account_t *account, uint64_t started_us)
 {
     if (req->entity.len > 16384)
@@ -598,6 +683,18 @@ static int create_watch(h2o_req_t *req, fs_worker_t *w, uint32_t owner, const fs
     if (fs_watch_parse(body, req->entity.len, &c, &err) != 0)
         return fs_send_error(req, 400, "invalid_parameter", err.parameter[0] ? err.parameter : NULL, err.message, FS_EP_WATCHES,
                              started_us);
+    int rc = create_parsed(req, w, &c, owner, account, started_us);
+    fs_watch_criteria_dispose(&c);
+    return rc;
+}
+
+static int create_parsed(h2o_req_t *req, fs_worker_t *w, const fs_watch_criteria_t *cp, uint32_t owner,
+                         const fs_key_account_t *account, uint64_t started_us)
+{
+    char msg[400];
+    if (cp->webhook_url != NULL && fs_webhook_check_url(cp->webhook_url, w->shared->config->webhook_allow_private, msg,
+                                                        sizeof(msg)) != 0)
+        return fs_send_error(req, 400, "invalid_parameter", "webhook.url", msg, FS_EP_WATCHES, started_us);
     if (!ck_pr_load_int(&w->shared->ready)) { /* the stored watches are restored with the data dir */
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL, H2O_STRLIT("1"));
         return fs_send_error(req, 503, "loading", NULL, "the data dir is still loading; retry in a second", FS_EP_WATCHES,
@@ -605,9 +702,8 @@ static int create_watch(h2o_req_t *req, fs_worker_t *w, uint32_t owner, const fs
     }
     uint64_t id, matching;
     unsigned quota = account != NULL ? fs_key_watch_quota(account) : UINT_MAX;
-    int rc = fs_watches_add(w->shared->watches, &w->index_thread, &c, owner, quota, &id, &matching);
+    int rc = fs_watches_add(w->shared->watches, &w->index_thread, cp, owner, quota, &id, &matching);
     if (rc == FS_ENOSPC) {
-        char msg[200];
         snprintf(msg, sizeof(msg), "this key holds its quota of watches already (watches=%u in the keys file); delete one first",
                  quota);
         return fs_send_error(req, 403, "watch_quota_exceeded", NULL, msg, FS_EP_WATCHES, started_us);
