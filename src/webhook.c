@@ -226,7 +226,7 @@ static target_t *find_or_add(fs_webhooks_t *wh, uint64_t watch_id)
         return t;
     if (wh->count == wh->cap) {
         unsigned cap = wh->cap ? wh->cap * 2 : 16;
-        target_t **nt = realloc(wh->targets, cap * sizeof(*nt));
+        target_t **nt = realloc(wh->targets, cap * sizeof(void *)); /* an array of pointers */
         if (nt == NULL)
             return NULL;
         wh->targets = nt;
@@ -236,7 +236,7 @@ static target_t *find_or_add(fs_webhooks_t *wh, uint64_t watch_id)
     if (t == NULL)
         return NULL;
     t->watch_id = watch_id;
-    memmove(wh->targets + pos + 1, wh->targets + pos, (wh->count - pos) * sizeof(*wh->targets));
+    memmove(wh->targets + pos + 1, wh->targets + pos, (wh->count - pos) * sizeof(void *));
     wh->targets[pos] = t;
     wh->count++;
     return t;
@@ -257,7 +257,7 @@ static void target_free(target_t *t)
 static void remove_at(fs_webhooks_t *wh, unsigned pos)
 {
     target_t *t = wh->targets[pos];
-    memmove(wh->targets + pos, wh->targets + pos + 1, (wh->count - pos - 1) * sizeof(*wh->targets));
+    memmove(wh->targets + pos, wh->targets + pos + 1, (wh->count - pos - 1) * sizeof(void *));
     wh->count--;
     wh->pending_total -= t->count;
     if (t->easy != NULL)
@@ -500,20 +500,24 @@ void fs_webhooks_prune(fs_webhooks_t *wh)
 int fs_webhooks_target(fs_webhooks_t *wh, uint64_t watch_id, const char *url, const char *secret)
 {
     char *u = strdup(url), *s = strdup(secret);
-    pthread_mutex_lock(&wh->mu);
-    target_t *t = u != NULL && s != NULL ? find_or_add(wh, watch_id) : NULL;
-    if (t != NULL) {
-        free(t->url);
-        free(t->secret);
-        t->url = u;
-        t->secret = s;
-    }
-    pthread_mutex_unlock(&wh->mu);
-    if (t == NULL) {
+    if (u == NULL || s == NULL) {
         free(u);
         free(s);
         return FS_ENOMEM;
     }
+    pthread_mutex_lock(&wh->mu);
+    target_t *t = find_or_add(wh, watch_id);
+    if (t == NULL) {
+        pthread_mutex_unlock(&wh->mu);
+        free(u);
+        free(s);
+        return FS_ENOMEM;
+    }
+    free(t->url);
+    free(t->secret);
+    t->url = u;
+    t->secret = s;
+    pthread_mutex_unlock(&wh->mu);
     return 0;
 }
 
