@@ -53,6 +53,7 @@ typedef struct target {
     CURL *easy; /* the attempt in flight, for head */
     struct curl_slist *headers;
     int gone;   /* forgotten while an attempt was in flight: freed when it ends */
+    struct target *next_gone; /* on wh->gone meanwhile */
     uint64_t ok_event, fail_event;
     int64_t ok_at, fail_at;
     unsigned fail_attempts;
@@ -71,6 +72,7 @@ struct fs_webhooks {
     char path[4096];
     uint64_t file_bytes;
     unsigned pending_total;
+    target_t *gone; /* forgotten with an attempt in flight (freed by the thread, or at the end) */
     CURLM *multi;
     pthread_t thread;
     int started, stop;
@@ -260,9 +262,11 @@ static void remove_at(fs_webhooks_t *wh, unsigned pos)
     memmove(wh->targets + pos, wh->targets + pos + 1, (wh->count - pos - 1) * sizeof(void *));
     wh->count--;
     wh->pending_total -= t->count;
-    if (t->easy != NULL)
+    if (t->easy != NULL) {
         t->gone = 1;
-    else
+        t->next_gone = wh->gone;
+        wh->gone = t;
+    } else
         target_free(t);
 }
 
@@ -705,6 +709,11 @@ static void finish_attempt(fs_webhooks_t *wh, CURL *c, CURLcode result)
     t->easy = NULL;
     t->headers = NULL;
     if (t->gone) {
+        for (target_t **pp = &wh->gone; *pp != NULL; pp = &(*pp)->next_gone)
+            if (*pp == t) {
+                *pp = t->next_gone;
+                break;
+            }
         target_free(t);
         return;
     }
@@ -828,6 +837,13 @@ void fs_webhooks_free(fs_webhooks_t *wh)
             curl_easy_cleanup(t->easy);
             curl_slist_free_all(t->headers);
         }
+        target_free(t);
+    }
+    for (target_t *t = wh->gone, *next; t != NULL; t = next) {
+        next = t->next_gone;
+        curl_multi_remove_handle(wh->multi, t->easy);
+        curl_easy_cleanup(t->easy);
+        curl_slist_free_all(t->headers);
         target_free(t);
     }
     for (pending_t *p = wh->staged, *next; p != NULL; p = next) {
