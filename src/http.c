@@ -610,7 +610,8 @@ int fs_server_run(const fs_config_t *cfg)
         fs_watches_on_events(shared.watches, fs_watch_streams_wake, &shared);
         fs_watches_set_webhooks(shared.watches, webhooks);
     }
-    if (shared.watches == NULL || webhooks == NULL || fs_webhooks_start(webhooks) != 0 || fs_watches_start(shared.watches) != 0) {
+    if (shared.watches == NULL || webhooks == NULL || fs_webhooks_start(webhooks) != 0 || fs_watches_start(shared.watches) != 0 ||
+        fs_watch_creator_start(&shared) != 0) {
         fprintf(stderr, "flightsearch: out of memory\n");
         fs_store_close(store);
         free(fds);
@@ -702,6 +703,7 @@ int fs_server_run(const fs_config_t *cfg)
         pthread_join(shared.workers[i]->thread, NULL);
     pthread_join(loader, NULL);
     fs_feeds_stop(ck_pr_load_ptr(&shared.feeds)); /* finishes queued pushes */
+    fs_watch_creator_stop(); /* before the engine it adds to */
     fs_watches_free(shared.watches);
     fs_webhooks_free(webhooks); /* after the engine: it stages into it */
     fs_store_close(store);

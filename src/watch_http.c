@@ -16,6 +16,7 @@
  * endpoint, so a watch is refused exactly where a search would be, with the same messages.
  */
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -542,10 +543,13 @@ static void on_wakeup(h2o_multithread_receiver_t *receiver, h2o_linklist_t *mess
     }
 }
 
+static void on_created(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages);
+
 void fs_watch_streams_init(fs_worker_t *w)
 {
     h2o_linklist_init_anchor(&w->streams);
     h2o_multithread_register_receiver(w->feed_queue, &w->watch_receiver, on_wakeup);
+    h2o_multithread_register_receiver(w->feed_queue, &w->create_receiver, on_created);
     ck_pr_store_int(&w->watch_wakeup, 0); /* created at 1: from now on the engine may wake it */
 }
 
@@ -670,73 +674,242 @@ static void send_enc(h2o_req_t *req, int status, fs_enc_t *e, uint64_t started_u
         fs_send_json(req, status, body.base, body.len, FS_EP_WATCHES, started_us);
 }
 
-static int create_parsed(h2o_req_t *req, fs_worker_t *w, const fs_watch_criteria_t *cp, uint32_t owner,
-                         const fs_key_account_t *account, uint64_t started_us);
+/* ------------------------------------------------------------ creation
+ *
+ * Creating a watch resolves its webhook's host (getaddrinfo), runs its baseline search over up to
+ * 366 days and rewrites DATA_DIR/watches with an fsync: none of that may stall an event loop. The
+ * loop parses the body and queues a job; the creator thread does the rest and posts the answer
+ * back to the worker (h2o_multithread), which sends it if the request still exists (a guard linked
+ * to the request's pool, as the feed pushes do: src/feeds.c).
+ */
 
-static int create_watch(h2o_req_t *req, fs_worker_t *w, uint32_t owner, const fs_key_account_t *account, uint64_t started_us)
-{
-    if (req->entity.len > 16384)
-        return fs_send_error(req, 413, "body_too_large", NULL, "a watch's body is at most 16 KiB", FS_EP_WATCHES, started_us);
+typedef struct create_job create_job_t;
+
+typedef struct create_guard {
+    create_job_t *job; /* NULL once answered */
+} create_guard_t;
+
+struct create_job {
+    h2o_multithread_message_t message; /* to the worker's create_receiver */
+    create_job_t *next;                /* the creator's queue */
+    fs_worker_t *worker;
+    h2o_req_t *req;                    /* NULL once the request is gone (loop thread only) */
+    create_guard_t *guard;
+    fs_key_account_t *account;
     fs_watch_criteria_t c;
-    fs_param_error_t err;
-    const char *body = req->entity.base != NULL ? req->entity.base : "";
-    if (fs_watch_parse(body, req->entity.len, &c, &err) != 0)
-        return fs_send_error(req, 400, "invalid_parameter", err.parameter[0] ? err.parameter : NULL, err.message, FS_EP_WATCHES,
-                             started_us);
-    int rc = create_parsed(req, w, &c, owner, account, started_us);
-    fs_watch_criteria_dispose(&c);
-    return rc;
+    uint32_t owner;
+    unsigned quota;
+    uint64_t started_us;
+    /* the answer: 201 with body and id, or an error */
+    int status;
+    char *body;
+    size_t len;
+    uint64_t id;
+    const char *code, *parameter;
+    char msg[400];
+};
+
+static struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    create_job_t *head, *tail;
+    int stop, started;
+    pthread_t thread;
+    fs_shared_t *shared;
+} creator = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, NULL, 0, 0, 0, NULL};
+
+static void create_job_free(create_job_t *job)
+{
+    fs_watch_criteria_dispose(&job->c);
+    free(job->body);
+    free(job);
 }
 
-static int create_parsed(h2o_req_t *req, fs_worker_t *w, const fs_watch_criteria_t *cp, uint32_t owner,
-                         const fs_key_account_t *account, uint64_t started_us)
+static void create_fail(create_job_t *job, int status, const char *code, const char *parameter, const char *msg)
 {
+    job->status = status;
+    job->code = code;
+    job->parameter = parameter;
+    snprintf(job->msg, sizeof(job->msg), "%s", msg);
+}
+
+/* Creator thread: everything but the parsing. */
+static void create_run(create_job_t *job, fs_index_thread_t *th)
+{
+    fs_shared_t *shared = creator.shared;
     char msg[400];
-    if (cp->webhook_url != NULL && fs_webhook_check_url(cp->webhook_url, w->shared->config->webhook_allow_private, msg,
-                                                        sizeof(msg)) != 0)
-        return fs_send_error(req, 400, "invalid_parameter", "webhook.url", msg, FS_EP_WATCHES, started_us);
-    if (!ck_pr_load_int(&w->shared->ready)) { /* the stored watches are restored with the data dir */
-        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL, H2O_STRLIT("1"));
-        return fs_send_error(req, 503, "loading", NULL, "the data dir is still loading; retry in a second", FS_EP_WATCHES,
-                             started_us);
+    if (job->c.webhook_url != NULL && fs_webhook_check_url(job->c.webhook_url, shared->config->webhook_allow_private, msg,
+                                                           sizeof(msg)) != 0) {
+        create_fail(job, 400, "invalid_parameter", "webhook.url", msg);
+        return;
     }
-    uint64_t id, matching;
-    unsigned quota = account != NULL ? fs_key_watch_quota(account) : UINT_MAX;
-    int rc = fs_watches_add(w->shared->watches, &w->index_thread, cp, owner, quota, &id, &matching);
+    uint64_t matching;
+    int rc = fs_watches_add(shared->watches, th, &job->c, job->owner, job->quota, &job->id, &matching);
     if (rc == FS_ENOSPC) {
         snprintf(msg, sizeof(msg), "this key holds its quota of watches already (watches=%u in the keys file); delete one first",
-                 quota);
-        return fs_send_error(req, 403, "watch_quota_exceeded", NULL, msg, FS_EP_WATCHES, started_us);
+                 job->quota);
+        create_fail(job, 403, "watch_quota_exceeded", NULL, msg);
+        return;
     }
-    if (rc == FS_EIO)
-        return fs_send_error(req, 500, "storage_failed", NULL, "the watch could not be stored durably; it was not created",
-                             FS_EP_WATCHES, started_us);
-    if (rc == FS_ERANGE)
-        return fs_send_error(req, 409, "too_many_watches", NULL, "this server holds its most watches already; delete some",
-                             FS_EP_WATCHES, started_us);
-    if (rc != 0)
-        return fs_send_error(req, 503, "out_of_memory", NULL, "out of memory; retry later", FS_EP_WATCHES, started_us);
+    if (rc == FS_EIO) {
+        create_fail(job, 500, "storage_failed", NULL, "the watch could not be stored durably; it was not created");
+        return;
+    }
+    if (rc == FS_ERANGE) {
+        create_fail(job, 409, "too_many_watches", NULL, "this server holds its most watches already; delete some");
+        return;
+    }
+    if (rc != 0) {
+        create_fail(job, 503, "out_of_memory", NULL, "out of memory; retry later");
+        return;
+    }
     fs_enc_t e;
-    fs_enc_init(&e, FS_ENC_JSON, &req->pool, 1024);
-    if (fs_watches_encode(w->shared->watches, id, owner, &e) != 0) { /* deleted meanwhile by another client */
-        fs_enc_init(&e, FS_ENC_JSON, &req->pool, 64);
+    fs_enc_init(&e, FS_ENC_JSON, NULL, 1024);
+    if (fs_watches_encode(shared->watches, job->id, job->owner, &e) != 0) { /* deleted meanwhile by another client */
+        fs_enc_dispose(&e);
+        fs_enc_init(&e, FS_ENC_JSON, NULL, 64);
         fs_enc_map_begin(&e);
         fs_enc_key_lit(&e, "id");
-        fs_enc_uint(&e, id);
+        fs_enc_uint(&e, job->id);
         fs_enc_map_end(&e);
     }
     /* matching_now joins the map: reopen it by dropping its closing brace */
     h2o_iovec_t doc = fs_enc_result(&e);
-    if (doc.base == NULL)
-        return fs_send_error(req, 503, "out_of_memory", NULL, "out of memory; retry later", FS_EP_WATCHES, started_us);
-    char *out = h2o_mem_alloc_pool(&req->pool, doc.len + 48);
-    int n = snprintf(out, doc.len + 48, "%.*s,\"matching_now\":%llu}", (int)doc.len - 1, doc.base, (unsigned long long)matching);
-    char loc[48];
-    int ln = snprintf(loc, sizeof(loc), "/v1/watches/%llu", (unsigned long long)id);
-    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_LOCATION, NULL, h2o_strdup(&req->pool, loc, (size_t)ln).base,
-                   (size_t)ln);
-    fs_send_json(req, 201, out, (size_t)n, FS_EP_WATCHES, started_us);
+    job->body = doc.base != NULL ? malloc(doc.len + 48) : NULL;
+    if (job->body == NULL) {
+        fs_enc_dispose(&e);
+        create_fail(job, 503, "out_of_memory", NULL, "out of memory; retry later");
+        return;
+    }
+    job->len = (size_t)snprintf(job->body, doc.len + 48, "%.*s,\"matching_now\":%llu}", (int)doc.len - 1, doc.base,
+                                (unsigned long long)matching);
+    fs_enc_dispose(&e);
+    job->status = 201;
+}
+
+static void *creator_main(void *arg)
+{
+    (void)arg;
+    fs_index_thread_t *th = fs_index_thread_get(creator.shared->index);
+    pthread_mutex_lock(&creator.mu);
+    for (;;) {
+        while (creator.head == NULL && !creator.stop)
+            pthread_cond_wait(&creator.cv, &creator.mu);
+        if (creator.stop)
+            break;
+        create_job_t *job = creator.head;
+        creator.head = job->next;
+        if (creator.head == NULL)
+            creator.tail = NULL;
+        pthread_mutex_unlock(&creator.mu);
+        create_run(job, th);
+        h2o_multithread_send_message(&job->worker->create_receiver, &job->message);
+        pthread_mutex_lock(&creator.mu);
+    }
+    for (create_job_t *job = creator.head, *next; job != NULL; job = next) { /* the workers are gone */
+        next = job->next;
+        create_job_free(job);
+    }
+    creator.head = creator.tail = NULL;
+    pthread_mutex_unlock(&creator.mu);
+    fs_index_thread_put(creator.shared->index, th);
+    return NULL;
+}
+
+int fs_watch_creator_start(fs_shared_t *shared)
+{
+    creator.shared = shared;
+    creator.stop = 0;
+    if (pthread_create(&creator.thread, NULL, creator_main, NULL) != 0)
+        return FS_ENOMEM;
+    creator.started = 1;
     return 0;
+}
+
+void fs_watch_creator_stop(void)
+{
+    if (!creator.started)
+        return;
+    pthread_mutex_lock(&creator.mu);
+    creator.stop = 1;
+    pthread_cond_signal(&creator.cv);
+    pthread_mutex_unlock(&creator.mu);
+    pthread_join(creator.thread, NULL);
+    creator.started = 0;
+}
+
+static void create_guard_dispose(void *p)
+{
+    create_guard_t *g = p;
+    if (g->job != NULL)
+        g->job->req = NULL;
+}
+
+/* Event-loop thread: sends the creator's answers whose requests still exist. */
+static void on_created(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
+{
+    fs_worker_t *w = H2O_STRUCT_FROM_MEMBER(fs_worker_t, create_receiver, receiver);
+    while (!h2o_linklist_is_empty(messages)) {
+        h2o_multithread_message_t *m = H2O_STRUCT_FROM_MEMBER(h2o_multithread_message_t, link, messages->next);
+        h2o_linklist_unlink(&m->link);
+        create_job_t *job = H2O_STRUCT_FROM_MEMBER(create_job_t, message, m);
+        h2o_req_t *req = job->req;
+        if (req != NULL) {
+            job->guard->job = NULL;
+            w->metrics.key = job->account; /* the answer is counted for the key (fs_keys_authorize) */
+            if (job->status == 201) {
+                char loc[48];
+                int ln = snprintf(loc, sizeof(loc), "/v1/watches/%llu", (unsigned long long)job->id);
+                h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_LOCATION, NULL,
+                               h2o_strdup(&req->pool, loc, (size_t)ln).base, (size_t)ln);
+                char *body = h2o_mem_alloc_pool(&req->pool, job->len);
+                memcpy(body, job->body, job->len);
+                fs_send_json(req, 201, body, job->len, FS_EP_WATCHES, job->started_us);
+            } else {
+                fs_send_error(req, job->status, job->code, job->parameter, job->msg, FS_EP_WATCHES, job->started_us);
+            }
+        }
+        create_job_free(job);
+    }
+}
+
+static int create_watch(h2o_req_t *req, fs_worker_t *w, uint32_t owner, fs_key_account_t *account, uint64_t started_us)
+{
+    if (req->entity.len > 16384)
+        return fs_send_error(req, 413, "body_too_large", NULL, "a watch's body is at most 16 KiB", FS_EP_WATCHES, started_us);
+    create_job_t *job = calloc(1, sizeof(*job));
+    if (job == NULL)
+        return fs_send_error(req, 503, "out_of_memory", NULL, "out of memory; retry later", FS_EP_WATCHES, started_us);
+    fs_param_error_t err;
+    const char *body = req->entity.base != NULL ? req->entity.base : "";
+    if (fs_watch_parse(body, req->entity.len, &job->c, &err) != 0) {
+        free(job);
+        return fs_send_error(req, 400, "invalid_parameter", err.parameter[0] ? err.parameter : NULL, err.message, FS_EP_WATCHES,
+                             started_us);
+    }
+    if (!ck_pr_load_int(&w->shared->ready)) { /* the stored watches are restored with the data dir */
+        create_job_free(job);
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL, H2O_STRLIT("1"));
+        return fs_send_error(req, 503, "loading", NULL, "the data dir is still loading; retry in a second", FS_EP_WATCHES,
+                             started_us);
+    }
+    job->worker = w;
+    job->req = req;
+    job->account = account;
+    job->owner = owner;
+    job->quota = account != NULL ? fs_key_watch_quota(account) : UINT_MAX;
+    job->started_us = started_us;
+    job->guard = h2o_mem_alloc_shared(&req->pool, sizeof(*job->guard), create_guard_dispose);
+    job->guard->job = job;
+    pthread_mutex_lock(&creator.mu);
+    if (creator.tail != NULL)
+        creator.tail->next = job;
+    else
+        creator.head = job;
+    creator.tail = job;
+    pthread_cond_signal(&creator.cv);
+    pthread_mutex_unlock(&creator.mu);
+    return 0; /* answered by on_created */
 }
 
 /* The id in /v1/watches/{id}[/events]; 0 when malformed. *rest gets what follows it. */
@@ -750,7 +923,7 @@ static uint64_t path_id(h2o_iovec_t p, h2o_iovec_t *rest)
     return digits > 0 ? id : 0;
 }
 
-int fs_handle_watches(h2o_req_t *req, fs_worker_t *w, const fs_key_account_t *account, uint64_t started_us)
+int fs_handle_watches(h2o_req_t *req, fs_worker_t *w, fs_key_account_t *account, uint64_t started_us)
 {
     h2o_iovec_t p = req->path_normalized, rest;
     int is_get = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET"));
