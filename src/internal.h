@@ -294,6 +294,7 @@ void fs_auth_synchronize(void);
 typedef struct fs_key_account {
     uint64_t full_at_us;        /* the bucket's state (fs_bucket_take), __atomic CAS */
     unsigned watches;           /* the quota of the last load, __atomic */
+    uint32_t watch_owner;       /* 1 + the watch engine's handle of this name (fs_watches_owner), 0 until known; __atomic */
     char name[65];
     uint64_t requests[FS_METRIC_STATUS_COUNT]; /* answers by status, __atomic_fetch_add */
     struct fs_key_account *next; /* every account, in order of first load (fs_key_account_next) */

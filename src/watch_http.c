@@ -849,10 +849,10 @@ static void create_guard_dispose(void *p)
 static void on_created(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
 {
     fs_worker_t *w = H2O_STRUCT_FROM_MEMBER(fs_worker_t, create_receiver, receiver);
-    while (!h2o_linklist_is_empty(messages)) {
-        h2o_multithread_message_t *m = H2O_STRUCT_FROM_MEMBER(h2o_multithread_message_t, link, messages->next);
-        h2o_linklist_unlink(&m->link);
-        create_job_t *job = H2O_STRUCT_FROM_MEMBER(create_job_t, message, m);
+    create_job_t *done = NULL; /* freed once the list is walked */
+    /* every message is taken: walk the list, then leave it empty (the jobs are freed below) */
+    for (h2o_linklist_t *l = messages->next; l != messages; l = l->next) {
+        create_job_t *job = H2O_STRUCT_FROM_MEMBER(create_job_t, message.link, l);
         h2o_req_t *req = job->req;
         if (req != NULL) {
             job->guard->job = NULL;
@@ -869,7 +869,13 @@ static void on_created(h2o_multithread_receiver_t *receiver, h2o_linklist_t *mes
                 fs_send_error(req, job->status, job->code, job->parameter, job->msg, FS_EP_WATCHES, job->started_us);
             }
         }
-        create_job_free(job);
+        job->next = done;
+        done = job;
+    }
+    h2o_linklist_init_anchor(messages);
+    for (create_job_t *next; done != NULL; done = next) {
+        next = done->next;
+        create_job_free(done);
     }
 }
 
@@ -933,7 +939,17 @@ int fs_handle_watches(h2o_req_t *req, fs_worker_t *w, fs_key_account_t *account,
     fs_watches_t *ws = w->shared->watches;
     uint64_t id = 0;
     int stream = 0;
-    uint32_t owner = account != NULL ? fs_watches_owner(ws, account->name) : FS_WATCH_ANY_OWNER;
+    uint32_t owner = FS_WATCH_ANY_OWNER;
+    if (account != NULL) { /* the name's handle, looked up once per name (the engine scans its owners) */
+        uint32_t h = __atomic_load_n(&account->watch_owner, __ATOMIC_RELAXED);
+        if (h == 0) {
+            owner = fs_watches_owner(ws, account->name);
+            if (owner != FS_WATCH_ANY_OWNER)
+                __atomic_store_n(&account->watch_owner, owner + 1, __ATOMIC_RELAXED);
+        } else {
+            owner = h - 1;
+        }
+    }
     if (account != NULL && owner == FS_WATCH_ANY_OWNER) {
         fs_track_request(req, w);
         return fs_send_error(req, 503, "out_of_memory", NULL, "out of memory; retry later", FS_EP_WATCHES, started_us);
