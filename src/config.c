@@ -47,6 +47,13 @@ void fs_config_usage(FILE *out)
                  "                          (built in: NYC, LON, PAR, SAO, RIO, TYO, ... see docs/api.md)\n"
                  "  --private-sources       name sources in answers and /metrics only to a bearer token of\n"
                  "                          scope *; others see counts (see docs/api.md)\n"
+                 "  --webhook-allow-private watch webhooks may go to loopback and private addresses (refused\n"
+                 "                          by default: 400 naming webhook.url)\n"
+                 "  --webhook-retry-ms N    delay before a failed webhook's first retry, doubling after each\n"
+                 "                          failure up to an hour, with jitter; retried for 24 h (default\n"
+                 "                          1000; 1 to 3600000; tests use a few ms)\n"
+                 "  --webhook-timeout-ms N  one webhook attempt's limit, connecting included; past it the\n"
+                 "                          attempt failed and is retried (default 10000; 1 to 600000)\n"
                  "  --quiet                 no start-up and shutdown log lines\n"
                  "  --access-log FILE|-     one line per request (time, method, path, status, body bytes,\n"
                  "                          duration in us, trace id, feed source) to FILE, or stdout for -;\n"
@@ -131,6 +138,8 @@ int fs_config_parse(fs_config_t *cfg, int argc, char **argv, char *err, size_t e
     cfg->search_budget_ms = 50;
     cfg->max_inflight = 1024;
     cfg->max_sources = FS_MAX_SOURCES_DEFAULT;
+    cfg->webhook_retry_ms = 1000;
+    cfg->webhook_timeout_ms = 10000;
 
     for (int i = 1; i < argc; i++) {
         const char *flag = argv[i];
@@ -156,12 +165,16 @@ int fs_config_parse(fs_config_t *cfg, int argc, char **argv, char *err, size_t e
             cfg->quiet = 1;
             continue;
         }
+        if (strcmp(flag, "--webhook-allow-private") == 0) {
+            cfg->webhook_allow_private = 1;
+            continue;
+        }
         if (strcmp(flag, "--private-sources") == 0) {
             cfg->private_sources = 1;
             continue;
         }
         static const char *const with_value[] = {"--listen", "--threads", "--data-dir", "--tls-cert",
-                                                 "--tls-key", "--tls-listen", "--feed-listen", "--max-feed-bytes", "--tokens", "--keys", "--loaders", "--cities", "--search-budget-ms", "--max-inflight", "--max-sources", "--access-log", "--log-format", NULL};
+                                                 "--tls-key", "--tls-listen", "--feed-listen", "--max-feed-bytes", "--tokens", "--keys", "--loaders", "--cities", "--search-budget-ms", "--max-inflight", "--max-sources", "--access-log", "--log-format", "--webhook-retry-ms", "--webhook-timeout-ms", NULL};
         int known = 0;
         for (int k = 0; with_value[k] != NULL; k++)
             known |= strcmp(flag, with_value[k]) == 0;
@@ -225,6 +238,24 @@ int fs_config_parse(fs_config_t *cfg, int argc, char **argv, char *err, size_t e
                 cfg->search_budget_ms = (unsigned)n;
             else
                 cfg->max_inflight = (unsigned)n;
+        } else if (strcmp(flag, "--webhook-retry-ms") == 0) {
+            char *end;
+            errno = 0;
+            long n = strtol(value, &end, 10);
+            if (errno != 0 || *end != '\0' || end == value || n < 1 || n > 3600000) {
+                snprintf(err, errcap, "--webhook-retry-ms: expected a whole number from 1 to 3600000, got '%s'", value);
+                return FS_EINVAL;
+            }
+            cfg->webhook_retry_ms = (unsigned)n;
+        } else if (strcmp(flag, "--webhook-timeout-ms") == 0) {
+            char *end;
+            errno = 0;
+            long n = strtol(value, &end, 10);
+            if (errno != 0 || *end != '\0' || end == value || n < 1 || n > 600000) {
+                snprintf(err, errcap, "--webhook-timeout-ms: expected a whole number from 1 to 600000, got '%s'", value);
+                return FS_EINVAL;
+            }
+            cfg->webhook_timeout_ms = (unsigned)n;
         } else if (strcmp(flag, "--max-sources") == 0) {
             char *end;
             errno = 0;

@@ -984,9 +984,10 @@ int fs_handle_request(h2o_handler_t *self, h2o_req_t *req)
     fs_worker_t *w = worker_of(req);
     if (fs_is_watches_path(req)) { /* tracks its requests itself: event streams are long-lived */
         /* with --keys, watches need a key like the reads (their rate and quota are the key's) */
-        if (fs_keys_authorize(req, w, FS_EP_WATCHES, started_us, NULL) != 0)
+        fs_key_account_t *account;
+        if (fs_keys_authorize(req, w, FS_EP_WATCHES, started_us, &account) != 0)
             return 0;
-        return fs_handle_watches(req, w, started_us);
+        return fs_handle_watches(req, w, account, started_us);
     }
     fs_conn_state_t *conn = track_inflight(req, w);
     fs_trace_begin(req, w);

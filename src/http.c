@@ -31,6 +31,7 @@
 #include "loaders/loaders.h"
 #include "src/internal.h"
 #include "src/watch.h"
+#include "src/webhook.h"
 
 #define FS_DRAIN_TIMEOUT_MS 10000
 
@@ -602,9 +603,15 @@ int fs_server_run(const fs_config_t *cfg)
 
     /* the watch engine before the loader thread: it restores the stored watches */
     shared.watches = fs_watches_new(shared.index);
-    if (shared.watches != NULL)
+    fs_webhook_options_t who = {.allow_private = cfg->webhook_allow_private, .retry_ms = cfg->webhook_retry_ms,
+                                  .timeout_ms = cfg->webhook_timeout_ms};
+    fs_webhooks_t *webhooks = fs_webhooks_new(&who); /* deliveries on a thread of their own */
+    if (shared.watches != NULL && webhooks != NULL) {
         fs_watches_on_events(shared.watches, fs_watch_streams_wake, &shared);
-    if (shared.watches == NULL || fs_watches_start(shared.watches) != 0) {
+        fs_watches_set_webhooks(shared.watches, webhooks);
+    }
+    if (shared.watches == NULL || webhooks == NULL || fs_webhooks_start(webhooks) != 0 || fs_watches_start(shared.watches) != 0 ||
+        fs_watch_creator_start(&shared) != 0) {
         fprintf(stderr, "flightsearch: out of memory\n");
         fs_store_close(store);
         free(fds);
@@ -696,7 +703,9 @@ int fs_server_run(const fs_config_t *cfg)
         pthread_join(shared.workers[i]->thread, NULL);
     pthread_join(loader, NULL);
     fs_feeds_stop(ck_pr_load_ptr(&shared.feeds)); /* finishes queued pushes */
+    fs_watch_creator_stop(); /* before the engine it adds to */
     fs_watches_free(shared.watches);
+    fs_webhooks_free(webhooks); /* after the engine: it stages into it */
     fs_store_close(store);
     /* what the process itself allocated; h2o's per-loop state dies with the process */
     free(starts);

@@ -100,6 +100,7 @@ struct fs_worker {
     h2o_multithread_receiver_t watch_receiver; /* the watch engine wakes the event streams here */
     h2o_multithread_message_t watch_message;   /* the one wake-up, queued while watch_wakeup is 1 */
     int watch_wakeup;                          /* ck_pr: a wake-up is queued */
+    h2o_multithread_receiver_t create_receiver; /* the watch creation thread posts its answers here */
     h2o_linklist_t streams;                    /* this worker's event streams (loop thread only) */
     fs_metrics_t metrics;
     unsigned inflight;           /* this worker's requests not yet disposed (loop thread only) */
@@ -229,7 +230,8 @@ void fs_feeds_on_answers(h2o_multithread_receiver_t *receiver, h2o_linklist_t *m
 
 /** Routes /v1/watches* and /v1/events. Event-loop thread. Streams are not counted in flight
  *  (call it before track_inflight: a stream lasts as long as its client wants). */
-int fs_handle_watches(h2o_req_t *req, fs_worker_t *w, uint64_t started_us);
+/** account: the request's key (fs_keys_authorize), NULL without --keys: it owns the watches. */
+int fs_handle_watches(h2o_req_t *req, fs_worker_t *w, struct fs_key_account *account, uint64_t started_us);
 /** Whether the request is for /v1/watches* or /v1/events. */
 int fs_is_watches_path(const h2o_req_t *req);
 /** Sets up the worker's stream list and wake-up receiver on its queue. Loop thread, at start. */
@@ -238,6 +240,11 @@ void fs_watch_streams_init(fs_worker_t *w);
 void fs_watch_streams_tick(fs_worker_t *w);
 /** Ends every stream of the worker (graceful stop). Loop thread. */
 void fs_watch_streams_close(fs_worker_t *w);
+/** Starts the thread that creates watches (webhook URL check, baseline search, fsync: never on an
+ *  event loop). Main thread, after shared->watches is set, before the workers start. 0 or FS_ENOMEM. */
+int fs_watch_creator_start(fs_shared_t *shared);
+/** Stops it (after the workers stopped, before the engine is freed); queued creations are dropped. */
+void fs_watch_creator_stop(void);
 /** Engine thread: wakes every worker's streams (an fs_watches_on_events callback; arg: fs_shared_t). */
 void fs_watch_streams_wake(void *shared, uint64_t last_id);
 
@@ -304,6 +311,7 @@ void fs_auth_synchronize(void);
 typedef struct fs_key_account {
     uint64_t full_at_us;        /* the bucket's state (fs_bucket_take), __atomic CAS */
     unsigned watches;           /* the quota of the last load, __atomic */
+    uint32_t watch_owner;       /* 1 + the watch engine's handle of this name (fs_watches_owner), 0 until known; __atomic */
     char name[65];
     uint64_t requests[FS_METRIC_STATUS_COUNT]; /* answers by status, __atomic_fetch_add */
     struct fs_key_account *next; /* every account, in order of first load (fs_key_account_next) */

@@ -40,6 +40,9 @@ typedef struct fs_config {
     const char *access_log;    /* --access-log FILE or "-" (stdout); NULL: none */
     int log_json;              /* --log-format json: every log line (and the access log) as JSON */
     int private_sources;       /* source names only to bearer tokens of scope * (searched, /metrics) */
+    int webhook_allow_private; /* --webhook-allow-private: webhooks may reach loopback and private addresses */
+    unsigned webhook_retry_ms; /* --webhook-retry-ms: the first retry's delay (doubling after) */
+    unsigned webhook_timeout_ms; /* --webhook-timeout-ms: one attempt's limit */
 } fs_config_t;
 
 /**

@@ -10,6 +10,7 @@
  * as a destination: a vector of watch pointers per airport, FS_AIRPORT_COUNT of each.
  */
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <poll.h>
@@ -22,6 +23,7 @@
 #include <ck_pr.h>
 #include "src/internal.h"
 #include "src/watch.h"
+#include "src/webhook.h"
 
 /* Bytes of n pointers: the engine's arrays (entries, watches) hold pointers. */
 #define PTRS(n) ((size_t)(n) * sizeof(void *))
@@ -84,6 +86,7 @@ static entry_t *entry_new(const fs_result_t *r)
 
 typedef struct watch {
     uint64_t id;
+    uint32_t owner; /* fs_watches_owner's handle */
     fs_watch_criteria_t c;
     int64_t created_at;
     uint64_t last_event_id;
@@ -101,6 +104,7 @@ typedef struct watch_vec {
 
 typedef struct event {
     uint64_t id, watch_id;
+    uint32_t owner;
     char *json;
     size_t len;
 } event_t;
@@ -126,7 +130,14 @@ struct fs_watches {
     int stop_pipe[2];
     fs_subscription_t *sub;
     char store_path[4096];       /* DATA_DIR/watches ("" : not persisted) */
+    /* owners' names by handle (0: ""), and how many watches each holds; append-only, under
+     * owner_mu (taken inside mu, never around it) so a stream can resolve its owner at any time */
+    pthread_mutex_t owner_mu;
+    char **owner_names;
+    unsigned *owner_watches;
+    uint32_t owner_count, owner_cap;
     uint64_t id_floor;           /* event ids below it may have been used by an earlier run */
+    fs_webhooks_t *hooks;        /* deliveries of the watches with a webhook (NULL: none, the tests) */
 };
 
 static int64_t now_unix(void)
@@ -171,10 +182,12 @@ fs_watches_t *fs_watches_new(fs_index_t *idx)
     ws->stop_pipe[0] = ws->stop_pipe[1] = -1;
     pthread_mutex_init(&ws->mu, NULL);
     pthread_mutex_init(&ws->log_mu, NULL);
+    pthread_mutex_init(&ws->owner_mu, NULL);
     ws->by_origin = calloc(FS_AIRPORT_COUNT, sizeof(watch_vec_t));
     ws->by_destination = calloc(FS_AIRPORT_COUNT, sizeof(watch_vec_t));
     ws->results = malloc(FS_SEARCH_MAX_LIMIT * sizeof(fs_result_t));
-    if (ws->by_origin == NULL || ws->by_destination == NULL || ws->results == NULL) {
+    if (ws->by_origin == NULL || ws->by_destination == NULL || ws->results == NULL ||
+        fs_watches_owner(ws, "") != 0) {
         fs_watches_free(ws);
         return NULL;
     }
@@ -183,6 +196,7 @@ fs_watches_t *fs_watches_new(fs_index_t *idx)
 
 static void watch_free(watch_t *w)
 {
+    fs_watch_criteria_dispose(&w->c);
     for (size_t i = 0; i < w->count; i++)
         free(w->set[i]);
     free(w->set);
@@ -217,9 +231,69 @@ void fs_watches_free(fs_watches_t *ws)
     free(ws->results);
     for (unsigned i = 0; i < FS_WATCH_LOG_EVENTS; i++)
         free(ws->log[i].json);
+    for (uint32_t i = 0; i < ws->owner_count; i++)
+        free(ws->owner_names[i]);
+    free(ws->owner_names);
+    free(ws->owner_watches);
     pthread_mutex_destroy(&ws->mu);
     pthread_mutex_destroy(&ws->log_mu);
+    pthread_mutex_destroy(&ws->owner_mu);
     free(ws);
+}
+
+uint32_t fs_watches_owner(fs_watches_t *ws, const char *name)
+{
+    pthread_mutex_lock(&ws->owner_mu);
+    uint32_t h = 0; /* owners are few (one per key name): a scan is enough */
+    while (h < ws->owner_count && strcmp(ws->owner_names[h], name) != 0)
+        h++;
+    if (h == ws->owner_count) {
+        if (ws->owner_count == ws->owner_cap) {
+            uint32_t cap = ws->owner_cap ? ws->owner_cap * 2 : 8;
+            char **nn = realloc(ws->owner_names, PTRS(cap));
+            if (nn != NULL)
+                ws->owner_names = nn;
+            unsigned *nw = nn != NULL ? realloc(ws->owner_watches, cap * sizeof(unsigned)) : NULL;
+            if (nw != NULL) {
+                ws->owner_watches = nw;
+                ws->owner_cap = cap;
+            }
+        }
+        char *copy = ws->owner_count < ws->owner_cap ? strdup(name) : NULL;
+        if (copy == NULL) {
+            h = FS_WATCH_ANY_OWNER;
+        } else {
+            ws->owner_names[h] = copy;
+            ws->owner_watches[h] = 0;
+            ws->owner_count++;
+        }
+    }
+    pthread_mutex_unlock(&ws->owner_mu);
+    return h;
+}
+
+/* The name of an owner's handle (it stays valid: names are never freed). */
+static const char *owner_name(fs_watches_t *ws, uint32_t h)
+{
+    pthread_mutex_lock(&ws->owner_mu);
+    const char *name = ws->owner_names[h];
+    pthread_mutex_unlock(&ws->owner_mu);
+    return name;
+}
+
+static void owner_count_add(fs_watches_t *ws, uint32_t h, int delta)
+{
+    pthread_mutex_lock(&ws->owner_mu);
+    ws->owner_watches[h] = (unsigned)((int)ws->owner_watches[h] + delta);
+    pthread_mutex_unlock(&ws->owner_mu);
+}
+
+static unsigned owner_count_get(fs_watches_t *ws, uint32_t h)
+{
+    pthread_mutex_lock(&ws->owner_mu);
+    unsigned n = ws->owner_watches[h];
+    pthread_mutex_unlock(&ws->owner_mu);
+    return n;
 }
 
 static watch_t *find_locked(fs_watches_t *ws, uint64_t id, unsigned *pos)
@@ -239,8 +313,9 @@ static watch_t *find_locked(fs_watches_t *ws, uint64_t id, unsigned *pos)
 
 /* ------------------------------------------------------------ durability
  *
- * DATA_DIR/watches holds every watch, one a line: `watch ID CREATED_AT BODY` (BODY: the criteria as
- * a POST body, one line of JSON), after a first line `events FLOOR`. Each add or delete rewrites it
+ * DATA_DIR/watches holds every watch, one a line: `watch ID CREATED_AT [owner=NAME ]BODY` (BODY: the
+ * criteria as a POST body, one line of JSON; no owner: the owner ""), after a first line
+ * `events FLOOR`. Each add or delete rewrites it
  * (temp file, fsync, rename, fsync of the directory, as the feeds' files), before the registry
  * changes: an acknowledged watch is durable, and a failed write leaves the previous state.
  *
@@ -301,6 +376,22 @@ static int read_number(const char **p, int is_signed, long long *out)
     return 0;
 }
 
+/* Reads an optional `owner=NAME ` at *p (a key's name: [A-Za-z0-9_.-]{1,64}) into *owner. 0 or -1. */
+static int read_owner(fs_watches_t *ws, const char **p, uint32_t *owner)
+{
+    if (strncmp(*p, "owner=", 6) != 0)
+        return 0;
+    const char *s = *p + 6, *end = strchr(s, ' ');
+    char name[65];
+    if (end == NULL || end == s || end - s > 64)
+        return -1;
+    memcpy(name, s, (size_t)(end - s));
+    name[end - s] = '\0';
+    *owner = fs_watches_owner(ws, name);
+    *p = end + 1;
+    return *owner == FS_WATCH_ANY_OWNER ? -1 : 0;
+}
+
 /* Writes the file as the registry would be with extra added (may be NULL) and skip_id (0: none)
  * removed, and the given floor. 0 or FS_EIO. Under mu. */
 static int persist_locked(fs_watches_t *ws, const watch_t *extra, uint64_t skip_id, uint64_t floor)
@@ -309,9 +400,13 @@ static int persist_locked(fs_watches_t *ws, const watch_t *extra, uint64_t skip_
         return 0;
     char tmp[4200];
     snprintf(tmp, sizeof(tmp), "%s.tmp", ws->store_path);
-    FILE *f = fopen(tmp, "w");
-    if (f == NULL)
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600); /* it holds webhook secrets */
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+    if (f == NULL) {
+        if (fd >= 0)
+            close(fd);
         return FS_EIO;
+    }
     fprintf(f, "events %llu\n", (unsigned long long)floor);
     int bad_body = 0;
     for (unsigned i = 0; i <= ws->count; i++) {
@@ -319,6 +414,8 @@ static int persist_locked(fs_watches_t *ws, const watch_t *extra, uint64_t skip_
         if (w == NULL || w->id == skip_id)
             continue;
         fprintf(f, "watch %llu %lld ", (unsigned long long)w->id, (long long)w->created_at);
+        if (w->owner != 0)
+            fprintf(f, "owner=%s ", owner_name(ws, w->owner));
         if (write_body(f, &w->c) != 0)
             bad_body = 1;
         fputc('\n', f);
@@ -527,12 +624,16 @@ static void log_append_locked(fs_watches_t *ws, watch_t *w, const fs_generation_
         char *old = slot->json;
         slot->id = id;
         slot->watch_id = w->id;
+        slot->owner = w->owner;
         slot->json = json;
         slot->len = doc.len;
         ws->last_event_id = id;
         pthread_mutex_unlock(&ws->log_mu);
         free(old);
         w->last_event_id = id;
+        if (w->c.webhook_url != NULL && ws->hooks != NULL && fs_webhooks_stage(ws->hooks, w->id, id, json, doc.len) != 0)
+            fprintf(stderr, "flightsearch: webhooks: no memory to queue event %llu of watch %llu\n", (unsigned long long)id,
+                    (unsigned long long)w->id);
     }
     fs_enc_dispose(&e);
     fs_enc_dispose(&b->e);
@@ -646,6 +747,8 @@ int fs_watches_apply(fs_watches_t *ws, fs_index_thread_t *th, const fs_change_se
         }
         fs_index_read_end(ws->idx, th);
     }
+    if (ws->hooks != NULL) /* durable before the next publish is evaluated */
+        fs_webhooks_commit(ws->hooks);
     pthread_mutex_unlock(&ws->mu);
     return rc;
 }
@@ -669,22 +772,33 @@ int fs_watches_resync(fs_watches_t *ws, fs_index_thread_t *th)
             rc = r;
     }
     fs_index_read_end(ws->idx, th);
+    if (ws->hooks != NULL)
+        fs_webhooks_commit(ws->hooks);
     pthread_mutex_unlock(&ws->mu);
     return rc;
 }
 
 /* ------------------------------------------------------------ registry */
 
-/* Registers a watch with the given id (0: the next) and creation time. Under mu. */
-static int add_locked(fs_watches_t *ws, fs_index_thread_t *th, const fs_watch_criteria_t *c, uint64_t want_id,
-                      int64_t created_at, int persist, uint64_t *id, uint64_t *matching_now)
+/* Registers a watch of owner with the given id (0: the next) and creation time. Under mu. */
+static int add_locked(fs_watches_t *ws, fs_index_thread_t *th, const fs_watch_criteria_t *c, uint32_t owner, unsigned quota,
+                      uint64_t want_id, int64_t created_at, int persist, uint64_t *id, uint64_t *matching_now)
 {
+    if (owner != FS_WATCH_ANY_OWNER && owner_count_get(ws, owner) >= quota)
+        return FS_ENOSPC;
     watch_t *w = calloc(1, sizeof(*w));
     if (w == NULL)
         return FS_ENOMEM;
     w->c = *c;
+    w->c.webhook_url = w->c.webhook_secret = NULL; /* the caller's: the watch keeps its own copies */
     w->created_at = created_at;
+    w->owner = owner == FS_WATCH_ANY_OWNER ? 0 : owner;
     int rc = 0;
+    if (c->webhook_url != NULL &&
+        ((w->c.webhook_url = strdup(c->webhook_url)) == NULL || (w->c.webhook_secret = strdup(c->webhook_secret)) == NULL)) {
+        rc = FS_ENOMEM;
+        goto fail;
+    }
     if (want_id != 0 && (want_id < ws->next_id || find_locked(ws, want_id, NULL) != NULL)) {
         rc = FS_EEXIST; /* ids are stored in increasing order: a repeat is a damaged file */
         goto fail;
@@ -728,7 +842,17 @@ static int add_locked(fs_watches_t *ws, fs_index_thread_t *th, const fs_watch_cr
         goto fail;
     }
     w->id = want_id != 0 ? want_id : ws->next_id;
+    if (w->c.webhook_url != NULL && ws->hooks != NULL &&
+        (rc = fs_webhooks_target(ws->hooks, w->id, w->c.webhook_url, w->c.webhook_secret)) != 0) {
+        for (unsigned i = 0; i < c->q.origin_count; i++)
+            vec_remove(&ws->by_origin[c->q.origins[i]], w);
+        for (unsigned i = 0; i < c->q.destination_count; i++)
+            vec_remove(&ws->by_destination[c->q.destinations[i]], w);
+        goto fail;
+    }
     if (persist && (rc = persist_locked(ws, w, 0, ws->id_floor)) != 0) {
+        if (w->c.webhook_url != NULL && ws->hooks != NULL)
+            fs_webhooks_forget(ws->hooks, w->id);
         for (unsigned i = 0; i < c->q.origin_count; i++)
             vec_remove(&ws->by_origin[c->q.origins[i]], w);
         for (unsigned i = 0; i < c->q.destination_count; i++)
@@ -737,6 +861,7 @@ static int add_locked(fs_watches_t *ws, fs_index_thread_t *th, const fs_watch_cr
     }
     ws->next_id = w->id + 1;
     ws->watches[ws->count++] = w; /* ids increase: the array stays sorted */
+    owner_count_add(ws, w->owner, 1);
     *id = w->id;
     *matching_now = w->count;
     return 0;
@@ -745,10 +870,11 @@ fail:
     return rc;
 }
 
-int fs_watches_add(fs_watches_t *ws, fs_index_thread_t *th, const fs_watch_criteria_t *c, uint64_t *id, uint64_t *matching_now)
+int fs_watches_add(fs_watches_t *ws, fs_index_thread_t *th, const fs_watch_criteria_t *c, uint32_t owner, unsigned quota,
+                   uint64_t *id, uint64_t *matching_now)
 {
     pthread_mutex_lock(&ws->mu);
-    int rc = add_locked(ws, th, c, 0, now_unix(), 1, id, matching_now);
+    int rc = add_locked(ws, th, c, owner, quota, 0, now_unix(), 1, id, matching_now);
     pthread_mutex_unlock(&ws->mu);
     return rc;
 }
@@ -757,8 +883,13 @@ int fs_watches_restore(fs_watches_t *ws, fs_index_thread_t *th, const char *data
 {
     pthread_mutex_lock(&ws->mu);
     snprintf(ws->store_path, sizeof(ws->store_path), "%s/watches", data_dir);
-    FILE *f = fopen(ws->store_path, "r");
     int n = 0, rc = 0;
+    if (ws->hooks != NULL) { /* the events not yet delivered, queued until their watches are back */
+        int nh = fs_webhooks_open(ws->hooks, data_dir, err, errcap);
+        if (nh < 0)
+            fprintf(stderr, "flightsearch: webhooks: %s; events not yet delivered may be lost\n", err);
+    }
+    FILE *f = fopen(ws->store_path, "r");
     uint64_t floor = 0;
     if (f == NULL && errno != ENOENT) {
         snprintf(err, errcap, "cannot read %s: %s", ws->store_path, strerror(errno));
@@ -776,21 +907,24 @@ int fs_watches_restore(fs_watches_t *ws, fs_index_thread_t *th, const char *data
         fs_watch_criteria_t c;
         fs_param_error_t perr;
         uint64_t got, matching;
+        uint32_t owner = 0;
+        c.webhook_url = c.webhook_secret = NULL;
         if (lineno == 1 && events_line && read_number(&p, 0, &fl) == 0) {
             floor = (uint64_t)fl;
         } else if (strncmp(line, "watch ", 6) != 0 || read_number(&p, 0, &id) != 0 || read_number(&p, 1, &created) != 0 ||
-                   id == 0) {
-            snprintf(err, errcap, "%s line %u: not `watch ID CREATED_AT BODY`", ws->store_path, lineno);
+                   id == 0 || read_owner(ws, &p, &owner) != 0) {
+            snprintf(err, errcap, "%s line %u: not `watch ID CREATED_AT [owner=NAME ]BODY`", ws->store_path, lineno);
             rc = FS_EINVAL;
         } else if (fs_watch_parse(p, (size_t)len - (size_t)(p - line), &c, &perr) != 0) {
             snprintf(err, errcap, "%s line %u: %s", ws->store_path, lineno, perr.message);
             rc = FS_EINVAL;
-        } else if ((rc = add_locked(ws, th, &c, (uint64_t)id, created, 0, &got, &matching)) != 0) {
+        } else if ((rc = add_locked(ws, th, &c, owner, UINT_MAX, (uint64_t)id, created, 0, &got, &matching)) != 0) {
             snprintf(err, errcap, "%s line %u: %s", ws->store_path, lineno,
                      rc == FS_EEXIST ? "watch ids out of order or repeated" : fs_strerror(rc));
         } else {
             n++;
         }
+        fs_watch_criteria_dispose(&c); /* the watch holds copies */
     }
     free(line);
     if (f != NULL)
@@ -811,22 +945,33 @@ int fs_watches_restore(fs_watches_t *ws, fs_index_thread_t *th, const char *data
                 vec_remove(&ws->by_origin[w->c.q.origins[k]], w);
             for (unsigned k = 0; k < w->c.q.destination_count; k++)
                 vec_remove(&ws->by_destination[w->c.q.destinations[k]], w);
+            owner_count_add(ws, w->owner, -1);
+            if (ws->hooks != NULL)
+                fs_webhooks_forget(ws->hooks, w->id);
             watch_free(w);
         }
         ws->count = 0;
         ws->next_id = 1;
         ws->store_path[0] = '\0';
     }
+    if (ws->hooks != NULL) /* the outbox's events of watches deleted before the restart */
+        fs_webhooks_prune(ws->hooks);
     pthread_mutex_unlock(&ws->mu);
     return rc != 0 ? rc : n;
 }
 
-int fs_watches_remove(fs_watches_t *ws, uint64_t id)
+/* Whether owner may see w. */
+static int owned(const watch_t *w, uint32_t owner)
+{
+    return owner == FS_WATCH_ANY_OWNER || w->owner == owner;
+}
+
+int fs_watches_remove(fs_watches_t *ws, uint64_t id, uint32_t owner)
 {
     pthread_mutex_lock(&ws->mu);
     unsigned pos;
     watch_t *w = find_locked(ws, id, &pos);
-    if (w == NULL) {
+    if (w == NULL || !owned(w, owner)) {
         pthread_mutex_unlock(&ws->mu);
         return FS_ENOENT;
     }
@@ -839,17 +984,21 @@ int fs_watches_remove(fs_watches_t *ws, uint64_t id)
         vec_remove(&ws->by_origin[w->c.q.origins[i]], w);
     for (unsigned i = 0; i < w->c.q.destination_count; i++)
         vec_remove(&ws->by_destination[w->c.q.destinations[i]], w);
+    if (ws->hooks != NULL)
+        fs_webhooks_forget(ws->hooks, w->id);
     memmove(ws->watches + pos, ws->watches + pos + 1, PTRS(ws->count - pos - 1));
     ws->count--;
+    owner_count_add(ws, w->owner, -1);
     pthread_mutex_unlock(&ws->mu);
     watch_free(w);
     return 0;
 }
 
-int fs_watches_exists(fs_watches_t *ws, uint64_t id)
+int fs_watches_exists(fs_watches_t *ws, uint64_t id, uint32_t owner)
 {
     pthread_mutex_lock(&ws->mu);
-    int found = find_locked(ws, id, NULL) != NULL;
+    const watch_t *w = find_locked(ws, id, NULL);
+    int found = w != NULL && owned(w, owner);
     pthread_mutex_unlock(&ws->mu);
     return found;
 }
@@ -862,12 +1011,23 @@ unsigned fs_watches_count(fs_watches_t *ws)
     return n;
 }
 
-static void encode_locked(const watch_t *w, fs_enc_t *e)
+static void encode_locked(fs_watches_t *ws, const watch_t *w, fs_enc_t *e)
 {
     fs_enc_map_begin(e);
     fs_enc_key_lit(e, "id");
     fs_enc_uint(e, w->id);
     fs_watch_encode_criteria(e, &w->c);
+    fs_enc_key_lit(e, "webhook");
+    if (w->c.webhook_url != NULL) { /* never the secret */
+        fs_enc_map_begin(e);
+        fs_enc_key_lit(e, "url");
+        fs_enc_cstr(e, w->c.webhook_url);
+        if (ws->hooks != NULL)
+            fs_webhooks_encode_status(ws->hooks, w->id, e);
+        fs_enc_map_end(e);
+    } else {
+        fs_enc_null(e);
+    }
     fs_enc_key_lit(e, "matching");
     fs_enc_uint(e, w->count);
     fs_enc_key_lit(e, "last_event_id");
@@ -878,22 +1038,25 @@ static void encode_locked(const watch_t *w, fs_enc_t *e)
     fs_enc_map_end(e);
 }
 
-int fs_watches_encode(fs_watches_t *ws, uint64_t id, fs_enc_t *e)
+int fs_watches_encode(fs_watches_t *ws, uint64_t id, uint32_t owner, fs_enc_t *e)
 {
     pthread_mutex_lock(&ws->mu);
     const watch_t *w = find_locked(ws, id, NULL);
+    if (w != NULL && !owned(w, owner))
+        w = NULL;
     if (w != NULL)
-        encode_locked(w, e);
+        encode_locked(ws, w, e);
     pthread_mutex_unlock(&ws->mu);
     return w != NULL ? 0 : FS_ENOENT;
 }
 
-void fs_watches_encode_all(fs_watches_t *ws, fs_enc_t *e)
+void fs_watches_encode_all(fs_watches_t *ws, uint32_t owner, fs_enc_t *e)
 {
     pthread_mutex_lock(&ws->mu);
     fs_enc_array_begin(e);
     for (unsigned i = 0; i < ws->count; i++)
-        encode_locked(ws->watches[i], e);
+        if (owned(ws->watches[i], owner))
+            encode_locked(ws, ws->watches[i], e);
     fs_enc_array_end(e);
     pthread_mutex_unlock(&ws->mu);
 }
@@ -908,7 +1071,7 @@ uint64_t fs_watches_last_event_id(fs_watches_t *ws)
     return id;
 }
 
-uint64_t fs_watches_events_after(fs_watches_t *ws, uint64_t after_id, uint64_t watch_id, size_t max,
+uint64_t fs_watches_events_after(fs_watches_t *ws, uint64_t after_id, uint64_t watch_id, uint32_t owner, size_t max,
                                  void (*fn)(void *arg, uint64_t id, const char *json, size_t len), void *arg, int *gap)
 {
     pthread_mutex_lock(&ws->log_mu);
@@ -920,7 +1083,7 @@ uint64_t fs_watches_events_after(fs_watches_t *ws, uint64_t after_id, uint64_t w
     for (; id <= last; id++) {
         const event_t *ev = &ws->log[id % FS_WATCH_LOG_EVENTS];
         seen = id;
-        if (watch_id != 0 && ev->watch_id != watch_id)
+        if ((watch_id != 0 && ev->watch_id != watch_id) || (owner != FS_WATCH_ANY_OWNER && ev->owner != owner))
             continue;
         fn(arg, ev->id, ev->json, ev->len);
         passed += ev->len;
@@ -932,6 +1095,11 @@ uint64_t fs_watches_events_after(fs_watches_t *ws, uint64_t after_id, uint64_t w
 }
 
 /* ------------------------------------------------------------ the thread */
+
+void fs_watches_set_webhooks(fs_watches_t *ws, fs_webhooks_t *wh)
+{
+    ws->hooks = wh;
+}
 
 void fs_watches_on_events(fs_watches_t *ws, void (*cb)(void *arg, uint64_t last_id), void *arg)
 {

@@ -57,21 +57,40 @@ typedef struct fs_watch_criteria {
     fs_search_query_t q;  /* origins, destinations, start_day..end_day, cabin, seats, sources, carriers, max_stops */
     uint32_t max_miles;   /* 0: no limit */
     unsigned notify;      /* FS_WATCH_* bits, at least one */
+    char *webhook_url;    /* malloc'd by fs_watch_parse (NULL: no webhook); fs_watch_criteria_dispose frees */
+    char *webhook_secret;
 } fs_watch_criteria_t;
 
 /**
  * Parses a watch's JSON body: an object with origin and destination (arrays of IATA codes, city
  * codes expanded, or one comma-separated string), date or start_date/end_date, and optional cabin,
- * seats, max_miles, max_stops, sources, carriers, notify. Unknown fields are refused. Returns 0 or
+ * seats, max_miles, max_stops, sources, carriers, notify, webhook ({"url", "secret"}: the url's
+ * shape only; fs_webhook_check_url checks where it goes). Unknown fields are refused. Returns 0 or
  * FS_EINVAL with err naming the field. Pure: any thread.
  */
 int fs_watch_parse(const char *body, size_t len, fs_watch_criteria_t *out, fs_param_error_t *err);
-/** Writes the criteria as a body fs_watch_parse takes back (a whole map; defaults left out). */
+/** Frees what fs_watch_parse allocated in c (the webhook's strings). */
+void fs_watch_criteria_dispose(fs_watch_criteria_t *c);
+/** Writes the criteria as a body fs_watch_parse takes back (a whole map; defaults left out; the
+ *  webhook with its secret: the store's form). */
 void fs_watch_encode_body(fs_enc_t *e, const fs_watch_criteria_t *c);
-/** Writes the normalised criteria as the members of an open map (origin, destination, dates...). */
+/** Writes the normalised criteria as the members of an open map (origin, destination, dates...;
+ *  not the webhook, which the engine writes with its delivery status and without its secret). */
 void fs_watch_encode_criteria(fs_enc_t *e, const fs_watch_criteria_t *c);
 
 typedef struct fs_watches fs_watches_t;
+struct fs_webhooks; /* src/webhook.h */
+
+/*
+ * Owners. With API keys every watch belongs to the key's name that created it: the engine interns
+ * the name once (fs_watches_owner) and the functions below take the handle, so a key sees, deletes
+ * and streams its own watches only; another owner's watch is reported as absent (FS_ENOENT).
+ * FS_WATCH_ANY_OWNER (no keys, and the tests) sees every watch; a watch added with it belongs to
+ * the owner "" (handle 0).
+ */
+#define FS_WATCH_ANY_OWNER UINT32_MAX
+/** The handle of an owner's name (interned on first use, never freed). FS_WATCH_ANY_OWNER when out of memory. */
+uint32_t fs_watches_owner(fs_watches_t *ws, const char *name);
 
 /** An engine over idx. NULL on ENOMEM. */
 fs_watches_t *fs_watches_new(fs_index_t *idx);
@@ -79,18 +98,21 @@ fs_watches_t *fs_watches_new(fs_index_t *idx);
 void fs_watches_free(fs_watches_t *ws);
 
 /**
- * Registers a watch and computes its matching set on the current generation (th: the calling
- * thread's index record; it enters and leaves a read section). *id gets its id (> 0) and
- * *matching_now the size of its set. FS_ERANGE past FS_WATCH_MAX, FS_ENOMEM, FS_EIO when it could
- * not be stored (fs_watches_restore; the watch is not added).
+ * Registers a watch of owner and computes its matching set on the current generation (th: the
+ * calling thread's index record; it enters and leaves a read section). *id gets its id (> 0) and
+ * *matching_now the size of its set. FS_ENOSPC when the owner holds quota watches already,
+ * FS_ERANGE past FS_WATCH_MAX, FS_ENOMEM, FS_EIO when it could not be stored (fs_watches_restore;
+ * the watch is not added).
  */
-int fs_watches_add(fs_watches_t *ws, fs_index_thread_t *th, const fs_watch_criteria_t *c, uint64_t *id, uint64_t *matching_now);
-/** Removes a watch. 0, FS_ENOENT, or FS_EIO (it could not be made durable: the watch stays). */
-int fs_watches_remove(fs_watches_t *ws, uint64_t id);
-/** Writes a watch as a map ({"id", criteria, "matching", "last_event_id", "created_at"}). 0 or FS_ENOENT. */
-int fs_watches_encode(fs_watches_t *ws, uint64_t id, fs_enc_t *e);
-/** Writes every watch as an array of such maps, by id. */
-void fs_watches_encode_all(fs_watches_t *ws, fs_enc_t *e);
+int fs_watches_add(fs_watches_t *ws, fs_index_thread_t *th, const fs_watch_criteria_t *c, uint32_t owner, unsigned quota,
+                   uint64_t *id, uint64_t *matching_now);
+/** Removes owner's watch. 0, FS_ENOENT, or FS_EIO (it could not be made durable: the watch stays). */
+int fs_watches_remove(fs_watches_t *ws, uint64_t id, uint32_t owner);
+/** Writes owner's watch as a map ({"id", criteria, "webhook": {"url", delivery status} or null,
+ *  "matching", "last_event_id", "created_at"}). 0 or FS_ENOENT. */
+int fs_watches_encode(fs_watches_t *ws, uint64_t id, uint32_t owner, fs_enc_t *e);
+/** Writes owner's watches as an array of such maps, by id. */
+void fs_watches_encode_all(fs_watches_t *ws, uint32_t owner, fs_enc_t *e);
 /** How many watches exist. */
 unsigned fs_watches_count(fs_watches_t *ws);
 
@@ -113,6 +135,13 @@ int fs_watches_resync(fs_watches_t *ws, fs_index_thread_t *th);
  */
 int fs_watches_restore(fs_watches_t *ws, fs_index_thread_t *th, const char *data_dir, char *err, size_t errcap);
 
+/**
+ * Hands the engine a webhook deliverer (src/webhook.h; set before fs_watches_restore, which opens
+ * its outbox in the data dir): watches with a webhook get their events staged there, each publish's
+ * committed (durable) before the next is evaluated.
+ */
+void fs_watches_set_webhooks(fs_watches_t *ws, struct fs_webhooks *wh);
+
 /** Subscribes to idx's change sets and evaluates them on a thread of the engine's own. 0 or FS_ENOMEM. */
 int fs_watches_start(fs_watches_t *ws);
 /** Called on the engine's thread after events were appended, with the last event id (the server
@@ -122,14 +151,14 @@ void fs_watches_on_events(fs_watches_t *ws, void (*cb)(void *arg, uint64_t last_
 /** The id of the last event appended (0: none yet). */
 uint64_t fs_watches_last_event_id(fs_watches_t *ws);
 /**
- * Calls fn for each retained event after after_id, in id order, for watch_id (0: every watch),
+ * Calls fn for each retained event after after_id, in id order, for watch_id (0: every watch of owner),
  * stopping after max bytes of JSON have been passed (at least one event is passed). Returns the id
  * of the last event looked at (so the caller resumes after it), or after_id when none. *gap is set
  * when after_id is older than the oldest retained event (events were lost to the reader).
  */
-uint64_t fs_watches_events_after(fs_watches_t *ws, uint64_t after_id, uint64_t watch_id, size_t max,
+uint64_t fs_watches_events_after(fs_watches_t *ws, uint64_t after_id, uint64_t watch_id, uint32_t owner, size_t max,
                                  void (*fn)(void *arg, uint64_t id, const char *json, size_t len), void *arg, int *gap);
-/** Whether a watch exists. */
-int fs_watches_exists(fs_watches_t *ws, uint64_t id);
+/** Whether owner's watch exists. */
+int fs_watches_exists(fs_watches_t *ws, uint64_t id, uint32_t owner);
 
 #endif

@@ -6,18 +6,24 @@
  *   GET    /v1/watches/{id}          one
  *   DELETE /v1/watches/{id}          remove (204)
  *   GET    /v1/watches/{id}/events   its events, as Server-Sent Events
- *   GET    /v1/events                every watch's events (the process's; API keys will scope it)
+ *   GET    /v1/events                every watch's events (with API keys, every watch of the key)
+ *
+ * With API keys a watch belongs to the key's name (fs_watches_owner): the handlers pass the
+ * owner's handle to the engine, which reports another owner's watch as absent (404).
  *
  * The body is a small JSON object. Rather than a second validator, it is turned into the query
  * string of a search (each value percent-encoded) and parsed by fs_query_parse for the watches
  * endpoint, so a watch is refused exactly where a search would be, with the same messages.
  */
+#include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <ck_pr.h>
 #include "src/internal.h"
 #include "src/watch.h"
+#include "src/webhook.h"
 
 /* ------------------------------------------------------------ the body */
 
@@ -147,6 +153,58 @@ static void append_param(char *qs, size_t cap, size_t *len, const char *name, co
     *len = n;
 }
 
+/* The webhook member's object: {"url": "http(s)://...", "secret": "..."}, both required. */
+static int parse_webhook(jp_t *j, char *url, char *secret, fs_param_error_t *err)
+{
+    url[0] = secret[0] = '\0';
+    skip_ws(j);
+    if (j->p >= j->end || *j->p != '{')
+        return fail(err, "webhook", "webhook: expected an object {\"url\": ..., \"secret\": ...}");
+    j->p++;
+    for (;;) {
+        char name[16];
+        skip_ws(j);
+        if (parse_string(j, name, sizeof(name)) != 0)
+            return fail(err, "webhook", "webhook: expected a field name (url, secret)");
+        skip_ws(j);
+        if (j->p >= j->end || *j->p != ':')
+            return fail(err, "webhook", "malformed JSON: expected ':' after the field name");
+        j->p++;
+        skip_ws(j);
+        if (strcmp(name, "url") == 0) {
+            if (parse_string(j, url, FS_WEBHOOK_URL_MAX + 1) != 0)
+                return fail(err, "webhook.url", "webhook.url: expected a string of at most 2048 characters");
+        } else if (strcmp(name, "secret") == 0) {
+            if (parse_string(j, secret, FS_WEBHOOK_SECRET_MAX + 1) != 0)
+                return fail(err, "webhook.secret", "webhook.secret: expected a string of at most 256 characters");
+        } else {
+            return fail(err, "webhook", "webhook: unknown field (fields: url, secret)");
+        }
+        skip_ws(j);
+        if (j->p < j->end && *j->p == ',') {
+            j->p++;
+            continue;
+        }
+        if (j->p < j->end && *j->p == '}') {
+            j->p++;
+            break;
+        }
+        return fail(err, "webhook", "malformed JSON: expected ',' or '}'");
+    }
+    if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0)
+        return fail(err, "webhook.url", "webhook.url: expected an http:// or https:// URL");
+    if (strlen(secret) < 16)
+        return fail(err, "webhook.secret", "webhook.secret: expected at least 16 characters (openssl rand -hex 32)");
+    return 0;
+}
+
+void fs_watch_criteria_dispose(fs_watch_criteria_t *c)
+{
+    free(c->webhook_url);
+    free(c->webhook_secret);
+    c->webhook_url = c->webhook_secret = NULL;
+}
+
 int fs_watch_parse(const char *body, size_t len, fs_watch_criteria_t *out, fs_param_error_t *err)
 {
     static const char *const search_fields[] = {"origin", "destination", "date",    "start_date", "end_date",
@@ -159,6 +217,8 @@ int fs_watch_parse(const char *body, size_t len, fs_watch_criteria_t *out, fs_pa
     size_t qlen = 0;
     qs[0] = '\0';
     unsigned seen = 0;
+    char url[FS_WEBHOOK_URL_MAX + 1], secret[FS_WEBHOOK_SECRET_MAX + 1];
+    int has_webhook = 0;
     skip_ws(&j);
     if (j.p >= j.end || *j.p != '{')
         return fail(err, "", "the body must be a JSON object (Content-Type: application/json)");
@@ -176,6 +236,14 @@ int fs_watch_parse(const char *body, size_t len, fs_watch_criteria_t *out, fs_pa
             if (j.p >= j.end || *j.p != ':')
                 return fail(err, name, "malformed JSON: expected ':' after the field name");
             j.p++;
+            if (strcmp(name, "webhook") == 0) {
+                if (has_webhook)
+                    return fail(err, "webhook", "webhook is given more than once");
+                if (parse_webhook(&j, url, secret, err) != 0)
+                    return FS_EINVAL;
+                has_webhook = 1;
+                goto next_member;
+            }
             if (parse_value(&j, value, sizeof(value)) != 0) {
                 char msg[160];
                 snprintf(msg, sizeof(msg), "%s: expected a string, a whole number or an array of strings", name);
@@ -218,6 +286,7 @@ int fs_watch_parse(const char *body, size_t len, fs_watch_criteria_t *out, fs_pa
                 snprintf(msg, sizeof(msg), "unknown field '%s' (see docs/api.md, Watches)", name);
                 return fail(err, name, msg);
             }
+        next_member:
             skip_ws(&j);
             if (j.p < j.end && *j.p == ',') {
                 j.p++;
@@ -233,7 +302,16 @@ int fs_watch_parse(const char *body, size_t len, fs_watch_criteria_t *out, fs_pa
     skip_ws(&j);
     if (j.p != j.end)
         return fail(err, "", "malformed JSON: text after the object");
-    return fs_query_parse(FS_EP_WATCHES, qs, qlen, &out->q, err);
+    int rc = fs_query_parse(FS_EP_WATCHES, qs, qlen, &out->q, err);
+    if (rc == 0 && has_webhook) {
+        out->webhook_url = strdup(url);
+        out->webhook_secret = strdup(secret);
+        if (out->webhook_url == NULL || out->webhook_secret == NULL) {
+            fs_watch_criteria_dispose(out);
+            return fail(err, "", "out of memory");
+        }
+    }
+    return rc;
 }
 
 static void enc_airport_list(fs_enc_t *e, const fs_airport_t *a, unsigned n)
@@ -304,6 +382,15 @@ static void enc_criteria_members(fs_enc_t *e, const fs_watch_criteria_t *c, int 
     if (c->notify & FS_WATCH_REPRICED)
         fs_enc_str_lit(e, "repriced");
     fs_enc_array_end(e);
+    if (!all && c->webhook_url != NULL) { /* the store's form: the secret too */
+        fs_enc_key_lit(e, "webhook");
+        fs_enc_map_begin(e);
+        fs_enc_key_lit(e, "url");
+        fs_enc_cstr(e, c->webhook_url);
+        fs_enc_key_lit(e, "secret");
+        fs_enc_cstr(e, c->webhook_secret);
+        fs_enc_map_end(e);
+    }
 }
 
 void fs_watch_encode_body(fs_enc_t *e, const fs_watch_criteria_t *c)
@@ -340,7 +427,8 @@ typedef struct stream {
     h2o_req_t *req;
     fs_worker_t *worker;
     h2o_linklist_t link;
-    uint64_t watch_id;         /* 0: every watch */
+    uint64_t watch_id;         /* 0: every watch of owner */
+    uint32_t owner;
     uint64_t last_id;          /* the last event id looked at */
     int sending, closed, finishing, failed;
     int64_t last_write_ms;
@@ -397,7 +485,7 @@ static void stream_pump(stream_t *s, int keepalive)
     fs_watches_t *ws = s->worker->shared->watches;
     int gap = 0;
     uint64_t before = s->last_id;
-    s->last_id = fs_watches_events_after(ws, s->last_id, s->watch_id, FS_STREAM_BATCH, batch_event, s, &gap);
+    s->last_id = fs_watches_events_after(ws, s->last_id, s->watch_id, s->owner, FS_STREAM_BATCH, batch_event, s, &gap);
     if (s->failed) { /* no memory for the batch: end the stream; the client resumes with Last-Event-ID */
         s->finishing = 1;
         s->last_id = before;
@@ -455,10 +543,13 @@ static void on_wakeup(h2o_multithread_receiver_t *receiver, h2o_linklist_t *mess
     }
 }
 
+static void on_created(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages);
+
 void fs_watch_streams_init(fs_worker_t *w)
 {
     h2o_linklist_init_anchor(&w->streams);
     h2o_multithread_register_receiver(w->feed_queue, &w->watch_receiver, on_wakeup);
+    h2o_multithread_register_receiver(w->feed_queue, &w->create_receiver, on_created);
     ck_pr_store_int(&w->watch_wakeup, 0); /* created at 1: from now on the engine may wake it */
 }
 
@@ -514,7 +605,7 @@ static int header_u64(h2o_req_t *req, const char *name, uint64_t *out)
     return 1;
 }
 
-static int open_stream(h2o_req_t *req, fs_worker_t *w, uint64_t watch_id, uint64_t started_us)
+static int open_stream(h2o_req_t *req, fs_worker_t *w, uint64_t watch_id, uint32_t owner, uint64_t started_us)
 {
     fs_shared_t *shared = w->shared;
     uint64_t last_id = fs_watches_last_event_id(shared->watches);
@@ -540,6 +631,7 @@ static int open_stream(h2o_req_t *req, fs_worker_t *w, uint64_t watch_id, uint64
     s->generator.stop = stream_stop;
     s->req = req;
     s->watch_id = watch_id;
+    s->owner = owner;
     s->last_id = last_id;
     h2o_linklist_insert(&w->streams, &s->link);
     req->res.status = 200;
@@ -582,52 +674,248 @@ static void send_enc(h2o_req_t *req, int status, fs_enc_t *e, uint64_t started_u
         fs_send_json(req, status, body.base, body.len, FS_EP_WATCHES, started_us);
 }
 
-static int create_watch(h2o_req_t *req, fs_worker_t *w, uint64_t started_us)
-{
-    if (req->entity.len > 16384)
-        return fs_send_error(req, 413, "body_too_large", NULL, "a watch's body is at most 16 KiB", FS_EP_WATCHES, started_us);
+/* ------------------------------------------------------------ creation
+ *
+ * Creating a watch resolves its webhook's host (getaddrinfo), runs its baseline search over up to
+ * 366 days and rewrites DATA_DIR/watches with an fsync: none of that may stall an event loop. The
+ * loop parses the body and queues a job; the creator thread does the rest and posts the answer
+ * back to the worker (h2o_multithread), which sends it if the request still exists (a guard linked
+ * to the request's pool, as the feed pushes do: src/feeds.c).
+ */
+
+typedef struct create_job create_job_t;
+
+typedef struct create_guard {
+    create_job_t *job; /* NULL once answered */
+} create_guard_t;
+
+struct create_job {
+    h2o_multithread_message_t message; /* to the worker's create_receiver */
+    create_job_t *next;                /* the creator's queue */
+    fs_worker_t *worker;
+    h2o_req_t *req;                    /* NULL once the request is gone (loop thread only) */
+    create_guard_t *guard;
+    fs_key_account_t *account;
     fs_watch_criteria_t c;
-    fs_param_error_t err;
-    const char *body = req->entity.base != NULL ? req->entity.base : "";
-    if (fs_watch_parse(body, req->entity.len, &c, &err) != 0)
-        return fs_send_error(req, 400, "invalid_parameter", err.parameter[0] ? err.parameter : NULL, err.message, FS_EP_WATCHES,
-                             started_us);
-    if (!ck_pr_load_int(&w->shared->ready)) { /* the stored watches are restored with the data dir */
-        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL, H2O_STRLIT("1"));
-        return fs_send_error(req, 503, "loading", NULL, "the data dir is still loading; retry in a second", FS_EP_WATCHES,
-                             started_us);
+    uint32_t owner;
+    unsigned quota;
+    uint64_t started_us;
+    /* the answer: 201 with body and id, or an error */
+    int status;
+    char *body;
+    size_t len;
+    uint64_t id;
+    const char *code, *parameter;
+    char msg[400];
+};
+
+static struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    create_job_t *head, *tail;
+    int stop, started;
+    pthread_t thread;
+    fs_shared_t *shared;
+} creator = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, NULL, 0, 0, 0, NULL};
+
+static void create_job_free(create_job_t *job)
+{
+    fs_watch_criteria_dispose(&job->c);
+    free(job->body);
+    free(job);
+}
+
+static void create_fail(create_job_t *job, int status, const char *code, const char *parameter, const char *msg)
+{
+    job->status = status;
+    job->code = code;
+    job->parameter = parameter;
+    snprintf(job->msg, sizeof(job->msg), "%s", msg);
+}
+
+/* Creator thread: everything but the parsing. */
+static void create_run(create_job_t *job, fs_index_thread_t *th)
+{
+    fs_shared_t *shared = creator.shared;
+    char msg[400];
+    if (job->c.webhook_url != NULL && fs_webhook_check_url(job->c.webhook_url, shared->config->webhook_allow_private, msg,
+                                                           sizeof(msg)) != 0) {
+        create_fail(job, 400, "invalid_parameter", "webhook.url", msg);
+        return;
     }
-    uint64_t id, matching;
-    int rc = fs_watches_add(w->shared->watches, &w->index_thread, &c, &id, &matching);
-    if (rc == FS_EIO)
-        return fs_send_error(req, 500, "storage_failed", NULL, "the watch could not be stored durably; it was not created",
-                             FS_EP_WATCHES, started_us);
-    if (rc == FS_ERANGE)
-        return fs_send_error(req, 409, "too_many_watches", NULL, "this server holds its most watches already; delete some",
-                             FS_EP_WATCHES, started_us);
-    if (rc != 0)
-        return fs_send_error(req, 503, "out_of_memory", NULL, "out of memory; retry later", FS_EP_WATCHES, started_us);
+    uint64_t matching;
+    int rc = fs_watches_add(shared->watches, th, &job->c, job->owner, job->quota, &job->id, &matching);
+    if (rc == FS_ENOSPC) {
+        snprintf(msg, sizeof(msg), "this key holds its quota of watches already (watches=%u in the keys file); delete one first",
+                 job->quota);
+        create_fail(job, 403, "watch_quota_exceeded", NULL, msg);
+        return;
+    }
+    if (rc == FS_EIO) {
+        create_fail(job, 500, "storage_failed", NULL, "the watch could not be stored durably; it was not created");
+        return;
+    }
+    if (rc == FS_ERANGE) {
+        create_fail(job, 409, "too_many_watches", NULL, "this server holds its most watches already; delete some");
+        return;
+    }
+    if (rc != 0) {
+        create_fail(job, 503, "out_of_memory", NULL, "out of memory; retry later");
+        return;
+    }
     fs_enc_t e;
-    fs_enc_init(&e, FS_ENC_JSON, &req->pool, 1024);
-    if (fs_watches_encode(w->shared->watches, id, &e) != 0) { /* deleted meanwhile by another client */
-        fs_enc_init(&e, FS_ENC_JSON, &req->pool, 64);
+    fs_enc_init(&e, FS_ENC_JSON, NULL, 1024);
+    if (fs_watches_encode(shared->watches, job->id, job->owner, &e) != 0) { /* deleted meanwhile by another client */
+        fs_enc_dispose(&e);
+        fs_enc_init(&e, FS_ENC_JSON, NULL, 64);
         fs_enc_map_begin(&e);
         fs_enc_key_lit(&e, "id");
-        fs_enc_uint(&e, id);
+        fs_enc_uint(&e, job->id);
         fs_enc_map_end(&e);
     }
     /* matching_now joins the map: reopen it by dropping its closing brace */
     h2o_iovec_t doc = fs_enc_result(&e);
-    if (doc.base == NULL)
-        return fs_send_error(req, 503, "out_of_memory", NULL, "out of memory; retry later", FS_EP_WATCHES, started_us);
-    char *out = h2o_mem_alloc_pool(&req->pool, doc.len + 48);
-    int n = snprintf(out, doc.len + 48, "%.*s,\"matching_now\":%llu}", (int)doc.len - 1, doc.base, (unsigned long long)matching);
-    char loc[48];
-    int ln = snprintf(loc, sizeof(loc), "/v1/watches/%llu", (unsigned long long)id);
-    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_LOCATION, NULL, h2o_strdup(&req->pool, loc, (size_t)ln).base,
-                   (size_t)ln);
-    fs_send_json(req, 201, out, (size_t)n, FS_EP_WATCHES, started_us);
+    job->body = doc.base != NULL ? malloc(doc.len + 48) : NULL;
+    if (job->body == NULL) {
+        fs_enc_dispose(&e);
+        create_fail(job, 503, "out_of_memory", NULL, "out of memory; retry later");
+        return;
+    }
+    job->len = (size_t)snprintf(job->body, doc.len + 48, "%.*s,\"matching_now\":%llu}", (int)doc.len - 1, doc.base,
+                                (unsigned long long)matching);
+    fs_enc_dispose(&e);
+    job->status = 201;
+}
+
+static void *creator_main(void *arg)
+{
+    (void)arg;
+    fs_index_thread_t *th = fs_index_thread_get(creator.shared->index);
+    pthread_mutex_lock(&creator.mu);
+    for (;;) {
+        while (creator.head == NULL && !creator.stop)
+            pthread_cond_wait(&creator.cv, &creator.mu);
+        if (creator.stop)
+            break;
+        create_job_t *job = creator.head;
+        creator.head = job->next;
+        if (creator.head == NULL)
+            creator.tail = NULL;
+        pthread_mutex_unlock(&creator.mu);
+        create_run(job, th);
+        h2o_multithread_send_message(&job->worker->create_receiver, &job->message);
+        pthread_mutex_lock(&creator.mu);
+    }
+    for (create_job_t *job = creator.head, *next; job != NULL; job = next) { /* the workers are gone */
+        next = job->next;
+        create_job_free(job);
+    }
+    creator.head = creator.tail = NULL;
+    pthread_mutex_unlock(&creator.mu);
+    fs_index_thread_put(creator.shared->index, th);
+    return NULL;
+}
+
+int fs_watch_creator_start(fs_shared_t *shared)
+{
+    creator.shared = shared;
+    creator.stop = 0;
+    if (pthread_create(&creator.thread, NULL, creator_main, NULL) != 0)
+        return FS_ENOMEM;
+    creator.started = 1;
     return 0;
+}
+
+void fs_watch_creator_stop(void)
+{
+    if (!creator.started)
+        return;
+    pthread_mutex_lock(&creator.mu);
+    creator.stop = 1;
+    pthread_cond_signal(&creator.cv);
+    pthread_mutex_unlock(&creator.mu);
+    pthread_join(creator.thread, NULL);
+    creator.started = 0;
+}
+
+static void create_guard_dispose(void *p)
+{
+    create_guard_t *g = p;
+    if (g->job != NULL)
+        g->job->req = NULL;
+}
+
+/* Event-loop thread: sends the creator's answers whose requests still exist. */
+static void on_created(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
+{
+    fs_worker_t *w = H2O_STRUCT_FROM_MEMBER(fs_worker_t, create_receiver, receiver);
+    create_job_t *done = NULL; /* freed once the list is walked */
+    /* every message is taken: walk the list, then leave it empty (the jobs are freed below) */
+    for (h2o_linklist_t *l = messages->next; l != messages; l = l->next) {
+        create_job_t *job = H2O_STRUCT_FROM_MEMBER(create_job_t, message.link, l);
+        h2o_req_t *req = job->req;
+        if (req != NULL) {
+            job->guard->job = NULL;
+            w->metrics.key = job->account; /* the answer is counted for the key (fs_keys_authorize) */
+            if (job->status == 201) {
+                char loc[48];
+                int ln = snprintf(loc, sizeof(loc), "/v1/watches/%llu", (unsigned long long)job->id);
+                h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_LOCATION, NULL,
+                               h2o_strdup(&req->pool, loc, (size_t)ln).base, (size_t)ln);
+                char *body = h2o_mem_alloc_pool(&req->pool, job->len);
+                memcpy(body, job->body, job->len);
+                fs_send_json(req, 201, body, job->len, FS_EP_WATCHES, job->started_us);
+            } else {
+                fs_send_error(req, job->status, job->code, job->parameter, job->msg, FS_EP_WATCHES, job->started_us);
+            }
+        }
+        job->next = done;
+        done = job;
+    }
+    h2o_linklist_init_anchor(messages);
+    for (create_job_t *next; done != NULL; done = next) {
+        next = done->next;
+        create_job_free(done);
+    }
+}
+
+static int create_watch(h2o_req_t *req, fs_worker_t *w, uint32_t owner, fs_key_account_t *account, uint64_t started_us)
+{
+    if (req->entity.len > 16384)
+        return fs_send_error(req, 413, "body_too_large", NULL, "a watch's body is at most 16 KiB", FS_EP_WATCHES, started_us);
+    create_job_t *job = calloc(1, sizeof(*job));
+    if (job == NULL)
+        return fs_send_error(req, 503, "out_of_memory", NULL, "out of memory; retry later", FS_EP_WATCHES, started_us);
+    fs_param_error_t err;
+    const char *body = req->entity.base != NULL ? req->entity.base : "";
+    if (fs_watch_parse(body, req->entity.len, &job->c, &err) != 0) {
+        free(job);
+        return fs_send_error(req, 400, "invalid_parameter", err.parameter[0] ? err.parameter : NULL, err.message, FS_EP_WATCHES,
+                             started_us);
+    }
+    if (!ck_pr_load_int(&w->shared->ready)) { /* the stored watches are restored with the data dir */
+        create_job_free(job);
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL, H2O_STRLIT("1"));
+        return fs_send_error(req, 503, "loading", NULL, "the data dir is still loading; retry in a second", FS_EP_WATCHES,
+                             started_us);
+    }
+    job->worker = w;
+    job->req = req;
+    job->account = account;
+    job->owner = owner;
+    job->quota = account != NULL ? fs_key_watch_quota(account) : UINT_MAX;
+    job->started_us = started_us;
+    job->guard = h2o_mem_alloc_shared(&req->pool, sizeof(*job->guard), create_guard_dispose);
+    job->guard->job = job;
+    pthread_mutex_lock(&creator.mu);
+    if (creator.tail != NULL)
+        creator.tail->next = job;
+    else
+        creator.head = job;
+    creator.tail = job;
+    pthread_cond_signal(&creator.cv);
+    pthread_mutex_unlock(&creator.mu);
+    return 0; /* answered by on_created */
 }
 
 /* The id in /v1/watches/{id}[/events]; 0 when malformed. *rest gets what follows it. */
@@ -641,7 +929,7 @@ static uint64_t path_id(h2o_iovec_t p, h2o_iovec_t *rest)
     return digits > 0 ? id : 0;
 }
 
-int fs_handle_watches(h2o_req_t *req, fs_worker_t *w, uint64_t started_us)
+int fs_handle_watches(h2o_req_t *req, fs_worker_t *w, fs_key_account_t *account, uint64_t started_us)
 {
     h2o_iovec_t p = req->path_normalized, rest;
     int is_get = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET"));
@@ -651,6 +939,21 @@ int fs_handle_watches(h2o_req_t *req, fs_worker_t *w, uint64_t started_us)
     fs_watches_t *ws = w->shared->watches;
     uint64_t id = 0;
     int stream = 0;
+    uint32_t owner = FS_WATCH_ANY_OWNER;
+    if (account != NULL) { /* the name's handle, looked up once per name (the engine scans its owners) */
+        uint32_t h = __atomic_load_n(&account->watch_owner, __ATOMIC_RELAXED);
+        if (h == 0) {
+            owner = fs_watches_owner(ws, account->name);
+            if (owner != FS_WATCH_ANY_OWNER)
+                __atomic_store_n(&account->watch_owner, owner + 1, __ATOMIC_RELAXED);
+        } else {
+            owner = h - 1;
+        }
+    }
+    if (account != NULL && owner == FS_WATCH_ANY_OWNER) {
+        fs_track_request(req, w);
+        return fs_send_error(req, 503, "out_of_memory", NULL, "out of memory; retry later", FS_EP_WATCHES, started_us);
+    }
     if (h2o_memis(p.base, p.len, H2O_STRLIT("/v1/events"))) {
         stream = 1;
     } else if (p.len > 12) {
@@ -667,23 +970,23 @@ int fs_handle_watches(h2o_req_t *req, fs_worker_t *w, uint64_t started_us)
             fs_track_request(req, w);
             return method_not_allowed(req, "GET", started_us);
         }
-        if (id != 0 && !fs_watches_exists(ws, id)) {
+        if (id != 0 && !fs_watches_exists(ws, id, owner)) {
             fs_track_request(req, w);
             return fs_send_error(req, 404, "not_found", NULL, "no such watch", FS_EP_WATCHES, started_us);
         }
-        return open_stream(req, w, id, started_us);
+        return open_stream(req, w, id, owner, started_us);
     }
     fs_track_request(req, w);
     if (id == 0) { /* /v1/watches */
         if (is_post)
-            return create_watch(req, w, started_us);
+            return create_watch(req, w, owner, account, started_us);
         if (!is_get && !is_head)
             return method_not_allowed(req, "GET, HEAD, POST", started_us);
         fs_enc_t e;
         fs_enc_init(&e, FS_ENC_JSON, &req->pool, 4096);
         fs_enc_map_begin(&e);
         fs_enc_key_lit(&e, "watches");
-        fs_watches_encode_all(ws, &e);
+        fs_watches_encode_all(ws, owner, &e);
         fs_enc_key_lit(&e, "last_event_id");
         fs_enc_uint(&e, fs_watches_last_event_id(ws));
         fs_enc_map_end(&e);
@@ -691,7 +994,7 @@ int fs_handle_watches(h2o_req_t *req, fs_worker_t *w, uint64_t started_us)
         return 0;
     }
     if (is_delete) {
-        int rc = fs_watches_remove(ws, id);
+        int rc = fs_watches_remove(ws, id, owner);
         if (rc == FS_EIO)
             return fs_send_error(req, 500, "storage_failed", NULL, "the deletion could not be stored durably; the watch stays",
                                  FS_EP_WATCHES, started_us);
@@ -704,7 +1007,7 @@ int fs_handle_watches(h2o_req_t *req, fs_worker_t *w, uint64_t started_us)
         return method_not_allowed(req, "GET, HEAD, DELETE", started_us);
     fs_enc_t e;
     fs_enc_init(&e, FS_ENC_JSON, &req->pool, 1024);
-    if (fs_watches_encode(ws, id, &e) != 0)
+    if (fs_watches_encode(ws, id, owner, &e) != 0)
         return fs_send_error(req, 404, "not_found", NULL, "no such watch", FS_EP_WATCHES, started_us);
     send_enc(req, 200, &e, started_us);
     return 0;

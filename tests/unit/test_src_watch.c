@@ -14,6 +14,7 @@
  * set lists it as moved, with its old destination), which can make or break nonstop and 1-stop
  * matches with no count changing; seats, cabins, fares and presence change freely too.
  */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -309,7 +310,7 @@ static void check_events(fs_watches_t *ws, uint64_t *after)
 {
     got_count = 0;
     int gap = 0;
-    *after = fs_watches_events_after(ws, *after, 0, SIZE_MAX, collect, NULL, &gap);
+    *after = fs_watches_events_after(ws, *after, 0, FS_WATCH_ANY_OWNER, SIZE_MAX, collect, NULL, &gap);
     CHECK(!gap);
     for (unsigned w = 0; w < WATCHES; w++) {
         oracle_watch_t *o = &watches[w];
@@ -492,12 +493,12 @@ int main(void)
             unsigned w = step < WATCHES ? step : rnd(WATCHES);
             oracle_watch_t *o = &watches[w];
             if (o->id != 0)
-                CHECK_EQ_INT(fs_watches_remove(ws, o->id), 0);
+                CHECK_EQ_INT(fs_watches_remove(ws, o->id, FS_WATCH_ANY_OWNER), 0);
             random_criteria(&o->c);
             if (o->set == NULL)
                 o->set = malloc(MAX_MATCH * sizeof(match_t));
             uint64_t matching = 0;
-            CHECK_EQ_INT(fs_watches_add(ws, &th, &o->c, &o->id, &matching), 0);
+            CHECK_EQ_INT(fs_watches_add(ws, &th, &o->c, FS_WATCH_ANY_OWNER, UINT_MAX, &o->id, &matching), 0);
             o->count = brute_force(&o->c, o->set);
             if (matching != o->count)
                 bad_matching++;
@@ -590,14 +591,14 @@ int main(void)
     /* the encoded watch states its criteria and its matching count */
     fs_enc_t e;
     fs_enc_init(&e, FS_ENC_JSON, NULL, 256);
-    CHECK_EQ_INT(fs_watches_encode(ws, watches[0].id, &e), 0);
+    CHECK_EQ_INT(fs_watches_encode(ws, watches[0].id, FS_WATCH_ANY_OWNER, &e), 0);
     h2o_iovec_t doc = fs_enc_result(&e);
     char want[64];
     snprintf(want, sizeof(want), "\"matching\":%u", watches[0].count);
     CHECK(doc.base != NULL && h2o_strstr(doc.base, doc.len, want, strlen(want)) != SIZE_MAX);
     fs_enc_dispose(&e);
-    CHECK_EQ_INT(fs_watches_remove(ws, watches[0].id), 0);
-    CHECK_EQ_INT(fs_watches_remove(ws, watches[0].id), FS_ENOENT);
+    CHECK_EQ_INT(fs_watches_remove(ws, watches[0].id, FS_WATCH_ANY_OWNER), 0);
+    CHECK_EQ_INT(fs_watches_remove(ws, watches[0].id, FS_WATCH_ANY_OWNER), FS_ENOENT);
     CHECK_EQ_INT(fs_watches_count(ws), WATCHES - 1);
 
     /* durability: what a second engine restores from the first one's file, and a damaged file */
@@ -607,17 +608,28 @@ int main(void)
     CHECK_EQ_INT(fs_watches_restore(a, &th, dir, err, sizeof(err)), 0);
     uint64_t ids[3], matching[3];
     for (int i = 0; i < 3; i++)
-        CHECK_EQ_INT(fs_watches_add(a, &th, &watches[i + 1].c, &ids[i], &matching[i]), 0);
-    CHECK_EQ_INT(fs_watches_remove(a, ids[1]), 0);
+        CHECK_EQ_INT(fs_watches_add(a, &th, &watches[i + 1].c, FS_WATCH_ANY_OWNER, UINT_MAX, &ids[i], &matching[i]), 0);
+    CHECK_EQ_INT(fs_watches_remove(a, ids[1], FS_WATCH_ANY_OWNER), 0);
+    /* an owner's watch: its quota holds, another owner does not see it, and it stays its owner's */
+    uint32_t alpha = fs_watches_owner(a, "alpha"), beta = fs_watches_owner(a, "beta");
+    uint64_t alpha_id, alpha_m, refused;
+    CHECK(alpha != beta && alpha != 0 && alpha != FS_WATCH_ANY_OWNER && fs_watches_owner(a, "alpha") == alpha);
+    CHECK_EQ_INT(fs_watches_add(a, &th, &watches[5].c, alpha, 1, &alpha_id, &alpha_m), 0);
+    CHECK_EQ_INT(fs_watches_add(a, &th, &watches[6].c, alpha, 1, &refused, &alpha_m), FS_ENOSPC);
+    CHECK(fs_watches_exists(a, alpha_id, alpha) && !fs_watches_exists(a, alpha_id, beta) && !fs_watches_exists(a, ids[0], alpha));
+    CHECK_EQ_INT(fs_watches_remove(a, alpha_id, beta), FS_ENOENT);
     fs_watches_free(a);
     fs_watches_t *b = fs_watches_new(idx);
-    CHECK_EQ_INT(fs_watches_restore(b, &th, dir, err, sizeof(err)), 2);
-    CHECK(fs_watches_exists(b, ids[0]) && !fs_watches_exists(b, ids[1]) && fs_watches_exists(b, ids[2]));
+    CHECK_EQ_INT(fs_watches_restore(b, &th, dir, err, sizeof(err)), 3);
+    alpha = fs_watches_owner(b, "alpha");
+    CHECK(fs_watches_exists(b, alpha_id, alpha) && !fs_watches_exists(b, alpha_id, fs_watches_owner(b, "beta")));
+    CHECK_EQ_INT(fs_watches_add(b, &th, &watches[6].c, alpha, 1, &refused, &alpha_m), FS_ENOSPC);
+    CHECK(fs_watches_exists(b, ids[0], FS_WATCH_ANY_OWNER) && !fs_watches_exists(b, ids[1], FS_WATCH_ANY_OWNER) && fs_watches_exists(b, ids[2], FS_WATCH_ANY_OWNER));
     uint64_t next, m;
-    CHECK_EQ_INT(fs_watches_add(b, &th, &watches[4].c, &next, &m), 0);
+    CHECK_EQ_INT(fs_watches_add(b, &th, &watches[4].c, FS_WATCH_ANY_OWNER, UINT_MAX, &next, &m), 0);
     CHECK(next > ids[2]); /* ids are not reused */
     fs_enc_init(&e, FS_ENC_JSON, NULL, 256);
-    CHECK_EQ_INT(fs_watches_encode(b, ids[2], &e), 0);
+    CHECK_EQ_INT(fs_watches_encode(b, ids[2], FS_WATCH_ANY_OWNER, &e), 0);
     doc = fs_enc_result(&e);
     snprintf(want, sizeof(want), "\"matching\":%llu", (unsigned long long)matching[2]);
     CHECK(doc.base != NULL && h2o_strstr(doc.base, doc.len, want, strlen(want)) != SIZE_MAX);
@@ -630,7 +642,7 @@ int main(void)
     fclose(f);
     fs_watches_t *c = fs_watches_new(idx);
     CHECK_EQ_INT(fs_watches_restore(c, &th, dir, err, sizeof(err)), FS_EINVAL);
-    CHECK(strstr(err, "line 5") != NULL && strstr(err, "destination") != NULL);
+    CHECK(strstr(err, "line 6") != NULL && strstr(err, "destination") != NULL);
     CHECK_EQ_INT(fs_watches_count(c), 0);
     fs_watches_free(c);
     unlink(path);
