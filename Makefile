@@ -5,11 +5,13 @@
 # Debian 12 packages the build, the tests and the bench need (python3-yaml: docs/openapi.yaml is
 # embedded as JSON; nodejs, npm: the contract tests fetch their npm tools, tests/contract/;
 # python3: the oracle of tests/load/; chromium: the web page's browser test drives it headless,
-# tests/browser/; systemd, prometheus: systemd-analyze and promtool check deploy/, tests/deploy/).
+# tests/browser/; systemd, prometheus: systemd-analyze and promtool check deploy/, tests/deploy/;
+# nats-server, libnats-dev: replicas over NATS JetStream, --nats, docs/replicas.md, tests/replicas/).
 PACKAGES := build-essential cmake pkg-config clang libclang-rt-14-dev \
             libh2o-evloop-dev libck-dev libxxhash-dev libjemalloc-dev libmsgpack-dev libssl-dev \
             libcurl4-openssl-dev libnghttp2-dev nghttp2-client curl openssl tzdata cppcheck clang-tidy haproxy \
-            python3-yaml nodejs npm python3 chromium systemd prometheus
+            python3-yaml nodejs npm python3 chromium systemd prometheus \
+            nats-server libnats-dev
 BENCH_PACKAGES := wrk postgresql gnuplot-nox h2o python3
 
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)

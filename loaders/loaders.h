@@ -282,4 +282,41 @@ void fs_feeds_inject_status_pause(fs_feeds_t *f, void (*pause)(void));
  *  is submitted. */
 void fs_feeds_inject_compaction_pause(fs_feeds_t *f, void (*pause)(void));
 
+/* ------------------------------------------------------------- replicas
+ * Replica mode (--nats, loaders/replica.c, docs/replicas.md). Pushes do not go to the loaders
+ * directly: a publisher thread validates a push, appends it to a NATS JetStream stream (chunks and
+ * a manifest when it is larger than the server's max_payload) and waits until the consumer thread
+ * of this replica has applied it. The consumer applies every message of the stream, in stream
+ * order, through fs_feeds_submit (the same loader path as a local push), numbers generations by
+ * stream sequence and persists the last applied sequence in DATA_DIR/replica.seq.
+ */
+
+typedef struct fs_replica fs_replica_t;
+
+typedef struct fs_replica_config {
+    const char *urls;         /* nats://host:port[,nats://...] */
+    const char *stream;       /* stream name; subjects STREAM.feed.<source> and STREAM.chunk.<source> */
+    unsigned stream_replicas; /* replication factor when the stream is created here */
+    const char *name;         /* durable consumer name of this replica */
+    const char *creds;        /* NULL or a credentials file */
+    const char *tls_ca;       /* NULL or a CA bundle (TLS on) */
+    const char *data_dir;     /* where replica.seq is kept */
+} fs_replica_config_t;
+
+/** Starts the consumer and publisher threads over a running pipeline. The NATS servers need not be
+ *  reachable yet (the threads retry). NULL with err filled when cfg is unusable. */
+fs_replica_t *fs_replica_start(fs_index_t *idx, fs_feeds_t *feeds, const fs_replica_config_t *cfg, char *err,
+                               size_t errcap);
+/** Waits up to timeout_ms for this replica to have applied the stream up to the head it saw at
+ *  start-up (the condition for /readyz): 0 once it has, FS_ETIMEDOUT before. */
+int fs_replica_wait_caught_up(fs_replica_t *r, unsigned timeout_ms);
+/** Takes a push (op, format, source, body set; done called once answered, from a replica thread).
+ *  0, or FS_EBUSY when the publisher's queue is full (the caller answers 503). Any thread. */
+int fs_replica_submit(fs_replica_t *r, fs_feed_job_t *job);
+/** Prometheus lines (lag in messages and seconds, applied sequence, publish failures) into out;
+ *  returns the length (truncated to cap). Any thread. */
+size_t fs_replica_metrics(fs_replica_t *r, char *out, size_t cap);
+/** Stops the threads (pending pushes are answered 503) and closes the connection. */
+void fs_replica_stop(fs_replica_t *r);
+
 #endif

@@ -47,6 +47,16 @@ void fs_config_usage(FILE *out)
                  "                          (built in: NYC, LON, PAR, SAO, RIO, TYO, ... see docs/api.md)\n"
                  "  --private-sources       name sources in answers and /metrics only to a bearer token of\n"
                  "                          scope *; others see counts (see docs/api.md)\n"
+                 "  --nats URL[,URL...]     replica mode (docs/replicas.md): pushes go through the NATS\n"
+                 "                          JetStream stream and every replica applies the stream in order\n"
+                 "                          (nats://host:4222,...); without it the server is a single node\n"
+                 "  --nats-stream NAME      the stream (default FLIGHTSEARCH), created when missing\n"
+                 "  --nats-replicas N       the stream's replication factor when this server creates it,\n"
+                 "                          1 to 5 (default 3: a push survives the loss of one NATS node)\n"
+                 "  --nats-name NAME        this replica's durable consumer name ([A-Za-z0-9_-], default\n"
+                 "                          derived from the host name and --listen port)\n"
+                 "  --nats-creds FILE       NATS user credentials file (JWT and nkey seed)\n"
+                 "  --nats-tls-ca FILE      CA bundle: connect to NATS over TLS, verifying the servers\n"
                  "  --quiet                 no start-up and shutdown log lines\n"
                  "  --access-log FILE|-     one line per request (time, method, path, status, body bytes,\n"
                  "                          duration in us, trace id, feed source) to FILE, or stdout for -;\n"
@@ -131,6 +141,8 @@ int fs_config_parse(fs_config_t *cfg, int argc, char **argv, char *err, size_t e
     cfg->search_budget_ms = 50;
     cfg->max_inflight = 1024;
     cfg->max_sources = FS_MAX_SOURCES_DEFAULT;
+    cfg->nats_stream = "FLIGHTSEARCH";
+    cfg->nats_replicas = 3;
 
     for (int i = 1; i < argc; i++) {
         const char *flag = argv[i];
@@ -161,7 +173,7 @@ int fs_config_parse(fs_config_t *cfg, int argc, char **argv, char *err, size_t e
             continue;
         }
         static const char *const with_value[] = {"--listen", "--threads", "--data-dir", "--tls-cert",
-                                                 "--tls-key", "--tls-listen", "--feed-listen", "--max-feed-bytes", "--tokens", "--keys", "--loaders", "--cities", "--search-budget-ms", "--max-inflight", "--max-sources", "--access-log", "--log-format", NULL};
+                                                 "--tls-key", "--tls-listen", "--feed-listen", "--max-feed-bytes", "--tokens", "--keys", "--loaders", "--cities", "--search-budget-ms", "--max-inflight", "--max-sources", "--access-log", "--log-format", "--nats", "--nats-stream", "--nats-replicas", "--nats-name", "--nats-creds", "--nats-tls-ca", NULL};
         int known = 0;
         for (int k = 0; with_value[k] != NULL; k++)
             known |= strcmp(flag, with_value[k]) == 0;
@@ -246,6 +258,39 @@ int fs_config_parse(fs_config_t *cfg, int argc, char **argv, char *err, size_t e
                 return FS_EINVAL;
             }
             cfg->log_json = strcmp(value, "json") == 0;
+        } else if (strcmp(flag, "--nats") == 0) {
+            if (strncmp(value, "nats://", 7) != 0 && strncmp(value, "tls://", 6) != 0) {
+                snprintf(err, errcap, "--nats: expected nats://HOST:PORT[,nats://HOST:PORT...], got '%s'", value);
+                return FS_EINVAL;
+            }
+            cfg->nats_urls = value;
+        } else if (strcmp(flag, "--nats-stream") == 0 || strcmp(flag, "--nats-name") == 0) {
+            size_t n = strlen(value);
+            int ok = n >= 1 && n <= 32;
+            for (size_t k = 0; ok && k < n; k++)
+                ok = (value[k] >= 'a' && value[k] <= 'z') || (value[k] >= 'A' && value[k] <= 'Z') ||
+                     (value[k] >= '0' && value[k] <= '9') || value[k] == '_' || value[k] == '-';
+            if (!ok) {
+                snprintf(err, errcap, "%s: expected 1-32 characters from A-Z, a-z, 0-9, _ and -, got '%s'", flag, value);
+                return FS_EINVAL;
+            }
+            if (strcmp(flag, "--nats-stream") == 0)
+                cfg->nats_stream = value;
+            else
+                cfg->nats_name = value;
+        } else if (strcmp(flag, "--nats-replicas") == 0) {
+            char *end;
+            errno = 0;
+            long n = strtol(value, &end, 10);
+            if (errno != 0 || *end != '\0' || end == value || n < 1 || n > 5) {
+                snprintf(err, errcap, "--nats-replicas: expected a whole number from 1 to 5, got '%s'", value);
+                return FS_EINVAL;
+            }
+            cfg->nats_replicas = (unsigned)n;
+        } else if (strcmp(flag, "--nats-creds") == 0) {
+            cfg->nats_creds = value;
+        } else if (strcmp(flag, "--nats-tls-ca") == 0) {
+            cfg->nats_tls_ca = value;
         } else if (strcmp(flag, "--cities") == 0) {
             cfg->cities_file = value;
         } else if (strcmp(flag, "--tokens") == 0) {

@@ -40,6 +40,13 @@ typedef struct fs_config {
     const char *access_log;    /* --access-log FILE or "-" (stdout); NULL: none */
     int log_json;              /* --log-format json: every log line (and the access log) as JSON */
     int private_sources;       /* source names only to bearer tokens of scope * (searched, /metrics) */
+    /* replicas (docs/replicas.md): NULL nats_urls keeps the single-node mode */
+    const char *nats_urls;     /* --nats URL[,URL...] */
+    const char *nats_stream;   /* --nats-stream NAME (default FLIGHTSEARCH) */
+    unsigned nats_replicas;    /* --nats-replicas N: the stream's replication factor (default 3) */
+    const char *nats_name;     /* --nats-name NAME: this replica's durable consumer (default: host-port) */
+    const char *nats_creds;    /* --nats-creds FILE: NATS user credentials (JWT + nkey seed) */
+    const char *nats_tls_ca;   /* --nats-tls-ca FILE: CA bundle; with it the NATS connection uses TLS */
 } fs_config_t;
 
 /**
