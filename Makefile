@@ -30,6 +30,7 @@ help:
 	@echo "make lint       cppcheck and clang-tidy over the C sources (part of make test)"
 	@echo "make fuzz       run each fuzz target FUZZ_SECONDS (60); FUZZ_MERGE=1 keeps new inputs"
 	@echo "make bench      quick benchmark suite (see docs/performance.md)"
+	@echo "make replicas   the replicas failure test, longer (NATS cluster, HAProxy; docs/replicas.md)"
 	@echo "make install    install the binaries into PREFIX/bin (/usr/local/bin)"
 	@echo "make clean      remove build trees"
 
@@ -115,6 +116,13 @@ overload: build
 
 soak: build
 	SOAK_SECONDS=$(SOAK_SECONDS) tests/soak/run.sh $(BUILD)
+
+# Replicas over NATS JetStream (tests/replicas/run.py, docs/replicas.md): the failure test with
+# REPLICAS_ROUNDS rounds of pushes per phase (replicas_short in make test runs 1).
+REPLICAS_ROUNDS ?= 20
+.PHONY: replicas
+replicas: build
+	REPLICAS_ROUNDS=$(REPLICAS_ROUNDS) python3 tests/replicas/run.py $(BUILD)
 
 # Hostile traffic (tests/abuse/run.sh): HTTP/2 Rapid Reset directly and through HAProxy
 # (deploy/haproxy.cfg), slowloris, oversized headers and bodies, idle connections up to the

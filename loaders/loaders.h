@@ -224,6 +224,8 @@ struct fs_feed_job {
     size_t len;
     const char *origin;   /* "push" or "spool:<file>", for logs and status */
     char trace_id[FS_TRACE_ID_LEN + 1]; /* the push's W3C trace id ("" for the spool): its log lines carry it */
+    int64_t updated_at;   /* unix seconds the source's segment says it was updated; 0: now. Replicas
+                           * pass the stream message's time, so that every replica says the same */
     /* out */
     int status;           /* HTTP status */
     char *response;       /* malloc'd JSON document */

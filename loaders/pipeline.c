@@ -522,6 +522,8 @@ static void apply_snapshot(loader_t *l, fs_feed_job_t *job, int64_t t0)
         fs_segment_free(seg);
         return;
     }
+    if (job->updated_at != 0)
+        seg->updated_at = job->updated_at;
     uint64_t previous_legs = cur != NULL ? cur->leg_count : 0, legs = seg->leg_count, sequence = seg->sequence;
     /* what changed, before anything is written: out of memory here refuses the push whole */
     fs_change_set_t *cs = fs_change_set_new(job->source, fs_index_has_subscribers(f->index));
@@ -601,6 +603,8 @@ static void apply_delta(loader_t *l, fs_feed_job_t *job, int64_t t0)
         fs_segment_free(seg);
         return;
     }
+    if (job->updated_at != 0)
+        seg->updated_at = job->updated_at;
     uint64_t legs = seg->leg_count, sequence = seg->sequence;
     cs->sequence = sequence;
     fs_publish_t pub;

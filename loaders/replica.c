@@ -24,8 +24,8 @@
  * has its size, and the whole hashes to the manifest's hash.
  *
  * Retention. After a snapshot (or a retirement) is applied, the messages of its source before it
- * are purged from the stream (by subject, up to its sequence), by every replica: the purge is
- * idempotent. The stream then holds, per source, its latest snapshot and the deltas after it.
+ * are deleted from the stream by every replica that saw them (retain_from; deleting twice is
+ * harmless). The stream then holds, per source, its latest snapshot and the deltas after it.
  *
  * Crash safety. replica.seq is written after the loader has persisted the message; a crash in
  * between replays the message, which the loader answers as a duplicate (same body hash).
@@ -80,6 +80,8 @@ struct fs_replica {
     waiter_t *waiters;         /* under lock */
     result_t results[RESULTS]; /* under lock, by seq % RESULTS */
     uint64_t applied;          /* under lock: last stream sequence processed */
+    struct source_log *logs;   /* consumer thread only (retain_from) */
+    size_t nlogs, logs_cap;
     int caught_up;             /* under lock */
     int stop;                  /* under lock */
 
@@ -347,7 +349,7 @@ static void applied_done(fs_feed_job_t *job)
  * snapshot of the source superseded this one) or does not match; FS_EIO when NATS did not answer
  * (the caller retries). */
 static int assemble(fs_replica_t *r, const char *source, const char *manifest, size_t mlen, unsigned count,
-                    uint64_t length, uint8_t **out)
+                    uint64_t length, uint8_t **out, uint64_t *chunk_seqs)
 {
     uint8_t *body = malloc(length ? length : 1);
     if (body == NULL)
@@ -365,6 +367,7 @@ static int assemble(fs_replica_t *r, const char *source, const char *manifest, s
             return FS_ENOENT;
         }
         p = e;
+        chunk_seqs[i] = seq;
         natsMsg *m = NULL;
         jsErrCode jerr = 0;
         natsStatus s = js_GetMsg(&m, r->js, r->stream, seq, NULL, &jerr);
@@ -390,31 +393,76 @@ static int assemble(fs_replica_t *r, const char *source, const char *manifest, s
     return 0;
 }
 
-/* Purges the messages of source before seq (a snapshot or retirement at seq replaced them). */
-static void purge_before(fs_replica_t *r, const char *source, uint64_t seq, uint64_t chunks_from)
+/* What the stream still holds of each source, as far as this replica saw it applied: the
+ * sequences of its feed messages and chunks since (and including) its latest applied snapshot.
+ * Consumer thread only. */
+typedef struct source_log {
+    char source[FS_SOURCE_NAME_MAX + 1];
+    uint64_t *seqs;
+    size_t n, cap;
+} source_log_t;
+
+static source_log_t *source_log(fs_replica_t *r, const char *source)
 {
-    char subject[96];
-    jsOptions o;
-    jsErrCode jerr = 0;
-    jsOptions_Init(&o);
-    o.Wait = NATS_WAIT_MS;
-    /* nats-server 2.9 reads a purge up to sequence 0 or 1 as "every message of the subject": there
-     * is nothing before sequence 1 to purge anyway */
-    natsStatus s = NATS_OK;
-    if (seq > 1) {
-        snprintf(subject, sizeof(subject), "%s.feed.%s", r->stream, source);
-        o.Stream.Purge.Subject = subject;
-        o.Stream.Purge.Sequence = seq;
-        s = js_PurgeStream(r->js, r->stream, &o, &jerr);
+    for (size_t i = 0; i < r->nlogs; i++)
+        if (strcmp(r->logs[i].source, source) == 0)
+            return &r->logs[i];
+    if (r->nlogs == r->logs_cap) {
+        size_t cap = r->logs_cap ? r->logs_cap * 2 : 16;
+        source_log_t *n = realloc(r->logs, cap * sizeof(*n));
+        if (n == NULL)
+            return NULL;
+        r->logs = n;
+        r->logs_cap = cap;
     }
-    if (s == NATS_OK && chunks_from > 1) {
-        snprintf(subject, sizeof(subject), "%s.chunk.%s", r->stream, source);
-        o.Stream.Purge.Subject = subject;
-        o.Stream.Purge.Sequence = chunks_from;
-        s = js_PurgeStream(r->js, r->stream, &o, &jerr);
+    source_log_t *l = &r->logs[r->nlogs++];
+    memset(l, 0, sizeof(*l));
+    snprintf(l->source, sizeof(l->source), "%s", source);
+    return l;
+}
+
+static void log_add(source_log_t *l, uint64_t seq)
+{
+    if (l == NULL)
+        return;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 16;
+        uint64_t *n = realloc(l->seqs, cap * sizeof(*n));
+        if (n == NULL)
+            return; /* not deleted later: the stream keeps one message too many */
+        l->seqs = n;
+        l->cap = cap;
     }
-    if (s != NATS_OK) /* the next snapshot of the source purges again */
-        fs_log("replica: cannot purge %s before sequence %llu: %s", source, (unsigned long long)seq, natsStatus_GetText(s));
+    l->seqs[l->n++] = seq;
+}
+
+/*
+ * Retention: a snapshot (or retirement) at seq replaced everything of its source before it, so
+ * those messages are deleted from the stream, one by one (js_DeleteMsg). Not a purge by subject
+ * up to seq: nats-server 2.9.10 was seen to drop other subjects' messages with it on a replicated
+ * stream (tests/replicas/run.py caught a fresh replica missing whole sources). Every replica does
+ * it for what it saw; deleting a message already deleted is harmless.
+ */
+static void retain_from(fs_replica_t *r, source_log_t *l, uint64_t seq)
+{
+    if (l == NULL)
+        return;
+    size_t kept = 0, failed = 0;
+    for (size_t i = 0; i < l->n; i++) {
+        if (l->seqs[i] >= seq) {
+            l->seqs[kept++] = l->seqs[i];
+            continue;
+        }
+        jsErrCode jerr = 0;
+        natsStatus s = js_DeleteMsg(r->js, r->stream, l->seqs[i], NULL, &jerr);
+        if (s != NATS_OK && s != NATS_NOT_FOUND && jerr != JSNoMessageFoundErr && jerr != 10057 /* sequence not found */) {
+            l->seqs[kept++] = l->seqs[i]; /* tried again after the next snapshot */
+            failed++;
+        }
+    }
+    l->n = kept;
+    if (failed > 0)
+        fs_log("replica: %zu old messages of %s not deleted from the stream yet (NATS unavailable)", failed, l->source);
 }
 
 /* Records what applying seq answered and answers the pushes waiting for it (or for an earlier
@@ -471,18 +519,26 @@ static int apply_message(fs_replica_t *r, fs_index_thread_t *th, natsMsg *msg, u
     job->format = format != NULL && strcmp(format, "msgpack") == 0 ? FS_FEED_MSGPACK : FS_FEED_JSON;
     snprintf(job->source, sizeof(job->source), "%s", source);
     job->origin = "replica";
-    uint64_t chunks_from = seq;
+    jsMsgMetaData *meta = NULL;
+    if (natsMsg_GetMetaData(&meta, msg) == NATS_OK)
+        job->updated_at = meta->Timestamp / 1000000000; /* the log's time, the same on every replica */
+    jsMsgMetaData_Destroy(meta);
+    uint64_t *chunk_seqs = NULL;
+    unsigned chunk_count = 0;
     const char *refusal = NULL;
     if (op == NULL || !fs_feed_source_valid(source, strlen(source))) {
         refusal = "the stream message has no Fs-Op header or names no valid source";
     } else if (job->op != FS_FEED_OP_DELETE && chunks != NULL) {
         unsigned count = (unsigned)strtoul(chunks, NULL, 10);
         uint64_t len = length != NULL ? strtoull(length, NULL, 10) : 0;
+        chunk_seqs = calloc(count ? count : 1, sizeof(*chunk_seqs));
         for (;;) {
-            int rc = assemble(r, source, natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), count, len, &job->body);
+            int rc = chunk_seqs == NULL ? FS_ENOENT
+                                        : assemble(r, source, natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), count,
+                                                   len, &job->body, chunk_seqs);
             if (rc == 0) {
                 job->len = len;
-                chunks_from = strtoull(natsMsg_GetData(msg), NULL, 10);
+                chunk_count = count;
                 break;
             }
             if (rc == FS_ENOENT) {
@@ -490,6 +546,7 @@ static int apply_message(fs_replica_t *r, fs_index_thread_t *th, natsMsg *msg, u
                 break;
             }
             if (nap(r, 500)) { /* NATS unavailable: the same message again, never the next one */
+                free(chunk_seqs);
                 free(job);
                 return -1;
             }
@@ -512,6 +569,9 @@ static int apply_message(fs_replica_t *r, fs_index_thread_t *th, natsMsg *msg, u
     if (refusal != NULL) {
         fs_log("replica: stream message %llu (%s): %s; skipped", (unsigned long long)seq, subject, refusal);
         fs_feed_job_free(job);
+        free(chunk_seqs);
+        if (fs_feed_source_valid(source, strlen(source)))
+            log_add(source_log(r, source), seq);
         complete(r, seq, 409, error_doc("superseded", refusal));
         return 0;
     }
@@ -524,13 +584,20 @@ static int apply_message(fs_replica_t *r, fs_index_thread_t *th, natsMsg *msg, u
         if (nap(r, 10)) {
             sem_destroy(&w.done);
             fs_feed_job_free(job);
+            free(chunk_seqs);
             return -1;
         }
     while (sem_wait(&w.done) != 0 && errno == EINTR)
         ;
     sem_destroy(&w.done);
+    source_log_t *sl = source_log(r, job->source);
+    uint64_t first = chunk_count > 0 ? chunk_seqs[0] : seq; /* chunks are published in order, before it */
+    for (unsigned i = 0; i < chunk_count; i++)
+        log_add(sl, chunk_seqs[i]);
+    log_add(sl, seq);
+    free(chunk_seqs);
     if (job->status == 200 && job->op != FS_FEED_OP_DELTA)
-        purge_before(r, job->source, seq, chunks_from);
+        retain_from(r, sl, first);
     if (fs_index_renumber(r->idx, th, seq) < 0)
         fs_log("replica: no memory to renumber generation %llu", (unsigned long long)seq);
     if (write_applied(r, seq) != 0)
@@ -996,6 +1063,9 @@ void fs_replica_stop(fs_replica_t *r)
     natsConnection_Destroy(r->nc);
     for (unsigned i = 0; i < RESULTS; i++)
         free(r->results[i].doc);
+    for (size_t i = 0; i < r->nlogs; i++)
+        free(r->logs[i].seqs);
+    free(r->logs);
     pthread_mutex_destroy(&r->lock);
     pthread_cond_destroy(&r->cond);
     free(r->urls);
