@@ -228,6 +228,7 @@ struct fs_feed_job {
                            * pass the stream message's time, so that every replica says the same */
     /* out */
     int status;           /* HTTP status */
+    unsigned retry_after; /* seconds for a Retry-After header (0: none; replicas' 503s) */
     char *response;       /* malloc'd JSON document */
     size_t response_len;
     /* completion: called on the loader thread; owns the job from then on */

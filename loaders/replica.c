@@ -46,7 +46,7 @@
 #define RESULTS 256                /* answers of the last applied messages, for duplicates */
 #define WAIT_APPLY_MS 30000        /* a push acknowledged by JetStream but not applied here by then: 503 */
 #define NATS_WAIT_MS 2000          /* JetStream API and publish acknowledgements */
-#define DUPLICATE_WINDOW_NS (10ll * 60 * 1000000000ll)
+#define DUPLICATE_WINDOW_NS (10LL * 60 * 1000000000LL)
 
 typedef struct waiter {
     fs_feed_job_t *job;
@@ -168,6 +168,7 @@ static void unavailable(fs_replica_t *r, fs_feed_job_t *job, const char *why)
     char msg[400];
     snprintf(msg, sizeof(msg), "the replicated log (NATS JetStream) did not acknowledge the push: %s; nothing was "
                                "acknowledged, retry (a retry of the same body is stored once)", why);
+    job->retry_after = 1;
     finish(job, 503, error_doc("replication_unavailable", msg));
 }
 
@@ -287,7 +288,7 @@ static natsStatus subscribe(fs_replica_t *r, uint64_t from, natsSubscription **s
     so.Config.DeliverPolicy = js_DeliverByStartSequence;
     so.Config.OptStartSeq = from;
     so.Config.AckPolicy = js_AckExplicit;
-    so.Config.AckWait = 300ll * 1000000000ll; /* a large snapshot may take minutes to apply */
+    so.Config.AckWait = 300LL * 1000000000LL; /* a large snapshot may take minutes to apply */
     return js_PullSubscribe(sub, r->js, r->feed_subjects, r->name, NULL, &so, &jerr);
 }
 
@@ -300,10 +301,18 @@ static uint64_t read_applied(fs_replica_t *r)
     FILE *fp = fopen(path, "r");
     if (fp == NULL)
         return 0;
-    unsigned long long seq = 0;
-    int ok = fscanf(fp, "%63s %llu", stream, &seq) == 2;
+    char line[128];
+    int ok = fgets(line, sizeof(line), fp) != NULL;
     fclose(fp);
-    if (!ok || strcmp(stream, r->stream) != 0)
+    char *space = ok ? strchr(line, ' ') : NULL;
+    if (space == NULL)
+        return 0;
+    *space = '\0';
+    snprintf(stream, sizeof(stream), "%s", line);
+    char *end;
+    errno = 0;
+    unsigned long long seq = strtoull(space + 1, &end, 10);
+    if (errno != 0 || end == space + 1 || strcmp(stream, r->stream) != 0) /* another stream's position: start over */
         return 0;
     return (uint64_t)seq;
 }
@@ -885,6 +894,7 @@ static void answer_expired(waiter_t *list)
     while (list != NULL) {
         waiter_t *x = list;
         list = x->next;
+        x->job->retry_after = 1;
         finish(x->job, 503,
                error_doc("replication_lagging", "the push is in the replicated log but this replica has not applied it yet; "
                                                 "retry (the retry is stored once) or read from another replica"));
@@ -1057,8 +1067,10 @@ void fs_replica_stop(fs_replica_t *r)
     r->qcount = 0;
     pthread_mutex_unlock(&r->lock);
     answer_expired(left);
-    for (unsigned i = 0; i < nq; i++)
+    for (unsigned i = 0; i < nq; i++) {
+        queued[i]->retry_after = 1;
         finish(queued[i], 503, error_doc("shutting_down", "the server is stopping; retry on another replica"));
+    }
     jsCtx_Destroy(r->js);
     natsConnection_Destroy(r->nc);
     for (unsigned i = 0; i < RESULTS; i++)

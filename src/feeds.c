@@ -58,8 +58,8 @@ void fs_feeds_on_answers(h2o_multithread_receiver_t *receiver, h2o_linklist_t *m
         push_job_t *pj = H2O_STRUCT_FROM_MEMBER(push_job_t, message, m);
         if (pj->req != NULL) {
             pj->guard->job = NULL;
-            if (pj->job.status == 503) /* a replica's log unavailable or lagging: the push may be retried */
-                h2o_add_header(&pj->req->pool, &pj->req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL, H2O_STRLIT("2"));
+            if (pj->job.retry_after > 0) /* a replica's log unavailable or lagging: retry the same body */
+                h2o_add_header(&pj->req->pool, &pj->req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL, H2O_STRLIT("1"));
             fs_send_json(pj->req, pj->job.status, pj->job.response, pj->job.response_len, FS_EP_FEEDS, pj->started_us);
         }
         fs_feed_job_free(&pj->job);
