@@ -296,7 +296,7 @@ static natsStatus subscribe(fs_replica_t *r, uint64_t from, natsSubscription **s
 
 static uint64_t read_applied(fs_replica_t *r)
 {
-    char path[4200], stream[64];
+    char path[4200];
     snprintf(path, sizeof(path), "%s/replica.seq", r->data_dir);
     FILE *fp = fopen(path, "r");
     if (fp == NULL)
@@ -307,12 +307,11 @@ static uint64_t read_applied(fs_replica_t *r)
     char *space = ok ? strchr(line, ' ') : NULL;
     if (space == NULL)
         return 0;
-    *space = '\0';
-    snprintf(stream, sizeof(stream), "%s", line);
+    *space = '\0'; /* line: the stream's name */
     char *end;
     errno = 0;
     unsigned long long seq = strtoull(space + 1, &end, 10);
-    if (errno != 0 || end == space + 1 || strcmp(stream, r->stream) != 0) /* another stream's position: start over */
+    if (errno != 0 || end == space + 1 || strcmp(line, r->stream) != 0) /* another stream's position: start over */
         return 0;
     return (uint64_t)seq;
 }
