@@ -265,6 +265,7 @@ static natsStatus ensure_stream(fs_replica_t *r, uint64_t *head)
         sc.Storage = js_FileStorage;
         sc.Replicas = r->stream_replicas;
         sc.Duplicates = DUPLICATE_WINDOW_NS;
+        sc.AllowDirect = true; /* chunks are read with direct gets (fetch_main) */
         s = js_AddStream(&si, r->js, &sc, NULL, &jerr);
         if (s != NATS_OK && jerr == JSStreamNameExistErr) /* another replica created it meanwhile */
             s = js_GetStreamInfo(&si, r->js, r->stream, NULL, &jerr);
@@ -353,49 +354,103 @@ static void applied_done(fs_feed_job_t *job)
     sem_post(&((apply_wait_t *)job->ctx)->done);
 }
 
-/* Reads a manifest's chunks into one body. 0; FS_ENOENT when a chunk is gone (purged: a newer
- * snapshot of the source superseded this one) or does not match; FS_EIO when NATS did not answer
- * (the caller retries). */
+#define FETCHERS 4 /* chunks read at once: each js_GetMsg is a round trip to the stream leader */
+
+typedef struct fetch {
+    fs_replica_t *r;
+    const char *subject;
+    const uint64_t *seqs, *sizes, *offsets;
+    unsigned count;
+    unsigned next; /* atomic: the next chunk to read */
+    int rc;        /* atomic: the first failure (0: none) */
+    uint8_t *body;
+} fetch_t;
+
+static void *fetch_main(void *arg)
+{
+    fetch_t *f = arg;
+    for (;;) {
+        unsigned i = __atomic_fetch_add(&f->next, 1, __ATOMIC_RELAXED);
+        if (i >= f->count || __atomic_load_n(&f->rc, __ATOMIC_RELAXED) != 0)
+            return NULL;
+        natsMsg *m = NULL;
+        jsErrCode jerr = 0;
+        /* a direct get (any node, raw bytes) is 3x cheaper than the API's base64 JSON; a follower
+         * may not have the chunk yet, so anything but the bytes is asked of the leader again */
+        jsDirectGetMsgOptions dg;
+        jsDirectGetMsgOptions_Init(&dg);
+        dg.Sequence = f->seqs[i];
+        natsStatus s = js_DirectGetMsg(&m, f->r->js, f->r->stream, NULL, &dg);
+        if (s != NATS_OK) {
+            natsMsg_Destroy(m);
+            m = NULL;
+            s = js_GetMsg(&m, f->r->js, f->r->stream, f->seqs[i], NULL, &jerr);
+        }
+        int rc = 0;
+        if (s != NATS_OK)
+            rc = (s == NATS_NOT_FOUND || jerr == JSNoMessageFoundErr) ? FS_ENOENT : FS_EIO;
+        else if ((uint64_t)natsMsg_GetDataLength(m) != f->sizes[i] || strcmp(natsMsg_GetSubject(m), f->subject) != 0)
+            rc = FS_ENOENT;
+        else
+            memcpy(f->body + f->offsets[i], natsMsg_GetData(m), f->sizes[i]);
+        natsMsg_Destroy(m);
+        if (rc != 0) {
+            int none = 0;
+            __atomic_compare_exchange_n(&f->rc, &none, rc, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+            return NULL;
+        }
+    }
+}
+
+/* Reads a manifest's chunks into one body, FETCHERS at a time. 0; FS_ENOENT when a chunk is gone
+ * (deleted: a newer snapshot of the source superseded this one) or does not match the manifest;
+ * FS_EIO when NATS did not answer (the caller retries); FS_ENOMEM. chunk_seqs gets count entries. */
 static int assemble(fs_replica_t *r, const char *source, const char *manifest, size_t mlen, unsigned count,
                     uint64_t length, uint8_t **out, uint64_t *chunk_seqs)
 {
-    uint8_t *body = malloc(length ? length : 1);
-    if (body == NULL)
-        return FS_ENOMEM;
     char subject[96];
     snprintf(subject, sizeof(subject), "%s.chunk.%s", r->stream, source);
-    const char *p = manifest, *end = manifest + mlen;
+    char *text = malloc(mlen + 1); /* the manifest, NUL-terminated for strtoull */
+    uint64_t *sizes = calloc(count ? count : 1, sizeof(uint64_t)), *offsets = calloc(count ? count : 1, sizeof(uint64_t));
+    uint8_t *body = malloc(length ? length : 1);
+    int rc = text == NULL || sizes == NULL || offsets == NULL || body == NULL ? FS_ENOMEM : 0;
     uint64_t off = 0;
-    for (unsigned i = 0; i < count; i++) {
-        char *e;
-        unsigned long long seq = strtoull(p, &e, 10);
-        unsigned long long size = strtoull(e, &e, 10);
-        if (e > end || seq == 0 || off + size > length) {
-            free(body);
-            return FS_ENOENT;
+    if (rc == 0) {
+        memcpy(text, manifest, mlen);
+        text[mlen] = '\0';
+        const char *p = text;
+        for (unsigned i = 0; i < count && rc == 0; i++) {
+            char *e;
+            chunk_seqs[i] = strtoull(p, &e, 10);
+            sizes[i] = strtoull(e, &e, 10);
+            offsets[i] = off;
+            off += sizes[i];
+            if (chunk_seqs[i] == 0 || off > length)
+                rc = FS_ENOENT;
+            p = e;
         }
-        p = e;
-        chunk_seqs[i] = seq;
-        natsMsg *m = NULL;
-        jsErrCode jerr = 0;
-        natsStatus s = js_GetMsg(&m, r->js, r->stream, seq, NULL, &jerr);
-        if (s != NATS_OK) {
-            free(body);
-            return (s == NATS_NOT_FOUND || jerr == JSNoMessageFoundErr) ? FS_ENOENT : FS_EIO;
-        }
-        int ok = (uint64_t)natsMsg_GetDataLength(m) == size && strcmp(natsMsg_GetSubject(m), subject) == 0;
-        if (ok)
-            memcpy(body + off, natsMsg_GetData(m), size);
-        natsMsg_Destroy(m);
-        if (!ok) {
-            free(body);
-            return FS_ENOENT;
-        }
-        off += size;
+        if (rc == 0 && off != length)
+            rc = FS_ENOENT;
     }
-    if (off != length) {
+    if (rc == 0) {
+        fetch_t f = {.r = r, .subject = subject, .seqs = chunk_seqs, .sizes = sizes, .offsets = offsets, .count = count,
+                     .body = body};
+        pthread_t th[FETCHERS];
+        unsigned started = 0;
+        for (; started < FETCHERS - 1 && started + 1 < count; started++)
+            if (pthread_create(&th[started], NULL, fetch_main, &f) != 0)
+                break;
+        fetch_main(&f); /* this thread reads too */
+        for (unsigned i = 0; i < started; i++)
+            pthread_join(th[i], NULL);
+        rc = f.rc;
+    }
+    free(text);
+    free(sizes);
+    free(offsets);
+    if (rc != 0) {
         free(body);
-        return FS_ENOENT;
+        return rc;
     }
     *out = body;
     return 0;
@@ -540,6 +595,7 @@ static int apply_message(fs_replica_t *r, fs_index_thread_t *th, natsMsg *msg, u
         unsigned count = (unsigned)strtoul(chunks, NULL, 10);
         uint64_t len = length != NULL ? strtoull(length, NULL, 10) : 0;
         chunk_seqs = calloc(count ? count : 1, sizeof(*chunk_seqs));
+        int64_t t0 = mono_ms();
         for (;;) {
             int rc = chunk_seqs == NULL ? FS_ENOENT
                                         : assemble(r, source, natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), count,
@@ -547,6 +603,8 @@ static int apply_message(fs_replica_t *r, fs_index_thread_t *th, natsMsg *msg, u
             if (rc == 0) {
                 job->len = len;
                 chunk_count = count;
+                fs_log("replica: %s of %s: %u chunks (%llu bytes) read from the stream in %lld ms", op, source, count,
+                       (unsigned long long)len, (long long)(mono_ms() - t0));
                 break;
             }
             if (rc == FS_ENOENT) {
