@@ -819,8 +819,9 @@ static int publish_one(fs_replica_t *r, jsCtx *js, natsConnection *nc, fs_feed_j
             return -1;
         }
         char chunk_subject[96], chunk_id[160];
+        unsigned published = 0;
         snprintf(chunk_subject, sizeof(chunk_subject), "%s.chunk.%s", r->stream, job->source);
-        for (unsigned i = 0; i < count && s == NATS_OK; i++) {
+        for (unsigned i = 0; i < count && s == NATS_OK && !stopping(r); i++) {
             size_t off = (size_t)i * chunk, n = job->len - off < chunk ? job->len - off : chunk;
             jsPubOptions_Init(&po);
             po.MaxWait = NATS_WAIT_MS;
@@ -831,7 +832,10 @@ static int publish_one(fs_replica_t *r, jsCtx *js, natsConnection *nc, fs_feed_j
                 mlen += (size_t)snprintf(manifest + mlen, 48, "%llu %zu\n", (unsigned long long)ack->Sequence, n);
             jsPubAck_Destroy(ack);
             ack = NULL;
+            published++;
         }
+        if (s == NATS_OK && published < count) /* stopping: no manifest for a partial upload */
+            s = NATS_ILLEGAL_STATE;
     }
     natsMsg *m = NULL;
     if (s == NATS_OK) {
