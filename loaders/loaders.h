@@ -151,7 +151,7 @@ int fs_feed_peek_header(const uint8_t *body, size_t len, fs_feed_format_t format
 /* ---------------------------------------------------------------- store
  * Crash-safe persistence, one directory per source: DATA_DIR/sources/<source>/
  *   base-<sequence>.seg      a segment image (index.h), written for every snapshot
- *   delta-<sequence>.delta   a delta body as received, behind a header with its length and xxHash64
+ *   delta-<sequence>.delta   a delta body as received, behind a header with its length, xxHash64 and apply time
  * Every file is written as: temp file in the same directory, write all, fsync, rename, fsync the
  * directory. A source's state is its newest valid base plus the valid deltas after it, in order.
  * Not thread-safe per source: one loader thread owns each source.
@@ -166,9 +166,11 @@ const char *fs_store_data_dir(const fs_store_t *st);
 
 /** Persists a snapshot's segment as the source's new base. Returns bytes written or FS_E*. */
 int64_t fs_store_write_base(fs_store_t *st, const fs_segment_t *seg);
-/** Persists a delta body. Returns bytes written or FS_E*. */
+/** Persists a delta body, with updated_at (unix seconds; the segment's) in its header so that a
+ *  restart restores the time the source last changed, not the restart's. Returns bytes written or
+ *  FS_E*. */
 int64_t fs_store_write_delta(fs_store_t *st, const char *source, uint64_t sequence, fs_feed_format_t format,
-                             const uint8_t *body, size_t len);
+                             const uint8_t *body, size_t len, int64_t updated_at);
 /** Removes the files of a source older than its base of base_sequence (superseded bases and deltas
  *  at or below it). Failures are logged, not fatal: stale files are ignored by recovery. */
 void fs_store_prune(fs_store_t *st, const char *source, uint64_t base_sequence);

@@ -614,7 +614,7 @@ static void apply_delta(loader_t *l, fs_feed_job_t *job, int64_t t0)
         return;
     }
     int64_t t_write = now_ms();
-    if (fs_store_write_delta(f->store, job->source, sequence, job->format, job->body, job->len) < 0) {
+    if (fs_store_write_delta(f->store, job->source, sequence, job->format, job->body, job->len, seg->updated_at) < 0) {
         answer_error(f, job, 500, "storage_failed",
                      "the delta could not be written durably; nothing was applied and the previous data is still served; retry",
                      NULL);
