@@ -5,11 +5,13 @@
 # Debian 12 packages the build, the tests and the bench need (python3-yaml: docs/openapi.yaml is
 # embedded as JSON; nodejs, npm: the contract tests fetch their npm tools, tests/contract/;
 # python3: the oracle of tests/load/; chromium: the web page's browser test drives it headless,
-# tests/browser/; systemd, prometheus: systemd-analyze and promtool check deploy/, tests/deploy/).
+# tests/browser/; systemd, prometheus: systemd-analyze and promtool check deploy/, tests/deploy/;
+# nats-server, libnats-dev: replicas over NATS JetStream, --nats, docs/replicas.md, tests/replicas/).
 PACKAGES := build-essential cmake pkg-config clang libclang-rt-14-dev \
             libh2o-evloop-dev libck-dev libxxhash-dev libjemalloc-dev libmsgpack-dev libssl-dev \
             libcurl4-openssl-dev libnghttp2-dev nghttp2-client curl openssl tzdata cppcheck clang-tidy haproxy \
-            python3-yaml nodejs npm python3 chromium systemd prometheus
+            python3-yaml nodejs npm python3 chromium systemd prometheus \
+            nats-server libnats-dev
 BENCH_PACKAGES := wrk postgresql gnuplot-nox h2o python3
 
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
@@ -28,6 +30,7 @@ help:
 	@echo "make lint       cppcheck and clang-tidy over the C sources (part of make test)"
 	@echo "make fuzz       run each fuzz target FUZZ_SECONDS (60); FUZZ_MERGE=1 keeps new inputs"
 	@echo "make bench      quick benchmark suite (see docs/performance.md)"
+	@echo "make replicas   the replicas failure test, longer (NATS cluster, HAProxy; docs/replicas.md)"
 	@echo "make install    install the binaries into PREFIX/bin (/usr/local/bin)"
 	@echo "make clean      remove build trees"
 
@@ -113,6 +116,13 @@ overload: build
 
 soak: build
 	SOAK_SECONDS=$(SOAK_SECONDS) tests/soak/run.sh $(BUILD)
+
+# Replicas over NATS JetStream (tests/replicas/run.py, docs/replicas.md): the failure test with
+# REPLICAS_ROUNDS rounds of pushes per phase (replicas_short in make test runs 1).
+REPLICAS_ROUNDS ?= 20
+.PHONY: replicas
+replicas: build
+	REPLICAS_ROUNDS=$(REPLICAS_ROUNDS) python3 tests/replicas/run.py $(BUILD)
 
 # Hostile traffic (tests/abuse/run.sh): HTTP/2 Rapid Reset directly and through HAProxy
 # (deploy/haproxy.cfg), slowloris, oversized headers and bodies, idle connections up to the

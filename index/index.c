@@ -371,6 +371,41 @@ int64_t fs_index_publish_commit(fs_index_t *idx, fs_index_thread_t *th, fs_publi
     return fs_index_publish_commit_changes(idx, th, p, seg, NULL);
 }
 
+void fs_index_number_from(fs_index_t *idx, uint64_t number)
+{
+    pthread_mutex_lock(&idx->publish_lock);
+    if (number > 0 && number - 1 > idx->last_number)
+        idx->last_number = number - 1;
+    pthread_mutex_unlock(&idx->publish_lock);
+}
+
+int64_t fs_index_renumber(fs_index_t *idx, fs_index_thread_t *th, uint64_t number)
+{
+    fs_generation_t *gen = generation_alloc(idx);
+    if (gen == NULL)
+        return FS_ENOMEM;
+    pthread_mutex_lock(&idx->publish_lock);
+    fs_generation_t *old = idx->current;
+    if (old->number >= number) {
+        pthread_mutex_unlock(&idx->publish_lock);
+        free(gen);
+        return (int64_t)old->number;
+    }
+    gen->segment_count = old->segment_count;
+    gen->leg_count = old->leg_count;
+    for (unsigned i = 0; i < old->segment_count; i++) {
+        gen->segments[i] = old->segments[i];
+        gen->segments[i]->refs++;
+    }
+    gen->number = number;
+    if (idx->last_number < number)
+        idx->last_number = number;
+    __atomic_store_n(&idx->current, gen, __ATOMIC_RELEASE);
+    pthread_mutex_unlock(&idx->publish_lock);
+    reclaim(idx, th, old);
+    return (int64_t)number;
+}
+
 void fs_index_segment_hold(fs_index_t *idx, const fs_segment_t *seg)
 {
     pthread_mutex_lock(&idx->publish_lock);

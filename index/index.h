@@ -479,6 +479,15 @@ int fs_index_has_subscribers(fs_index_t *idx);
  * event-loop thread).
  */
 int64_t fs_index_publish_segment(fs_index_t *idx, fs_index_thread_t *th, fs_segment_t *seg);
+/** Replicas (loaders/replica.c) number generations by stream position: the next publish gets at
+ *  least number (later ones count on from it). No effect when publishes already went past it.
+ *  Writer side. */
+void fs_index_number_from(fs_index_t *idx, uint64_t number);
+/** Publishes the current segments again as generation number, when the current one is lower (a
+ *  stream message that changed nothing still moves the generation, so that replicas at the same
+ *  position answer with the same generation and ETags). Returns the current number afterwards,
+ *  or FS_ENOMEM. Writer side; waits for readers like a publish. */
+int64_t fs_index_renumber(fs_index_t *idx, fs_index_thread_t *th, uint64_t number);
 /** Keeps seg alive after the generations listing it are gone, for a background writer that reads
  *  it (compaction writing its image): one more reference, under the publish mutex. Writer-side
  *  threads; seg must be listed by the current generation when held. */

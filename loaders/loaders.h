@@ -151,7 +151,7 @@ int fs_feed_peek_header(const uint8_t *body, size_t len, fs_feed_format_t format
 /* ---------------------------------------------------------------- store
  * Crash-safe persistence, one directory per source: DATA_DIR/sources/<source>/
  *   base-<sequence>.seg      a segment image (index.h), written for every snapshot
- *   delta-<sequence>.delta   a delta body as received, behind a header with its length and xxHash64
+ *   delta-<sequence>.delta   a delta body as received, behind a header with its length, xxHash64 and apply time
  * Every file is written as: temp file in the same directory, write all, fsync, rename, fsync the
  * directory. A source's state is its newest valid base plus the valid deltas after it, in order.
  * Not thread-safe per source: one loader thread owns each source.
@@ -166,9 +166,11 @@ const char *fs_store_data_dir(const fs_store_t *st);
 
 /** Persists a snapshot's segment as the source's new base. Returns bytes written or FS_E*. */
 int64_t fs_store_write_base(fs_store_t *st, const fs_segment_t *seg);
-/** Persists a delta body. Returns bytes written or FS_E*. */
+/** Persists a delta body, with updated_at (unix seconds; the segment's) in its header so that a
+ *  restart restores the time the source last changed, not the restart's. Returns bytes written or
+ *  FS_E*. */
 int64_t fs_store_write_delta(fs_store_t *st, const char *source, uint64_t sequence, fs_feed_format_t format,
-                             const uint8_t *body, size_t len);
+                             const uint8_t *body, size_t len, int64_t updated_at);
 /** Removes the files of a source older than its base of base_sequence (superseded bases and deltas
  *  at or below it). Failures are logged, not fatal: stale files are ignored by recovery. */
 void fs_store_prune(fs_store_t *st, const char *source, uint64_t base_sequence);
@@ -224,8 +226,11 @@ struct fs_feed_job {
     size_t len;
     const char *origin;   /* "push" or "spool:<file>", for logs and status */
     char trace_id[FS_TRACE_ID_LEN + 1]; /* the push's W3C trace id ("" for the spool): its log lines carry it */
+    int64_t updated_at;   /* unix seconds the source's segment says it was updated; 0: now. Replicas
+                           * pass the stream message's time, so that every replica says the same */
     /* out */
     int status;           /* HTTP status */
+    unsigned retry_after; /* seconds for a Retry-After header (0: none; replicas' 503s) */
     char *response;       /* malloc'd JSON document */
     size_t response_len;
     /* completion: called on the loader thread; owns the job from then on */
@@ -281,5 +286,42 @@ void fs_feeds_inject_status_pause(fs_feeds_t *f, void (*pause)(void));
 /** Tests: pause() runs on the compaction thread before it writes each image. Set before any job
  *  is submitted. */
 void fs_feeds_inject_compaction_pause(fs_feeds_t *f, void (*pause)(void));
+
+/* ------------------------------------------------------------- replicas
+ * Replica mode (--nats, loaders/replica.c, docs/replicas.md). Pushes do not go to the loaders
+ * directly: a publisher thread validates a push, appends it to a NATS JetStream stream (chunks and
+ * a manifest when it is larger than the server's max_payload) and waits until the consumer thread
+ * of this replica has applied it. The consumer applies every message of the stream, in stream
+ * order, through fs_feeds_submit (the same loader path as a local push), numbers generations by
+ * stream sequence and persists the last applied sequence in DATA_DIR/replica.seq.
+ */
+
+typedef struct fs_replica fs_replica_t;
+
+typedef struct fs_replica_config {
+    const char *urls;         /* nats://host:port[,nats://...] */
+    const char *stream;       /* stream name; subjects STREAM.feed.<source> and STREAM.chunk.<source> */
+    unsigned stream_replicas; /* replication factor when the stream is created here */
+    const char *name;         /* durable consumer name of this replica */
+    const char *creds;        /* NULL or a credentials file */
+    const char *tls_ca;       /* NULL or a CA bundle (TLS on) */
+    const char *data_dir;     /* where replica.seq is kept */
+} fs_replica_config_t;
+
+/** Starts the consumer and publisher threads over a running pipeline. The NATS servers need not be
+ *  reachable yet (the threads retry). NULL with err filled when cfg is unusable. */
+fs_replica_t *fs_replica_start(fs_index_t *idx, fs_feeds_t *feeds, const fs_replica_config_t *cfg, char *err,
+                               size_t errcap);
+/** Waits up to timeout_ms for this replica to have applied the stream up to the head it saw at
+ *  start-up (the condition for /readyz): 0 once it has, FS_ETIMEDOUT before. */
+int fs_replica_wait_caught_up(fs_replica_t *r, unsigned timeout_ms);
+/** Takes a push (op, format, source, body set; done called once answered, from a replica thread).
+ *  0, or FS_EBUSY when the publisher's queue is full (the caller answers 503). Any thread. */
+int fs_replica_submit(fs_replica_t *r, fs_feed_job_t *job);
+/** Prometheus lines (lag in messages and seconds, applied sequence, publish failures) into out;
+ *  returns the length (truncated to cap). Any thread. */
+size_t fs_replica_metrics(fs_replica_t *r, char *out, size_t cap);
+/** Stops the threads (pending pushes are answered 503) and closes the connection. */
+void fs_replica_stop(fs_replica_t *r);
 
 #endif

@@ -522,6 +522,8 @@ static void apply_snapshot(loader_t *l, fs_feed_job_t *job, int64_t t0)
         fs_segment_free(seg);
         return;
     }
+    if (job->updated_at != 0)
+        seg->updated_at = job->updated_at;
     uint64_t previous_legs = cur != NULL ? cur->leg_count : 0, legs = seg->leg_count, sequence = seg->sequence;
     /* what changed, before anything is written: out of memory here refuses the push whole */
     fs_change_set_t *cs = fs_change_set_new(job->source, fs_index_has_subscribers(f->index));
@@ -601,6 +603,8 @@ static void apply_delta(loader_t *l, fs_feed_job_t *job, int64_t t0)
         fs_segment_free(seg);
         return;
     }
+    if (job->updated_at != 0)
+        seg->updated_at = job->updated_at;
     uint64_t legs = seg->leg_count, sequence = seg->sequence;
     cs->sequence = sequence;
     fs_publish_t pub;
@@ -610,7 +614,7 @@ static void apply_delta(loader_t *l, fs_feed_job_t *job, int64_t t0)
         return;
     }
     int64_t t_write = now_ms();
-    if (fs_store_write_delta(f->store, job->source, sequence, job->format, job->body, job->len) < 0) {
+    if (fs_store_write_delta(f->store, job->source, sequence, job->format, job->body, job->len, seg->updated_at) < 0) {
         answer_error(f, job, 500, "storage_failed",
                      "the delta could not be written durably; nothing was applied and the previous data is still served; retry",
                      NULL);

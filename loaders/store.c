@@ -247,7 +247,7 @@ typedef struct delta_header {
     uint64_t sequence;
     uint64_t body_len;
     uint64_t body_hash;
-    uint64_t reserved;
+    uint64_t updated_at; /* unix seconds the delta was applied (0 in files written before it was kept) */
     uint64_t header_hash;
 } delta_header_t;
 
@@ -260,6 +260,7 @@ typedef struct delta_write {
     uint64_t sequence;
     const uint8_t *body;
     size_t len;
+    int64_t updated_at;
 } delta_write_t;
 
 static int64_t write_delta_fn(void *arg, int fd)
@@ -275,6 +276,7 @@ static int64_t write_delta_fn(void *arg, int fd)
     h.sequence = d->sequence;
     h.body_len = d->len;
     h.body_hash = fs_hash64(d->body, d->len);
+    h.updated_at = d->updated_at > 0 ? (uint64_t)d->updated_at : 0;
     h.header_hash = XXH64(&h, offsetof(delta_header_t, header_hash), 0);
     memcpy(hbuf, &h, sizeof(h));
     if (write_all(fd, hbuf, sizeof(hbuf)) != 0 || write_all(fd, d->body, d->len) != 0)
@@ -283,14 +285,14 @@ static int64_t write_delta_fn(void *arg, int fd)
 }
 
 int64_t fs_store_write_delta(fs_store_t *st, const char *source, uint64_t sequence, fs_feed_format_t format,
-                             const uint8_t *body, size_t len)
+                             const uint8_t *body, size_t len, int64_t updated_at)
 {
     char dir[4096], name[64];
     source_dir(st, source, dir, sizeof(dir));
     if (mkdir_p(dir) != 0)
         return write_failed();
     snprintf(name, sizeof(name), "delta-%020llu.delta", (unsigned long long)sequence);
-    delta_write_t d = {format, sequence, body, len};
+    delta_write_t d = {format, sequence, body, len, updated_at};
     return write_durably(dir, name, write_delta_fn, &d);
 }
 
@@ -470,7 +472,8 @@ unsigned fs_store_delta_count(fs_store_t *st, const char *source, uint64_t *byte
 /* ------------------------------------------------------------ recovery */
 
 /* Reads and verifies a delta file; returns a malloc'd body or NULL with why filled. */
-static uint8_t *read_delta(const char *path, uint64_t sequence, fs_feed_format_t *format, size_t *len, char *why, size_t cap)
+static uint8_t *read_delta(const char *path, uint64_t sequence, fs_feed_format_t *format, size_t *len, int64_t *updated_at,
+                           char *why, size_t cap)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
@@ -514,6 +517,7 @@ static uint8_t *read_delta(const char *path, uint64_t sequence, fs_feed_format_t
     }
     *format = (fs_feed_format_t)h.format;
     *len = h.body_len;
+    *updated_at = (int64_t)h.updated_at;
 out:
     close(fd);
     return body;
@@ -579,7 +583,7 @@ static int recover_source(fs_store_t *st, fs_index_t *idx, fs_index_thread_t *th
     /* the deltas are folded into one and applied once: replaying 1,000 deltas one by one cost
      * ~10 s on a 2.8M-leg source (each rebuilds the routes it touches) */
     fs_delta_batch_t *batch = fs_delta_batch_new();
-    int64_t last_generated_at = 0;
+    int64_t last_generated_at = 0, last_updated_at = 0, delta_updated_at = 0;
     uint64_t last_hash = 0;
     for (size_t i = base_at == n ? 0 : base_at + 1; batch != NULL && i < n; i++) {
         if (v[i].is_base || v[i].sequence <= seq)
@@ -596,7 +600,7 @@ static int recover_source(fs_store_t *st, fs_index_t *idx, fs_index_thread_t *th
         fs_feed_format_t format;
         size_t len;
         char why[256];
-        uint8_t *body = read_delta(path, v[i].sequence, &format, &len, why, sizeof(why));
+        uint8_t *body = read_delta(path, v[i].sequence, &format, &len, &delta_updated_at, why, sizeof(why));
         if (body == NULL) {
             fs_log("store: %s: %s; stopping %s at sequence %llu (later deltas depend on it)", path, why, source,
                    (unsigned long long)seq);
@@ -621,6 +625,7 @@ static int recover_source(fs_store_t *st, fs_index_t *idx, fs_index_thread_t *th
         }
         seq = header.sequence;
         last_generated_at = header.generated_at;
+        last_updated_at = delta_updated_at;
         last_hash = hash;
         applied++;
     }
@@ -641,6 +646,8 @@ static int recover_source(fs_store_t *st, fs_index_t *idx, fs_index_thread_t *th
         } else {
             fs_segment_free(seg);
             seg = next;
+            if (last_updated_at > 0) /* when the last delta was applied, not this restart (older files: now) */
+                seg->updated_at = last_updated_at;
         }
     }
     fs_delta_batch_free(batch);

@@ -54,6 +54,16 @@ void fs_config_usage(FILE *out)
                  "                          1000; 1 to 3600000; tests use a few ms)\n"
                  "  --webhook-timeout-ms N  one webhook attempt's limit, connecting included; past it the\n"
                  "                          attempt failed and is retried (default 10000; 1 to 600000)\n"
+                 "  --nats URL[,URL...]     replica mode (docs/replicas.md): pushes go through the NATS\n"
+                 "                          JetStream stream and every replica applies the stream in order\n"
+                 "                          (nats://host:4222,...); without it the server is a single node\n"
+                 "  --nats-stream NAME      the stream (default FLIGHTSEARCH), created when missing\n"
+                 "  --nats-replicas N       the stream's replication factor when this server creates it,\n"
+                 "                          1 to 5 (default 3: a push survives the loss of one NATS node)\n"
+                 "  --nats-name NAME        this replica's durable consumer name ([A-Za-z0-9_-], default\n"
+                 "                          derived from the host name and --listen port)\n"
+                 "  --nats-creds FILE       NATS user credentials file (JWT and nkey seed)\n"
+                 "  --nats-tls-ca FILE      CA bundle: connect to NATS over TLS, verifying the servers\n"
                  "  --quiet                 no start-up and shutdown log lines\n"
                  "  --access-log FILE|-     one line per request (time, method, path, status, body bytes,\n"
                  "                          duration in us, trace id, feed source) to FILE, or stdout for -;\n"
@@ -140,6 +150,8 @@ int fs_config_parse(fs_config_t *cfg, int argc, char **argv, char *err, size_t e
     cfg->max_sources = FS_MAX_SOURCES_DEFAULT;
     cfg->webhook_retry_ms = 1000;
     cfg->webhook_timeout_ms = 10000;
+    cfg->nats_stream = "FLIGHTSEARCH";
+    cfg->nats_replicas = 3;
 
     for (int i = 1; i < argc; i++) {
         const char *flag = argv[i];
@@ -174,7 +186,7 @@ int fs_config_parse(fs_config_t *cfg, int argc, char **argv, char *err, size_t e
             continue;
         }
         static const char *const with_value[] = {"--listen", "--threads", "--data-dir", "--tls-cert",
-                                                 "--tls-key", "--tls-listen", "--feed-listen", "--max-feed-bytes", "--tokens", "--keys", "--loaders", "--cities", "--search-budget-ms", "--max-inflight", "--max-sources", "--access-log", "--log-format", "--webhook-retry-ms", "--webhook-timeout-ms", NULL};
+                                                 "--tls-key", "--tls-listen", "--feed-listen", "--max-feed-bytes", "--tokens", "--keys", "--loaders", "--cities", "--search-budget-ms", "--max-inflight", "--max-sources", "--access-log", "--log-format", "--webhook-retry-ms", "--webhook-timeout-ms", "--nats", "--nats-stream", "--nats-replicas", "--nats-name", "--nats-creds", "--nats-tls-ca", NULL};
         int known = 0;
         for (int k = 0; with_value[k] != NULL; k++)
             known |= strcmp(flag, with_value[k]) == 0;
@@ -277,6 +289,39 @@ int fs_config_parse(fs_config_t *cfg, int argc, char **argv, char *err, size_t e
                 return FS_EINVAL;
             }
             cfg->log_json = strcmp(value, "json") == 0;
+        } else if (strcmp(flag, "--nats") == 0) {
+            if (strncmp(value, "nats://", 7) != 0 && strncmp(value, "tls://", 6) != 0) {
+                snprintf(err, errcap, "--nats: expected nats://HOST:PORT[,nats://HOST:PORT...], got '%s'", value);
+                return FS_EINVAL;
+            }
+            cfg->nats_urls = value;
+        } else if (strcmp(flag, "--nats-stream") == 0 || strcmp(flag, "--nats-name") == 0) {
+            size_t n = strlen(value);
+            int ok = n >= 1 && n <= 32;
+            for (size_t k = 0; ok && k < n; k++)
+                ok = (value[k] >= 'a' && value[k] <= 'z') || (value[k] >= 'A' && value[k] <= 'Z') ||
+                     (value[k] >= '0' && value[k] <= '9') || value[k] == '_' || value[k] == '-';
+            if (!ok) {
+                snprintf(err, errcap, "%s: expected 1-32 characters from A-Z, a-z, 0-9, _ and -, got '%s'", flag, value);
+                return FS_EINVAL;
+            }
+            if (strcmp(flag, "--nats-stream") == 0)
+                cfg->nats_stream = value;
+            else
+                cfg->nats_name = value;
+        } else if (strcmp(flag, "--nats-replicas") == 0) {
+            char *end;
+            errno = 0;
+            long n = strtol(value, &end, 10);
+            if (errno != 0 || *end != '\0' || end == value || n < 1 || n > 5) {
+                snprintf(err, errcap, "--nats-replicas: expected a whole number from 1 to 5, got '%s'", value);
+                return FS_EINVAL;
+            }
+            cfg->nats_replicas = (unsigned)n;
+        } else if (strcmp(flag, "--nats-creds") == 0) {
+            cfg->nats_creds = value;
+        } else if (strcmp(flag, "--nats-tls-ca") == 0) {
+            cfg->nats_tls_ca = value;
         } else if (strcmp(flag, "--cities") == 0) {
             cfg->cities_file = value;
         } else if (strcmp(flag, "--tokens") == 0) {

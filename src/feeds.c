@@ -58,6 +58,8 @@ void fs_feeds_on_answers(h2o_multithread_receiver_t *receiver, h2o_linklist_t *m
         push_job_t *pj = H2O_STRUCT_FROM_MEMBER(push_job_t, message, m);
         if (pj->req != NULL) {
             pj->guard->job = NULL;
+            if (pj->job.retry_after > 0) /* a replica's log unavailable or lagging: retry the same body */
+                h2o_add_header(&pj->req->pool, &pj->req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL, H2O_STRLIT("1"));
             fs_send_json(pj->req, pj->job.status, pj->job.response, pj->job.response_len, FS_EP_FEEDS, pj->started_us);
         }
         fs_feed_job_free(&pj->job);
@@ -154,7 +156,8 @@ static int submit(h2o_req_t *req, fs_worker_t *w, fs_feed_op_t op, const char *s
     pj->started_us = started_us;
     pj->guard = h2o_mem_alloc_shared(&req->pool, sizeof(*pj->guard), guard_dispose);
     pj->guard->job = pj;
-    int rc = fs_feeds_submit(feeds, &pj->job);
+    fs_replica_t *replica = ck_pr_load_ptr(&w->shared->replica);
+    int rc = replica != NULL ? fs_replica_submit(replica, &pj->job) : fs_feeds_submit(feeds, &pj->job);
     if (rc != 0) {
         pj->guard->job = NULL;
         fs_feed_job_free(&pj->job);

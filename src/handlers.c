@@ -823,6 +823,12 @@ static char *metrics_text(h2o_req_t *req, fs_shared_t *shared, size_t *len)
     EMIT("# HELP flightsearch_ready 1 once the data directory is loaded.\n# TYPE flightsearch_ready gauge\n"
          "flightsearch_ready %d\n",
          ck_pr_load_int(&shared->ready));
+    fs_replica_t *replica = ck_pr_load_ptr(&shared->replica);
+    if (replica != NULL) { /* --nats: lag behind the stream (docs/replicas.md) */
+        char rbuf[2048];
+        fs_replica_metrics(replica, rbuf, sizeof(rbuf));
+        EMIT("%s", rbuf);
+    }
     EMIT("# HELP flightsearch_uptime_seconds Seconds since start.\n# TYPE flightsearch_uptime_seconds gauge\n"
          "flightsearch_uptime_seconds %lld\n",
          (long long)(now - shared->started_at));

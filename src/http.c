@@ -396,6 +396,37 @@ typedef struct loader_start {
     const fs_config_t *config;
 } loader_start_t;
 
+/* --nats: applies the stream from where the data dir is (loaders/replica.c) and returns once the
+ * head seen at start is applied, so that /readyz turns 200 only then; -1 when stopping first. */
+static int start_replica(loader_start_t *ls)
+{
+    const fs_config_t *c = ls->config;
+    char name[80], err[256];
+    if (c->nats_name != NULL) {
+        snprintf(name, sizeof(name), "%s", c->nats_name);
+    } else {
+        char host[64] = "flightsearch";
+        gethostname(host, sizeof(host) - 1);
+        host[sizeof(host) - 1] = '\0';
+        for (char *p = host; *p != '\0'; p++)
+            if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '-'))
+                *p = '_';
+        snprintf(name, sizeof(name), "%s-%u", host, c->listen_port);
+    }
+    fs_replica_config_t rc = {.urls = c->nats_urls, .stream = c->nats_stream, .stream_replicas = c->nats_replicas,
+                              .name = name, .creds = c->nats_creds, .tls_ca = c->nats_tls_ca, .data_dir = c->data_dir};
+    fs_replica_t *r = fs_replica_start(ls->shared->index, ck_pr_load_ptr(&ls->shared->feeds), &rc, err, sizeof(err));
+    if (r == NULL) {
+        fs_log("%s", err);
+        return -1;
+    }
+    ck_pr_store_ptr(&ls->shared->replica, r);
+    while (fs_replica_wait_caught_up(r, 200) != 0)
+        if (ck_pr_load_int(&ls->shared->shutting_down))
+            return -1;
+    return 0;
+}
+
 /* Restores the data dir on its own thread, so /healthz answers while it loads and /readyz says
  * so; then starts the loader threads and turns ready. */
 static void *startup_loader_main(void *arg)
@@ -419,9 +450,15 @@ static void *startup_loader_main(void *arg)
     else if (!ls->config->quiet && nw > 0)
         fprintf(stderr, "flightsearch: restored %d watch%s\n", nw, nw == 1 ? "" : "es");
     /* queued pushes may hold two of the largest bodies at once, one source one of them */
-    fs_feeds_config_t fc = {.loaders = ls->config->loaders, .queue_depth = 64, .compact_deltas = 64, .spool_interval_ms = 200,
+    /* replicas take pushes only through the log: the inbox would change one replica alone */
+    fs_feeds_config_t fc = {.loaders = ls->config->loaders, .queue_depth = 64, .compact_deltas = 64,
+                            .spool_interval_ms = ls->config->nats_urls != NULL ? 0 : 200,
                             .source_jobs = 8, .queued_bytes = 2 * ls->config->max_feed_bytes};
     ck_pr_store_ptr(&ls->shared->feeds, fs_feeds_start(ls->shared->index, ls->store, &fc));
+    if (ls->config->nats_urls != NULL && start_replica(ls) != 0) {
+        fs_index_thread_put(ls->shared->index, th);
+        return NULL; /* stopping before the stream was applied: never ready */
+    }
     if (!ls->config->quiet) {
         /* the loaders just started may publish: read the generation inside a section */
         const fs_generation_t *gen = fs_index_read_begin(ls->shared->index, th);
@@ -702,6 +739,7 @@ int fs_server_run(const fs_config_t *cfg)
     for (unsigned i = 0; i < n; i++)
         pthread_join(shared.workers[i]->thread, NULL);
     pthread_join(loader, NULL);
+    fs_replica_stop(ck_pr_load_ptr(&shared.replica)); /* answers the pushes it holds 503 */
     fs_feeds_stop(ck_pr_load_ptr(&shared.feeds)); /* finishes queued pushes */
     fs_watch_creator_stop(); /* before the engine it adds to */
     fs_watches_free(shared.watches);

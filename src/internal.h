@@ -69,6 +69,7 @@ typedef struct fs_shared {
     const fs_config_t *config;
     fs_index_t *index;
     struct fs_feeds *feeds; /* ck_pr: set once the data dir is restored */
+    struct fs_replica *replica; /* ck_pr: --nats only; set before ready (loaders/replica.c) */
     struct fs_watches *watches; /* the watch engine (src/watch.h); set before the workers start */
     unsigned streams;           /* ck_pr: open event streams in the process (bounded, see watch_http.c) */
     int streams_ready;          /* ck_pr: workers is complete: the engine may wake them */

@@ -43,6 +43,13 @@ typedef struct fs_config {
     int webhook_allow_private; /* --webhook-allow-private: webhooks may reach loopback and private addresses */
     unsigned webhook_retry_ms; /* --webhook-retry-ms: the first retry's delay (doubling after) */
     unsigned webhook_timeout_ms; /* --webhook-timeout-ms: one attempt's limit */
+    /* replicas (docs/replicas.md): NULL nats_urls keeps the single-node mode */
+    const char *nats_urls;     /* --nats URL[,URL...] */
+    const char *nats_stream;   /* --nats-stream NAME (default FLIGHTSEARCH) */
+    unsigned nats_replicas;    /* --nats-replicas N: the stream's replication factor (default 3) */
+    const char *nats_name;     /* --nats-name NAME: this replica's durable consumer (default: host-port) */
+    const char *nats_creds;    /* --nats-creds FILE: NATS user credentials (JWT + nkey seed) */
+    const char *nats_tls_ca;   /* --nats-tls-ca FILE: CA bundle; with it the NATS connection uses TLS */
 } fs_config_t;
 
 /**

@@ -4,6 +4,7 @@
  *   --help          exits 0 and lists the flags an operator needs
  *   bad flags       exit 2 before anything starts, with a message naming the flag
  *   --tls-cert      without --tls-key (and the reverse) exits 2
+ *   --nats*         replica options: bad URLs, names and replication factors exit 2
  */
 #include <stdlib.h>
 #include <string.h>
@@ -28,7 +29,8 @@ static void test_help(void)
     if (out == NULL)
         return;
     static const char *const flags[] = {"--listen",  "--threads",    "--data-dir", "--tls-cert",
-                                        "--tls-key", "--tls-listen", "--quiet",    "--help"};
+                                        "--tls-key", "--tls-listen", "--quiet",    "--help",
+                                        "--nats",    "--nats-stream", "--nats-replicas", "--nats-name"};
     for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
         CHECK(strstr(out, flags[i]) != NULL);
         if (strstr(out, flags[i]) == NULL)
@@ -68,6 +70,11 @@ static void test_bad_flags(void)
     expect_refused("--max-feed-bytes", "--max-feed-bytes", "lots", NULL, NULL);
     expect_refused("--search-budget-ms", "--search-budget-ms", "0", NULL, NULL);
     expect_refused("--loaders", "--loaders", "0", NULL, NULL);
+    expect_refused("--nats", "--nats", "127.0.0.1:4222", NULL, NULL); /* no nats:// scheme */
+    expect_refused("--nats-replicas", "--nats-replicas", "0", NULL, NULL);
+    expect_refused("--nats-replicas", "--nats-replicas", "6", NULL, NULL);
+    expect_refused("--nats-stream", "--nats-stream", "a.b", NULL, NULL); /* a dot splits NATS subjects */
+    expect_refused("--nats-name", "--nats-name", "", NULL, NULL);
     /* a later bad flag is refused even after good ones */
     expect_refused("--threads", "--listen", "127.0.0.1:0", "--threads", "0");
 }
