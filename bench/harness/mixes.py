@@ -43,6 +43,10 @@ class Mix:
     def path(self, q):
         if self.endpoint == "routes":
             return f"/v1/routes?origin={q['o']}"
+        if self.endpoint in ("trips", "calendar/trips"):
+            r0, r1 = (_day(q[k]) + datetime.timedelta(days=RETURN_AFTER_DAYS) for k in ("d0", "d1"))
+            return (f"/v1/{self.endpoint}?origin={q['o']}&destination={q['d']}&start_date={q['d0']}&end_date={q['d1']}"
+                    f"&return_start_date={r0}&return_end_date={r1}{self.extra}")
         if self.span == 1:
             dates = f"date={q['d0']}"
         else:
@@ -86,6 +90,31 @@ _ONESTOP_SQL = (
     "WHERE a.seats >= 1 AND b.seats >= 1"
     ") s ORDER BY s.miles, s.dep_utc LIMIT 50")
 
+# Round trips as docs/api.md defines them: one outbound leg (q.o -> q.d, dates d0..d1) and one
+# return leg (q.d -> q.o, the same dates a week later), every cabin of each independently, the
+# return departing at least 60 minutes (UTC) after the outbound arrives; priced as the sum, taxes
+# per currency (so no currency rule). The page is the best 50 by summed miles; total counts every
+# pair. RETURN_AFTER_DAYS is the week between the two date ranges.
+RETURN_AFTER_DAYS = 7
+_TRIP_PAIRS = (
+    "FROM q JOIN legs a ON a.origin = q.o AND a.destination = q.d AND a.dep_date BETWEEN q.d0 AND q.d1 "
+    "JOIN legs b ON b.origin = q.d AND b.destination = q.o "
+    "AND b.dep_date BETWEEN q.d0 + 7 AND q.d1 + 7 AND b.dep_utc >= a.arr_utc + interval '60 minutes' "
+    "WHERE a.seats >= 1 AND b.seats >= 1")
+_TRIPS_SQL = (
+    "WITH q AS (SELECT * FROM bq_trips_7x7 WHERE i = :i) "
+    "SELECT a.source, a.carrier, a.flight, a.dep_utc, a.cabin, b.source AS source2, b.carrier AS carrier2, "
+    "b.flight AS flight2, b.dep_utc AS dep_utc2, b.cabin AS cabin2, a.miles + b.miles AS miles, "
+    f"count(*) OVER () AS total {_TRIP_PAIRS} ORDER BY miles, a.dep_utc, b.dep_utc LIMIT 50")
+# The date grid: per (outbound date, return date) and the lower of the two cabins, the cheapest
+# summed miles and the number of trips.
+_CABIN_RANK = "CASE {c} WHEN 'economy' THEN 0 WHEN 'premium' THEN 1 WHEN 'business' THEN 2 ELSE 3 END"
+_GRID_SQL = (
+    "WITH q AS (SELECT * FROM bq_trips_grid_31 WHERE i = :i) "
+    f"SELECT a.dep_date, b.dep_date AS return_date, least({_CABIN_RANK.format(c='a.cabin')}, "
+    f"{_CABIN_RANK.format(c='b.cabin')}) AS cabin, min(a.miles + b.miles) AS min_miles, count(*) AS n "
+    f"{_TRIP_PAIRS} GROUP BY 1, 2, 3 ORDER BY 1, 2, 3")
+
 MIXES = [
     Mix("direct_1day", "direct search, 1 date, economy", "search", 1, "economy", _search_sql("bq_direct_1day", True),
         "SELECT coalesce(max(total), 0) FROM ({sql}) s"),
@@ -97,6 +126,10 @@ MIXES = [
         "SELECT coalesce(sum(legs), 0) FROM ({sql}) s"),
     Mix("search_1stop", "1-stop search, 1 date, economy", "search", 1, "economy", _ONESTOP_SQL,
         "SELECT coalesce(max(total), 0) FROM ({sql}) s", extra="&max_stops=1"),
+    Mix("trips_7x7", "round trip, 7 x 7 dates, any cabin", "trips", 7, None, _TRIPS_SQL,
+        "SELECT coalesce(max(total), 0) FROM ({sql}) s"),
+    Mix("trips_grid_31", "round-trip date grid, 31 x 31 dates", "calendar/trips", 31, None, _GRID_SQL,
+        "SELECT coalesce(sum(n), 0) FROM ({sql}) s"),
 ]
 
 # Mixes the issue asked for that the server cannot answer yet; probed on every run.
@@ -107,8 +140,10 @@ def answer_figure(mix, body):
     """The number of a flightsearch answer that check_sql computes too: the search total, the
     sum of calendar counts, the sum of route legs."""
     doc = json.loads(body)
-    if mix.endpoint == "search":
+    if mix.endpoint in ("search", "trips"):
         return doc["total"]
+    if mix.endpoint == "calendar/trips":
+        return sum(v["count"] for cell in doc["cells"] for k, v in cell.items() if k not in ("date", "return_date"))
     if mix.endpoint == "calendar":
         return sum(v["count"] for day in doc["days"] for k, v in day.items() if k != "date")
     return sum(d["legs"] for d in doc["destinations"])
@@ -117,6 +152,10 @@ def answer_figure(mix, body):
 def _is_empty(mix, doc):
     if mix.endpoint == "search":
         return doc["count"] == 0
+    if mix.endpoint == "trips":
+        return doc["count"] == 0
+    if mix.endpoint == "calendar/trips":
+        return not doc["cells"]
     if mix.endpoint == "calendar":
         return all(len(day) == 1 for day in doc["days"])
     return not doc["destinations"]
@@ -206,6 +245,10 @@ def build_mixes(routes, empty_origins, count, seed):
     by_origin = {}
     for r in routes:
         by_origin.setdefault(r["o"], []).append(r)
+    # routes flown both ways, by the popularity of their outbound direction (round-trip mixes)
+    back = {(r["o"], r["d"]): r for r in routes}
+    both_ways = [(r, back[(r["d"], r["o"])]) for r in ranked if (r["d"], r["o"]) in back]
+    both_w = [route_w[k] for k, r in enumerate(ranked) if (r["d"], r["o"]) in back]
     out = {}
     for mix in MIXES:
         qs = []
@@ -213,6 +256,8 @@ def build_mixes(routes, empty_origins, count, seed):
             empty = rng.random() < EMPTY_SHARE
             if mix.name == "search_1stop":
                 q = _one_stop_query(rng, ranked, route_w, by_origin, empty)
+            elif mix.endpoint in ("trips", "calendar/trips"):
+                q = _round_trip_query(rng, both_ways, both_w, mix.span, empty)
             elif mix.endpoint == "routes":
                 o = rng.choice(empty_origins) if empty and empty_origins else rng.choices(origins, origin_w)[0]
                 q = {"o": o, "d": None, "d0": None, "d1": None, "cabin": None}
@@ -253,6 +298,23 @@ def _one_stop_query(rng, ranked, route_w, by_origin, empty):
             continue
         return {"o": first["o"], "d": second["d"], "d0": d0.isoformat(), "d1": d0.isoformat(), "cabin": "economy"}
     raise RuntimeError("no connecting route pairs in the data")
+
+
+def _round_trip_query(rng, both_ways, weights, span, empty):
+    """A round trip on a route flown both ways: `span` outbound dates within the outbound's days
+    whose return dates, RETURN_AFTER_DAYS later, lie within the return's days where they can."""
+    if not both_ways:
+        raise RuntimeError("no route flown both ways in the data")
+    out, back = rng.choices(both_ways, weights)[0]
+    last = min(_day(out["last"]), _day(back["last"]) - datetime.timedelta(days=RETURN_AFTER_DAYS))
+    first = max(_day(out["first"]), _day(back["first"]) - datetime.timedelta(days=RETURN_AFTER_DAYS))
+    if empty:
+        d0 = _day(out["last"]) + datetime.timedelta(days=1 + rng.randrange(30))
+    else:
+        room = (last - first).days - span + 1
+        d0 = first + datetime.timedelta(days=rng.randrange(room + 1) if room > 0 else 0)
+    d1 = d0 + datetime.timedelta(days=span - 1)
+    return {"o": out["o"], "d": out["d"], "d0": d0.isoformat(), "d1": d1.isoformat(), "cabin": None}
 
 
 def preflight(port, mix, queries):
