@@ -351,6 +351,12 @@ int main(int argc, char **argv)
     r.then = ANSWER_OK;
     pthread_mutex_unlock(&r.mu);
     CHECK_EQ_INT(push(&client, &srv, "delta", 2, 2), 200); /* opened */
+    /* its event made before the next push (publishes faster than the evaluation may share one) */
+    int64_t give_up = e2e_now_ms() + 20000;
+    do
+        get_watch(&client, &srv, watch, body, sizeof(body));
+    while (number_after(body, "\"last_event_id\":") == 0 && e2e_now_ms() < give_up);
+    CHECK(number_after(body, "\"last_event_id\":") != 0);
     CHECK_EQ_INT(push(&client, &srv, "delta", 3, 0), 200); /* closed */
     /* the events are made after the pushes' 200s: their ids come from what the receiver gets */
     CHECK(wait_count(&r, 2));
@@ -380,8 +386,12 @@ int main(int argc, char **argv)
 
     /* the receiver is down: three events pend; kill -9; it is back: all three arrive, in order */
     receiver_answer(&r, ANSWER_500);
+    /* each push's event awaited before the next: publishes that come faster than the watch engine
+     * evaluates may share one event (docs/api.md, "How it works"), and this part needs three */
     CHECK_EQ_INT(push(&client, &srv, "delta", 4, 2), 200);
+    CHECK(wait_watch(&client, &srv, watch, "\"pending\":1,", body, sizeof(body)));
     CHECK_EQ_INT(push(&client, &srv, "delta", 5, 0), 200);
+    CHECK(wait_watch(&client, &srv, watch, "\"pending\":2,", body, sizeof(body)));
     CHECK_EQ_INT(push(&client, &srv, "delta", 6, 2), 200);
     CHECK(wait_watch(&client, &srv, watch, "\"pending\":3,", body, sizeof(body)));
     uint64_t last3 = number_after(body, "\"last_event_id\":");
