@@ -514,7 +514,7 @@ const fs_segment_t *fs_generation_source(const fs_generation_t *gen, const char 
 #define FS_QUERY_MAX_AIRPORTS 32 /* after city codes are expanded (a query names at most 10 codes) */
 #define FS_QUERY_MAX_FILTER 16
 #define FS_SEARCH_MAX_LIMIT 500
-#define FS_ID_MAX 160            /* two leg ids joined by '+' */
+#define FS_ID_MAX 176            /* three leg ids joined by '+' (a leg id is at most 56 bytes) */
 #define FS_MAX_CONNECTION_MIN 2880
 
 enum fs_sort { FS_SORT_MILES, FS_SORT_DEPARTURE, FS_SORT_DURATION };
@@ -536,8 +536,8 @@ typedef struct fs_cursor {
     int present;
     int64_t sort_value;
     int64_t departs_utc_min;
-    unsigned leg_count; /* 1: a nonstop result; 2: a 1-stop itinerary */
-    fs_cursor_leg_t legs[2];
+    unsigned leg_count; /* 1: a nonstop result; 2: a 1-stop itinerary; 3: a 2-stop itinerary */
+    fs_cursor_leg_t legs[3];
 } fs_cursor_t;
 
 typedef struct fs_search_query {
@@ -552,7 +552,7 @@ typedef struct fs_search_query {
     unsigned source_count;      /* 0 = every source */
     fs_carrier_t carriers[FS_QUERY_MAX_FILTER];
     unsigned carrier_count;     /* 0 = every carrier */
-    unsigned max_stops;         /* 0: nonstop only; 1: nonstop and 1-stop itineraries */
+    unsigned max_stops;         /* 0: nonstop only; 1: and 1-stop itineraries; 2: and 2-stop ones */
     unsigned min_connection;    /* minutes between arrival and the next departure, in UTC */
     unsigned max_connection;
     int mixed_cabin;            /* 1-stop: each leg may take a lower cabin (see fs_search) */
@@ -579,8 +579,10 @@ typedef struct fs_result {
     const fs_leg_t *leg;
     const fs_segment_t *segment2; /* second leg; NULL for a nonstop result */
     const fs_leg_t *leg2;
+    const fs_segment_t *segment3; /* third leg (2 stops); NULL for a nonstop or 1-stop result */
+    const fs_leg_t *leg3;
     uint8_t cabin;                /* the itinerary's cabin: the lowest of its legs' */
-    uint8_t leg_cabin[2];         /* the cabin each leg is booked in */
+    uint8_t leg_cabin[3];         /* the cabin each leg is booked in */
     uint8_t seats;                /* the fewest seats over the legs */
     uint32_t miles;               /* summed over the legs */
     uint64_t taxes_cents;         /* summed; legs in different currencies are never combined */
@@ -608,6 +610,10 @@ typedef struct fs_search_result {
  * highest cabin at or below the requested one (first, when none is requested) that has the
  * seats, and the itinerary's cabin is the lower of the two. Legs priced in different currencies
  * are not combined. max_duration and depart_after/depart_before apply to every result.
+ *
+ * With max_stops = 2 it adds 2-stop itineraries A->X->Y->B: A, X, Y and B all
+ * distinct, each connection within min_connection..max_connection in UTC, the three legs under
+ * the same cabin, seats, currency, source and duration rules as a 1-stop itinerary's two.
  */
 int fs_search(const fs_generation_t *gen, const fs_search_query_t *q, fs_result_t *results, fs_search_result_t *out);
 
@@ -617,7 +623,8 @@ size_t fs_result_id(const fs_result_t *r, char out[FS_ID_MAX]);
 /**
  * Total order of results: <0, 0, >0 (0 only for the same result). The sort value (folded into
  * sort_value by the search), then the departure in UTC, then the first leg's fields, then the
- * second leg's (a nonstop result before every 1-stop one that shares its first leg). A leg's
+ * second leg's, then the third's (a shorter itinerary before every longer one that starts with
+ * its legs). A leg's
  * fields compare in this order: source name (bytewise, as strcmp), carrier code, flight number,
  * origin code, local departure date (all as numbers: codes number in the order of their text,
  * see index/codes.c, and flight 9 comes before flight 12), cabin (economy, premium, business,

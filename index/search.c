@@ -13,6 +13,8 @@
  * out of working in UTC. Every source pair is tried (a connection may mix partners) unless
  * same_source.
  *
+ * Two stops (A -> X -> Y -> B): the same, one connection further (two_stop below).
+ *
  * Every match goes through emit(): search counts it into total and offers it to a bounded
  * max-heap of `limit` entries (O(matches * log(limit)), no allocation); calendar folds it into
  * its day and cabin cell.
@@ -97,12 +99,27 @@ static size_t leg_id(const fs_segment_t *seg, const fs_leg_t *l, unsigned cabin,
     return n < 0 ? 0 : (size_t)n >= cap ? cap - 1 : (size_t)n;
 }
 
+/* A result's legs in order: 1 (nonstop), 2 (1 stop) or 3 (2 stops). */
+static unsigned result_legs(const fs_result_t *r)
+{
+    return r->leg3 != NULL ? 3 : r->leg2 != NULL ? 2 : 1;
+}
+
+static const fs_leg_t *result_leg(const fs_result_t *r, unsigned i, const fs_segment_t **seg)
+{
+    *seg = i == 0 ? r->segment : i == 1 ? r->segment2 : r->segment3;
+    return i == 0 ? r->leg : i == 1 ? r->leg2 : r->leg3;
+}
+
 size_t fs_result_id(const fs_result_t *r, char out[FS_ID_MAX])
 {
-    size_t n = leg_id(r->segment, r->leg, r->leg_cabin[0], out, FS_ID_MAX);
-    if (r->leg2 != NULL && n + 2 < FS_ID_MAX) {
-        out[n++] = '+';
-        n += leg_id(r->segment2, r->leg2, r->leg_cabin[1], out + n, FS_ID_MAX - n);
+    size_t n = 0;
+    for (unsigned i = 0; i < result_legs(r) && n + 2 < FS_ID_MAX; i++) {
+        const fs_segment_t *seg;
+        const fs_leg_t *l = result_leg(r, i, &seg);
+        if (i > 0)
+            out[n++] = '+';
+        n += leg_id(seg, l, r->leg_cabin[i], out + n, FS_ID_MAX - n);
     }
     return n;
 }
@@ -139,14 +156,13 @@ int fs_result_compare(enum fs_sort sort, const fs_result_t *a, const fs_result_t
     int c = cmp_i64(a->sort_value, b->sort_value);
     if (c == 0)
         c = cmp_i64(a->departs_utc_min, b->departs_utc_min);
-    if (c == 0)
-        c = cmp_tie(a->segment->source, tie_key(a->leg), a->leg_cabin[0], b->segment->source, tie_key(b->leg), b->leg_cabin[0]);
-    if (c == 0) {
-        if (a->leg2 == NULL || b->leg2 == NULL) /* a nonstop before the connections that start with its leg */
-            c = (a->leg2 != NULL) - (b->leg2 != NULL);
-        else
-            c = cmp_tie(a->segment2->source, tie_key(a->leg2), a->leg_cabin[1], b->segment2->source, tie_key(b->leg2),
-                        b->leg_cabin[1]);
+    unsigned na = result_legs(a), nb = result_legs(b);
+    for (unsigned i = 0; c == 0; i++) {
+        if (i >= na || i >= nb) /* a shorter itinerary before the longer ones that start with its legs */
+            return (na > i) - (nb > i);
+        const fs_segment_t *sa, *sb;
+        const fs_leg_t *la = result_leg(a, i, &sa), *lb = result_leg(b, i, &sb);
+        c = cmp_tie(sa->source, tie_key(la), a->leg_cabin[i], sb->source, tie_key(lb), b->leg_cabin[i]);
     }
     return c;
 }
@@ -161,15 +177,13 @@ static int compare_to_cursor(const fs_result_t *r, const fs_cursor_t *cur)
     int c = cmp_i64(r->sort_value, cur->sort_value);
     if (c == 0)
         c = cmp_i64(r->departs_utc_min, cur->departs_utc_min);
-    if (c == 0)
-        c = cmp_tie(r->segment->source, tie_key(r->leg), r->leg_cabin[0], cur->legs[0].source, cursor_key(&cur->legs[0]),
-                    cur->legs[0].cabin);
-    if (c == 0) {
-        if (r->leg2 == NULL || cur->leg_count < 2)
-            c = (r->leg2 != NULL) - (cur->leg_count >= 2);
-        else
-            c = cmp_tie(r->segment2->source, tie_key(r->leg2), r->leg_cabin[1], cur->legs[1].source, cursor_key(&cur->legs[1]),
-                        cur->legs[1].cabin);
+    unsigned n = result_legs(r);
+    for (unsigned i = 0; c == 0; i++) {
+        if (i >= n || i >= cur->leg_count)
+            return (n > i) - (cur->leg_count > i);
+        const fs_segment_t *seg;
+        const fs_leg_t *l = result_leg(r, i, &seg);
+        c = cmp_tie(seg->source, tie_key(l), r->leg_cabin[i], cur->legs[i].source, cursor_key(&cur->legs[i]), cur->legs[i].cabin);
     }
     return c;
 }
@@ -192,10 +206,12 @@ void fs_cursor_at(const fs_result_t *r, fs_cursor_t *out)
     out->present = 1;
     out->sort_value = r->sort_value;
     out->departs_utc_min = r->departs_utc_min;
-    out->leg_count = r->leg2 != NULL ? 2 : 1;
-    cursor_leg_at(r->segment, r->leg, r->leg_cabin[0], &out->legs[0]);
-    if (r->leg2 != NULL)
-        cursor_leg_at(r->segment2, r->leg2, r->leg_cabin[1], &out->legs[1]);
+    out->leg_count = result_legs(r);
+    for (unsigned i = 0; i < out->leg_count; i++) {
+        const fs_segment_t *seg;
+        const fs_leg_t *l = result_leg(r, i, &seg);
+        cursor_leg_at(seg, l, r->leg_cabin[i], &out->legs[i]);
+    }
 }
 
 int fs_query_wants_source(const fs_search_query_t *q, const char *source)
@@ -401,6 +417,155 @@ static void one_stop(const fs_generation_t *gen, const fs_search_query_t *q, bud
     }
 }
 
+/* ------------------------------------------------------------ two stops */
+
+static void itinerary3(const fs_search_query_t *q, const fs_segment_t *const seg[3], const fs_leg_t *const leg[3], int64_t dep_utc,
+                       uint32_t duration, emit_fn emit, void *arg)
+{
+    unsigned c0, c1;
+    if (q->mixed_cabin) { /* as itinerary(): each leg its best cabin at or below the request */
+        c0 = q->cabin < 0 ? FS_CABIN_FIRST : (unsigned)q->cabin;
+        c1 = c0 + 1;
+    } else {
+        c0 = q->cabin < 0 ? 0 : (unsigned)q->cabin;
+        c1 = q->cabin < 0 ? FS_CABIN_COUNT : (unsigned)q->cabin + 1;
+    }
+    for (unsigned c = c0; c < c1; c++) {
+        int k[3];
+        const fs_fare_t *f[3];
+        unsigned seats = 255, lowest = c, ok = 1;
+        for (unsigned i = 0; i < 3 && ok; i++) {
+            k[i] = q->mixed_cabin ? mixed_pick(leg[i], (int)c, q->seats) : cabin_open(leg[i], c, q->seats) ? (int)c : -1;
+            if (k[i] < 0) {
+                ok = 0;
+                break;
+            }
+            f[i] = fs_segment_fare(seg[i], FS_CABIN_FARE(leg[i]->cabin[k[i]]));
+            ok = i == 0 || f[i]->currency == f[0]->currency; /* miles add up; taxes in two currencies do not */
+            unsigned s = FS_CABIN_SEATS(leg[i]->cabin[k[i]]);
+            seats = s < seats ? s : seats;
+            lowest = (unsigned)k[i] < lowest ? (unsigned)k[i] : lowest;
+        }
+        if (!ok)
+            continue;
+        fs_result_t r = {.segment = seg[0], .leg = leg[0], .segment2 = seg[1], .leg2 = leg[1], .segment3 = seg[2], .leg3 = leg[2],
+                         .cabin = (uint8_t)lowest, .leg_cabin = {(uint8_t)k[0], (uint8_t)k[1], (uint8_t)k[2]}, .seats = (uint8_t)seats,
+                         .miles = f[0]->miles + f[1]->miles + f[2]->miles,
+                         .taxes_cents = (uint64_t)f[0]->taxes_cents + f[1]->taxes_cents + f[2]->taxes_cents,
+                         .currency = f[0]->currency, .departs_utc_min = dep_utc, .duration_min = duration};
+        set_sort_value(&r, q->sort);
+        emit(arg, &r);
+    }
+}
+
+/* The legs of a route that depart within [lo, hi] minutes UTC: the local days that can hold them
+ * (a local date is within FS_MIN_OFFSET_MIN..FS_MAX_OFFSET_MIN of UTC), as [*j, *jend). */
+static void window_legs(const fs_segment_t *seg, const fs_route_t *route, int64_t lo, int64_t hi, uint32_t *j, uint32_t *jend)
+{
+    fs_route_days(seg, route, (int32_t)floor_div(lo + FS_MIN_OFFSET_MIN, 1440), (int32_t)floor_div(hi + FS_MAX_OFFSET_MIN, 1440), j,
+                  jend);
+}
+
+/*
+ * A -> X -> Y -> B, X and Y distinct from each other and from A and B. The first legs are those
+ * of every route A->X in the date range, as for one stop; for each route X->Y (of any source, or
+ * the first leg's with same_source) the third route Y->B is looked up per source before any leg
+ * is visited, so a middle route that cannot reach B costs one hash probe per source. Then, per
+ * first leg, the middle legs in its connection window, and per middle leg the last legs in
+ * theirs. A partial itinerary already past max_duration stops there. Every loop ticks the budget
+ * (the legs of a window as one block, as one_stop does).
+ */
+static void two_stop(const fs_generation_t *gen, const fs_search_query_t *q, budget_t *budget, emit_fn emit, void *arg)
+{
+    for (unsigned o = 0; o < q->origin_count; o++) {
+        fs_airport_t a = q->origins[o];
+        for (unsigned d = 0; d < q->destination_count; d++) {
+            fs_airport_t b = q->destinations[d];
+            if (a == b)
+                continue;
+            for (unsigned s1i = 0; s1i < gen->segment_count; s1i++) {
+                const fs_segment_t *s1 = gen->segments[s1i];
+                if (!source_wanted(q, s1))
+                    continue;
+                uint32_t r, rend;
+                fs_segment_routes_from(s1, a, &r, &rend);
+                for (; r < rend; r++) {
+                    if (budget_spent(budget))
+                        return;
+                    const fs_route_t *r1 = &s1->routes[r];
+                    fs_airport_t x = r1->destination;
+                    if (x == b || x == a)
+                        continue;
+                    uint32_t i0, i1;
+                    fs_route_days(s1, r1, q->start_day, q->end_day, &i0, &i1);
+                    if (i0 == i1)
+                        continue;
+                    for (unsigned s2i = 0; s2i < gen->segment_count; s2i++) {
+                        const fs_segment_t *s2 = gen->segments[s2i];
+                        if ((q->same_source && s2 != s1) || !source_wanted(q, s2))
+                            continue;
+                        uint32_t m, mend;
+                        fs_segment_routes_from(s2, x, &m, &mend);
+                        for (; m < mend; m++) {
+                            const fs_route_t *r2 = &s2->routes[m];
+                            fs_airport_t y = r2->destination;
+                            if (y == a || y == b || y == x)
+                                continue;
+                            for (unsigned s3i = 0; s3i < gen->segment_count; s3i++) {
+                                if (budget_spent(budget))
+                                    return;
+                                const fs_segment_t *s3 = gen->segments[s3i];
+                                if ((q->same_source && s3 != s1) || !source_wanted(q, s3))
+                                    continue;
+                                const fs_route_t *r3 = fs_segment_route(s3, y, b);
+                                if (r3 == NULL)
+                                    continue;
+                                const fs_segment_t *const segs[3] = {s1, s2, s3};
+                                for (uint32_t i = i0; i < i1; i++) {
+                                    const fs_leg_t *l1 = &r1->legs[i];
+                                    if (budget_spent(budget))
+                                        return;
+                                    if (!carrier_wanted(q, l1->carrier) || !departure_wanted(q, l1))
+                                        continue;
+                                    int64_t dep1 = fs_leg_departs_utc_min(l1), arr1 = dep1 + l1->duration_min;
+                                    int64_t lo2 = arr1 + q->min_connection, hi2 = arr1 + q->max_connection;
+                                    uint32_t j, jend;
+                                    window_legs(s2, r2, lo2, hi2, &j, &jend);
+                                    if (budget_spent_n(budget, jend - j))
+                                        return;
+                                    for (; j < jend; j++) {
+                                        const fs_leg_t *l2 = &r2->legs[j];
+                                        int64_t dep2 = fs_leg_departs_utc_min(l2), arr2 = dep2 + l2->duration_min;
+                                        if (dep2 < lo2 || dep2 > hi2 || !carrier_wanted(q, l2->carrier) ||
+                                            (q->max_duration != 0 && arr2 - dep1 > q->max_duration))
+                                            continue;
+                                        int64_t lo3 = arr2 + q->min_connection, hi3 = arr2 + q->max_connection;
+                                        uint32_t k, kend;
+                                        window_legs(s3, r3, lo3, hi3, &k, &kend);
+                                        if (budget_spent_n(budget, kend - k))
+                                            return;
+                                        for (; k < kend; k++) {
+                                            const fs_leg_t *l3 = &r3->legs[k];
+                                            int64_t dep3 = fs_leg_departs_utc_min(l3);
+                                            if (dep3 < lo3 || dep3 > hi3 || !carrier_wanted(q, l3->carrier))
+                                                continue;
+                                            int64_t duration = dep3 + l3->duration_min - dep1;
+                                            if (q->max_duration != 0 && duration > q->max_duration)
+                                                continue;
+                                            const fs_leg_t *const legs[3] = {l1, l2, l3};
+                                            itinerary3(q, segs, legs, dep1, (uint32_t)duration, emit, arg);
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 /* Returns 0, or FS_ETIMEDOUT when the budget ran out before every result was emitted. */
 static int each_result(const fs_generation_t *gen, const fs_search_query_t *q, emit_fn emit, void *arg)
 {
@@ -408,6 +573,8 @@ static int each_result(const fs_generation_t *gen, const fs_search_query_t *q, e
     nonstop(gen, q, &b, emit, arg);
     if (q->max_stops >= 1 && !b.expired)
         one_stop(gen, q, &b, emit, arg);
+    if (q->max_stops >= 2 && !b.expired)
+        two_stop(gen, q, &b, emit, arg);
     return b.expired ? FS_ETIMEDOUT : 0;
 }
 

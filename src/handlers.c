@@ -231,7 +231,8 @@ static void enc_segment(fs_enc_t *e, const fs_segment_t *seg, const fs_leg_t *le
 
 void fs_enc_search_result(fs_enc_t *e, const fs_result_t *r)
 {
-    const fs_leg_t *first = r->leg, *last = r->leg2 != NULL ? r->leg2 : r->leg;
+    const fs_leg_t *first = r->leg, *last = r->leg3 != NULL ? r->leg3 : r->leg2 != NULL ? r->leg2 : r->leg;
+    unsigned stops = r->leg3 != NULL ? 2 : r->leg2 != NULL ? 1 : 0;
     char buf[FS_ID_MAX];
     fs_enc_map_begin(e);
     fs_enc_key_lit(e, "id");
@@ -249,7 +250,7 @@ void fs_enc_search_result(fs_enc_t *e, const fs_result_t *r)
     fs_enc_key_lit(e, "duration_min");
     fs_enc_uint(e, r->duration_min);
     fs_enc_key_lit(e, "stops");
-    fs_enc_uint(e, r->leg2 != NULL ? 1 : 0);
+    fs_enc_uint(e, stops);
     fs_enc_key_lit(e, "cabin");
     fs_enc_cstr(e, fs_cabin_names[r->cabin]);
     fs_enc_key_lit(e, "miles");
@@ -262,19 +263,27 @@ void fs_enc_search_result(fs_enc_t *e, const fs_result_t *r)
     fs_enc_key_lit(e, "seats");
     fs_enc_uint(e, r->seats);
     fs_enc_key_lit(e, "source");
-    if (r->leg2 == NULL || r->segment2 == r->segment) {
+    if ((stops < 1 || r->segment2 == r->segment) && (stops < 2 || r->segment3 == r->segment)) {
         fs_enc_cstr(e, r->segment->source);
-    } else { /* a connection sold by two partners: both, in flight order */
-        int n = snprintf(buf, sizeof(buf), "%s+%s", r->segment->source, r->segment2->source);
-        fs_enc_str(e, buf, (size_t)n);
+    } else { /* a connection sold by several partners: every leg's, in flight order */
+        int n = stops < 2 ? snprintf(buf, sizeof(buf), "%s+%s", r->segment->source, r->segment2->source)
+                          : snprintf(buf, sizeof(buf), "%s+%s+%s", r->segment->source, r->segment2->source, r->segment3->source);
+        fs_enc_str(e, buf, n < 0 ? 0 : (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
     }
+    int64_t last_seen = first->last_seen;
+    if (r->leg2 != NULL && r->leg2->last_seen < last_seen)
+        last_seen = r->leg2->last_seen;
+    if (r->leg3 != NULL && r->leg3->last_seen < last_seen)
+        last_seen = r->leg3->last_seen;
     fs_enc_key_lit(e, "last_seen");
-    enc_timestamp(e, r->leg2 != NULL && r->leg2->last_seen < first->last_seen ? r->leg2->last_seen : first->last_seen);
+    enc_timestamp(e, last_seen);
     fs_enc_key_lit(e, "segments");
     fs_enc_array_begin(e);
     enc_segment(e, r->segment, first, r->leg_cabin[0]);
     if (r->leg2 != NULL)
         enc_segment(e, r->segment2, r->leg2, r->leg_cabin[1]);
+    if (r->leg3 != NULL)
+        enc_segment(e, r->segment3, r->leg3, r->leg_cabin[2]);
     fs_enc_array_end(e);
     fs_enc_map_end(e);
 }

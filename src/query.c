@@ -362,8 +362,19 @@ int fs_query_parse(fs_endpoint_t ep, const char *qs, size_t len, fs_search_query
         return FS_EINVAL;
     if (HAS(P_CARRIERS) && each_item(values[P_CARRIERS], add_carrier, &fl) != 0)
         return FS_EINVAL;
-    if (HAS(P_MAX_STOPS) && parse_uint(values[P_MAX_STOPS], 0, 1, &q->max_stops) != 0)
-        return fail(err, "max_stops", "max_stops: expected 0 (nonstop) or 1 (up to one connection), got '%.20s'", values[P_MAX_STOPS]);
+    if (HAS(P_MAX_STOPS)) {
+        /* 2 stops where one itinerary list is answered; explore, trips and watches stop at 1 */
+        if (ep == FS_EP_SEARCH || ep == FS_EP_CALENDAR) {
+            if (parse_uint(values[P_MAX_STOPS], 0, 2, &q->max_stops) != 0)
+                return fail(err, "max_stops", "max_stops: expected 0 (nonstop), 1 or 2 (up to that many connections), got '%.20s'",
+                            values[P_MAX_STOPS]);
+        } else if (parse_uint(values[P_MAX_STOPS], 0, 1, &q->max_stops) != 0) {
+            return fail(err, "max_stops",
+                        "max_stops: expected 0 (nonstop) or 1 (up to one connection) here, got '%.20s' (2 is accepted by "
+                        "/v1/search and /v1/calendar)",
+                        values[P_MAX_STOPS]);
+        }
+    }
     if (HAS(P_MIN_CONNECTION) && parse_uint(values[P_MIN_CONNECTION], 0, FS_MAX_CONNECTION_MIN, &q->min_connection) != 0)
         return fail(err, "min_connection", "min_connection: expected minutes from 0 to %d, got '%.20s'", FS_MAX_CONNECTION_MIN,
                     values[P_MIN_CONNECTION]);
@@ -419,8 +430,8 @@ int fs_query_parse(fs_endpoint_t ep, const char *qs, size_t len, fs_search_query
 static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 static const char sort_letters[] = {'m', 'd', 't'};
 #define CURSOR_VERSION '2'
-/* "2m." + two int64 + per leg a name and five numbers (4 + 5 + 5 + 5 + 1 digits), dots */
-#define CURSOR_TEXT_MAX (3 + 2 * 21 + 2 * (FS_SOURCE_NAME_MAX + 2 + 4 + 5 + 5 + 5 + 1 + 5))
+/* "2m." + two int64 + per leg (up to 3) a name and five numbers (4 + 5 + 5 + 5 + 1 digits), dots */
+#define CURSOR_TEXT_MAX (3 + 2 * 21 + 3 * (FS_SOURCE_NAME_MAX + 2 + 4 + 5 + 5 + 5 + 1 + 5))
 _Static_assert((CURSOR_TEXT_MAX + 2) / 3 * 4 < FS_CURSOR_TOKEN_MAX, "a cursor token fits FS_CURSOR_TOKEN_MAX");
 
 size_t fs_cursor_encode(enum fs_sort sort, const fs_result_t *last, char *out, size_t cap)
@@ -556,7 +567,7 @@ int fs_cursor_decode(enum fs_sort sort, const char *s, size_t len, fs_cursor_t *
     p++;
     if (take_i64(&p, &cur.sort_value) != 0 || *p++ != '.' || take_i64(&p, &cur.departs_utc_min) != 0)
         return refuse(why, malformed);
-    while (cur.leg_count < 2 && *p != '\0') {
+    while (cur.leg_count < 3 && *p != '\0') {
         if (take_leg(&p, &cur.legs[cur.leg_count]) != 0)
             return refuse(why, malformed);
         cur.leg_count++;

@@ -104,9 +104,9 @@ int fs_cities_load(const char *path, char *err, size_t errcap);
 /** The airports of a metropolitan code (NYC -> JFK, EWR, LGA), or 0 when code is not a city. */
 unsigned fs_city_expand(fs_airport_t code, fs_airport_t *out, unsigned max);
 
-/** Room for any cursor token and its NUL: docs/api.md and docs/openapi.yaml promise at most 256
- *  characters (two legs of 32-character sources and extreme numbers stay under 220). */
-#define FS_CURSOR_TOKEN_MAX 257
+/** Room for any cursor token and its NUL: docs/api.md and docs/openapi.yaml promise at most 304
+ *  characters (three legs of 32-character sources and extreme numbers stay under 300). */
+#define FS_CURSOR_TOKEN_MAX 305
 /** Encodes a cursor (the order key of a page's last result, fs_cursor_at) as an opaque URL-safe
  *  token of at most FS_CURSOR_TOKEN_MAX - 1 characters; returns its length. */
 size_t fs_cursor_encode(enum fs_sort sort, const fs_result_t *last, char *out, size_t cap);

@@ -101,6 +101,8 @@ static const e2e_leg_t star_legs[] = {
     /* 7: 19:00Z-04:30Z: 1 h 45 after NZ10 */
     {"HA", 54, "HNL", "JFK", "2026-12-10T09:00:00-10:00", "2026-12-10T23:30:00-05:00",
      {Y_(2, 26000, 3000, "USD"), J_(1, 60000, 3000, "USD")}},
+    /* 8: 17:00Z-20:00Z on the 11th: VCP reaches JFK only through LIS and LHR (2 stops) */
+    {"BA", 175, "LHR", "JFK", "2026-12-11T17:00:00+00:00", "2026-12-11T15:00:00-05:00", {Y_(5, 20000, 4000, "BRL")}},
 };
 
 typedef struct source {
@@ -785,6 +787,78 @@ static void test_hand(ctx_t *c, e2e_proto_t proto)
     check_hand(c, proto, akl, &dateline_gone);
 }
 
+/* Two stops, worked by hand: VCP flies only to LIS, and nothing flies LIS-JFK, so VCP-JFK has no
+ * nonstop and no 1-stop itinerary. With two stops: AD8750 lands at LIS 07:30Z; TP1360 leaves
+ * 10:30Z (3 h) and lands at LHR 12:55Z, TP1366 leaves 13:10Z (5 h 40) and lands 15:35Z; BA175
+ * leaves LHR 17:00Z (4 h 05 and 1 h 25 later; TP1350 and the others leave LIS before 07:30Z).
+ * Both run 21:00Z on the 10th to 20:00Z on the 11th: 1,380 minutes. */
+static void test_two_stops(ctx_t *c, e2e_proto_t proto)
+{
+    static const struct {
+        const char *id;
+        int64_t miles, taxes, seats;
+    } want[] = {
+        /* 33,000 + 13,000 + 20,000 miles; taxes 8,000 + 2,500 + 4,000; seats min(4, 2, 5) */
+        {"tap-AD8750-VCP-20261210-Y+tap-TP1366-LIS-20261211-Y+star-BA175-LHR-20261211-Y", 66000, 14500, 2},
+        /* 33,000 + 14,000 + 20,000; the same taxes; seats min(4, 4, 5) */
+        {"tap-AD8750-VCP-20261210-Y+tap-TP1360-LIS-20261211-Y+star-BA175-LHR-20261211-Y", 67000, 14500, 4},
+    };
+    e2e_mp_t doc;
+    snprintf(what, sizeof(what), "VCP-JFK with max_stops=1 over %s", e2e_proto_names[proto]);
+    if (get_mp(c, proto, "/v1/search?origin=VCP&destination=JFK&date=" D "&max_stops=1", &doc) == 0) {
+        check_int(doc.root, "total", 0);
+        e2e_mp_free(&doc);
+    }
+    snprintf(what, sizeof(what), "VCP-JFK with max_stops=2 over %s", e2e_proto_names[proto]);
+    if (get_mp(c, proto, "/v1/search?origin=VCP&destination=JFK&date=" D "&max_stops=2", &doc) != 0)
+        return;
+    check_int(doc.root, "total", 2);
+    const msgpack_object_array *results = e2e_mp_array(doc.root, "results");
+    CHECK(results != NULL && results->size == 2);
+    for (uint32_t i = 0; results != NULL && i < results->size && i < 2; i++) {
+        const msgpack_object *r = &results->ptr[i];
+        check_str(r, "id", want[i].id);
+        check_int(r, "stops", 2);
+        check_int(r, "miles", want[i].miles);
+        check_int(r, "taxes_cents", want[i].taxes);
+        check_int(r, "seats", want[i].seats);
+        check_int(r, "duration_min", 1380);
+        check_str(r, "currency", "BRL");
+        check_str(r, "cabin", "economy");
+        check_str(r, "source", "tap+tap+star");
+        check_str(r, "last_seen", "2026-12-01T10:00:00Z"); /* tap's, the older */
+        check_str(r, "origin", "VCP");
+        check_str(r, "destination", "JFK");
+        check_str(r, "date", "2026-12-10");
+        check_str(r, "departs_at", "2026-12-10T18:00:00-03:00");
+        check_str(r, "arrives_at", "2026-12-11T15:00:00-05:00");
+        const msgpack_object_array *segs = e2e_mp_array(r, "segments");
+        CHECK(segs != NULL && segs->size == 3);
+        for (uint32_t k = 0; segs != NULL && k < segs->size && k < 3; k++)
+            check_str(&segs->ptr[k], "origin", k == 0 ? "VCP" : k == 1 ? "LIS" : "LHR");
+    }
+    e2e_mp_free(&doc);
+    /* paging: the second page after the first result's cursor is the second result */
+    snprintf(what, sizeof(what), "VCP-JFK with max_stops=2, limit=1, page 2, over %s", e2e_proto_names[proto]);
+    if (get_mp(c, proto, "/v1/search?origin=VCP&destination=JFK&date=" D "&max_stops=2&limit=1", &doc) != 0)
+        return;
+    const msgpack_object *cur = e2e_mp_get(doc.root, "next_cursor");
+    char path[1024];
+    int ok = cur != NULL && cur->type == MSGPACK_OBJECT_STR && cur->via.str.size < 400;
+    CHECK(ok);
+    if (ok)
+        snprintf(path, sizeof(path), "/v1/search?origin=VCP&destination=JFK&date=" D "&max_stops=2&limit=1&cursor=%.*s",
+                 (int)cur->via.str.size, cur->via.str.ptr);
+    e2e_mp_free(&doc);
+    if (!ok || get_mp(c, proto, path, &doc) != 0)
+        return;
+    results = e2e_mp_array(doc.root, "results");
+    CHECK(results != NULL && results->size == 1);
+    if (results != NULL && results->size == 1)
+        check_str(&results->ptr[0], "id", want[1].id);
+    e2e_mp_free(&doc);
+}
+
 /* Pages of one answer with limit=1: the ids in the model's order, then next_cursor null. */
 static void test_paging(ctx_t *c, e2e_proto_t proto)
 {
@@ -1019,7 +1093,7 @@ static void check_error(ctx_t *c, e2e_proto_t proto, const char *path, const cha
 static void test_errors(ctx_t *c, e2e_proto_t proto)
 {
 #define Q "/v1/search?origin=GRU&destination=LHR&date=" D
-    check_error(c, proto, Q "&max_stops=2", "max_stops");
+    check_error(c, proto, Q "&max_stops=3", "max_stops");
     check_error(c, proto, Q "&max_stops=-1", "max_stops");
     check_error(c, proto, Q "&max_stops=1&min_connection=300&max_connection=200", "min_connection,max_connection");
     check_error(c, proto, Q "&max_stops=1&min_connection=2881", "min_connection");
@@ -1031,7 +1105,7 @@ static void test_errors(ctx_t *c, e2e_proto_t proto)
     check_error(c, proto, Q "&same_source=yes", "same_source");
     check_error(c, proto, Q "&max_duration=0", "max_duration");
     check_error(c, proto, Q "&max_duration=10081", "max_duration");
-    check_error(c, proto, "/v1/calendar?origin=GRU&destination=LHR&start_date=2026-12-01&end_date=2026-12-02&max_stops=2",
+    check_error(c, proto, "/v1/calendar?origin=GRU&destination=LHR&start_date=2026-12-01&end_date=2026-12-02&max_stops=3",
                 "max_stops");
     check_error(c, proto, "/v1/routes?origin=GRU&max_stops=2", "max_stops");
     check_error(c, proto, "/v1/routes?origin=SAO", "origin"); /* routes takes one airport, not a city */
@@ -1043,6 +1117,7 @@ static void run_suite(ctx_t *c, e2e_proto_t proto)
     fprintf(stderr, "e2e_connections: suite over %s\n", e2e_proto_names[proto]);
     test_search(c, proto);
     test_hand(c, proto);
+    test_two_stops(c, proto);
     test_paging(c, proto);
     test_calendar(c, proto);
     test_routes(c, proto);

@@ -1246,7 +1246,7 @@ static void test_errors(ctx_t *c, e2e_proto_t proto)
         {S "date=2026-12-01&cabin=coach", "cabin"},
         {S "date=2026-12-01&cabin=", "cabin"},
         {S "date=2026-12-01&sort=price", "sort"},
-        {S "date=2026-12-01&max_stops=2", "max_stops"}, /* 0 and 1 are valid (docs/api.md) */
+        {S "date=2026-12-01&max_stops=3", "max_stops"}, /* 0, 1 and 2 are valid (docs/api.md) */
         {S "date=2026-12-01&max_stops=-1", "max_stops"},
         {S "date=2026-12-01&sources=Alpha", "sources"},
         {S "date=2026-12-01&carriers=TAP", "carriers"},

@@ -1,7 +1,8 @@
 /*
  * The search budget reaches every loop a query can grow: with a deadline already past, a search
  * whose work lies in second legs, a calendar over the same, and route explore over many routes
- * (nonstop and with max_stops=1) must answer FS_ETIMEDOUT; with no deadline they answer in full,
+ * (nonstop and with max_stops=1), and a 2-stop search whose work lies in its middle routes, must
+ * answer FS_ETIMEDOUT; with no deadline they answer in full,
  * the counts checked against the network built here. Once, the budget was read only while
  * scanning first legs, and explore had none: these all answered 0 past their deadline.
  */
@@ -12,6 +13,7 @@
 #define DAY 20600       /* 2026-05-27 */
 #define SECOND_LEGS 3000 /* X->B legs, each a valid connection from the one A->X leg */
 #define ROUTES 600      /* routes leaving the explore origin */
+#define MIDDLES 2000    /* 2 stops: SCL->BOG, then BOG->Y and Y->MEX for this many airports Y */
 
 static fs_airport_t airport(const char *code)
 {
@@ -63,6 +65,20 @@ int main(void)
         l = leg(hub, nth_airport(i), 3, 1 + i, 600);
         CHECK(fs_segment_builder_add(sb, &l) == 0);
     }
+    /* 2 stops: one SCL->BOG leg (06:00-07:00), BOG->Y at 08:00 and Y->MEX at 10:00 for MIDDLES
+     * airports Y (none of the explore hub's): every Y makes one itinerary, and no 1-stop exists */
+    fs_airport_t a2 = airport("SCL"), x2 = airport("BOG"), b2 = airport("MEX");
+    l = leg(a2, x2, 4, 1, 360);
+    CHECK(fs_segment_builder_add(sb, &l) == 0);
+    for (unsigned i = 0, k = ROUTES; i < MIDDLES; i++, k++) {
+        fs_airport_t y = nth_airport(k);
+        if (y == a2 || y == x2 || y == b2)
+            y = nth_airport(++k); /* never two of them in a row */
+        l = leg(x2, y, 5, 1 + i, 480);
+        CHECK(fs_segment_builder_add(sb, &l) == 0);
+        l = leg(y, b2, 6, 1 + i, 600);
+        CHECK(fs_segment_builder_add(sb, &l) == 0);
+    }
     CHECK(fs_index_publish_segment(idx, &th, fs_segment_builder_finish(sb, 0)) > 0);
 
     const fs_generation_t *gen = fs_index_read_begin(idx, &th);
@@ -89,6 +105,28 @@ int main(void)
     q.deadline_us = 1;
     CHECK_EQ_INT(fs_search(gen, &q, results, &res), FS_ETIMEDOUT);
     CHECK_EQ_INT(fs_calendar(gen, &q, cells), FS_ETIMEDOUT);
+
+    /* 2 stops: nothing nonstop or with one stop; MIDDLES itineraries with two; none past the
+     * deadline, whose work is all middle routes and third legs */
+    fs_search_query_t q2;
+    fs_search_query_init(&q2);
+    q2.origins[0] = a2;
+    q2.origin_count = 1;
+    q2.destinations[0] = b2;
+    q2.destination_count = 1;
+    q2.start_day = q2.end_day = DAY;
+    q2.limit = 10;
+    q2.max_stops = 1;
+    CHECK_EQ_INT(fs_search(gen, &q2, results, &res), 0);
+    CHECK_EQ_INT(res.total, 0);
+    q2.max_stops = 2;
+    CHECK_EQ_INT(fs_search(gen, &q2, results, &res), 0);
+    CHECK_EQ_INT(res.total, MIDDLES);
+    CHECK_EQ_INT(fs_calendar(gen, &q2, cells), 0);
+    CHECK_EQ_INT(cells[FS_CABIN_ECONOMY].count, MIDDLES);
+    q2.deadline_us = 1;
+    CHECK_EQ_INT(fs_search(gen, &q2, results, &res), FS_ETIMEDOUT);
+    CHECK_EQ_INT(fs_calendar(gen, &q2, cells), FS_ETIMEDOUT);
 
     /* route explore from the hub: ROUTES destinations nonstop, and the same with max_stops=1 */
     fs_search_query_t f;

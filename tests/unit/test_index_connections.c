@@ -1,5 +1,5 @@
 /*
- * 1-stop itineraries against brute force. Random networks over a few airports with UTC offsets
+ * 1-stop and 2-stop itineraries against brute force. Random networks over a few airports with UTC offsets
  * spread over -12:00..+14:00 (so connections cross midnight, time zones and the date line), random
  * connection windows, cabins, filters and sorts; every answer (page contents and order, totals,
  * cursor paging, calendar cells) is compared with an enumeration of every pair of legs written
@@ -62,15 +62,16 @@ typedef struct tquery {
 } tquery_t;
 
 typedef struct expect {
-    const tleg_t *l1, *l2;
-    int cabin, k1, k2, seats;
+    const tleg_t *l1, *l2, *l3;
+    int cabin, k1, k2, k3, seats;
     long long miles, taxes, dep, dur, sortv;
     char id[200];
 } expect_t;
 
 /* docs/api.md "Order": after the sort value and the departure, each leg's source name, carrier
- * code, flight number, origin code, date, cabin (economy first), first leg then second; a nonstop
- * before the connections that start with its leg. Codes as text, numbers as numbers. */
+ * code, flight number, origin code, date, cabin (economy first), first leg then second then third;
+ * a shorter itinerary before the longer ones that start with its legs. Codes as text, numbers as
+ * numbers. */
 static int leg_cmp(const tleg_t *a, int ca, const tleg_t *b, int cb)
 {
     int c = strcmp(src_names[a->src], src_names[b->src]);
@@ -99,7 +100,12 @@ static int expect_cmp(const void *a, const void *b)
         return c;
     if (x->l2 == NULL || y->l2 == NULL)
         return (x->l2 != NULL) - (y->l2 != NULL);
-    return leg_cmp(x->l2, x->k2, y->l2, y->k2);
+    c = leg_cmp(x->l2, x->k2, y->l2, y->k2);
+    if (c != 0)
+        return c;
+    if (x->l3 == NULL || y->l3 == NULL)
+        return (x->l3 != NULL) - (y->l3 != NULL);
+    return leg_cmp(x->l3, x->k3, y->l3, y->k3);
 }
 
 static void cursor_leg(const tleg_t *l, int cabin, fs_cursor_leg_t *out)
@@ -138,6 +144,83 @@ static int first_leg_passes(const tquery_t *q, const tleg_t *l)
 {
     return l->day >= q->start && l->day <= q->end && (q->after < 0 || l->minute >= q->after) &&
            (q->before < 0 || l->minute <= q->before);
+}
+
+/* The cabin a leg takes in an itinerary searched in cabin c (mixed: its best at or below c). */
+static int take_cabin(const tquery_t *q, const tleg_t *l, int c)
+{
+    if (!q->mixed)
+        return open_cabin(l, c, q->seats) ? c : -1;
+    for (int k = c; k >= 0; k--)
+        if (open_cabin(l, k, q->seats))
+            return k;
+    return -1;
+}
+
+/* Every A->X->Y->B itinerary starting with leg a: the four airports distinct, each gap within
+ * [minc, maxc] minutes in UTC, one currency, the same cabin rules as one stop. */
+static size_t two_stops(const tquery_t *q, const tleg_t *a, expect_t *out, size_t n, size_t cap)
+{
+    for (int j = 0; j < NLEGS; j++) {
+        const tleg_t *b = &legs[j];
+        /* X = a->dest, Y = b->dest: Y is not A (legs never return to their own origin: X != A, Y != X) */
+        if (b->origin != a->dest || b->dest == a->origin || !leg_passes(q, b) ||
+            (q->same_source && b->src != a->src) || b->currency != a->currency)
+            continue;
+        long long gap1 = dep_utc(b) - (dep_utc(a) + a->dur);
+        if (gap1 < q->minc || gap1 > q->maxc)
+            continue;
+        for (int k = 0; k < NLEGS; k++) {
+            const tleg_t *c3 = &legs[k];
+            /* B = c3->dest: not X, not A (Y != B as a leg's ends) */
+            if (c3->origin != b->dest || !in_list(q->dests, q->nd, c3->dest) || c3->dest == a->dest || c3->dest == a->origin ||
+                !leg_passes(q, c3) || (q->same_source && c3->src != a->src) ||
+                c3->currency != a->currency)
+                continue;
+            long long gap2 = dep_utc(c3) - (dep_utc(b) + b->dur);
+            if (gap2 < q->minc || gap2 > q->maxc)
+                continue;
+            long long dur = dep_utc(c3) + c3->dur - dep_utc(a);
+            if (q->max_duration != 0 && dur > q->max_duration)
+                continue;
+            for (int c = 0; c < 4; c++) {
+                if (q->cabin >= 0 ? c != q->cabin : q->mixed && c != 3)
+                    continue;
+                int k1 = take_cabin(q, a, c), k2 = take_cabin(q, b, c), k3 = take_cabin(q, c3, c);
+                if (k1 < 0 || k2 < 0 || k3 < 0)
+                    continue;
+                if (n == cap)
+                    return n;
+                expect_t *e = &out[n++];
+                memset(e, 0, sizeof(*e));
+                e->l1 = a;
+                e->l2 = b;
+                e->l3 = c3;
+                e->k1 = k1;
+                e->k2 = k2;
+                e->k3 = k3;
+                e->cabin = k1 < k2 ? (k1 < k3 ? k1 : k3) : (k2 < k3 ? k2 : k3);
+                e->seats = a->seats[k1];
+                if (b->seats[k2] < e->seats)
+                    e->seats = b->seats[k2];
+                if (c3->seats[k3] < e->seats)
+                    e->seats = c3->seats[k3];
+                e->miles = a->miles[k1] + b->miles[k2] + c3->miles[k3];
+                e->taxes = a->taxes[k1] + b->taxes[k2] + c3->taxes[k3];
+                e->dep = dep_utc(a);
+                e->dur = dur;
+                char id2[100];
+                leg_id(a, k1, e->id, sizeof(e->id));
+                leg_id(b, k2, id2, sizeof(id2));
+                strcat(e->id, "+");
+                strcat(e->id, id2);
+                leg_id(c3, k3, id2, sizeof(id2));
+                strcat(e->id, "+");
+                strcat(e->id, id2);
+            }
+        }
+    }
+    return n;
 }
 
 static size_t brute_force(const tquery_t *q, expect_t *out, size_t cap)
@@ -219,6 +302,8 @@ static size_t brute_force(const tquery_t *q, expect_t *out, size_t cap)
                 strcat(e->id, id2);
             }
         }
+        if (q->max_stops >= 2)
+            n = two_stops(q, a, out, n, cap);
     }
     for (size_t i = 0; i < n; i++)
         out[i].sortv = q->sort == 0 ? out[i].miles : q->sort == 1 ? out[i].dep : out[i].dur;
@@ -278,7 +363,7 @@ static void random_query(tquery_t *t)
     t->carrier_filter = rnd(5) == 0 ? (int)rnd(3) : -1;
     t->sort = (int)rnd(3);
     t->limit = 1 + (int)rnd(25);
-    t->max_stops = rnd(6) == 0 ? 0 : 1;
+    t->max_stops = rnd(6) == 0 ? 0 : rnd(3) == 0 ? 2 : 1;
     t->minc = rnd(3) == 0 ? 0 : (int)rnd(180);
     t->maxc = t->minc + (int)rnd(1800);
     if (t->maxc > FS_MAX_CONNECTION_MIN)
@@ -366,7 +451,7 @@ int main(void)
     static fs_result_t page[FS_SEARCH_MAX_LIMIT];
     static fs_calendar_cell_t cells[FS_CALENDAR_MAX_DAYS * FS_CABIN_COUNT];
     const fs_generation_t *gen = fs_index_read_begin(idx, &th);
-    unsigned with_connections = 0, multipage = 0, mixed_seen = 0, midnight = 0;
+    unsigned with_connections = 0, multipage = 0, mixed_seen = 0, midnight = 0, two_stop = 0, two_stop_multipage = 0;
     for (int iter = 0; iter < 1000; iter++) {
         tquery_t t;
         random_query(&t);
@@ -377,6 +462,7 @@ int main(void)
                 mixed_seen += expected[i].k1 != expected[i].k2;
                 /* the second leg departs on a later local date than the first */
                 midnight += expected[i].l2->day != expected[i].l1->day;
+                two_stop += expected[i].l3 != NULL;
             }
         }
         fs_search_query_t q;
@@ -399,21 +485,25 @@ int main(void)
                 CHECK_EQ_INT(r->duration_min, e->dur);
                 CHECK_EQ_INT(r->departs_utc_min, e->dep);
                 CHECK_EQ_INT(r->leg2 != NULL, e->l2 != NULL);
+                CHECK_EQ_INT(r->leg3 != NULL, e->l3 != NULL);
             }
             seen += res.count;
             CHECK_EQ_INT(res.has_more, seen < n);
             if (!res.has_more || res.count == 0)
                 break;
             multipage += pageno == 1;
+            two_stop_multipage += pageno == 1 && t.max_stops == 2;
             const expect_t *last = &expected[seen - 1];
             memset(&q.cursor, 0, sizeof(q.cursor));
             q.cursor.present = 1;
             q.cursor.sort_value = last->sortv;
             q.cursor.departs_utc_min = last->dep;
-            q.cursor.leg_count = last->l2 != NULL ? 2 : 1;
+            q.cursor.leg_count = last->l3 != NULL ? 3 : last->l2 != NULL ? 2 : 1;
             cursor_leg(last->l1, last->k1, &q.cursor.legs[0]);
             if (last->l2 != NULL)
                 cursor_leg(last->l2, last->k2, &q.cursor.legs[1]);
+            if (last->l3 != NULL)
+                cursor_leg(last->l3, last->k3, &q.cursor.legs[2]);
         }
         CHECK_EQ_INT(seen, n);
 
@@ -470,14 +560,16 @@ int main(void)
         CHECK_EQ_INT(fs_calendar(gen, &q, cells), FS_ETIMEDOUT);
     }
     fs_index_read_end(idx, &th);
-    printf("itineraries with a connection checked: %u (mixed cabins %u, second leg on a later local date %u), multi-page "
-           "queries %u\n",
-           with_connections, mixed_seen, midnight, multipage);
+    printf("itineraries with a connection checked: %u (mixed cabins %u, second leg on a later local date %u, two stops %u), "
+           "multi-page queries %u (two stops %u)\n",
+           with_connections, mixed_seen, midnight, two_stop, multipage, two_stop_multipage);
     /* the random queries must exercise every case, or the test proves nothing */
     CHECK(with_connections > 1000);
     CHECK(mixed_seen > 20);
     CHECK(midnight > 100);
     CHECK(multipage > 20);
+    CHECK(two_stop > 1000);
+    CHECK(two_stop_multipage > 5);
     fs_index_free(idx);
     TEST_DONE();
 }

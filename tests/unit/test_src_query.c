@@ -103,7 +103,14 @@ int main(void)
     CHECK_EQ_STR(refused(FS_EP_SEARCH, "origin=GRU&destination=LIS&date=2026-12-01&cabn=business"), "cabn");
     CHECK_EQ_STR(refused(FS_EP_SEARCH, "origin=GRU&destination=LIS&date=2026-12-01&seats=10"), "seats");
     CHECK_EQ_STR(refused(FS_EP_SEARCH, "origin=GRU&destination=LIS&date=2026-12-01&limit=501"), "limit");
-    CHECK_EQ_STR(refused(FS_EP_SEARCH, "origin=GRU&destination=LIS&date=2026-12-01&max_stops=2"), "max_stops");
+    CHECK_EQ_STR(refused(FS_EP_SEARCH, "origin=GRU&destination=LIS&date=2026-12-01&max_stops=3"), "max_stops");
+    /* 2 stops: search and calendar only; explore, trips, the trip grid and watches stop at 1 */
+    CHECK_EQ_STR(refused(FS_EP_SEARCH, "origin=GRU&destination=LIS&date=2026-12-01&max_stops=2"), "(accepted)");
+    CHECK_EQ_STR(refused(FS_EP_CALENDAR, "origin=GRU&destination=LIS&start_date=2026-12-01&end_date=2026-12-02&max_stops=2"),
+                 "(accepted)");
+    CHECK_EQ_STR(refused(FS_EP_ROUTES, "origin=GRU&max_stops=2"), "max_stops");
+    CHECK_EQ_STR(refused(FS_EP_TRIPS, "origin=GRU&destination=LIS&date=2026-12-01&max_stops=2"), "max_stops");
+    CHECK_EQ_STR(refused(FS_EP_WATCHES, "origin=GRU&destination=LIS&date=2026-12-01&max_stops=2"), "max_stops");
     CHECK_EQ_STR(refused(FS_EP_SEARCH, "origin=GRU&destination=LIS&date=2026-12-01&depart_after=24:00"), "depart_after");
     CHECK_EQ_STR(refused(FS_EP_SEARCH, "origin=GRU&destination=LIS&date=2026-12-01&min_connection=500&max_connection=100"),
                  "max_connection");
