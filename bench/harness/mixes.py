@@ -90,6 +90,37 @@ _ONESTOP_SQL = (
     "WHERE a.seats >= 1 AND b.seats >= 1"
     ") s ORDER BY s.miles, s.dep_utc LIMIT 50")
 
+# 2 stops as docs/api.md defines them: the nonstops and 1-stop itineraries above, plus every
+# A->X->Y->B with the four airports distinct and both connections 60 to 720 minutes (UTC), one
+# currency over the three legs, all in the cabin with a seat.
+_LEG3 = "CAST(NULL AS text) AS source3, CAST(NULL AS text) AS carrier3, CAST(NULL AS integer) AS flight3"
+_TWOSTOP_SQL = (
+    "WITH q AS (SELECT * FROM bq_search_2stop WHERE i = :i) "
+    "SELECT s.*, count(*) OVER () AS total FROM ("
+    "SELECT l.source, l.carrier, l.flight, CAST(NULL AS text) AS source2, CAST(NULL AS text) AS carrier2, "
+    f"CAST(NULL AS integer) AS flight2, {_LEG3}, "
+    "l.dep_utc, l.arr_utc, l.miles FROM q JOIN legs l ON l.origin = q.o AND l.destination = q.d AND l.dep_date = q.d0 "
+    "AND l.cabin = q.cabin WHERE l.seats >= 1 "
+    "UNION ALL "
+    f"SELECT a.source, a.carrier, a.flight, b.source, b.carrier, b.flight, {_LEG3}, a.dep_utc, b.arr_utc, a.miles + b.miles "
+    "FROM q JOIN legs a ON a.origin = q.o AND a.dep_date = q.d0 AND a.cabin = q.cabin AND a.destination <> q.d "
+    "JOIN legs b ON b.origin = a.destination AND b.destination = q.d AND b.cabin = q.cabin AND b.currency = a.currency "
+    "AND b.dep_date BETWEEN a.dep_date - 1 AND a.dep_date + 3 "
+    "AND b.dep_utc BETWEEN a.arr_utc + interval '60 minutes' AND a.arr_utc + interval '720 minutes' "
+    "WHERE a.seats >= 1 AND b.seats >= 1 "
+    "UNION ALL "
+    "SELECT a.source, a.carrier, a.flight, b.source, b.carrier, b.flight, c.source, c.carrier, c.flight, a.dep_utc, c.arr_utc, "
+    "a.miles + b.miles + c.miles "
+    "FROM q JOIN legs a ON a.origin = q.o AND a.dep_date = q.d0 AND a.cabin = q.cabin AND a.destination <> q.d "
+    "JOIN legs b ON b.origin = a.destination AND b.destination <> q.o AND b.destination <> q.d AND b.cabin = q.cabin "
+    "AND b.currency = a.currency AND b.dep_date BETWEEN a.dep_date - 1 AND a.dep_date + 3 "
+    "AND b.dep_utc BETWEEN a.arr_utc + interval '60 minutes' AND a.arr_utc + interval '720 minutes' "
+    "JOIN legs c ON c.origin = b.destination AND c.destination = q.d AND c.cabin = q.cabin AND c.currency = a.currency "
+    "AND c.dep_date BETWEEN b.dep_date - 1 AND b.dep_date + 3 "
+    "AND c.dep_utc BETWEEN b.arr_utc + interval '60 minutes' AND b.arr_utc + interval '720 minutes' "
+    "WHERE a.seats >= 1 AND b.seats >= 1 AND c.seats >= 1"
+    ") s ORDER BY s.miles, s.dep_utc LIMIT 50")
+
 # Round trips as docs/api.md defines them: one outbound leg (q.o -> q.d, dates d0..d1) and one
 # return leg (q.d -> q.o, the same dates a week later), every cabin of each independently, the
 # return departing at least 60 minutes (UTC) after the outbound arrives; priced as the sum, taxes
@@ -126,6 +157,8 @@ MIXES = [
         "SELECT coalesce(sum(legs), 0) FROM ({sql}) s"),
     Mix("search_1stop", "1-stop search, 1 date, economy", "search", 1, "economy", _ONESTOP_SQL,
         "SELECT coalesce(max(total), 0) FROM ({sql}) s", extra="&max_stops=1"),
+    Mix("search_2stop", "2-stop search, 1 date, economy", "search", 1, "economy", _TWOSTOP_SQL,
+        "SELECT coalesce(max(total), 0) FROM ({sql}) s", extra="&max_stops=2"),
     Mix("trips_7x7", "round trip, 7 x 7 dates, any cabin", "trips", 7, None, _TRIPS_SQL,
         "SELECT coalesce(max(total), 0) FROM ({sql}) s"),
     Mix("trips_grid_31", "round-trip date grid, 31 x 31 dates", "calendar/trips", 31, None, _GRID_SQL,
@@ -256,6 +289,8 @@ def build_mixes(routes, empty_origins, count, seed):
             empty = rng.random() < EMPTY_SHARE
             if mix.name == "search_1stop":
                 q = _one_stop_query(rng, ranked, route_w, by_origin, empty)
+            elif mix.name == "search_2stop":
+                q = _two_stop_query(rng, ranked, route_w, by_origin, empty)
             elif mix.endpoint in ("trips", "calendar/trips"):
                 q = _round_trip_query(rng, both_ways, both_w, mix.span, empty)
             elif mix.endpoint == "routes":
@@ -298,6 +333,32 @@ def _one_stop_query(rng, ranked, route_w, by_origin, empty):
             continue
         return {"o": first["o"], "d": second["d"], "d0": d0.isoformat(), "d1": d0.isoformat(), "cabin": "economy"}
     raise RuntimeError("no connecting route pairs in the data")
+
+
+def _two_stop_query(rng, ranked, route_w, by_origin, empty):
+    """A -> B where A -> X is drawn by popularity, X -> Y and Y -> B uniformly among the routes
+    onward (Y and B new airports each time): a pair that connects twice, with or without shorter
+    itineraries too. The date lies in the three routes' published days."""
+    for _ in range(200):
+        first = rng.choices(ranked, route_w)[0]
+        mid = [r for r in by_origin.get(first["d"], []) if r["d"] != first["o"]]
+        if not mid:
+            continue
+        second = rng.choice(mid)
+        last = [r for r in by_origin.get(second["d"], []) if r["d"] not in (first["o"], first["d"])]
+        if not last:
+            continue
+        third = rng.choice(last)
+        lo = max(_day(r["first"]) for r in (first, second, third))
+        hi = min(_day(r["last"]) for r in (first, second, third))
+        if empty:
+            d0 = max(_day(r["last"]) for r in (first, second, third)) + datetime.timedelta(days=3 + rng.randrange(30))
+        elif hi >= lo:
+            d0 = lo + datetime.timedelta(days=rng.randrange((hi - lo).days + 1))
+        else:
+            continue
+        return {"o": first["o"], "d": third["d"], "d0": d0.isoformat(), "d1": d0.isoformat(), "cabin": "economy"}
+    raise RuntimeError("no route triples that connect twice in the data")
 
 
 def _round_trip_query(rng, both_ways, weights, span, empty):
