@@ -6,8 +6,11 @@
  * entries of those days, found by binary search, with the search's answer sorted the same way; the
  * diff of the two sorted runs gives the events.
  *
- * The route index maps an airport to the watches naming it as an origin, and (for 1-stop watches)
- * as a destination: a vector of watch pointers per airport, FS_AIRPORT_COUNT of each.
+ * The route index: a nonstop watch is listed under each (origin, destination) pair it names, in a
+ * hash table of routes, so a change looks only at the watches on its own route (with a million
+ * watches, listing them by origin alone made a 10,000-leg delta visit 1.4M of them, 17 ms of
+ * cache misses); a 1-stop watch is listed under each origin and each destination it names, a
+ * vector of watch pointers per airport, FS_AIRPORT_COUNT of each.
  */
 #include <errno.h>
 #include <limits.h>
@@ -84,23 +87,154 @@ static entry_t *entry_new(const fs_result_t *r)
 
 /* ------------------------------------------------------------ watches */
 
+/*
+ * A watch keeps its criteria packed: the fixed fields, then in `codes` its origins, destinations
+ * and carriers, then its source names (each NUL-terminated). The parsed form,
+ * fs_watch_criteria_t, is 912 bytes of mostly empty slots (32 airports each way, 16 source names
+ * of 33 bytes, a cursor); a watch on one route packs into 4 bytes of codes. watch_criteria()
+ * rebuilds the parsed form where a search or an answer needs it. The days an evaluation must
+ * recompute live in the engine's scratch (`dirty`), not in every watch.
+ */
 typedef struct watch {
     uint64_t id;
-    uint32_t owner; /* fs_watches_owner's handle */
-    fs_watch_criteria_t c;
-    int64_t created_at;
     uint64_t last_event_id;
+    int64_t created_at;
     entry_t **set;
-    size_t count, cap;
-    /* scratch of one evaluation: the days to recompute, as a bitmap over the range */
-    uint8_t dirty[(FS_WATCH_MAX_DAYS + 7) / 8];
-    int queued;
+    uint32_t count, cap;
+    uint32_t owner;     /* fs_watches_owner's handle */
+    uint32_t max_miles; /* 0: no limit */
+    int32_t start_day, end_day;
+    uint32_t slot;      /* during an evaluation: 1 + its index in `affected` (0: not queued) */
+    int8_t cabin;       /* FS_CABIN_* or -1 */
+    uint8_t seats, max_stops, notify;
+    uint8_t origin_count, destination_count, carrier_count, source_count;
+    char *webhook;      /* NULL, or the url, NUL, the secret, NUL: one allocation */
+    uint16_t codes[];   /* origins, destinations, carriers; then the source names */
 } watch_t;
+
+#define DIRTY_BYTES ((FS_WATCH_MAX_DAYS + 7) / 8) /* one watch's days as a bitmap */
+
+static const fs_airport_t *watch_origins(const watch_t *w)
+{
+    return w->codes;
+}
+
+static const fs_airport_t *watch_destinations(const watch_t *w)
+{
+    return w->codes + w->origin_count;
+}
+
+static const char *watch_sources(const watch_t *w)
+{
+    return (const char *)(w->codes + w->origin_count + w->destination_count + w->carrier_count);
+}
+
+static const char *watch_webhook_secret(const watch_t *w)
+{
+    return w->webhook + strlen(w->webhook) + 1;
+}
+
+/* A packed watch of c's criteria (no id, no set), or NULL without memory. */
+static watch_t *watch_pack(const fs_watch_criteria_t *c)
+{
+    const fs_search_query_t *q = &c->q;
+    size_t names = 0;
+    for (unsigned i = 0; i < q->source_count; i++)
+        names += strlen(q->sources[i]) + 1;
+    size_t ncodes = (size_t)q->origin_count + q->destination_count + q->carrier_count;
+    watch_t *w = calloc(1, sizeof(*w) + ncodes * sizeof(uint16_t) + names);
+    if (w == NULL)
+        return NULL;
+    if (c->webhook_url != NULL) {
+        size_t ul = strlen(c->webhook_url), sl = strlen(c->webhook_secret);
+        if ((w->webhook = malloc(ul + sl + 2)) == NULL) {
+            free(w);
+            return NULL;
+        }
+        memcpy(w->webhook, c->webhook_url, ul + 1);
+        memcpy(w->webhook + ul + 1, c->webhook_secret, sl + 1);
+    }
+    w->max_miles = c->max_miles;
+    w->notify = (uint8_t)c->notify;
+    w->start_day = q->start_day;
+    w->end_day = q->end_day;
+    w->cabin = (int8_t)q->cabin;
+    w->seats = (uint8_t)q->seats;
+    w->max_stops = (uint8_t)q->max_stops;
+    w->origin_count = (uint8_t)q->origin_count;
+    w->destination_count = (uint8_t)q->destination_count;
+    w->carrier_count = (uint8_t)q->carrier_count;
+    w->source_count = (uint8_t)q->source_count;
+    uint16_t *code = w->codes;
+    for (unsigned i = 0; i < q->origin_count; i++)
+        *code++ = q->origins[i];
+    for (unsigned i = 0; i < q->destination_count; i++)
+        *code++ = q->destinations[i];
+    for (unsigned i = 0; i < q->carrier_count; i++)
+        *code++ = q->carriers[i];
+    char *name = (char *)code;
+    for (unsigned i = 0; i < q->source_count; i++) {
+        size_t n = strlen(q->sources[i]) + 1;
+        memcpy(name, q->sources[i], n);
+        name += n;
+    }
+    return w;
+}
+
+/* The parsed criteria of w, as fs_watch_parse made them (webhook url and secret point into w). */
+static void watch_criteria(const watch_t *w, fs_watch_criteria_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    fs_search_query_t *q = &out->q;
+    fs_search_query_init(q);
+    q->start_day = w->start_day;
+    q->end_day = w->end_day;
+    q->cabin = w->cabin;
+    q->seats = w->seats;
+    q->max_stops = w->max_stops;
+    const uint16_t *code = w->codes;
+    for (q->origin_count = 0; q->origin_count < w->origin_count; q->origin_count++)
+        q->origins[q->origin_count] = *code++;
+    for (q->destination_count = 0; q->destination_count < w->destination_count; q->destination_count++)
+        q->destinations[q->destination_count] = *code++;
+    for (q->carrier_count = 0; q->carrier_count < w->carrier_count; q->carrier_count++)
+        q->carriers[q->carrier_count] = *code++;
+    const char *name = (const char *)code;
+    for (q->source_count = 0; q->source_count < w->source_count; q->source_count++) {
+        size_t n = strlen(name);
+        memcpy(q->sources[q->source_count], name, n + 1);
+        name += n + 1;
+    }
+    out->max_miles = w->max_miles;
+    out->notify = w->notify;
+    if (w->webhook != NULL) {
+        out->webhook_url = w->webhook;
+        out->webhook_secret = (char *)watch_webhook_secret(w);
+    }
+}
+
+/* fs_query_wants_source over the packed names. */
+static int watch_wants_source(const watch_t *w, const char *source)
+{
+    if (w->source_count == 0)
+        return 1;
+    const char *name = watch_sources(w);
+    for (unsigned i = 0; i < w->source_count; i++, name += strlen(name) + 1)
+        if (strcmp(name, source) == 0)
+            return 1;
+    return 0;
+}
 
 typedef struct watch_vec {
     watch_t **v;
     unsigned n, cap;
 } watch_vec_t;
+
+/* A route's nonstop watches; key 0: an empty slot. */
+typedef struct route_watches {
+    uint32_t key; /* 1 + (origin << 16 | destination) */
+    watch_vec_t v;
+} route_watches_t;
 
 typedef struct event {
     uint64_t id, watch_id;
@@ -116,9 +250,13 @@ struct fs_watches {
     watch_t **watches; /* sorted by id */
     unsigned count, cap;
     uint64_t next_id;
-    watch_vec_t *by_origin;      /* FS_AIRPORT_COUNT */
+    watch_vec_t *by_origin;      /* FS_AIRPORT_COUNT; 1-stop watches only */
     watch_vec_t *by_destination; /* FS_AIRPORT_COUNT; 1-stop watches only */
+    route_watches_t *by_route;   /* nonstop watches: open addressing, by_route_cap a power of two */
+    unsigned by_route_cap, by_route_used;
     watch_t **affected;          /* scratch: FS_WATCH_MAX */
+    uint8_t *dirty;              /* scratch: DIRTY_BYTES per affected watch, dirty_cap of them */
+    unsigned dirty_cap;
     fs_result_t *results;        /* scratch: FS_SEARCH_MAX_LIMIT */
     event_t log[FS_WATCH_LOG_EVENTS];
     uint64_t last_event_id;      /* the log holds ids [max(first_event_id, last - N + 1), last] */
@@ -148,7 +286,7 @@ static int64_t now_unix(void)
 static int vec_add(watch_vec_t *v, watch_t *w)
 {
     if (v->n == v->cap) {
-        unsigned cap = v->cap ? v->cap * 2 : 4;
+        unsigned cap = v->cap ? v->cap * 2 : 1; /* most routes have one watch */
         watch_t **nv = realloc(v->v, PTRS(cap));
         if (nv == NULL)
             return FS_ENOMEM;
@@ -169,6 +307,91 @@ static void vec_remove(watch_vec_t *v, const watch_t *w)
             v->v[i] = v->v[--v->n];
             return;
         }
+}
+
+static uint32_t route_key(fs_airport_t origin, fs_airport_t destination)
+{
+    return 1u + ((uint32_t)origin << 16 | destination);
+}
+
+/* The slot of key in the table, or the empty slot where it would go. */
+static route_watches_t *route_slot(route_watches_t *table, unsigned cap, uint32_t key)
+{
+    unsigned i = (key * 2654435761u) & (cap - 1);
+    while (table[i].key != 0 && table[i].key != key)
+        i = (i + 1) & (cap - 1);
+    return &table[i];
+}
+
+/* The nonstop watches of a route, or NULL (with create: a new empty entry, NULL without memory).
+ * Entries are never removed: a route keeps its (possibly empty) vector while the engine lives. */
+static watch_vec_t *route_watches(fs_watches_t *ws, fs_airport_t origin, fs_airport_t destination, int create)
+{
+    uint32_t key = route_key(origin, destination);
+    if (ws->by_route_cap != 0) {
+        route_watches_t *r = route_slot(ws->by_route, ws->by_route_cap, key);
+        if (r->key == key)
+            return &r->v;
+    }
+    if (!create)
+        return NULL;
+    if ((ws->by_route_used + 1) * 10 > ws->by_route_cap * 7) { /* grow past 70% full */
+        unsigned cap = ws->by_route_cap ? ws->by_route_cap * 2 : 1024;
+        route_watches_t *t = calloc(cap, sizeof(*t));
+        if (t == NULL)
+            return NULL;
+        for (unsigned i = 0; i < ws->by_route_cap; i++)
+            if (ws->by_route[i].key != 0)
+                *route_slot(t, cap, ws->by_route[i].key) = ws->by_route[i];
+        free(ws->by_route);
+        ws->by_route = t;
+        ws->by_route_cap = cap;
+    }
+    route_watches_t *r = route_slot(ws->by_route, ws->by_route_cap, key);
+    r->key = key;
+    ws->by_route_used++;
+    return &r->v;
+}
+
+/* Lists w in the route index (see the top of this file); all or nothing. */
+static void index_remove(fs_watches_t *ws, watch_t *w);
+static int index_add(fs_watches_t *ws, watch_t *w)
+{
+    const fs_airport_t *origins = watch_origins(w), *destinations = watch_destinations(w);
+    int rc = 0;
+    for (unsigned i = 0; i < w->origin_count && rc == 0; i++) {
+        if (w->max_stops > 0) {
+            rc = vec_add(&ws->by_origin[origins[i]], w);
+            continue;
+        }
+        for (unsigned k = 0; k < w->destination_count && rc == 0; k++) {
+            watch_vec_t *v = route_watches(ws, origins[i], destinations[k], 1);
+            rc = v != NULL ? vec_add(v, w) : FS_ENOMEM;
+        }
+    }
+    for (unsigned i = 0; w->max_stops > 0 && i < w->destination_count && rc == 0; i++)
+        rc = vec_add(&ws->by_destination[destinations[i]], w);
+    if (rc != 0)
+        index_remove(ws, w);
+    return rc;
+}
+
+static void index_remove(fs_watches_t *ws, watch_t *w)
+{
+    const fs_airport_t *origins = watch_origins(w), *destinations = watch_destinations(w);
+    for (unsigned i = 0; i < w->origin_count; i++) {
+        if (w->max_stops > 0) {
+            vec_remove(&ws->by_origin[origins[i]], w);
+            continue;
+        }
+        for (unsigned k = 0; k < w->destination_count; k++) {
+            watch_vec_t *v = route_watches(ws, origins[i], destinations[k], 0);
+            if (v != NULL)
+                vec_remove(v, w);
+        }
+    }
+    for (unsigned i = 0; w->max_stops > 0 && i < w->destination_count; i++)
+        vec_remove(&ws->by_destination[destinations[i]], w);
 }
 
 fs_watches_t *fs_watches_new(fs_index_t *idx)
@@ -196,7 +419,7 @@ fs_watches_t *fs_watches_new(fs_index_t *idx)
 
 static void watch_free(watch_t *w)
 {
-    fs_watch_criteria_dispose(&w->c);
+    free(w->webhook);
     for (size_t i = 0; i < w->count; i++)
         free(w->set[i]);
     free(w->set);
@@ -227,7 +450,11 @@ void fs_watches_free(fs_watches_t *ws)
         free(ws->by_destination[a].v);
     free(ws->by_origin);
     free(ws->by_destination);
+    for (unsigned i = 0; i < ws->by_route_cap; i++)
+        free(ws->by_route[i].v.v);
+    free(ws->by_route);
     free(ws->affected);
+    free(ws->dirty);
     free(ws->results);
     for (unsigned i = 0; i < FS_WATCH_LOG_EVENTS; i++)
         free(ws->log[i].json);
@@ -416,7 +643,9 @@ static int persist_locked(fs_watches_t *ws, const watch_t *extra, uint64_t skip_
         fprintf(f, "watch %llu %lld ", (unsigned long long)w->id, (long long)w->created_at);
         if (w->owner != 0)
             fprintf(f, "owner=%s ", owner_name(ws, w->owner));
-        if (write_body(f, &w->c) != 0)
+        fs_watch_criteria_t c;
+        watch_criteria(w, &c);
+        if (write_body(f, &c) != 0)
             bad_body = 1;
         fputc('\n', f);
     }
@@ -469,7 +698,9 @@ static void eb_change(event_builder_t *b, const char *kind, const entry_t *en, c
 static int search_days(fs_watches_t *ws, const fs_generation_t *gen, const watch_t *w, int32_t d0, int32_t d1, entry_t ***out,
                        size_t *n, size_t *cap)
 {
-    fs_search_query_t q = w->c.q;
+    fs_watch_criteria_t c;
+    watch_criteria(w, &c);
+    fs_search_query_t q = c.q;
     q.start_day = d0;
     q.end_day = d1;
     q.limit = FS_SEARCH_MAX_LIMIT;
@@ -482,7 +713,7 @@ static int search_days(fs_watches_t *ws, const fs_generation_t *gen, const watch
             return FS_ENOMEM;
         for (unsigned i = 0; i < res.count; i++) {
             const fs_result_t *r = &ws->results[i];
-            if (w->c.max_miles != 0 && r->miles > w->c.max_miles)
+            if (w->max_miles != 0 && r->miles > w->max_miles)
                 continue;
             if (*n == *cap) {
                 size_t nc = *cap ? *cap * 2 : 16;
@@ -552,7 +783,7 @@ static int recompute(fs_watches_t *ws, const fs_generation_t *gen, watch_t *w, i
     }
     /* diff the two sorted runs */
     size_t i = lo, j = 0;
-    unsigned notify = w->c.notify;
+    unsigned notify = w->notify;
     while (i < hi || j < n) {
         int c = i >= hi ? 1 : j >= n ? -1 : entry_cmp(w->set[i], fresh[j]);
         if (c < 0) {
@@ -631,7 +862,7 @@ static void log_append_locked(fs_watches_t *ws, watch_t *w, const fs_generation_
         pthread_mutex_unlock(&ws->log_mu);
         free(old);
         w->last_event_id = id;
-        if (w->c.webhook_url != NULL && ws->hooks != NULL && fs_webhooks_stage(ws->hooks, w->id, id, json, doc.len) != 0)
+        if (w->webhook != NULL && ws->hooks != NULL && fs_webhooks_stage(ws->hooks, w->id, id, json, doc.len) != 0)
             fprintf(stderr, "flightsearch: webhooks: no memory to queue event %llu of watch %llu\n", (unsigned long long)id,
                     (unsigned long long)w->id);
     }
@@ -640,52 +871,57 @@ static void log_append_locked(fs_watches_t *ws, watch_t *w, const fs_generation_
     b->changes = 0;
 }
 
-/* Recomputes the dirty days of w (runs of set bits) and logs its event. */
-static int evaluate_locked(fs_watches_t *ws, const fs_generation_t *gen, watch_t *w, const char *source, uint64_t sequence)
+/* Recomputes the days of w set in dirty (runs of set bits; bit k is start_day + k) and logs its
+ * event. */
+static int evaluate_locked(fs_watches_t *ws, const fs_generation_t *gen, watch_t *w, const uint8_t *dirty, const char *source,
+                           uint64_t sequence)
 {
     event_builder_t b = {.changes = 0};
-    int32_t span = w->c.q.end_day - w->c.q.start_day + 1;
+    int32_t span = w->end_day - w->start_day + 1;
     int rc = 0;
     for (int32_t d = 0; d < span && rc == 0; d++) {
-        if (!(w->dirty[d / 8] & (1u << (d % 8))))
+        if (!(dirty[d / 8] & (1u << (d % 8))))
             continue;
         int32_t e = d;
-        while (e + 1 < span && (w->dirty[(e + 1) / 8] & (1u << ((e + 1) % 8))))
+        while (e + 1 < span && (dirty[(e + 1) / 8] & (1u << ((e + 1) % 8))))
             e++;
-        rc = recompute(ws, gen, w, w->c.q.start_day + d, w->c.q.start_day + e, &b);
+        rc = recompute(ws, gen, w, w->start_day + d, w->start_day + e, &b);
         d = e;
     }
-    memset(w->dirty, 0, sizeof(w->dirty));
     log_append_locked(ws, w, gen, source, sequence, &b);
     if (b.changes != 0)
         fs_enc_dispose(&b.e);
     return rc;
 }
 
-/* Marks days [d0, d1] (absolute) of w dirty, clipped to its range; queues it once. */
-static void mark(fs_watches_t *ws, unsigned *n_affected, watch_t *w, int32_t d0, int32_t d1)
+/* Marks days [d0, d1] (absolute) of w dirty, clipped to its range; queues it once, with a
+ * cleared bitmap in the scratch. FS_ENOMEM when the scratch cannot grow. */
+static int mark(fs_watches_t *ws, unsigned *n_affected, watch_t *w, int32_t d0, int32_t d1)
 {
-    if (d0 < w->c.q.start_day)
-        d0 = w->c.q.start_day;
-    if (d1 > w->c.q.end_day)
-        d1 = w->c.q.end_day;
+    if (d0 < w->start_day)
+        d0 = w->start_day;
+    if (d1 > w->end_day)
+        d1 = w->end_day;
     if (d0 > d1)
-        return;
+        return 0;
+    if (w->slot == 0) {
+        if (*n_affected == ws->dirty_cap) {
+            unsigned cap = ws->dirty_cap ? ws->dirty_cap * 2 : 64;
+            uint8_t *nd = realloc(ws->dirty, (size_t)cap * DIRTY_BYTES);
+            if (nd == NULL)
+                return FS_ENOMEM;
+            ws->dirty = nd;
+            ws->dirty_cap = cap;
+        }
+        memset(ws->dirty + (size_t)*n_affected * DIRTY_BYTES, 0, DIRTY_BYTES);
+        ws->affected[*n_affected] = w;
+        w->slot = ++*n_affected;
+    }
+    uint8_t *dirty = ws->dirty + (size_t)(w->slot - 1) * DIRTY_BYTES;
     for (int32_t d = d0; d <= d1; d++) {
-        int32_t k = d - w->c.q.start_day;
-        w->dirty[k / 8] |= (uint8_t)(1u << (k % 8));
+        int32_t k = d - w->start_day;
+        dirty[k / 8] |= (uint8_t)(1u << (k % 8));
     }
-    if (!w->queued) {
-        w->queued = 1;
-        ws->affected[(*n_affected)++] = w;
-    }
-}
-
-static int has_airport(const fs_airport_t *list, unsigned n, fs_airport_t a)
-{
-    for (unsigned i = 0; i < n; i++)
-        if (list[i] == a)
-            return 1;
     return 0;
 }
 
@@ -710,20 +946,25 @@ int fs_watches_apply(fs_watches_t *ws, fs_index_thread_t *th, const fs_change_se
 {
     pthread_mutex_lock(&ws->mu);
     unsigned n = 0;
+    int rc = 0;
     for (size_t i = 0; i < cs->entry_count; i++) {
         const fs_change_t *ch = &cs->entries[i];
         fs_airport_t origin = KEY_ORIGIN(ch->key);
         int32_t day = KEY_DAY(ch->key);
         const watch_vec_t *v = &ws->by_origin[origin];
-        for (unsigned k = 0; k < v->n; k++) {
+        for (unsigned k = 0; k < v->n; k++) { /* 1-stop watches from the origin */
             watch_t *w = v->v[k];
-            if (!fs_query_wants_source(&w->c.q, cs->source))
-                continue;
-            /* a leg that moved route matters to watches on its old destination and its new one */
-            if (w->c.q.max_stops == 0 && !has_airport(w->c.q.destinations, w->c.q.destination_count, ch->destination) &&
-                !has_airport(w->c.q.destinations, w->c.q.destination_count, ch->old_destination))
-                continue;
-            mark(ws, &n, w, day, day);
+            if (watch_wants_source(w, cs->source) && mark(ws, &n, w, day, day) != 0)
+                rc = FS_ENOMEM;
+        }
+        /* nonstop watches on the leg's route; one that moved route matters to its old one too */
+        for (int side = 0; side < 2; side++) {
+            if (side == 1 && ch->old_destination == ch->destination)
+                break;
+            const watch_vec_t *r = route_watches(ws, origin, side == 0 ? ch->destination : ch->old_destination, 0);
+            for (unsigned k = 0; r != NULL && k < r->n; k++)
+                if (watch_wants_source(r->v[k], cs->source) && mark(ws, &n, r->v[k], day, day) != 0)
+                    rc = FS_ENOMEM;
         }
         for (int side = 0; side < 2; side++) {
             if (side == 1 && ch->old_destination == ch->destination)
@@ -731,17 +972,17 @@ int fs_watches_apply(fs_watches_t *ws, fs_index_thread_t *th, const fs_change_se
             v = &ws->by_destination[side == 0 ? ch->destination : ch->old_destination];
             for (unsigned k = 0; k < v->n; k++) {
                 watch_t *w = v->v[k];
-                if (fs_query_wants_source(&w->c.q, cs->source))
-                    mark(ws, &n, w, day - 3, day + 2);
+                if (watch_wants_source(w, cs->source) && mark(ws, &n, w, day - 3, day + 2) != 0)
+                    rc = FS_ENOMEM;
             }
         }
     }
-    int rc = 0;
     if (n > 0) {
         const fs_generation_t *gen = read_at_least(ws, th, cs->generation);
         for (unsigned k = 0; k < n; k++) {
-            ws->affected[k]->queued = 0;
-            int r = evaluate_locked(ws, gen, ws->affected[k], cs->source, cs->sequence);
+            watch_t *w = ws->affected[k];
+            w->slot = 0;
+            int r = evaluate_locked(ws, gen, w, ws->dirty + (size_t)k * DIRTY_BYTES, cs->source, cs->sequence);
             if (r != 0)
                 rc = r;
         }
@@ -753,21 +994,15 @@ int fs_watches_apply(fs_watches_t *ws, fs_index_thread_t *th, const fs_change_se
     return rc;
 }
 
-static void mark_all(watch_t *w)
-{
-    int32_t span = w->c.q.end_day - w->c.q.start_day + 1;
-    for (int32_t k = 0; k < span; k++)
-        w->dirty[k / 8] |= (uint8_t)(1u << (k % 8));
-}
-
 int fs_watches_resync(fs_watches_t *ws, fs_index_thread_t *th)
 {
     pthread_mutex_lock(&ws->mu);
     const fs_generation_t *gen = fs_index_read_begin(ws->idx, th);
     int rc = 0;
+    uint8_t every_day[DIRTY_BYTES];
+    memset(every_day, 0xff, sizeof(every_day)); /* bits past a watch's range are never read */
     for (unsigned i = 0; i < ws->count; i++) {
-        mark_all(ws->watches[i]);
-        int r = evaluate_locked(ws, gen, ws->watches[i], "", 0);
+        int r = evaluate_locked(ws, gen, ws->watches[i], every_day, "", 0);
         if (r != 0)
             rc = r;
     }
@@ -786,19 +1021,12 @@ static int add_locked(fs_watches_t *ws, fs_index_thread_t *th, const fs_watch_cr
 {
     if (owner != FS_WATCH_ANY_OWNER && owner_count_get(ws, owner) >= quota)
         return FS_ENOSPC;
-    watch_t *w = calloc(1, sizeof(*w));
+    watch_t *w = watch_pack(c); /* its own copies of everything, the webhook's strings included */
     if (w == NULL)
         return FS_ENOMEM;
-    w->c = *c;
-    w->c.webhook_url = w->c.webhook_secret = NULL; /* the caller's: the watch keeps its own copies */
     w->created_at = created_at;
     w->owner = owner == FS_WATCH_ANY_OWNER ? 0 : owner;
     int rc = 0;
-    if (c->webhook_url != NULL &&
-        ((w->c.webhook_url = strdup(c->webhook_url)) == NULL || (w->c.webhook_secret = strdup(c->webhook_secret)) == NULL)) {
-        rc = FS_ENOMEM;
-        goto fail;
-    }
     if (want_id != 0 && (want_id < ws->next_id || find_locked(ws, want_id, NULL) != NULL)) {
         rc = FS_EEXIST; /* ids are stored in increasing order: a repeat is a damaged file */
         goto fail;
@@ -823,40 +1051,25 @@ static int add_locked(fs_watches_t *ws, fs_index_thread_t *th, const fs_watch_cr
     }
     /* the baseline: no events for it */
     const fs_generation_t *gen = fs_index_read_begin(ws->idx, th);
-    w->c.notify = 0;
+    w->notify = 0;
     event_builder_t b = {.changes = 0};
     rc = recompute(ws, gen, w, c->q.start_day, c->q.end_day, &b);
     fs_index_read_end(ws->idx, th);
-    w->c.notify = c->notify;
+    w->notify = (uint8_t)c->notify;
     if (rc != 0)
         goto fail;
-    for (unsigned i = 0; i < c->q.origin_count && rc == 0; i++)
-        rc = vec_add(&ws->by_origin[c->q.origins[i]], w);
-    for (unsigned i = 0; c->q.max_stops > 0 && i < c->q.destination_count && rc == 0; i++)
-        rc = vec_add(&ws->by_destination[c->q.destinations[i]], w);
-    if (rc != 0) {
-        for (unsigned i = 0; i < c->q.origin_count; i++)
-            vec_remove(&ws->by_origin[c->q.origins[i]], w);
-        for (unsigned i = 0; i < c->q.destination_count; i++)
-            vec_remove(&ws->by_destination[c->q.destinations[i]], w);
+    if ((rc = index_add(ws, w)) != 0)
         goto fail;
-    }
     w->id = want_id != 0 ? want_id : ws->next_id;
-    if (w->c.webhook_url != NULL && ws->hooks != NULL &&
-        (rc = fs_webhooks_target(ws->hooks, w->id, w->c.webhook_url, w->c.webhook_secret)) != 0) {
-        for (unsigned i = 0; i < c->q.origin_count; i++)
-            vec_remove(&ws->by_origin[c->q.origins[i]], w);
-        for (unsigned i = 0; i < c->q.destination_count; i++)
-            vec_remove(&ws->by_destination[c->q.destinations[i]], w);
+    if (w->webhook != NULL && ws->hooks != NULL &&
+        (rc = fs_webhooks_target(ws->hooks, w->id, w->webhook, watch_webhook_secret(w))) != 0) {
+        index_remove(ws, w);
         goto fail;
     }
     if (persist && (rc = persist_locked(ws, w, 0, ws->id_floor)) != 0) {
-        if (w->c.webhook_url != NULL && ws->hooks != NULL)
+        if (w->webhook != NULL && ws->hooks != NULL)
             fs_webhooks_forget(ws->hooks, w->id);
-        for (unsigned i = 0; i < c->q.origin_count; i++)
-            vec_remove(&ws->by_origin[c->q.origins[i]], w);
-        for (unsigned i = 0; i < c->q.destination_count; i++)
-            vec_remove(&ws->by_destination[c->q.destinations[i]], w);
+        index_remove(ws, w);
         goto fail;
     }
     ws->next_id = w->id + 1;
@@ -941,10 +1154,7 @@ int fs_watches_restore(fs_watches_t *ws, fs_index_thread_t *th, const char *data
     if (rc != 0) {
         for (unsigned i = 0; i < ws->count; i++) { /* all or nothing */
             watch_t *w = ws->watches[i];
-            for (unsigned k = 0; k < w->c.q.origin_count; k++)
-                vec_remove(&ws->by_origin[w->c.q.origins[k]], w);
-            for (unsigned k = 0; k < w->c.q.destination_count; k++)
-                vec_remove(&ws->by_destination[w->c.q.destinations[k]], w);
+            index_remove(ws, w);
             owner_count_add(ws, w->owner, -1);
             if (ws->hooks != NULL)
                 fs_webhooks_forget(ws->hooks, w->id);
@@ -980,10 +1190,7 @@ int fs_watches_remove(fs_watches_t *ws, uint64_t id, uint32_t owner)
         pthread_mutex_unlock(&ws->mu);
         return rc;
     }
-    for (unsigned i = 0; i < w->c.q.origin_count; i++)
-        vec_remove(&ws->by_origin[w->c.q.origins[i]], w);
-    for (unsigned i = 0; i < w->c.q.destination_count; i++)
-        vec_remove(&ws->by_destination[w->c.q.destinations[i]], w);
+    index_remove(ws, w);
     if (ws->hooks != NULL)
         fs_webhooks_forget(ws->hooks, w->id);
     memmove(ws->watches + pos, ws->watches + pos + 1, PTRS(ws->count - pos - 1));
@@ -1016,12 +1223,14 @@ static void encode_locked(fs_watches_t *ws, const watch_t *w, fs_enc_t *e)
     fs_enc_map_begin(e);
     fs_enc_key_lit(e, "id");
     fs_enc_uint(e, w->id);
-    fs_watch_encode_criteria(e, &w->c);
+    fs_watch_criteria_t c;
+    watch_criteria(w, &c);
+    fs_watch_encode_criteria(e, &c);
     fs_enc_key_lit(e, "webhook");
-    if (w->c.webhook_url != NULL) { /* never the secret */
+    if (w->webhook != NULL) { /* never the secret */
         fs_enc_map_begin(e);
         fs_enc_key_lit(e, "url");
-        fs_enc_cstr(e, w->c.webhook_url);
+        fs_enc_cstr(e, w->webhook);
         if (ws->hooks != NULL)
             fs_webhooks_encode_status(ws->hooks, w->id, e);
         fs_enc_map_end(e);

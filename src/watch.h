@@ -48,7 +48,7 @@
 /** Events retained for Last-Event-ID (process-wide). */
 #define FS_WATCH_LOG_EVENTS 10000
 /** Most watches one process holds (POST answers 409 past it). */
-#define FS_WATCH_MAX 100000
+#define FS_WATCH_MAX 1000000
 #define FS_WATCH_MAX_DAYS 366
 
 enum { FS_WATCH_OPENED = 1, FS_WATCH_CLOSED = 2, FS_WATCH_REPRICED = 4 };
