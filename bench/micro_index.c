@@ -6,6 +6,8 @@
  *   direct_7day   fs_search, one route, 7 dates, every cabin
  *   calendar_30   fs_calendar, one route, 30 dates, every cabin
  *   routes        fs_routes_from, one origin, every date
+ *   search_1stop  fs_search, one route's two ends, one date, economy, max_stops 1
+ *   search_2stop  the same with max_stops 2 (128 queries: each can cost milliseconds)
  *
  * Queries are drawn up front (uniformly over the routes and their dates, fixed seed) so the timed
  * loop holds nothing but the index calls. Time is the thread's CPU time (CLOCK_THREAD_CPUTIME_ID),
@@ -196,12 +198,14 @@ int main(int argc, char **argv)
             routes[n++] = (route_ref_t){rt->origin, rt->destination, rt->first_day, rt->last_day};
         }
 
-    static const char *const names[] = {"direct_1day", "direct_7day", "calendar_30day", "routes"};
-    double ns[4];
-    unsigned long ops[4], direct_ops = 0;
+    static const char *const names[] = {"direct_1day", "direct_7day", "calendar_30day", "routes", "search_1stop", "search_2stop"};
+    enum { KINDS = sizeof(names) / sizeof(names[0]) };
+    double ns[KINDS];
+    unsigned long ops[KINDS], direct_ops = 0;
     uint64_t checksum = 0, results = 0, empty = 0;
-    for (int kind = 0; kind < 4; kind++) {
-        for (unsigned i = 0; i < QUERY_COUNT; i++) {
+    for (int kind = 0; kind < KINDS; kind++) {
+        unsigned nq = kind == 5 ? 128 : QUERY_COUNT;
+        for (unsigned i = 0; i < nq; i++) {
             const route_ref_t *r = &routes[rng_below((unsigned)n)];
             fs_search_query_t *q = &queries[i];
             base_query(q, r->origin, r->destination);
@@ -211,17 +215,21 @@ int main(int argc, char **argv)
                 q->end_day = UINT16_MAX;
                 continue;
             }
+            if (kind >= 4)
+                span = 1;
             q->start_day = draw_day(r, span);
             q->end_day = q->start_day + span - 1;
-            if (kind == 0)
+            if (kind == 0 || kind >= 4)
                 q->cabin = FS_CABIN_ECONOMY;
+            if (kind >= 4)
+                q->max_stops = (unsigned)kind - 3;
         }
         double start = cpu_s(), elapsed;
         unsigned long k = 0;
         do {
-            for (unsigned j = 0; j < QUERY_COUNT; j++, k++) {
+            for (unsigned j = 0; j < nq; j++, k++) {
                 const fs_search_query_t *q = &queries[j];
-                if (kind <= 1) {
+                if (kind <= 1 || kind >= 4) {
                     fs_search_result_t res;
                     fs_search(gen, q, page, &res);
                     checksum += res.total;
@@ -251,7 +259,7 @@ int main(int argc, char **argv)
            data_dir ? data_dir : "synthetic", (unsigned long long)legs, route_total, index_bytes,
            legs ? (double)index_bytes / (double)legs : 0.0, data_dir ? "load" : "build", build_s,
            data_dir ? "load" : "build", build_s > 0 ? (double)legs / build_s : 0.0);
-    for (int kind = 0; kind < 4; kind++)
+    for (int kind = 0; kind < KINDS; kind++)
         printf(", \"%s_ns\": %.1f, \"%s_ops\": %lu", names[kind], ns[kind], names[kind], ops[kind]);
     printf(", \"direct_1day_results_mean\": %.2f, \"direct_1day_empty_share\": %.3f, \"checksum\": %llu}\n",
            (double)results / (double)direct_ops, (double)empty / (double)direct_ops, (unsigned long long)checksum);

@@ -466,23 +466,45 @@ static void window_legs(const fs_segment_t *seg, const fs_route_t *route, int64_
                   jend);
 }
 
+/* Marks in reach (FS_AIRPORT_COUNT bits) every airport with a route to b in a wanted source: one
+ * pass over the route tables, budget ticked per route. 0, or 1 when the budget ran out. */
+static int airports_reaching(const fs_generation_t *gen, const fs_search_query_t *q, fs_airport_t b, uint64_t *reach,
+                             budget_t *budget)
+{
+    memset(reach, 0, (FS_AIRPORT_COUNT + 63) / 64 * sizeof(uint64_t));
+    for (unsigned s = 0; s < gen->segment_count; s++) {
+        const fs_segment_t *seg = gen->segments[s];
+        if (!source_wanted(q, seg))
+            continue;
+        if (budget_spent_n(budget, seg->route_count))
+            return 1;
+        for (uint32_t r = 0; r < seg->route_count; r++)
+            if (seg->routes[r].destination == b)
+                reach[seg->routes[r].origin / 64] |= 1ull << (seg->routes[r].origin % 64);
+    }
+    return 0;
+}
+
 /*
- * A -> X -> Y -> B, X and Y distinct from each other and from A and B. The first legs are those
- * of every route A->X in the date range, as for one stop; for each route X->Y (of any source, or
- * the first leg's with same_source) the third route Y->B is looked up per source before any leg
- * is visited, so a middle route that cannot reach B costs one hash probe per source. Then, per
- * first leg, the middle legs in its connection window, and per middle leg the last legs in
- * theirs. A partial itinerary already past max_duration stops there. Every loop ticks the budget
- * (the legs of a window as one block, as one_stop does).
+ * A -> X -> Y -> B, X and Y distinct from each other and from A and B. The airports with a route
+ * to B are found first (one pass over the route tables), so a middle route X->Y whose Y cannot
+ * reach B costs one bit test; the first legs are those of every route A->X in the date range, as
+ * for one stop; for each middle route that can, the third route Y->B is looked up per source
+ * before any leg is visited. Then, per first leg, the middle legs in its connection window, and
+ * per middle leg the last legs in theirs. A partial itinerary already past max_duration stops
+ * there. Every loop ticks the budget (the legs of a window as one block, as one_stop does).
  */
 static void two_stop(const fs_generation_t *gen, const fs_search_query_t *q, budget_t *budget, emit_fn emit, void *arg)
 {
+    uint64_t reach[(FS_AIRPORT_COUNT + 63) / 64];
     for (unsigned o = 0; o < q->origin_count; o++) {
         fs_airport_t a = q->origins[o];
         for (unsigned d = 0; d < q->destination_count; d++) {
             fs_airport_t b = q->destinations[d];
             if (a == b)
                 continue;
+            if (airports_reaching(gen, q, b, reach, budget))
+                return;
             for (unsigned s1i = 0; s1i < gen->segment_count; s1i++) {
                 const fs_segment_t *s1 = gen->segments[s1i];
                 if (!source_wanted(q, s1))
@@ -509,7 +531,7 @@ static void two_stop(const fs_generation_t *gen, const fs_search_query_t *q, bud
                         for (; m < mend; m++) {
                             const fs_route_t *r2 = &s2->routes[m];
                             fs_airport_t y = r2->destination;
-                            if (y == a || y == b || y == x)
+                            if (y == a || y == b || y == x || !(reach[y / 64] & (1ull << (y % 64))))
                                 continue;
                             for (unsigned s3i = 0; s3i < gen->segment_count; s3i++) {
                                 if (budget_spent(budget))
