@@ -126,7 +126,7 @@ static int each_item(const char *s, int (*fn)(void *arg, const char *item, size_
 typedef struct airport_list {
     fs_airport_t *codes;
     unsigned *count;
-    unsigned items;
+    unsigned items, max_items; /* codes named so far, and how many may be */
     const char *param;
     fs_param_error_t *err;
 } airport_list_t;
@@ -149,8 +149,8 @@ static int add_airport(void *arg, const char *item, size_t len)
     if (fs_airport_parse(item, len, &a) != 0)
         return fail(l->err, l->param, "%s: '%.*s' is not a 3-letter uppercase IATA airport or city code", l->param,
                     (int)(len > 20 ? 20 : len), item);
-    if (++l->items > MAX_CODES_PER_PARAM)
-        return fail(l->err, l->param, "%s: at most %d codes", l->param, MAX_CODES_PER_PARAM);
+    if (++l->items > l->max_items)
+        return fail(l->err, l->param, "%s: at most %u codes", l->param, l->max_items);
     unsigned n = fs_city_expand(a, expanded, FS_QUERY_MAX_AIRPORTS);
     if (n == 0)
         return add_one_airport(l, a);
@@ -240,7 +240,8 @@ static int parse_date_param(const char *name, const char *v, int32_t *day, fs_pa
     return 0;
 }
 
-int fs_query_parse(fs_endpoint_t ep, const char *qs, size_t len, fs_search_query_t *q, fs_param_error_t *err)
+static int query_parse(fs_endpoint_t ep, const char *qs, size_t len, fs_search_query_t *q, fs_param_error_t *err,
+                       unsigned max_codes)
 {
     fs_search_query_init(q);
     err->parameter[0] = err->message[0] = '\0';
@@ -304,14 +305,14 @@ int fs_query_parse(fs_endpoint_t ep, const char *qs, size_t len, fs_search_query
         q->origins[0] = a;
         q->origin_count = 1;
     } else {
-        airport_list_t ol = {q->origins, &q->origin_count, 0, "origin", err};
+        airport_list_t ol = {q->origins, &q->origin_count, 0, max_codes, "origin", err};
         if (each_item(values[P_ORIGIN], add_airport, &ol) != 0)
             return FS_EINVAL;
     }
     if (ep != FS_EP_ROUTES) {
         if (!HAS(P_DESTINATION))
             return fail(err, "destination", "destination is required (IATA airport codes, comma-separated)");
-        airport_list_t dl = {q->destinations, &q->destination_count, 0, "destination", err};
+        airport_list_t dl = {q->destinations, &q->destination_count, 0, max_codes, "destination", err};
         if (each_item(values[P_DESTINATION], add_airport, &dl) != 0)
             return FS_EINVAL;
     }
@@ -428,6 +429,16 @@ int fs_query_parse(fs_endpoint_t ep, const char *qs, size_t len, fs_search_query
  * again from the first page: its position cannot be carried over into the new order. */
 
 static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+int fs_query_parse(fs_endpoint_t ep, const char *qs, size_t len, fs_search_query_t *q, fs_param_error_t *err)
+{
+    return query_parse(ep, qs, len, q, err, MAX_CODES_PER_PARAM);
+}
+
+int fs_query_parse_stored(fs_endpoint_t ep, const char *qs, size_t len, fs_search_query_t *q, fs_param_error_t *err)
+{
+    return query_parse(ep, qs, len, q, err, FS_QUERY_MAX_AIRPORTS);
+}
+
 static const char sort_letters[] = {'m', 'd', 't'};
 #define CURSOR_VERSION '2'
 /* "2m." + two int64 + per leg (up to 3) a name and five numbers (4 + 5 + 5 + 5 + 1 digits), dots */

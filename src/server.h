@@ -97,6 +97,9 @@ typedef struct fs_param_error {
  * FS_EINVAL with err filled. Pure: any thread.
  */
 int fs_query_parse(fs_endpoint_t ep, const char *qs, size_t len, fs_search_query_t *q, fs_param_error_t *err);
+/** The same for what the server wrote itself (DATA_DIR/watches): airports already expanded from
+ *  city codes, up to FS_QUERY_MAX_AIRPORTS of them where a client may name 10 codes. */
+int fs_query_parse_stored(fs_endpoint_t ep, const char *qs, size_t len, fs_search_query_t *q, fs_param_error_t *err);
 
 /** Loads the built-in city codes, then FILE's (NULL: built-in only). Call once at start-up,
  *  before any thread parses a query. 0, or FS_E* with a message naming the file and line. */

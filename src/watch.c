@@ -1128,7 +1128,7 @@ int fs_watches_restore(fs_watches_t *ws, fs_index_thread_t *th, const char *data
                    id == 0 || read_owner(ws, &p, &owner) != 0) {
             snprintf(err, errcap, "%s line %u: not `watch ID CREATED_AT [owner=NAME ]BODY`", ws->store_path, lineno);
             rc = FS_EINVAL;
-        } else if (fs_watch_parse(p, (size_t)len - (size_t)(p - line), &c, &perr) != 0) {
+        } else if (fs_watch_parse_stored(p, (size_t)len - (size_t)(p - line), &c, &perr) != 0) {
             snprintf(err, errcap, "%s line %u: %s", ws->store_path, lineno, perr.message);
             rc = FS_EINVAL;
         } else if ((rc = add_locked(ws, th, &c, owner, UINT_MAX, (uint64_t)id, created, 0, &got, &matching)) != 0) {

@@ -69,6 +69,9 @@ typedef struct fs_watch_criteria {
  * FS_EINVAL with err naming the field. Pure: any thread.
  */
 int fs_watch_parse(const char *body, size_t len, fs_watch_criteria_t *out, fs_param_error_t *err);
+/** The same for a body the engine stored (DATA_DIR/watches): its airports are already expanded
+ *  from city codes, so up to FS_QUERY_MAX_AIRPORTS of them are taken, not 10 codes. */
+int fs_watch_parse_stored(const char *body, size_t len, fs_watch_criteria_t *out, fs_param_error_t *err);
 /** Frees what fs_watch_parse allocated in c (the webhook's strings). */
 void fs_watch_criteria_dispose(fs_watch_criteria_t *c);
 /** Writes the criteria as a body fs_watch_parse takes back (a whole map; defaults left out; the

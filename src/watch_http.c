@@ -205,7 +205,7 @@ void fs_watch_criteria_dispose(fs_watch_criteria_t *c)
     c->webhook_url = c->webhook_secret = NULL;
 }
 
-int fs_watch_parse(const char *body, size_t len, fs_watch_criteria_t *out, fs_param_error_t *err)
+static int watch_parse(const char *body, size_t len, fs_watch_criteria_t *out, fs_param_error_t *err, int stored)
 {
     static const char *const search_fields[] = {"origin", "destination", "date",    "start_date", "end_date",
                                                 "cabin",  "seats",       "sources", "carriers",   "max_stops"};
@@ -302,7 +302,8 @@ int fs_watch_parse(const char *body, size_t len, fs_watch_criteria_t *out, fs_pa
     skip_ws(&j);
     if (j.p != j.end)
         return fail(err, "", "malformed JSON: text after the object");
-    int rc = fs_query_parse(FS_EP_WATCHES, qs, qlen, &out->q, err);
+    int rc = stored ? fs_query_parse_stored(FS_EP_WATCHES, qs, qlen, &out->q, err)
+                    : fs_query_parse(FS_EP_WATCHES, qs, qlen, &out->q, err);
     if (rc == 0 && has_webhook) {
         out->webhook_url = strdup(url);
         out->webhook_secret = strdup(secret);
@@ -312,6 +313,16 @@ int fs_watch_parse(const char *body, size_t len, fs_watch_criteria_t *out, fs_pa
         }
     }
     return rc;
+}
+
+int fs_watch_parse(const char *body, size_t len, fs_watch_criteria_t *out, fs_param_error_t *err)
+{
+    return watch_parse(body, len, out, err, 0);
+}
+
+int fs_watch_parse_stored(const char *body, size_t len, fs_watch_criteria_t *out, fs_param_error_t *err)
+{
+    return watch_parse(body, len, out, err, 1);
 }
 
 static void enc_airport_list(fs_enc_t *e, const fs_airport_t *a, unsigned n)

@@ -514,6 +514,48 @@ static void check_packed_criteria(void)
     fs_index_free(idx);
 }
 
+/* A watch on city codes that expand past 10 airports (LON 6, NYC 3, PAR 3, SAO 3: 15) is stored
+ * with its airports, and a restart must take them back: it once refused the whole watches file
+ * ("origin: at most 10 codes") and restored nothing. */
+static void check_wide_watch_restores(void)
+{
+    fs_index_t *idx = fs_index_new();
+    fs_index_thread_t *th = fs_index_thread_get(idx);
+    char dir[] = "/tmp/fs-watch-wide-XXXXXX", err[300];
+    CHECK(mkdtemp(dir) != NULL);
+    fs_watches_t *a = fs_watches_new(idx);
+    CHECK_EQ_INT(fs_watches_restore(a, th, dir, err, sizeof(err)), 0);
+    const char *body = "{\"origin\": [\"LON\", \"NYC\", \"PAR\", \"SAO\"], \"destination\": [\"LIS\"], \"date\": \"2026-12-01\"}";
+    fs_watch_criteria_t c;
+    fs_param_error_t perr;
+    CHECK_EQ_INT(fs_watch_parse(body, strlen(body), &c, &perr), 0);
+    CHECK_EQ_INT(c.q.origin_count, 15);
+    uint64_t id, m;
+    CHECK_EQ_INT(fs_watches_add(a, th, &c, FS_WATCH_ANY_OWNER, UINT_MAX, &id, &m), 0);
+    fs_watches_free(a);
+    fs_watches_t *b = fs_watches_new(idx);
+    CHECK_EQ_INT(fs_watches_restore(b, th, dir, err, sizeof(err)), 1);
+    fs_enc_t got, want;
+    fs_enc_init(&got, FS_ENC_JSON, NULL, 512);
+    fs_enc_init(&want, FS_ENC_JSON, NULL, 512);
+    CHECK_EQ_INT(fs_watches_encode(b, id, FS_WATCH_ANY_OWNER, &got), 0);
+    fs_enc_map_begin(&want);
+    fs_watch_encode_criteria(&want, &c);
+    fs_enc_map_end(&want);
+    h2o_iovec_t g = fs_enc_result(&got), w = fs_enc_result(&want);
+    CHECK(g.base != NULL && w.base != NULL && h2o_strstr(g.base, g.len, w.base + 1, w.len - 2) != SIZE_MAX);
+    fs_enc_dispose(&got);
+    fs_enc_dispose(&want);
+    fs_watch_criteria_dispose(&c);
+    fs_watches_free(b);
+    char path[80];
+    snprintf(path, sizeof(path), "%s/watches", dir);
+    unlink(path);
+    rmdir(dir);
+    fs_index_thread_put(idx, th);
+    fs_index_free(idx);
+}
+
 int main(void)
 {
     for (int a = 0; a < AIRPORTS; a++)
@@ -525,6 +567,7 @@ int main(void)
     CHECK_EQ_INT(fs_cities_load(NULL, cerr, sizeof(cerr)), 0);
     check_parse();
     check_packed_criteria();
+    check_wide_watch_restores();
 
     fs_index_t *idx = fs_index_new();
     static fs_index_thread_t th;
