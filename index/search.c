@@ -333,8 +333,37 @@ static int64_t floor_div(int64_t a, int64_t b)
     return a >= 0 ? a / b : -((-a + b - 1) / b);
 }
 
+/* Whether a leg can be the first of any itinerary the query accepts on its own account: carrier,
+ * departure time, a cabin itinerary() could take with the seats asked, and a duration that leaves
+ * room for the shortest connection within max_duration. */
+static int first_leg_wanted(const fs_search_query_t *q, const fs_leg_t *l1)
+{
+    if (!carrier_wanted(q, l1->carrier) || !departure_wanted(q, l1))
+        return 0;
+    /* an itinerary lasts at least the first leg plus min_connection (the second departs no
+     * earlier than that, and lasts zero minutes or more) */
+    if (q->max_duration != 0 && (uint64_t)l1->duration_min + q->min_connection > q->max_duration)
+        return 0;
+    if (q->mixed_cabin)
+        return mixed_pick(l1, q->cabin < 0 ? FS_CABIN_FIRST : q->cabin, q->seats) >= 0;
+    unsigned c0 = q->cabin < 0 ? 0 : (unsigned)q->cabin, c1 = q->cabin < 0 ? FS_CABIN_COUNT : (unsigned)q->cabin + 1;
+    for (unsigned c = c0; c < c1; c++)
+        if (cabin_open(l1, c, q->seats))
+            return 1;
+    return 0;
+}
+
+/* Second-leg routes (X->B, one per source) matched against one pass over a route's first legs: a
+ * first leg is filtered once per 64 sources, not once per source (1-stop searches filtered every
+ * A->X leg again for each source holding X->B). The array is 1 KB on the caller's stack. */
+#define ONE_STOP_BATCH 64
+
 static void one_stop(const fs_generation_t *gen, const fs_search_query_t *q, budget_t *budget, emit_fn emit, void *arg)
 {
+    struct {
+        const fs_segment_t *seg;
+        const fs_route_t *route;
+    } second[ONE_STOP_BATCH];
     for (unsigned o = 0; o < q->origin_count; o++) {
         fs_airport_t a = q->origins[o];
         for (unsigned d = 0; d < q->destination_count; d++) {
@@ -358,40 +387,51 @@ static void one_stop(const fs_generation_t *gen, const fs_search_query_t *q, bud
                     fs_route_days(s1, r1, q->start_day, q->end_day, &i0, &i1);
                     if (i0 == i1)
                         continue;
-                    for (unsigned s2i = 0; s2i < gen->segment_count; s2i++) {
-                        if (budget_spent(budget))
-                            return;
-                        const fs_segment_t *s2 = gen->segments[s2i];
-                        if ((q->same_source && s2 != s1) || !source_wanted(q, s2))
-                            continue;
-                        const fs_route_t *r2 = fs_segment_route(s2, x, b);
-                        if (r2 == NULL)
-                            continue;
-                        for (uint32_t i = i0; i < i1; i++) {
+                    for (unsigned s2i = 0; s2i < gen->segment_count;) {
+                        unsigned n2 = 0;
+                        for (; s2i < gen->segment_count && n2 < ONE_STOP_BATCH; s2i++) {
+                            if (budget_spent(budget))
+                                return;
+                            const fs_segment_t *s2 = gen->segments[s2i];
+                            if ((q->same_source && s2 != s1) || !source_wanted(q, s2))
+                                continue;
+                            const fs_route_t *r2 = fs_segment_route(s2, x, b);
+                            if (r2 != NULL) {
+                                second[n2].seg = s2;
+                                second[n2++].route = r2;
+                            }
+                        }
+                        for (uint32_t i = i0; i < i1 && n2 > 0; i++) {
                             const fs_leg_t *l1 = &r1->legs[i];
                             if (budget_spent(budget))
                                 return;
-                            if (!carrier_wanted(q, l1->carrier) || !departure_wanted(q, l1))
+                            if (!first_leg_wanted(q, l1))
                                 continue;
                             int64_t dep1 = fs_leg_departs_utc_min(l1), arr1 = dep1 + l1->duration_min;
                             int64_t lo = arr1 + q->min_connection, hi = arr1 + q->max_connection;
-                            uint32_t j, jend;
-                            fs_route_days(s2, r2, (int32_t)floor_div(lo + FS_MIN_OFFSET_MIN, 1440),
-                                          (int32_t)floor_div(hi + FS_MAX_OFFSET_MIN, 1440), &j, &jend);
-                            /* the second legs are counted as one block: a tick per leg cost 1-stop
-                             * searches 3-4% in the bench; one block is at most the legs of a route
-                             * over the connection window's days */
-                            if (budget_spent_n(budget, jend - j))
-                                return;
-                            for (; j < jend; j++) {
-                                const fs_leg_t *l2 = &r2->legs[j];
-                                int64_t dep2 = fs_leg_departs_utc_min(l2);
-                                if (dep2 < lo || dep2 > hi || !carrier_wanted(q, l2->carrier))
-                                    continue;
-                                int64_t duration = dep2 + l2->duration_min - dep1;
-                                if (q->max_duration != 0 && duration > q->max_duration)
-                                    continue;
-                                itinerary(q, s1, l1, s2, l2, dep1, (uint32_t)duration, emit, arg);
+                            if (q->max_duration != 0 && hi > dep1 + q->max_duration)
+                                hi = dep1 + q->max_duration; /* a later second leg arrives too late */
+                            for (unsigned k = 0; k < n2; k++) {
+                                const fs_segment_t *s2 = second[k].seg;
+                                const fs_route_t *r2 = second[k].route;
+                                uint32_t j, jend;
+                                fs_route_days(s2, r2, (int32_t)floor_div(lo + FS_MIN_OFFSET_MIN, 1440),
+                                              (int32_t)floor_div(hi + FS_MAX_OFFSET_MIN, 1440), &j, &jend);
+                                /* the second legs are counted as one block: a tick per leg cost
+                                 * 1-stop searches 3-4% in the bench; one block is at most the legs
+                                 * of a route over the connection window's days */
+                                if (budget_spent_n(budget, jend - j))
+                                    return;
+                                for (; j < jend; j++) {
+                                    const fs_leg_t *l2 = &r2->legs[j];
+                                    int64_t dep2 = fs_leg_departs_utc_min(l2);
+                                    if (dep2 < lo || dep2 > hi || !carrier_wanted(q, l2->carrier))
+                                        continue;
+                                    int64_t duration = dep2 + l2->duration_min - dep1;
+                                    if (q->max_duration != 0 && duration > q->max_duration)
+                                        continue;
+                                    itinerary(q, s1, l1, s2, l2, dep1, (uint32_t)duration, emit, arg);
+                                }
                             }
                         }
                     }
