@@ -6,8 +6,12 @@
  *   direct_7day   fs_search, one route, 7 dates, every cabin
  *   calendar_30   fs_calendar, one route, 30 dates, every cabin
  *   routes        fs_routes_from, one origin, every date
- *   search_1stop  fs_search, one route's two ends, one date, economy, max_stops 1
- *   search_2stop  the same with max_stops 2 (128 queries: each can cost milliseconds)
+ *   routes_1stop  fs_routes_from, one origin, every date, max_stops 1
+ *   routes_carrier fs_routes_from, one origin, one carrier, 30 dates, max_stops 1
+ *   onestop_1day  fs_search, max_stops 1, an origin and a destination one stop apart, one date,
+ *                 every cabin, limit 50
+ *   onestop_maxdur as onestop_1day, max_duration 8 hours (most first legs break it alone)
+ *   twostop_1day  as onestop_1day with max_stops 2 (128 queries: each can cost milliseconds)
  *
  * Queries are drawn up front (uniformly over the routes and their dates, fixed seed) so the timed
  * loop holds nothing but the index calls. Time is the thread's CPU time (CLOCK_THREAD_CPUTIME_ID),
@@ -198,38 +202,53 @@ int main(int argc, char **argv)
             routes[n++] = (route_ref_t){rt->origin, rt->destination, rt->first_day, rt->last_day};
         }
 
-    static const char *const names[] = {"direct_1day", "direct_7day", "calendar_30day", "routes", "search_1stop", "search_2stop"};
+    static const char *const names[] = {"direct_1day",  "direct_7day",    "calendar_30day", "routes",
+                                        "routes_1stop", "routes_carrier", "onestop_1day",   "onestop_maxdur",
+                                        "twostop_1day"};
     enum { KINDS = sizeof(names) / sizeof(names[0]) };
     double ns[KINDS];
     unsigned long ops[KINDS], direct_ops = 0;
     uint64_t checksum = 0, results = 0, empty = 0;
     for (int kind = 0; kind < KINDS; kind++) {
-        unsigned nq = kind == 5 ? 128 : QUERY_COUNT;
+        unsigned nq = kind == 8 ? 128 : QUERY_COUNT;
         for (unsigned i = 0; i < nq; i++) {
             const route_ref_t *r = &routes[rng_below((unsigned)n)];
             fs_search_query_t *q = &queries[i];
             base_query(q, r->origin, r->destination);
-            int32_t span = kind == 0 ? 1 : kind == 1 ? 7 : kind == 2 ? 30 : 0;
-            if (kind == 3) {
+            int32_t span = kind == 0 || kind >= 6 ? 1 : kind == 1 ? 7 : kind == 2 || kind == 5 ? 30 : 0;
+            if (kind >= 4)
+                q->max_stops = kind == 8 ? 2 : 1;
+            if (kind == 5)
+                fs_carrier_parse("UA", 2, &q->carriers[q->carrier_count++]);
+            if (kind >= 6) { /* a destination one stop away: a route leaving r's destination */
+                unsigned start = rng_below((unsigned)n);
+                for (size_t k = 0; k < n; k++) {
+                    const route_ref_t *r2 = &routes[(start + k) % n];
+                    if (r2->origin == r->destination && r2->destination != r->origin) {
+                        q->destinations[0] = r2->destination;
+                        break;
+                    }
+                }
+                q->limit = 50;
+                if (kind == 7)
+                    q->max_duration = 8 * 60;
+            }
+            if (kind == 3 || kind == 4) {
                 q->start_day = 0;
                 q->end_day = UINT16_MAX;
                 continue;
             }
-            if (kind >= 4)
-                span = 1;
             q->start_day = draw_day(r, span);
             q->end_day = q->start_day + span - 1;
-            if (kind == 0 || kind >= 4)
+            if (kind == 0)
                 q->cabin = FS_CABIN_ECONOMY;
-            if (kind >= 4)
-                q->max_stops = (unsigned)kind - 3;
         }
         double start = cpu_s(), elapsed;
         unsigned long k = 0;
         do {
             for (unsigned j = 0; j < nq; j++, k++) {
                 const fs_search_query_t *q = &queries[j];
-                if (kind <= 1 || kind >= 4) {
+                if (kind <= 1 || kind >= 6) {
                     fs_search_result_t res;
                     fs_search(gen, q, page, &res);
                     checksum += res.total;

@@ -415,10 +415,13 @@ int fs_segment_index_routes(fs_segment_t *seg, fs_leg_block_t *block, const fs_l
             routes[r].destination = legs[i].destination;
             routes[r].legs = &legs[i];
             routes[r].first_day = legs[i].day;
+            routes[r].carrier = legs[i].carrier;
             r++;
         }
         routes[r - 1].count++;
         routes[r - 1].last_day = legs[i].day;
+        if (legs[i].carrier != routes[r - 1].carrier)
+            routes[r - 1].carrier = FS_ROUTE_CARRIERS_MIXED;
     }
     seg->routes = routes;
     seg->route_count = (uint32_t)route_count;

@@ -825,6 +825,10 @@ fs_segment_t *fs_segment_apply_delta(const fs_segment_t *base, const char *sourc
         if (n_out > start) {
             rb[i].out.first_day = block_legs[start].day;
             rb[i].out.last_day = block_legs[n_out - 1].day;
+            rb[i].out.carrier = block_legs[start].carrier;
+            for (size_t k = start + 1; k < n_out && rb[i].out.carrier != FS_ROUTE_CARRIERS_MIXED; k++)
+                if (block_legs[k].carrier != rb[i].out.carrier)
+                    rb[i].out.carrier = FS_ROUTE_CARRIERS_MIXED; /* O(the rebuilt route's legs), as the merge */
         }
     }
 

@@ -191,13 +191,18 @@ int64_t fs_leg_arrives_utc_min(const fs_leg_t *leg);
 
 /** A route's legs within a segment: legs[0 .. count) share origin and destination and are sorted
  *  by (day, dep_minute, carrier, flight). The array may be shared with other segments of the same
- *  source (a delta's segment points at every route array it did not change). */
+ *  source (a delta's segment points at every route array it did not change). count, first_day,
+ *  last_day and carrier summarize the legs, so that explore answers from the route table. */
 typedef struct fs_route {
     fs_airport_t origin, destination;
     uint32_t count;
     uint16_t first_day, last_day;
+    fs_carrier_t carrier; /* the carrier of every leg, or FS_ROUTE_CARRIERS_MIXED (fills padding) */
     const fs_leg_t *legs;
 } fs_route_t;
+
+/** fs_route_t.carrier of a route whose legs fly for more than one carrier (no fs_carrier_t is). */
+#define FS_ROUTE_CARRIERS_MIXED UINT16_MAX
 
 /**
  * Memory that route arrays (and, for a mapped image, the fare table) live in: one allocation or

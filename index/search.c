@@ -349,8 +349,37 @@ static int64_t floor_div(int64_t a, int64_t b)
     return a >= 0 ? a / b : -((-a + b - 1) / b);
 }
 
+/* Whether a leg can be the first of any itinerary the query accepts on its own account: carrier,
+ * departure time, a cabin itinerary() could take with the seats asked, and a duration that leaves
+ * room for the shortest connection within max_duration. */
+static int first_leg_wanted(const fs_search_query_t *q, const fs_leg_t *l1)
+{
+    if (!carrier_wanted(q, l1->carrier) || !departure_wanted(q, l1))
+        return 0;
+    /* an itinerary lasts at least the first leg plus min_connection (the second departs no
+     * earlier than that, and lasts zero minutes or more) */
+    if (q->max_duration != 0 && (uint64_t)l1->duration_min + q->min_connection > q->max_duration)
+        return 0;
+    if (q->mixed_cabin)
+        return mixed_pick(l1, q->cabin < 0 ? FS_CABIN_FIRST : q->cabin, q->seats) >= 0;
+    unsigned c0 = q->cabin < 0 ? 0 : (unsigned)q->cabin, c1 = q->cabin < 0 ? FS_CABIN_COUNT : (unsigned)q->cabin + 1;
+    for (unsigned c = c0; c < c1; c++)
+        if (cabin_open(l1, c, q->seats))
+            return 1;
+    return 0;
+}
+
+/* Second-leg routes (X->B, one per source) matched against one pass over a route's first legs: a
+ * first leg is filtered once per 64 sources, not once per source (1-stop searches filtered every
+ * A->X leg again for each source holding X->B). The array is 1 KB on the caller's stack. */
+#define ONE_STOP_BATCH 64
+
 static void one_stop(const fs_generation_t *gen, const fs_search_query_t *q, budget_t *budget, emit_fn emit, void *arg)
 {
+    struct {
+        const fs_segment_t *seg;
+        const fs_route_t *route;
+    } second[ONE_STOP_BATCH];
     for (unsigned o = 0; o < q->origin_count; o++) {
         fs_airport_t a = q->origins[o];
         for (unsigned d = 0; d < q->destination_count; d++) {
@@ -374,40 +403,51 @@ static void one_stop(const fs_generation_t *gen, const fs_search_query_t *q, bud
                     fs_route_days(s1, r1, q->start_day, q->end_day, &i0, &i1);
                     if (i0 == i1)
                         continue;
-                    for (unsigned s2i = 0; s2i < gen->segment_count; s2i++) {
-                        if (budget_spent(budget))
-                            return;
-                        const fs_segment_t *s2 = gen->segments[s2i];
-                        if ((q->same_source && s2 != s1) || !source_wanted(q, s2))
-                            continue;
-                        const fs_route_t *r2 = fs_segment_route(s2, x, b);
-                        if (r2 == NULL)
-                            continue;
-                        for (uint32_t i = i0; i < i1; i++) {
+                    for (unsigned s2i = 0; s2i < gen->segment_count;) {
+                        unsigned n2 = 0;
+                        for (; s2i < gen->segment_count && n2 < ONE_STOP_BATCH; s2i++) {
+                            if (budget_spent(budget))
+                                return;
+                            const fs_segment_t *s2 = gen->segments[s2i];
+                            if ((q->same_source && s2 != s1) || !source_wanted(q, s2))
+                                continue;
+                            const fs_route_t *r2 = fs_segment_route(s2, x, b);
+                            if (r2 != NULL) {
+                                second[n2].seg = s2;
+                                second[n2++].route = r2;
+                            }
+                        }
+                        for (uint32_t i = i0; i < i1 && n2 > 0; i++) {
                             const fs_leg_t *l1 = &r1->legs[i];
                             if (budget_spent(budget))
                                 return;
-                            if (!carrier_wanted(q, l1->carrier) || !departure_wanted(q, l1))
+                            if (!first_leg_wanted(q, l1))
                                 continue;
                             int64_t dep1 = fs_leg_departs_utc_min(l1), arr1 = dep1 + l1->duration_min;
                             int64_t lo = arr1 + q->min_connection, hi = arr1 + q->max_connection;
-                            uint32_t j, jend;
-                            fs_route_days(s2, r2, (int32_t)floor_div(lo + FS_MIN_OFFSET_MIN, 1440),
-                                          (int32_t)floor_div(hi + FS_MAX_OFFSET_MIN, 1440), &j, &jend);
-                            /* the second legs are counted as one block: a tick per leg cost 1-stop
-                             * searches 3-4% in the bench; one block is at most the legs of a route
-                             * over the connection window's days */
-                            if (budget_spent_n(budget, jend - j))
-                                return;
-                            for (; j < jend; j++) {
-                                const fs_leg_t *l2 = &r2->legs[j];
-                                int64_t dep2 = fs_leg_departs_utc_min(l2);
-                                if (dep2 < lo || dep2 > hi || !carrier_wanted(q, l2->carrier))
-                                    continue;
-                                int64_t duration = dep2 + l2->duration_min - dep1;
-                                if (q->max_duration != 0 && duration > q->max_duration)
-                                    continue;
-                                itinerary(q, s1, l1, s2, l2, dep1, (uint32_t)duration, emit, arg);
+                            if (q->max_duration != 0 && hi > dep1 + q->max_duration)
+                                hi = dep1 + q->max_duration; /* a later second leg arrives too late */
+                            for (unsigned k = 0; k < n2; k++) {
+                                const fs_segment_t *s2 = second[k].seg;
+                                const fs_route_t *r2 = second[k].route;
+                                uint32_t j, jend;
+                                fs_route_days(s2, r2, (int32_t)floor_div(lo + FS_MIN_OFFSET_MIN, 1440),
+                                              (int32_t)floor_div(hi + FS_MAX_OFFSET_MIN, 1440), &j, &jend);
+                                /* the second legs are counted as one block: a tick per leg cost
+                                 * 1-stop searches 3-4% in the bench; one block is at most the legs
+                                 * of a route over the connection window's days */
+                                if (budget_spent_n(budget, jend - j))
+                                    return;
+                                for (; j < jend; j++) {
+                                    const fs_leg_t *l2 = &r2->legs[j];
+                                    int64_t dep2 = fs_leg_departs_utc_min(l2);
+                                    if (dep2 < lo || dep2 > hi || !carrier_wanted(q, l2->carrier))
+                                        continue;
+                                    int64_t duration = dep2 + l2->duration_min - dep1;
+                                    if (q->max_duration != 0 && duration > q->max_duration)
+                                        continue;
+                                    itinerary(q, s1, l1, s2, l2, dep1, (uint32_t)duration, emit, arg);
+                                }
                             }
                         }
                     }
@@ -734,31 +774,67 @@ static int summary_cmp(const void *a, const void *b)
     return (int)x->destination - (int)y->destination;
 }
 
-/* Adds legs of one route (filtered) to the summary of its destination. */
 /* What fs_routes_from builds: the summaries so far, and where each destination's is (a linear
- * scan per route made explore from a hub quadratic in its destinations). */
+ * scan per route made explore from a hub quadratic in its destinations). Only has[] (2.2 KB) is
+ * cleared per call, not at[] (35 KB): clearing at[] was a third of an explore once the route
+ * table answered it (720 -> 476 ns per explore in micro_index). */
 typedef struct summaries {
     fs_route_summary_t *out;
     unsigned n, max;
-    uint16_t at[FS_AIRPORT_COUNT]; /* index in out + 1; 0: none yet */
+    uint64_t has[(FS_AIRPORT_COUNT + 63) / 64]; /* bit a: at[a] is set */
+    uint16_t at[FS_AIRPORT_COUNT]; /* index in out, valid where has[] says so */
     budget_t budget;
 } summaries_t;
 
+/* The index in sum->out of destination's summary, or -1. */
+static int summary_at(const summaries_t *sum, fs_airport_t destination)
+{
+    return (sum->has[destination >> 6] >> (destination & 63)) & 1 ? sum->at[destination] : -1;
+}
+
+/* Adds legs of one route (filtered) to the summary of its destination. */
 static int add_summary(const fs_segment_t *seg, const fs_route_t *route, fs_airport_t destination, const fs_search_query_t *filter,
                        summaries_t *sum, int stops, int count_legs)
 {
+    int at = summary_at(sum, destination);
+    if (at >= 0 && sum->out[at].stops < stops)
+        return 0; /* already reachable with fewer stops: nothing of this route can show */
     uint64_t legs = 0;
     int32_t first = -1, last = -1;
     uint32_t i = 0, end = route->count;
+    if (filter != NULL && filter->carrier_count != 0 && route->carrier != FS_ROUTE_CARRIERS_MIXED &&
+        !carrier_wanted(filter, route->carrier))
+        return 0; /* one carrier flies the route, not one asked for */
     if (filter != NULL)
         fs_route_days(seg, route, filter->start_day, filter->end_day, &i, &end);
-    if (filter == NULL || filter->carrier_count == 0) {
+    /* a route one carrier flies has every leg or none of them wanted by a carrier filter */
+    if (filter == NULL || filter->carrier_count == 0 || route->carrier != FS_ROUTE_CARRIERS_MIXED) {
         /* legs are sorted by day within a route: the count and the first and last days come from
-         * the range alone (202 us -> a few hundred ns per route on 10M legs in the bench) */
+         * the range alone (202 us -> a few hundred ns per route on 10M legs in the bench), and
+         * from the route table alone when the range holds the whole route (no date filter, as
+         * /v1/routes asks by default): explore then reads no leg at all */
         if (i < end) {
             legs = end - i;
+            first = i == 0 ? route->first_day : route->legs[i].day;
+            last = end == route->count ? route->last_day : route->legs[end - 1].day;
+        }
+    } else if (!count_legs) {
+        /* a 1-stop summary has no leg count: the first matching leg from each end is enough */
+        for (; i < end; i++) {
+            if (budget_spent(&sum->budget))
+                return FS_ETIMEDOUT;
+            if (carrier_wanted(filter, route->legs[i].carrier))
+                break;
+        }
+        if (i < end) {
             first = route->legs[i].day;
+            while (!carrier_wanted(filter, route->legs[end - 1].carrier)) {
+                if (budget_spent(&sum->budget))
+                    return FS_ETIMEDOUT;
+                end--;
+            }
             last = route->legs[end - 1].day;
+            legs = 1;
         }
     } else {
         for (; i < end; i++) {
@@ -777,13 +853,14 @@ static int add_summary(const fs_segment_t *seg, const fs_route_t *route, fs_airp
         return 0;
     fs_route_summary_t *out = sum->out;
     unsigned k;
-    if (sum->at[destination] != 0) {
-        k = sum->at[destination] - 1u;
+    if (at >= 0) {
+        k = (unsigned)at;
     } else {
         if (sum->n == sum->max)
             return FS_ERANGE;
         k = sum->n++;
-        sum->at[destination] = (uint16_t)(k + 1);
+        sum->at[destination] = (uint16_t)k;
+        sum->has[destination >> 6] |= 1ull << (destination & 63);
         out[k] = (fs_route_summary_t){.destination = destination, .legs = 0, .first_day = first, .last_day = last, .stops = stops};
     }
     if (stops < out[k].stops) { /* a nonstop found after a 1-stop summary: the nonstop defines it */
@@ -804,7 +881,7 @@ int fs_routes_from(const fs_generation_t *gen, fs_airport_t origin, const fs_sea
                    fs_route_summary_t *out, unsigned max)
 {
     summaries_t sum; /* ~35 KB on the caller's stack: explore runs on event-loop threads with 8 MB */
-    memset(sum.at, 0, sizeof(sum.at));
+    memset(sum.has, 0, sizeof(sum.has));
     sum.out = out;
     sum.n = 0;
     sum.max = max;

@@ -259,6 +259,107 @@ static int hit_cmp(const void *pa, const void *pb)
 static fs_result_t results[FS_SEARCH_MAX_LIMIT];
 static fs_calendar_cell_t cells[DAYS * FS_CABIN_COUNT];
 
+/* The route table of source s against the model: each route's count, first and last days and
+ * sole carrier (explore answers from these alone), after snapshots, deltas and compactions. */
+static unsigned bad_route_tables;
+
+static void check_route_table(const fs_segment_t *seg, int s)
+{
+    unsigned count[AIRPORTS][AIRPORTS] = {{0}};
+    int first[AIRPORTS][AIRPORTS], last[AIRPORTS][AIRPORTS], carrier[AIRPORTS][AIRPORTS];
+    for (int k = 0; k < KEYS; k++) {
+        const mleg_t *l = &model[s][k];
+        if (!l->present)
+            continue;
+        int o = l->origin, d = l->destination;
+        if (count[o][d]++ == 0) {
+            first[o][d] = last[o][d] = l->day;
+            carrier[o][d] = (int)carrier_code[l->carrier];
+        }
+        first[o][d] = l->day < first[o][d] ? l->day : first[o][d];
+        last[o][d] = l->day > last[o][d] ? l->day : last[o][d];
+        if (carrier[o][d] != (int)carrier_code[l->carrier])
+            carrier[o][d] = FS_ROUTE_CARRIERS_MIXED;
+    }
+    unsigned routes = 0;
+    for (int o = 0; o < AIRPORTS; o++)
+        for (int d = 0; d < AIRPORTS; d++) {
+            if (count[o][d] == 0)
+                continue;
+            routes++;
+            const fs_route_t *r = seg != NULL ? fs_segment_route(seg, airport[o], airport[d]) : NULL;
+            if (r == NULL || r->count != count[o][d] || r->first_day != DAY0 + first[o][d] || r->last_day != DAY0 + last[o][d] ||
+                r->carrier != carrier[o][d])
+                bad_route_tables++;
+        }
+    if ((seg != NULL ? seg->route_count : 0) != routes)
+        bad_route_tables++;
+}
+
+/* Explore from every airport over source s with one carrier asked (routes one carrier flies are
+ * answered from the route table), nonstop and with max_stops=1, against the model. */
+static void check_explore(const fs_generation_t *gen, int s)
+{
+    static fs_route_summary_t out[FS_AIRPORT_COUNT];
+    int want_carrier = (int)rnd(CARRIERS), max_stops = (int)rnd(2);
+    unsigned count[AIRPORTS][AIRPORTS] = {{0}};
+    int first[AIRPORTS][AIRPORTS], last[AIRPORTS][AIRPORTS];
+    for (int k = 0; k < KEYS; k++) {
+        const mleg_t *l = &model[s][k];
+        if (!l->present || l->carrier != want_carrier)
+            continue;
+        int o = l->origin, d = l->destination;
+        if (count[o][d]++ == 0)
+            first[o][d] = last[o][d] = l->day;
+        first[o][d] = l->day < first[o][d] ? l->day : first[o][d];
+        last[o][d] = l->day > last[o][d] ? l->day : last[o][d];
+    }
+    fs_search_query_t f;
+    fs_search_query_init(&f);
+    f.start_day = 0;
+    f.end_day = UINT16_MAX;
+    f.carriers[0] = carrier_code[want_carrier];
+    f.carrier_count = 1;
+    snprintf(f.sources[0], sizeof(f.sources[0]), "%s", source_name[s]);
+    f.source_count = 1;
+    f.max_stops = (unsigned)max_stops;
+    for (int o = 0; o < AIRPORTS; o++) {
+        int n = fs_routes_from(gen, airport[o], &f, out, FS_AIRPORT_COUNT), expected_n = 0;
+        for (int d = 0; d < AIRPORTS; d++) {
+            unsigned legs = count[o][d];
+            int stops = 0, fd = 0, ld = 0;
+            if (legs > 0) {
+                fd = first[o][d];
+                ld = last[o][d];
+            } else {
+                stops = -1;
+                for (int x = 0; x < AIRPORTS && max_stops == 1 && d != o; x++) {
+                    if (x == o || count[o][x] == 0 || count[x][d] == 0)
+                        continue;
+                    fd = stops < 0 || first[x][d] < fd ? first[x][d] : fd;
+                    ld = stops < 0 || last[x][d] > ld ? last[x][d] : ld;
+                    stops = 1;
+                }
+                if (stops < 0)
+                    continue;
+            }
+            expected_n++;
+            int found = 0;
+            for (int k = 0; k < n; k++)
+                if (out[k].destination == airport[d]) {
+                    found = 1;
+                    if (out[k].stops != stops || out[k].legs != legs || out[k].first_day != DAY0 + fd ||
+                        out[k].last_day != DAY0 + ld)
+                        bad_route_tables++;
+                }
+            if (!found)
+                bad_route_tables++;
+        }
+        if (n != expected_n)
+            bad_route_tables++;
+    }
+}
+
 static void check_routes(const fs_generation_t *gen, int s)
 {
     for (int o = 0; o < AIRPORTS; o++)
@@ -432,6 +533,8 @@ int main(void)
         published[s] = 1;
         gen = fs_index_read_begin(idx, &th);
         check_routes(gen, s);
+        check_route_table(fs_generation_source(gen, source_name[s]), s);
+        check_explore(gen, s);
         fs_index_read_end(idx, &th);
     }
     printf("%u snapshots, %u deltas (%u sharing blocks with their base, %u large, %u of them rebuilt whole), %u compactions\n",
@@ -440,6 +543,7 @@ int main(void)
     CHECK_EQ_INT(bad_searches, 0);
     CHECK_EQ_INT(bad_calendars, 0);
     CHECK_EQ_INT(bad_flatten, 0);
+    CHECK_EQ_INT(bad_route_tables, 0);
     CHECK(deltas > STEPS / 2 && snapshots > 10 && flattens > 10 && shared_seen > STEPS / 5 && large > 10);
     CHECK_EQ_INT(whole_seen, large);
 

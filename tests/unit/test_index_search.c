@@ -455,6 +455,89 @@ int main(void)
         }
         CHECK_EQ_INT(n, expected_n);
     }
+    /* routes explore with max_stops=1 against an enumeration over every leg: every date (as
+     * /v1/routes asks without dates) or a window, sometimes one carrier and one source. Nonstop
+     * destinations count their legs; a destination reached only through a nonstop one (X) has
+     * stops 1, legs 0 and the first and last days of the matching X->B legs. */
+    int one_stop_seen = 0;
+    for (int iter = 0; iter < 300; iter++) {
+        int o = (int)rnd(NAIRPORTS), all = rnd(2) == 0;
+        int start = all ? 0 : BASE_DAY - 2 + (int)rnd(24), end = all ? UINT16_MAX : start + (int)rnd(10);
+        int carrier = rnd(2) ? (int)rnd(3) : -1, src = rnd(3) == 0 ? (int)rnd(NSRC) : -1;
+        fs_search_query_t f;
+        fs_search_query_init(&f);
+        f.start_day = start;
+        f.end_day = end;
+        f.max_stops = 1;
+        if (carrier >= 0) {
+            fs_carrier_parse(carrier_codes[carrier], 2, &f.carriers[0]);
+            f.carrier_count = 1;
+        }
+        if (src >= 0) {
+            strcpy(f.sources[0], src_names[src]);
+            f.source_count = 1;
+        }
+        unsigned count[NAIRPORTS][NAIRPORTS];
+        int first[NAIRPORTS][NAIRPORTS], last[NAIRPORTS][NAIRPORTS];
+        memset(count, 0, sizeof(count));
+        for (int i = 0; i < NLEGS; i++) {
+            const tleg_t *l = &legs[i];
+            if (l->day < start || l->day > end || (carrier >= 0 && l->carrier != carrier) || (src >= 0 && l->src != src))
+                continue;
+            unsigned *c = &count[l->origin][l->dest];
+            int *fd = &first[l->origin][l->dest], *ld = &last[l->origin][l->dest];
+            if ((*c)++ == 0)
+                *fd = *ld = l->day;
+            *fd = l->day < *fd ? l->day : *fd;
+            *ld = l->day > *ld ? l->day : *ld;
+        }
+        fs_airport_t origin;
+        fs_airport_parse(airport_codes[o], 3, &origin);
+        int n = fs_routes_from(gen, origin, &f, routes, FS_AIRPORT_COUNT);
+        int expected_n = 0;
+        for (int d = 0; d < NAIRPORTS; d++) {
+            unsigned legs_d = count[o][d];
+            int stops = 0, fd = 0, ld = 0;
+            if (legs_d > 0) {
+                fd = first[o][d];
+                ld = last[o][d];
+            } else if (d != o) {
+                stops = -1;
+                for (int x = 0; x < NAIRPORTS; x++) {
+                    if (x == o || count[o][x] == 0 || count[x][d] == 0)
+                        continue;
+                    if (stops < 0 || first[x][d] < fd)
+                        fd = first[x][d];
+                    if (stops < 0 || last[x][d] > ld)
+                        ld = last[x][d];
+                    stops = 1;
+                }
+                if (stops < 0)
+                    continue;
+                one_stop_seen++;
+            } else {
+                continue;
+            }
+            expected_n++;
+            fs_airport_t dest;
+            fs_airport_parse(airport_codes[d], 3, &dest);
+            int found = 0;
+            for (int k = 0; k < n; k++) {
+                if (routes[k].destination != dest)
+                    continue;
+                found = 1;
+                CHECK_EQ_INT(routes[k].stops, stops);
+                CHECK_EQ_INT(routes[k].legs, legs_d);
+                CHECK_EQ_INT(routes[k].first_day, fd);
+                CHECK_EQ_INT(routes[k].last_day, ld);
+            }
+            CHECK(found);
+        }
+        CHECK_EQ_INT(n, expected_n);
+        for (int k = 1; k < n; k++)
+            CHECK(routes[k - 1].destination < routes[k].destination);
+    }
+    CHECK(one_stop_seen > 20); /* the filters must leave some destinations one stop away */
     fs_index_read_end(idx, &th);
 
     /* replacing a source and retiring one */
