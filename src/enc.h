@@ -27,6 +27,12 @@ typedef struct fs_enc {
     fs_enc_format_t format;
     int failed;           /* allocation failed or nesting too deep: the document is unusable */
     int depth;
+    /* The last two calendar dates written by the date writers of src/handlers.c ("YYYY-MM-DD" of
+     * date_day[i], valid when date_valid[i]; date_next is the slot to replace): a result's dates are
+     * its departure and arrival days, so each is derived from its day number once. */
+    int32_t date_day[2];
+    uint8_t date_valid[2], date_next;
+    char date_text[2][10];
     struct {
         size_t header_pos; /* msgpack: where the 32-bit count goes */
         uint32_t count;    /* elements (arrays) or keys (maps) written so far */

@@ -174,29 +174,60 @@ static int etag_check(h2o_req_t *req, uint64_t generation, fs_enc_format_t forma
 
 /* ------------------------------------------------------------ writing */
 
-static void enc_date(fs_enc_t *e, int32_t day)
+/* "YYYY-MM-DD" of day, from the writer's two-entry cache (a result's departure and arrival days). */
+static const char *enc_date_text(fs_enc_t *e, int32_t day)
 {
-    char buf[10];
-    fs_enc_str(e, buf, fs_date_format(day, buf));
+    for (unsigned i = 0; i < 2; i++)
+        if (e->date_valid[i] && e->date_day[i] == day)
+            return e->date_text[i];
+    unsigned i = e->date_next;
+    e->date_next ^= 1;
+    fs_date_format(day, e->date_text[i]);
+    e->date_day[i] = day;
+    e->date_valid[i] = 1;
+    return e->date_text[i];
 }
 
+static void enc_date(fs_enc_t *e, int32_t day)
+{
+    fs_enc_str_safe(e, enc_date_text(e, day), 10);
+}
+
+static inline void put2(char *p, unsigned v)
+{
+    p[0] = (char)('0' + v / 10);
+    p[1] = (char)('0' + v % 10);
+}
+
+/* As fs_datetime_format ("YYYY-MM-DDTHH:MM:00+HH:MM"), the date from the cache. */
 static void enc_localtime(fs_enc_t *e, fs_localtime_t t)
 {
     char buf[25];
-    fs_enc_str(e, buf, fs_datetime_format(t, buf));
+    unsigned minute = t.minute % 1440u, off = (unsigned)(t.offset_min < 0 ? -t.offset_min : t.offset_min);
+    memcpy(buf, enc_date_text(e, t.day), 10);
+    buf[10] = 'T';
+    put2(buf + 11, minute / 60);
+    buf[13] = ':';
+    put2(buf + 14, minute % 60);
+    memcpy(buf + 16, ":00", 3); /* NOLINT(bugprone-not-null-terminated-result): fixed-width, not a C string */
+    buf[19] = t.offset_min < 0 ? '-' : '+';
+    put2(buf + 20, off / 60);
+    buf[22] = ':';
+    put2(buf + 23, off % 60);
+    fs_enc_str_safe(e, buf, sizeof(buf));
 }
 
 static void enc_timestamp(fs_enc_t *e, int64_t unix_seconds)
 {
     char buf[20];
-    fs_enc_str(e, buf, fs_timestamp_format(unix_seconds, buf));
+    fs_enc_str_safe(e, buf, fs_timestamp_format(unix_seconds, buf));
 }
 
 static void enc_airport(fs_enc_t *e, fs_airport_t a)
 {
     char buf[4];
     fs_airport_format(a, buf);
-    fs_enc_str(e, buf, 3);
+    fs_enc_str_safe(e, buf, 3);
 }
 
 static void enc_segment(fs_enc_t *e, const fs_segment_t *seg, const fs_leg_t *leg, unsigned cabin)
@@ -205,7 +236,7 @@ static void enc_segment(fs_enc_t *e, const fs_segment_t *seg, const fs_leg_t *le
     fs_enc_map_begin(e);
     fs_enc_key_lit(e, "carrier");
     fs_carrier_format(leg->carrier, buf);
-    fs_enc_str(e, buf, 2);
+    fs_enc_str_safe(e, buf, 2);
     fs_enc_key_lit(e, "flight");
     fs_enc_uint(e, leg->flight);
     fs_enc_key_lit(e, "origin");
@@ -219,7 +250,7 @@ static void enc_segment(fs_enc_t *e, const fs_segment_t *seg, const fs_leg_t *le
     fs_enc_key_lit(e, "duration_min");
     fs_enc_uint(e, leg->duration_min);
     fs_enc_key_lit(e, "cabin");
-    fs_enc_cstr(e, fs_cabin_names[cabin]);
+    fs_enc_str_safe(e, fs_cabin_names[cabin], strlen(fs_cabin_names[cabin]));
     fs_enc_key_lit(e, "seats");
     fs_enc_uint(e, FS_CABIN_SEATS(leg->cabin[cabin]));
     fs_enc_key_lit(e, "miles");
@@ -251,14 +282,14 @@ void fs_enc_search_result(fs_enc_t *e, const fs_result_t *r)
     fs_enc_key_lit(e, "stops");
     fs_enc_uint(e, r->leg2 != NULL ? 1 : 0);
     fs_enc_key_lit(e, "cabin");
-    fs_enc_cstr(e, fs_cabin_names[r->cabin]);
+    fs_enc_str_safe(e, fs_cabin_names[r->cabin], strlen(fs_cabin_names[r->cabin]));
     fs_enc_key_lit(e, "miles");
     fs_enc_uint(e, r->miles);
     fs_enc_key_lit(e, "taxes_cents");
     fs_enc_uint(e, r->taxes_cents);
     fs_enc_key_lit(e, "currency");
     fs_currency_format(r->currency, buf);
-    fs_enc_str(e, buf, 3);
+    fs_enc_str_safe(e, buf, 3);
     fs_enc_key_lit(e, "seats");
     fs_enc_uint(e, r->seats);
     fs_enc_key_lit(e, "source");
