@@ -87,16 +87,42 @@ void fs_search_query_init(fs_search_query_t *q)
     q->limit = 50;
 }
 
+/* "<source>-<carrier><flight>-<origin>-<yyyymmdd>-<cabin letter>", written by hand (ids are on
+ * every result of every answer; snprintf was a good part of their cost). Truncated to cap - 1
+ * bytes and NUL-terminated, as snprintf would. */
 static size_t leg_id(const fs_segment_t *seg, const fs_leg_t *l, unsigned cabin, char *out, size_t cap)
 {
-    char carrier[3], origin[4], date[11];
-    fs_carrier_format(l->carrier, carrier);
-    fs_airport_format(l->origin, origin);
-    fs_date_format(l->day, date);
-    /* yyyymmdd: the date without its dashes */
-    int n = snprintf(out, cap, "%s-%s%u-%s-%.4s%.2s%.2s-%c", seg->source, carrier, (unsigned)l->flight, origin, date, date + 5,
-                     date + 8, fs_cabin_letters[cabin]);
-    return n < 0 ? 0 : (size_t)n >= cap ? cap - 1 : (size_t)n;
+    char tmp[FS_ID_MAX + FS_SOURCE_NAME_MAX + 40], date[11], digits[10], *d = digits + sizeof(digits);
+    size_t n = strnlen(seg->source, FS_SOURCE_NAME_MAX);
+    unsigned flight = l->flight;
+
+    memcpy(tmp, seg->source, n);
+    tmp[n++] = '-';
+    fs_carrier_format(l->carrier, tmp + n); /* always 2 characters */
+    n += 2;
+    do
+        *--d = (char)('0' + flight % 10);
+    while ((flight /= 10) != 0);
+    memcpy(tmp + n, d, (size_t)(digits + sizeof(digits) - d));
+    n += (size_t)(digits + sizeof(digits) - d);
+    tmp[n++] = '-';
+    fs_airport_format(l->origin, tmp + n); /* always 3 */
+    n += 3;
+    tmp[n++] = '-';
+    fs_date_format(l->day, date); /* yyyymmdd: the date without its dashes */
+    memcpy(tmp + n, date, 4);
+    memcpy(tmp + n + 4, date + 5, 2);
+    memcpy(tmp + n + 6, date + 8, 2);
+    n += 8;
+    tmp[n++] = '-';
+    tmp[n++] = fs_cabin_letters[cabin];
+    if (cap == 0)
+        return 0;
+    if (n >= cap)
+        n = cap - 1;
+    memcpy(out, tmp, n);
+    out[n] = '\0';
+    return n;
 }
 
 /* A result's legs in order: 1 (nonstop), 2 (1 stop) or 3 (2 stops). */

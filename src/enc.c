@@ -247,6 +247,33 @@ static size_t utf8_sequence_len(const unsigned char *p, const unsigned char *end
     return n;
 }
 
+/* Nonzero when one of the 8 bytes in w needs a look: a control character, '"', '\\' or a byte >= 0x80
+ * (the classic "has a byte less than n" and "has a zero byte" tricks, on every byte at once). */
+static inline uint64_t word_needs_look(uint64_t w)
+{
+    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    uint64_t quote = w ^ (ones * '"'), backslash = w ^ (ones * '\\');
+    uint64_t lt_space = w - ones * 0x20;
+    uint64_t is_quote = (quote - ones) & ~quote, is_backslash = (backslash - ones) & ~backslash;
+    return ((lt_space & ~w) | is_quote | is_backslash | w) & highs;
+}
+
+/* The first byte at or after p that is not plain printable ASCII (or end): eight bytes a step while
+ * the words are clean, so a string that needs nothing is scanned at word speed. */
+static const unsigned char *skip_plain(const unsigned char *p, const unsigned char *end)
+{
+    while ((size_t)(end - p) >= 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        if (word_needs_look(w) != 0)
+            break;
+        p += 8;
+    }
+    while (p != end && *p < 0x80 && json_escape[*p] == 0)
+        p++;
+    return p;
+}
+
 static void json_string(fs_enc_t *e, const char *s, size_t len)
 {
     const unsigned char *p = (const unsigned char *)s, *end = p + len;
@@ -257,17 +284,12 @@ static void json_string(fs_enc_t *e, const char *s, size_t len)
     while (p != end) {
         /* Copy the longest run that needs no escaping in one go; most strings are one run. */
         const unsigned char *run = p;
-        while (p != end) {
-            if (*p < 0x80) {
-                if (json_escape[*p] != 0)
-                    break;
-                p++;
-            } else {
-                size_t n = utf8_sequence_len(p, end);
-                if (n == 0)
-                    break;
-                p += n;
-            }
+        for (;;) {
+            p = skip_plain(p, end);
+            size_t n;
+            if (p == end || *p < 0x80 || (n = utf8_sequence_len(p, end)) == 0)
+                break;
+            p += n;
         }
         if (p != run) {
             if (reserve(e, (size_t)(p - run) + 1) != 0)
@@ -332,16 +354,24 @@ static void write_string(fs_enc_t *e, const char *s, size_t len)
         msgpack_string(e, s, len);
 }
 
-void fs_enc_key(fs_enc_t *e, const char *key, size_t len)
+/* The checks fs_enc_key* share: a map is open and waits for a key. Returns its stack slot or -1. */
+static int key_slot(fs_enc_t *e)
 {
     if (e->failed)
-        return;
+        return -1;
     if (e->depth == 0 || !e->stack[e->depth - 1].is_map || e->stack[e->depth - 1].after_key ||
         e->stack[e->depth - 1].count == UINT32_MAX) {
         e->failed = 1;
-        return;
+        return -1;
     }
-    int top = e->depth - 1;
+    return e->depth - 1;
+}
+
+void fs_enc_key(fs_enc_t *e, const char *key, size_t len)
+{
+    int top = key_slot(e);
+    if (top < 0)
+        return;
     if (e->format == FS_ENC_JSON && e->stack[top].count != 0) {
         if (reserve(e, 1) != 0)
             return;
@@ -357,6 +387,24 @@ void fs_enc_key(fs_enc_t *e, const char *key, size_t len)
     e->stack[top].after_key = 1;
 }
 
+void fs_enc_key_quoted(fs_enc_t *e, const char *quoted, size_t len)
+{
+    int top = key_slot(e);
+    if (top < 0)
+        return;
+    if (e->format == FS_ENC_JSON) {
+        /* quoted is `,"key":`: the first key of a map starts after the comma */
+        size_t skip = e->stack[top].count == 0 ? 1 : 0, n = len + 4 - skip;
+        if (reserve(e, n) != 0)
+            return;
+        put_raw(e, quoted + skip, n);
+    } else {
+        msgpack_string(e, quoted + 2, len);
+    }
+    e->stack[top].count++;
+    e->stack[top].after_key = 1;
+}
+
 void fs_enc_str(fs_enc_t *e, const char *s, size_t len)
 {
     if (before_value(e) != 0)
@@ -367,6 +415,21 @@ void fs_enc_str(fs_enc_t *e, const char *s, size_t len)
 void fs_enc_cstr(fs_enc_t *e, const char *s)
 {
     fs_enc_str(e, s, strlen(s));
+}
+
+void fs_enc_str_safe(fs_enc_t *e, const char *s, size_t len)
+{
+    if (before_value(e) != 0)
+        return;
+    if (e->format != FS_ENC_JSON) {
+        msgpack_string(e, s, len);
+        return;
+    }
+    if (reserve(e, len + 2) != 0)
+        return;
+    put_byte(e, '"');
+    put_raw(e, s, len);
+    put_byte(e, '"');
 }
 
 /* --------------------------------------------------------------- numbers */

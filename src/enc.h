@@ -27,6 +27,12 @@ typedef struct fs_enc {
     fs_enc_format_t format;
     int failed;           /* allocation failed or nesting too deep: the document is unusable */
     int depth;
+    /* The last two calendar dates written by the date writers of src/handlers.c ("YYYY-MM-DD" of
+     * date_day[i], valid when date_valid[i]; date_next is the slot to replace): a result's dates are
+     * its departure and arrival days, so each is derived from its day number once. */
+    int32_t date_day[2];
+    uint8_t date_valid[2], date_next;
+    char date_text[2][10];
     struct {
         size_t header_pos; /* msgpack: where the 32-bit count goes */
         uint32_t count;    /* elements (arrays) or keys (maps) written so far */
@@ -45,13 +51,25 @@ void fs_enc_array_begin(fs_enc_t *e);
 void fs_enc_array_end(fs_enc_t *e);
 /** The key of the next value; only inside a map. */
 void fs_enc_key(fs_enc_t *e, const char *key, size_t len);
-#define fs_enc_key_lit(e, lit) fs_enc_key((e), (lit), sizeof(lit) - 1)
+/**
+ * fs_enc_key for a string literal that needs no JSON escaping (no '"', '\\', control characters or
+ * bytes >= 0x80: every key flightsearch writes). The JSON form `,"key":` is built by the compiler,
+ * so a key costs one copy and no scan; a literal that is not a string literal does not compile.
+ */
+#define fs_enc_key_lit(e, lit) fs_enc_key_quoted((e), ",\"" lit "\":", sizeof(lit) - 1)
+/** fs_enc_key_lit's worker: quoted is `,"key":` and len the key's own length. */
+void fs_enc_key_quoted(fs_enc_t *e, const char *quoted, size_t len);
 
 /** A UTF-8 string, escaped for JSON (quotes, backslash, control characters as \u00XX); in JSON each byte that
  * is not part of well-formed UTF-8 becomes \ufffd (msgpack copies the bytes as they are). */
 void fs_enc_str(fs_enc_t *e, const char *s, size_t len);
 #define fs_enc_str_lit(e, lit) fs_enc_str((e), (lit), sizeof(lit) - 1)
 void fs_enc_cstr(fs_enc_t *e, const char *s);
+/** A string the caller knows needs no JSON escaping: printable ASCII without '"' and '\\' (airport,
+ *  carrier and currency codes, dates, times, ids, cabin names). Copied without looking at its bytes;
+ *  anything else makes an invalid document, so when in doubt use fs_enc_str. */
+void fs_enc_str_safe(fs_enc_t *e, const char *s, size_t len);
+#define fs_enc_str_safe_lit(e, lit) fs_enc_str_safe((e), (lit), sizeof(lit) - 1)
 void fs_enc_int(fs_enc_t *e, int64_t v);
 void fs_enc_uint(fs_enc_t *e, uint64_t v);
 /** A finite double; JSON gets up to 6 significant decimals after the point, trailing zeros cut. */

@@ -155,14 +155,25 @@ static int etag_check(h2o_req_t *req, uint64_t generation, fs_enc_format_t forma
         if (may_see_sources(req, worker_of(req)))
             h ^= 0xc2b2ae3d27d4eb4full;
     }
+    /* "<generation in hex>-<hash in 16 hex digits>", quoted, written by hand (no snprintf per request) */
     char *etag = h2o_mem_alloc_pool(&req->pool, 48);
-    int n = snprintf(etag, 48, "\"%llx-%016llx\"", (unsigned long long)generation, (unsigned long long)h);
-    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ETAG, NULL, etag, (size_t)n);
+    static const char hex[16] = "0123456789abcdef";
+    size_t n = 0, gen_digits = 1;
+    while (gen_digits < 16 && (generation >> (4 * gen_digits)) != 0)
+        gen_digits++;
+    etag[n++] = '"';
+    for (size_t d = gen_digits; d-- > 0;)
+        etag[n++] = hex[(generation >> (4 * d)) & 0xf];
+    etag[n++] = '-';
+    for (size_t d = 16; d-- > 0;)
+        etag[n++] = hex[(h >> (4 * d)) & 0xf];
+    etag[n++] = '"';
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ETAG, NULL, etag, n);
     ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_IF_NONE_MATCH, -1);
     if (i < 0)
         return 0;
     h2o_iovec_t v = req->headers.entries[i].value;
-    if ((v.len == 1 && v.base[0] == '*') || h2o_strstr(v.base, v.len, etag, (size_t)n) != SIZE_MAX) {
+    if ((v.len == 1 && v.base[0] == '*') || h2o_strstr(v.base, v.len, etag, n) != SIZE_MAX) {
         req->res.status = 304;
         req->res.reason = reason_phrase(304);
         fs_metrics_record(&worker_of(req)->metrics, ep, 304, now_us() - started_us);
@@ -174,29 +185,60 @@ static int etag_check(h2o_req_t *req, uint64_t generation, fs_enc_format_t forma
 
 /* ------------------------------------------------------------ writing */
 
-static void enc_date(fs_enc_t *e, int32_t day)
+/* "YYYY-MM-DD" of day, from the writer's two-entry cache (a result's departure and arrival days). */
+static const char *enc_date_text(fs_enc_t *e, int32_t day)
 {
-    char buf[10];
-    fs_enc_str(e, buf, fs_date_format(day, buf));
+    for (unsigned i = 0; i < 2; i++)
+        if (e->date_valid[i] && e->date_day[i] == day)
+            return e->date_text[i];
+    unsigned i = e->date_next;
+    e->date_next ^= 1;
+    fs_date_format(day, e->date_text[i]);
+    e->date_day[i] = day;
+    e->date_valid[i] = 1;
+    return e->date_text[i];
 }
 
+static void enc_date(fs_enc_t *e, int32_t day)
+{
+    fs_enc_str_safe(e, enc_date_text(e, day), 10);
+}
+
+static inline void put2(char *p, unsigned v)
+{
+    p[0] = (char)('0' + v / 10);
+    p[1] = (char)('0' + v % 10);
+}
+
+/* As fs_datetime_format ("YYYY-MM-DDTHH:MM:00+HH:MM"), the date from the cache. */
 static void enc_localtime(fs_enc_t *e, fs_localtime_t t)
 {
     char buf[25];
-    fs_enc_str(e, buf, fs_datetime_format(t, buf));
+    unsigned minute = t.minute % 1440u, off = (unsigned)(t.offset_min < 0 ? -t.offset_min : t.offset_min);
+    memcpy(buf, enc_date_text(e, t.day), 10);
+    buf[10] = 'T';
+    put2(buf + 11, minute / 60);
+    buf[13] = ':';
+    put2(buf + 14, minute % 60);
+    memcpy(buf + 16, ":00", 3); /* NOLINT(bugprone-not-null-terminated-result): fixed-width, not a C string */
+    buf[19] = t.offset_min < 0 ? '-' : '+';
+    put2(buf + 20, off / 60);
+    buf[22] = ':';
+    put2(buf + 23, off % 60);
+    fs_enc_str_safe(e, buf, sizeof(buf));
 }
 
 static void enc_timestamp(fs_enc_t *e, int64_t unix_seconds)
 {
     char buf[20];
-    fs_enc_str(e, buf, fs_timestamp_format(unix_seconds, buf));
+    fs_enc_str_safe(e, buf, fs_timestamp_format(unix_seconds, buf));
 }
 
 static void enc_airport(fs_enc_t *e, fs_airport_t a)
 {
     char buf[4];
     fs_airport_format(a, buf);
-    fs_enc_str(e, buf, 3);
+    fs_enc_str_safe(e, buf, 3);
 }
 
 static void enc_segment(fs_enc_t *e, const fs_segment_t *seg, const fs_leg_t *leg, unsigned cabin)
@@ -205,7 +247,7 @@ static void enc_segment(fs_enc_t *e, const fs_segment_t *seg, const fs_leg_t *le
     fs_enc_map_begin(e);
     fs_enc_key_lit(e, "carrier");
     fs_carrier_format(leg->carrier, buf);
-    fs_enc_str(e, buf, 2);
+    fs_enc_str_safe(e, buf, 2);
     fs_enc_key_lit(e, "flight");
     fs_enc_uint(e, leg->flight);
     fs_enc_key_lit(e, "origin");
@@ -219,7 +261,7 @@ static void enc_segment(fs_enc_t *e, const fs_segment_t *seg, const fs_leg_t *le
     fs_enc_key_lit(e, "duration_min");
     fs_enc_uint(e, leg->duration_min);
     fs_enc_key_lit(e, "cabin");
-    fs_enc_cstr(e, fs_cabin_names[cabin]);
+    fs_enc_str_safe(e, fs_cabin_names[cabin], strlen(fs_cabin_names[cabin]));
     fs_enc_key_lit(e, "seats");
     fs_enc_uint(e, FS_CABIN_SEATS(leg->cabin[cabin]));
     fs_enc_key_lit(e, "miles");
@@ -252,23 +294,30 @@ void fs_enc_search_result(fs_enc_t *e, const fs_result_t *r)
     fs_enc_key_lit(e, "stops");
     fs_enc_uint(e, stops);
     fs_enc_key_lit(e, "cabin");
-    fs_enc_cstr(e, fs_cabin_names[r->cabin]);
+    fs_enc_str_safe(e, fs_cabin_names[r->cabin], strlen(fs_cabin_names[r->cabin]));
     fs_enc_key_lit(e, "miles");
     fs_enc_uint(e, r->miles);
     fs_enc_key_lit(e, "taxes_cents");
     fs_enc_uint(e, r->taxes_cents);
     fs_enc_key_lit(e, "currency");
     fs_currency_format(r->currency, buf);
-    fs_enc_str(e, buf, 3);
+    fs_enc_str_safe(e, buf, 3);
     fs_enc_key_lit(e, "seats");
     fs_enc_uint(e, r->seats);
     fs_enc_key_lit(e, "source");
     if ((stops < 1 || r->segment2 == r->segment) && (stops < 2 || r->segment3 == r->segment)) {
         fs_enc_cstr(e, r->segment->source);
     } else { /* a connection sold by several partners: every leg's, in flight order */
-        int n = stops < 2 ? snprintf(buf, sizeof(buf), "%s+%s", r->segment->source, r->segment2->source)
-                          : snprintf(buf, sizeof(buf), "%s+%s+%s", r->segment->source, r->segment2->source, r->segment3->source);
-        fs_enc_str(e, buf, n < 0 ? 0 : (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
+        const fs_segment_t *const segs[3] = {r->segment, r->segment2, r->segment3};
+        size_t n = 0;
+        for (unsigned i = 0; i <= stops; i++) { /* at most 3 names of 32 and 2 '+': buf holds them */
+            size_t len = strlen(segs[i]->source);
+            if (i > 0)
+                buf[n++] = '+';
+            memcpy(buf + n, segs[i]->source, len);
+            n += len;
+        }
+        fs_enc_str(e, buf, n);
     }
     int64_t last_seen = first->last_seen;
     if (r->leg2 != NULL && r->leg2->last_seen < last_seen)
@@ -533,6 +582,17 @@ int fs_http_finish_read(h2o_req_t *req, fs_worker_t *w, fs_endpoint_t ep, const 
     return finish_read(req, w, ep, gen, q, e, 1, started_us);
 }
 
+/* An upper estimate of a search answer's JSON, so the common answer is written without the buffer
+ * growing (and being copied): about 560 bytes a direct result, 900 a connection, plus the page
+ * fields and the "searched" list. */
+static size_t search_answer_size(const fs_search_result_t *res)
+{
+    size_t size = 2048;
+    for (unsigned i = 0; i < res->count; i++)
+        size += res->results[i].leg3 != NULL ? 1408 : res->results[i].leg2 != NULL ? 1024 : 640; /* 3, 2, 1 legs */
+    return size;
+}
+
 static int handle_search(h2o_req_t *req, fs_worker_t *w, uint64_t started_us)
 {
     fs_search_query_t q;
@@ -547,7 +607,7 @@ static int handle_search(h2o_req_t *req, fs_worker_t *w, uint64_t started_us)
         return over_budget(req, w, FS_EP_SEARCH, started_us);
     }
     fs_enc_t e;
-    fs_enc_init(&e, format, &req->pool, 1024 + (size_t)res.count * 600);
+    fs_enc_init(&e, format, &req->pool, search_answer_size(&res));
     fs_enc_map_begin(&e);
     fs_enc_key_lit(&e, "results");
     fs_enc_array_begin(&e);

@@ -113,10 +113,10 @@ static void test_json_strings(void)
                               "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x9b\xab\",\"\\ufffd\\ufffd\"]");
     fs_enc_dispose(&e);
 
-    /* Keys are escaped the same way. */
+    /* Keys are escaped the same way (by fs_enc_key: fs_enc_key_lit is for keys that need no escaping). */
     fs_enc_init(&e, FS_ENC_JSON, NULL, 0);
     fs_enc_map_begin(&e);
-    fs_enc_key_lit(&e, "k\"\n");
+    fs_enc_key(&e, "k\"\n", 3);
     fs_enc_int(&e, 1);
     fs_enc_map_end(&e);
     CHECK_EQ_STR(json_of(&e), "{\"k\\\"\\n\":1}");
@@ -669,6 +669,92 @@ static void test_pool(void)
     h2o_mem_clear_pool(&pool);
 }
 
+/* ------------------------------------------------------------ fast paths */
+
+/* fs_enc_key_lit (pre-escaped keys), fs_enc_str_safe (no scan) and the word-at-a-time scan of
+ * fs_enc_str, each next to the general path, in both formats. */
+static void test_fast_paths(void)
+{
+    fs_enc_t e;
+
+    /* Literal keys: the first key of a map has no comma, the others do; an empty key; nested maps. */
+    fs_enc_init(&e, FS_ENC_JSON, NULL, 0);
+    fs_enc_map_begin(&e);
+    fs_enc_key_lit(&e, "origin");
+    fs_enc_str_safe_lit(&e, "GRU");
+    fs_enc_key(&e, "k\"", 2);
+    fs_enc_str_safe(&e, "2024-02-29", 10);
+    fs_enc_key_lit(&e, "");
+    fs_enc_map_begin(&e);
+    fs_enc_key_lit(&e, "departs_at");
+    fs_enc_str_safe(&e, "", 0);
+    fs_enc_map_end(&e);
+    fs_enc_key_lit(&e, "z");
+    fs_enc_int(&e, -1);
+    fs_enc_map_end(&e);
+    CHECK_EQ_STR(json_of(&e), "{\"origin\":\"GRU\",\"k\\\"\":\"2024-02-29\",\"\":{\"departs_at\":\"\"},\"z\":-1}");
+    fs_enc_dispose(&e);
+
+    /* The same in msgpack: keys as fixstr, safe strings as fixstr. */
+    static const unsigned char mp[] = {0xdf, 0, 0, 0, 2, 0xa6, 'o', 'r', 'i', 'g', 'i', 'n', 0xa3, 'G', 'R', 'U',
+                                       0xa0, 0xdf, 0,   0,   0,   1,   0xa1, 'd', 0xa2, 'J', 'J'};
+    fs_enc_init(&e, FS_ENC_MSGPACK, NULL, 0);
+    fs_enc_map_begin(&e);
+    fs_enc_key_lit(&e, "origin");
+    fs_enc_str_safe_lit(&e, "GRU");
+    fs_enc_key_lit(&e, "");
+    fs_enc_map_begin(&e);
+    fs_enc_key_lit(&e, "d");
+    fs_enc_str_safe(&e, "JJ", 2);
+    fs_enc_map_end(&e);
+    fs_enc_map_end(&e);
+    CHECK(bytes_equal(&e, mp, sizeof(mp)));
+    fs_enc_dispose(&e);
+
+    /* A key literal of 32 bytes takes str8 in msgpack. */
+    static const unsigned char mp32[] = {0xdf, 0,   0,   0,   1,   0xd9, 32,  'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'a',
+                                         'b',  'c', 'd', 'e', 'f', 'g',  'h', 'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'a',
+                                         'b',  'c', 'd', 'e', 'f', 'g',  'h', 0xc0};
+    fs_enc_init(&e, FS_ENC_MSGPACK, NULL, 0);
+    fs_enc_map_begin(&e);
+    fs_enc_key_lit(&e, "abcdefghabcdefghabcdefghabcdefgh");
+    fs_enc_null(&e);
+    fs_enc_map_end(&e);
+    CHECK(bytes_equal(&e, mp32, sizeof(mp32)));
+    fs_enc_dispose(&e);
+
+    /* A string needing escaping next to one that does not, at every position around the 8-byte words
+     * the scan reads: the escape at offset 0, 7, 8, 9 and last of a long string. */
+    fs_enc_init(&e, FS_ENC_JSON, NULL, 0);
+    fs_enc_array_begin(&e);
+    fs_enc_cstr(&e, "\"abcdefghijklmnop");
+    fs_enc_cstr(&e, "abcdefg\\hijklmnop");
+    fs_enc_cstr(&e, "abcdefgh\nijklmnop");
+    fs_enc_cstr(&e, "abcdefghi\x1fjklmnop");
+    fs_enc_cstr(&e, "abcdefghijklmnop\"");
+    fs_enc_cstr(&e, "abcdefghijklmnopq");
+    fs_enc_str_safe(&e, "tap-TP81-GRU-20261213-Y", 23);
+    fs_enc_array_end(&e);
+    CHECK_EQ_STR(json_of(&e), "[\"\\\"abcdefghijklmnop\",\"abcdefg\\\\hijklmnop\",\"abcdefgh\\nijklmnop\","
+                              "\"abcdefghi\\u001fjklmnop\",\"abcdefghijklmnop\\\"\",\"abcdefghijklmnopq\","
+                              "\"tap-TP81-GRU-20261213-Y\"]");
+    fs_enc_dispose(&e);
+
+    /* Control characters, DEL and UTF-8 inside long runs; UTF-8 across a word boundary; a broken
+     * sequence after 8 clean bytes. */
+    fs_enc_init(&e, FS_ENC_JSON, NULL, 0);
+    fs_enc_array_begin(&e);
+    fs_enc_cstr(&e, "\x01\x02\x03\x04\x05\x06\x07\x08\x7f~ ");
+    fs_enc_cstr(&e, "Aeroporto de S\xc3\xa3o Paulo \xe2\x80\x93 Guarulhos \xf0\x9f\x9b\xab ok");
+    fs_enc_cstr(&e, "1234567\xc3\xa9");
+    fs_enc_cstr(&e, "12345678\xc3(");
+    fs_enc_array_end(&e);
+    CHECK_EQ_STR(json_of(&e), "[\"\\u0001\\u0002\\u0003\\u0004\\u0005\\u0006\\u0007\\b\x7f~ \","
+                              "\"Aeroporto de S\xc3\xa3o Paulo \xe2\x80\x93 Guarulhos \xf0\x9f\x9b\xab ok\","
+                              "\"1234567\xc3\xa9\",\"12345678\\ufffd(\"]");
+    fs_enc_dispose(&e);
+}
+
 int main(void)
 {
     test_json_structure();
@@ -681,5 +767,6 @@ int main(void)
     test_msgpack_decode();
     test_big(NULL);
     test_pool();
+    test_fast_paths();
     TEST_DONE();
 }
