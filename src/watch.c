@@ -105,7 +105,7 @@ typedef struct watch {
     uint32_t max_miles; /* 0: no limit */
     int32_t start_day, end_day;
     uint32_t slot;      /* during an evaluation: 1 + its index in `affected` (0: not queued) */
-    int8_t cabin;       /* FS_CABIN_* or -1 */
+    uint8_t cabin;      /* FS_CABIN_*, or CABIN_ANY */
     uint8_t seats, max_stops, notify;
     uint8_t origin_count, destination_count, carrier_count, source_count;
     char *webhook;      /* NULL, or the url, NUL, the secret, NUL: one allocation */
@@ -113,6 +113,7 @@ typedef struct watch {
 } watch_t;
 
 #define DIRTY_BYTES ((FS_WATCH_MAX_DAYS + 7) / 8) /* one watch's days as a bitmap */
+#define CABIN_ANY 0xffu                           /* a watch's cabin when the query's is -1 */
 
 static const fs_airport_t *watch_origins(const watch_t *w)
 {
@@ -158,7 +159,7 @@ static watch_t *watch_pack(const fs_watch_criteria_t *c)
     w->notify = (uint8_t)c->notify;
     w->start_day = q->start_day;
     w->end_day = q->end_day;
-    w->cabin = (int8_t)q->cabin;
+    w->cabin = q->cabin < 0 ? CABIN_ANY : (uint8_t)q->cabin;
     w->seats = (uint8_t)q->seats;
     w->max_stops = (uint8_t)q->max_stops;
     w->origin_count = (uint8_t)q->origin_count;
@@ -189,7 +190,7 @@ static void watch_criteria(const watch_t *w, fs_watch_criteria_t *out)
     fs_search_query_init(q);
     q->start_day = w->start_day;
     q->end_day = w->end_day;
-    q->cabin = w->cabin;
+    q->cabin = w->cabin == CABIN_ANY ? -1 : (int)w->cabin;
     q->seats = w->seats;
     q->max_stops = w->max_stops;
     const uint16_t *code = w->codes;
