@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "src/body_json.h"
 #include "src/internal.h"
 
 #define TRIP_BODY_MAX (16 * 1024)
@@ -315,53 +316,18 @@ int fs_trips_parse_query(fs_endpoint_t ep, const char *qs, size_t len, fs_trip_q
 
 /* ------------------------------------------------------ POST requests */
 
-typedef struct jp {
-    const char *p, *end;
-} jp_t;
-
-static void skip_ws(jp_t *j)
+static int peek(fs_jp_t *j, char c)
 {
-    while (j->p < j->end && (*j->p == ' ' || *j->p == '\t' || *j->p == '\n' || *j->p == '\r'))
-        j->p++;
-}
-
-static int peek(jp_t *j, char c)
-{
-    skip_ws(j);
+    fs_jp_skip_ws(j);
     return j->p < j->end && *j->p == c;
 }
 
-/* A JSON string without escapes other than \" \\ \/ (codes, dates and names need no others). */
-static int parse_string(jp_t *j, char *out, size_t cap)
-{
-    if (!peek(j, '"'))
-        return -1;
-    j->p++;
-    size_t n = 0;
-    while (j->p < j->end && *j->p != '"') {
-        char c = *j->p++;
-        if (c == '\\') {
-            if (j->p >= j->end || (*j->p != '"' && *j->p != '\\' && *j->p != '/'))
-                return -1;
-            c = *j->p++;
-        }
-        if ((unsigned char)c < 0x20 || n + 1 >= cap)
-            return -1;
-        out[n++] = c;
-    }
-    if (j->p >= j->end)
-        return -1;
-    j->p++;
-    out[n] = '\0';
-    return 0;
-}
-
 /* A string, a nonnegative integer, true, false, or an array of strings (joined with commas). */
-static int parse_scalar(jp_t *j, char *out, size_t cap)
+static int parse_scalar(fs_jp_t *j, char *out, size_t cap)
 {
-    skip_ws(j);
+    fs_jp_skip_ws(j);
     if (peek(j, '"'))
-        return parse_string(j, out, cap);
+        return fs_jp_string(j, out, cap);
     if (peek(j, '[')) {
         j->p++;
         size_t n = 0;
@@ -372,7 +338,7 @@ static int parse_scalar(jp_t *j, char *out, size_t cap)
         }
         for (;;) {
             char item[64];
-            if (parse_string(j, item, sizeof(item)) != 0)
+            if (fs_jp_string(j, item, sizeof(item)) != 0)
                 return -1;
             size_t l = strlen(item);
             if (n + l + 2 >= cap)
@@ -429,7 +395,7 @@ static int is_slice_field(const char *name)
 }
 
 /* One slice object into its query string. */
-static int parse_slice(jp_t *j, unsigned i, slice_in_t *s, fs_param_error_t *err)
+static int parse_slice(fs_jp_t *j, unsigned i, slice_in_t *s, fs_param_error_t *err)
 {
     s->b = (buf_t){s->qs, 0, sizeof(s->qs), 0};
     s->qs[0] = '\0';
@@ -442,7 +408,7 @@ static int parse_slice(jp_t *j, unsigned i, slice_in_t *s, fs_param_error_t *err
     }
     for (;;) {
         char name[40], value[VALUE_CAP];
-        if (parse_string(j, name, sizeof(name)) != 0)
+        if (fs_jp_string(j, name, sizeof(name)) != 0)
             return fail(err, "slices", "slices[%u]: malformed JSON: expected a field name in double quotes", i);
         if (!peek(j, ':'))
             return fail(err, "slices", "slices[%u]: malformed JSON: expected ':' after %s", i, name);
@@ -476,7 +442,7 @@ int fs_trips_parse_body(const char *body, size_t len, fs_trip_query_t *q, fs_par
     char opts[2048], cursor[FS_TRIP_CURSOR_TOKEN_MAX];
     buf_t ob = {opts, 0, sizeof(opts), 0};
     opts[0] = cursor[0] = '\0';
-    jp_t j = {body, body + len};
+    fs_jp_t j = {body, body + len};
     if (!peek(&j, '{'))
         return fail(err, "", "the body must be a JSON object (Content-Type: application/json) with slices");
     j.p++;
@@ -485,7 +451,7 @@ int fs_trips_parse_body(const char *body, size_t len, fs_trip_query_t *q, fs_par
     else
         for (;;) {
             char name[40], value[VALUE_CAP];
-            if (parse_string(&j, name, sizeof(name)) != 0)
+            if (fs_jp_string(&j, name, sizeof(name)) != 0)
                 return fail(err, "", "malformed JSON: expected a field name in double quotes");
             if (!peek(&j, ':'))
                 return fail(err, name, "malformed JSON: expected ':' after the field name");
@@ -540,7 +506,7 @@ int fs_trips_parse_body(const char *body, size_t len, fs_trip_query_t *q, fs_par
             }
             return fail(err, "", "malformed JSON: expected ',' or '}'");
         }
-    skip_ws(&j);
+    fs_jp_skip_ws(&j);
     if (j.p != j.end)
         return fail(err, "", "malformed JSON: text after the object");
     if (!have_slices || nslices < 2 || nslices > FS_TRIP_MAX_SLICES)

@@ -23,47 +23,13 @@
 #include <ck_pr.h>
 #include "src/internal.h"
 #include "src/watch.h"
+#include "src/body_json.h"
 #include "src/webhook.h"
 
 /* ------------------------------------------------------------ the body */
 
-typedef struct jp {
-    const char *p, *end;
-} jp_t;
-
-static void skip_ws(jp_t *j)
-{
-    while (j->p < j->end && (*j->p == ' ' || *j->p == '\t' || *j->p == '\n' || *j->p == '\r'))
-        j->p++;
-}
-
-/* A JSON string without escapes other than \" \\ \/ (codes and names need no others) into out. */
-static int parse_string(jp_t *j, char *out, size_t cap)
-{
-    if (j->p >= j->end || *j->p != '"')
-        return -1;
-    j->p++;
-    size_t n = 0;
-    while (j->p < j->end && *j->p != '"') {
-        char c = *j->p++;
-        if (c == '\\') {
-            if (j->p >= j->end || (*j->p != '"' && *j->p != '\\' && *j->p != '/'))
-                return -1;
-            c = *j->p++;
-        }
-        if ((unsigned char)c < 0x20 || n + 1 >= cap)
-            return -1;
-        out[n++] = c;
-    }
-    if (j->p >= j->end)
-        return -1;
-    j->p++;
-    out[n] = '\0';
-    return 0;
-}
-
 /* A nonnegative integer (no fraction, no exponent) into out. */
-static int parse_uint(jp_t *j, char *out, size_t cap)
+static int parse_uint(fs_jp_t *j, char *out, size_t cap)
 {
     size_t n = 0;
     while (j->p < j->end && *j->p >= '0' && *j->p <= '9') {
@@ -80,24 +46,24 @@ static int parse_uint(jp_t *j, char *out, size_t cap)
 #define VALUE_CAP 600
 
 /* A string, an integer, or an array of strings (joined with commas) into out. */
-static int parse_value(jp_t *j, char *out, size_t cap)
+static int parse_value(fs_jp_t *j, char *out, size_t cap)
 {
-    skip_ws(j);
+    fs_jp_skip_ws(j);
     if (j->p < j->end && *j->p == '"')
-        return parse_string(j, out, cap);
+        return fs_jp_string(j, out, cap);
     if (j->p < j->end && *j->p == '[') {
         j->p++;
         size_t n = 0;
-        skip_ws(j);
+        fs_jp_skip_ws(j);
         if (j->p < j->end && *j->p == ']') {
             j->p++;
             out[0] = '\0';
             return 0;
         }
         for (;;) {
-            skip_ws(j);
+            fs_jp_skip_ws(j);
             char item[64];
-            if (parse_string(j, item, sizeof(item)) != 0)
+            if (fs_jp_string(j, item, sizeof(item)) != 0)
                 return -1;
             size_t l = strlen(item);
             if (n + l + 2 >= cap)
@@ -106,7 +72,7 @@ static int parse_value(jp_t *j, char *out, size_t cap)
                 out[n++] = ',';
             memcpy(out + n, item, l);
             n += l;
-            skip_ws(j);
+            fs_jp_skip_ws(j);
             if (j->p < j->end && *j->p == ',') {
                 j->p++;
                 continue;
@@ -154,33 +120,33 @@ static void append_param(char *qs, size_t cap, size_t *len, const char *name, co
 }
 
 /* The webhook member's object: {"url": "http(s)://...", "secret": "..."}, both required. */
-static int parse_webhook(jp_t *j, char *url, char *secret, fs_param_error_t *err)
+static int parse_webhook(fs_jp_t *j, char *url, char *secret, fs_param_error_t *err)
 {
     url[0] = secret[0] = '\0';
-    skip_ws(j);
+    fs_jp_skip_ws(j);
     if (j->p >= j->end || *j->p != '{')
         return fail(err, "webhook", "webhook: expected an object {\"url\": ..., \"secret\": ...}");
     j->p++;
     for (;;) {
         char name[16];
-        skip_ws(j);
-        if (parse_string(j, name, sizeof(name)) != 0)
+        fs_jp_skip_ws(j);
+        if (fs_jp_string(j, name, sizeof(name)) != 0)
             return fail(err, "webhook", "webhook: expected a field name (url, secret)");
-        skip_ws(j);
+        fs_jp_skip_ws(j);
         if (j->p >= j->end || *j->p != ':')
             return fail(err, "webhook", "malformed JSON: expected ':' after the field name");
         j->p++;
-        skip_ws(j);
+        fs_jp_skip_ws(j);
         if (strcmp(name, "url") == 0) {
-            if (parse_string(j, url, FS_WEBHOOK_URL_MAX + 1) != 0)
+            if (fs_jp_string(j, url, FS_WEBHOOK_URL_MAX + 1) != 0)
                 return fail(err, "webhook.url", "webhook.url: expected a string of at most 2048 characters");
         } else if (strcmp(name, "secret") == 0) {
-            if (parse_string(j, secret, FS_WEBHOOK_SECRET_MAX + 1) != 0)
+            if (fs_jp_string(j, secret, FS_WEBHOOK_SECRET_MAX + 1) != 0)
                 return fail(err, "webhook.secret", "webhook.secret: expected a string of at most 256 characters");
         } else {
             return fail(err, "webhook", "webhook: unknown field (fields: url, secret)");
         }
-        skip_ws(j);
+        fs_jp_skip_ws(j);
         if (j->p < j->end && *j->p == ',') {
             j->p++;
             continue;
@@ -212,27 +178,27 @@ static int watch_parse(const char *body, size_t len, fs_watch_criteria_t *out, f
     memset(out, 0, sizeof(*out));
     out->notify = FS_WATCH_OPENED;
     err->parameter[0] = err->message[0] = '\0';
-    jp_t j = {body, body + len};
+    fs_jp_t j = {body, body + len};
     char qs[4096];
     size_t qlen = 0;
     qs[0] = '\0';
     unsigned seen = 0;
     char url[FS_WEBHOOK_URL_MAX + 1], secret[FS_WEBHOOK_SECRET_MAX + 1];
     int has_webhook = 0;
-    skip_ws(&j);
+    fs_jp_skip_ws(&j);
     if (j.p >= j.end || *j.p != '{')
         return fail(err, "", "the body must be a JSON object (Content-Type: application/json)");
     j.p++;
-    skip_ws(&j);
+    fs_jp_skip_ws(&j);
     if (j.p < j.end && *j.p == '}') {
         j.p++;
     } else {
         for (;;) {
             char name[40], value[VALUE_CAP];
-            skip_ws(&j);
-            if (parse_string(&j, name, sizeof(name)) != 0)
+            fs_jp_skip_ws(&j);
+            if (fs_jp_string(&j, name, sizeof(name)) != 0)
                 return fail(err, "", "malformed JSON: expected a field name in double quotes");
-            skip_ws(&j);
+            fs_jp_skip_ws(&j);
             if (j.p >= j.end || *j.p != ':')
                 return fail(err, name, "malformed JSON: expected ':' after the field name");
             j.p++;
@@ -287,7 +253,7 @@ static int watch_parse(const char *body, size_t len, fs_watch_criteria_t *out, f
                 return fail(err, name, msg);
             }
         next_member:
-            skip_ws(&j);
+            fs_jp_skip_ws(&j);
             if (j.p < j.end && *j.p == ',') {
                 j.p++;
                 continue;
@@ -299,7 +265,7 @@ static int watch_parse(const char *body, size_t len, fs_watch_criteria_t *out, f
             return fail(err, "", "malformed JSON: expected ',' or '}'");
         }
     }
-    skip_ws(&j);
+    fs_jp_skip_ws(&j);
     if (j.p != j.end)
         return fail(err, "", "malformed JSON: text after the object");
     int rc = stored ? fs_query_parse_stored(FS_EP_WATCHES, qs, qlen, &out->q, err)
