@@ -335,17 +335,24 @@ static void nonstop(const fs_generation_t *gen, const fs_search_query_t *q, budg
 
 /* ------------------------------------------------------------ one stop */
 
+/* The cabins a connecting itinerary is searched in, [*c0, *c1): with mixed_cabin one itinerary in
+ * which each leg takes its best cabin at or below the request (first when none is asked). */
+static void connection_cabins(const fs_search_query_t *q, unsigned *c0, unsigned *c1)
+{
+    if (q->mixed_cabin) {
+        *c0 = q->cabin < 0 ? FS_CABIN_FIRST : (unsigned)q->cabin;
+        *c1 = *c0 + 1;
+    } else {
+        *c0 = q->cabin < 0 ? 0 : (unsigned)q->cabin;
+        *c1 = q->cabin < 0 ? FS_CABIN_COUNT : (unsigned)q->cabin + 1;
+    }
+}
+
 static void itinerary(const fs_search_query_t *q, const fs_segment_t *s1, const fs_leg_t *l1, const fs_segment_t *s2,
                       const fs_leg_t *l2, int64_t dep_utc, uint32_t duration, emit_fn emit, void *arg)
 {
     unsigned c0, c1;
-    if (q->mixed_cabin) { /* one itinerary: each leg takes its best cabin at or below the request */
-        c0 = q->cabin < 0 ? FS_CABIN_FIRST : (unsigned)q->cabin;
-        c1 = c0 + 1;
-    } else {
-        c0 = q->cabin < 0 ? 0 : (unsigned)q->cabin;
-        c1 = q->cabin < 0 ? FS_CABIN_COUNT : (unsigned)q->cabin + 1;
-    }
+    connection_cabins(q, &c0, &c1);
     for (unsigned c = c0; c < c1; c++) {
         int k1 = (int)c, k2 = (int)c;
         if (q->mixed_cabin) {
@@ -489,13 +496,7 @@ static void itinerary3(const fs_search_query_t *q, const fs_segment_t *const seg
                        uint32_t duration, emit_fn emit, void *arg)
 {
     unsigned c0, c1;
-    if (q->mixed_cabin) { /* as itinerary(): each leg its best cabin at or below the request */
-        c0 = q->cabin < 0 ? FS_CABIN_FIRST : (unsigned)q->cabin;
-        c1 = c0 + 1;
-    } else {
-        c0 = q->cabin < 0 ? 0 : (unsigned)q->cabin;
-        c1 = q->cabin < 0 ? FS_CABIN_COUNT : (unsigned)q->cabin + 1;
-    }
+    connection_cabins(q, &c0, &c1);
     for (unsigned c = c0; c < c1; c++) {
         int k[3];
         const fs_fare_t *f[3];
