@@ -241,111 +241,167 @@ static void enc_airport(fs_enc_t *e, fs_airport_t a)
     fs_enc_str_safe(e, buf, 3);
 }
 
-static void enc_segment(fs_enc_t *e, const fs_segment_t *seg, const fs_leg_t *leg, unsigned cabin)
+static void enc_segment(fs_enc_t *e, const fs_segment_t *seg, const fs_leg_t *leg, unsigned cabin, fs_fields_t f)
 {
     char buf[8];
     fs_enc_map_begin(e);
-    fs_enc_key_lit(e, "carrier");
-    fs_carrier_format(leg->carrier, buf);
-    fs_enc_str_safe(e, buf, 2);
-    fs_enc_key_lit(e, "flight");
-    fs_enc_uint(e, leg->flight);
-    fs_enc_key_lit(e, "origin");
-    enc_airport(e, leg->origin);
-    fs_enc_key_lit(e, "destination");
-    enc_airport(e, leg->destination);
-    fs_enc_key_lit(e, "departs_at");
-    enc_localtime(e, fs_leg_departs(leg));
-    fs_enc_key_lit(e, "arrives_at");
-    enc_localtime(e, fs_leg_arrives(leg));
-    fs_enc_key_lit(e, "duration_min");
-    fs_enc_uint(e, leg->duration_min);
-    fs_enc_key_lit(e, "cabin");
-    fs_enc_str_safe(e, fs_cabin_names[cabin], strlen(fs_cabin_names[cabin]));
-    fs_enc_key_lit(e, "seats");
-    fs_enc_uint(e, FS_CABIN_SEATS(leg->cabin[cabin]));
-    fs_enc_key_lit(e, "miles");
-    fs_enc_uint(e, fs_segment_fare(seg, FS_CABIN_FARE(leg->cabin[cabin]))->miles);
-    fs_enc_key_lit(e, "source");
-    fs_enc_cstr(e, seg->source);
+    if (FS_FIELD(f, FS_FIELD_S_CARRIER)) {
+        fs_enc_key_lit(e, "carrier");
+        fs_carrier_format(leg->carrier, buf);
+        fs_enc_str_safe(e, buf, 2);
+    }
+    if (FS_FIELD(f, FS_FIELD_S_FLIGHT)) {
+        fs_enc_key_lit(e, "flight");
+        fs_enc_uint(e, leg->flight);
+    }
+    if (FS_FIELD(f, FS_FIELD_S_ORIGIN)) {
+        fs_enc_key_lit(e, "origin");
+        enc_airport(e, leg->origin);
+    }
+    if (FS_FIELD(f, FS_FIELD_S_DESTINATION)) {
+        fs_enc_key_lit(e, "destination");
+        enc_airport(e, leg->destination);
+    }
+    if (FS_FIELD(f, FS_FIELD_S_DEPARTS_AT)) {
+        fs_enc_key_lit(e, "departs_at");
+        enc_localtime(e, fs_leg_departs(leg));
+    }
+    if (FS_FIELD(f, FS_FIELD_S_ARRIVES_AT)) {
+        fs_enc_key_lit(e, "arrives_at");
+        enc_localtime(e, fs_leg_arrives(leg));
+    }
+    if (FS_FIELD(f, FS_FIELD_S_DURATION_MIN)) {
+        fs_enc_key_lit(e, "duration_min");
+        fs_enc_uint(e, leg->duration_min);
+    }
+    if (FS_FIELD(f, FS_FIELD_S_CABIN)) {
+        fs_enc_key_lit(e, "cabin");
+        fs_enc_str_safe(e, fs_cabin_names[cabin], strlen(fs_cabin_names[cabin]));
+    }
+    if (FS_FIELD(f, FS_FIELD_S_SEATS)) {
+        fs_enc_key_lit(e, "seats");
+        fs_enc_uint(e, FS_CABIN_SEATS(leg->cabin[cabin]));
+    }
+    if (FS_FIELD(f, FS_FIELD_S_MILES)) {
+        fs_enc_key_lit(e, "miles");
+        fs_enc_uint(e, fs_segment_fare(seg, FS_CABIN_FARE(leg->cabin[cabin]))->miles);
+    }
+    if (FS_FIELD(f, FS_FIELD_S_SOURCE)) {
+        fs_enc_key_lit(e, "source");
+        fs_enc_cstr(e, seg->source);
+    }
     fs_enc_map_end(e);
 }
 
-void fs_enc_search_result(fs_enc_t *e, const fs_result_t *r)
+void fs_enc_search_result(fs_enc_t *e, const fs_result_t *r, fs_fields_t f)
 {
     const fs_leg_t *first = r->leg, *last = r->leg3 != NULL ? r->leg3 : r->leg2 != NULL ? r->leg2 : r->leg;
     unsigned stops = r->leg3 != NULL ? 2 : r->leg2 != NULL ? 1 : 0;
     char buf[FS_ID_MAX];
     fs_enc_map_begin(e);
-    fs_enc_key_lit(e, "id");
-    fs_enc_str(e, buf, fs_result_id(r, buf));
-    fs_enc_key_lit(e, "origin");
-    enc_airport(e, first->origin);
-    fs_enc_key_lit(e, "destination");
-    enc_airport(e, last->destination);
-    fs_enc_key_lit(e, "date");
-    enc_date(e, first->day);
-    fs_enc_key_lit(e, "departs_at");
-    enc_localtime(e, fs_leg_departs(first));
-    fs_enc_key_lit(e, "arrives_at");
-    enc_localtime(e, fs_leg_arrives(last));
-    fs_enc_key_lit(e, "duration_min");
-    fs_enc_uint(e, r->duration_min);
-    fs_enc_key_lit(e, "stops");
-    fs_enc_uint(e, stops);
-    fs_enc_key_lit(e, "cabin");
-    fs_enc_str_safe(e, fs_cabin_names[r->cabin], strlen(fs_cabin_names[r->cabin]));
-    fs_enc_key_lit(e, "miles");
-    fs_enc_uint(e, r->miles);
-    fs_enc_key_lit(e, "taxes_cents");
-    fs_enc_uint(e, r->taxes_cents);
-    fs_enc_key_lit(e, "currency");
-    fs_currency_format(r->currency, buf);
-    fs_enc_str_safe(e, buf, 3);
-    fs_enc_key_lit(e, "seats");
-    fs_enc_uint(e, r->seats);
-    fs_enc_key_lit(e, "source");
-    if ((stops < 1 || r->segment2 == r->segment) && (stops < 2 || r->segment3 == r->segment)) {
-        fs_enc_cstr(e, r->segment->source);
-    } else { /* a connection sold by several partners: every leg's, in flight order */
-        const fs_segment_t *const segs[3] = {r->segment, r->segment2, r->segment3};
-        size_t n = 0;
-        for (unsigned i = 0; i <= stops; i++) { /* at most 3 names of 32 and 2 '+': buf holds them */
-            size_t len = strlen(segs[i]->source);
-            if (i > 0)
-                buf[n++] = '+';
-            memcpy(buf + n, segs[i]->source, len);
-            n += len;
-        }
-        fs_enc_str(e, buf, n);
+    if (FS_FIELD(f, FS_FIELD_R_ID)) {
+        fs_enc_key_lit(e, "id");
+        fs_enc_str(e, buf, fs_result_id(r, buf));
     }
-    int64_t last_seen = first->last_seen;
-    if (r->leg2 != NULL && r->leg2->last_seen < last_seen)
-        last_seen = r->leg2->last_seen;
-    if (r->leg3 != NULL && r->leg3->last_seen < last_seen)
-        last_seen = r->leg3->last_seen;
-    fs_enc_key_lit(e, "last_seen");
-    enc_timestamp(e, last_seen);
-    fs_enc_key_lit(e, "segments");
-    fs_enc_array_begin(e);
-    enc_segment(e, r->segment, first, r->leg_cabin[0]);
-    if (r->leg2 != NULL)
-        enc_segment(e, r->segment2, r->leg2, r->leg_cabin[1]);
-    if (r->leg3 != NULL)
-        enc_segment(e, r->segment3, r->leg3, r->leg_cabin[2]);
-    fs_enc_array_end(e);
+    if (FS_FIELD(f, FS_FIELD_R_ORIGIN)) {
+        fs_enc_key_lit(e, "origin");
+        enc_airport(e, first->origin);
+    }
+    if (FS_FIELD(f, FS_FIELD_R_DESTINATION)) {
+        fs_enc_key_lit(e, "destination");
+        enc_airport(e, last->destination);
+    }
+    if (FS_FIELD(f, FS_FIELD_R_DATE)) {
+        fs_enc_key_lit(e, "date");
+        enc_date(e, first->day);
+    }
+    if (FS_FIELD(f, FS_FIELD_R_DEPARTS_AT)) {
+        fs_enc_key_lit(e, "departs_at");
+        enc_localtime(e, fs_leg_departs(first));
+    }
+    if (FS_FIELD(f, FS_FIELD_R_ARRIVES_AT)) {
+        fs_enc_key_lit(e, "arrives_at");
+        enc_localtime(e, fs_leg_arrives(last));
+    }
+    if (FS_FIELD(f, FS_FIELD_R_DURATION_MIN)) {
+        fs_enc_key_lit(e, "duration_min");
+        fs_enc_uint(e, r->duration_min);
+    }
+    if (FS_FIELD(f, FS_FIELD_R_STOPS)) {
+        fs_enc_key_lit(e, "stops");
+        fs_enc_uint(e, stops);
+    }
+    if (FS_FIELD(f, FS_FIELD_R_CABIN)) {
+        fs_enc_key_lit(e, "cabin");
+        fs_enc_str_safe(e, fs_cabin_names[r->cabin], strlen(fs_cabin_names[r->cabin]));
+    }
+    if (FS_FIELD(f, FS_FIELD_R_MILES)) {
+        fs_enc_key_lit(e, "miles");
+        fs_enc_uint(e, r->miles);
+    }
+    if (FS_FIELD(f, FS_FIELD_R_TAXES_CENTS)) {
+        fs_enc_key_lit(e, "taxes_cents");
+        fs_enc_uint(e, r->taxes_cents);
+    }
+    if (FS_FIELD(f, FS_FIELD_R_CURRENCY)) {
+        fs_enc_key_lit(e, "currency");
+        fs_currency_format(r->currency, buf);
+        fs_enc_str_safe(e, buf, 3);
+    }
+    if (FS_FIELD(f, FS_FIELD_R_SEATS)) {
+        fs_enc_key_lit(e, "seats");
+        fs_enc_uint(e, r->seats);
+    }
+    if (FS_FIELD(f, FS_FIELD_R_SOURCE)) {
+        fs_enc_key_lit(e, "source");
+        if ((stops < 1 || r->segment2 == r->segment) && (stops < 2 || r->segment3 == r->segment)) {
+            fs_enc_cstr(e, r->segment->source);
+        } else { /* a connection sold by several partners: every leg's, in flight order */
+            const fs_segment_t *const segs[3] = {r->segment, r->segment2, r->segment3};
+            size_t n = 0;
+            for (unsigned i = 0; i <= stops; i++) { /* at most 3 names of 32 and 2 '+': buf holds them */
+                size_t len = strlen(segs[i]->source);
+                if (i > 0)
+                    buf[n++] = '+';
+                memcpy(buf + n, segs[i]->source, len);
+                n += len;
+            }
+            fs_enc_str(e, buf, n);
+        }
+    }
+    if (FS_FIELD(f, FS_FIELD_R_LAST_SEEN)) {
+        int64_t last_seen = first->last_seen;
+        if (r->leg2 != NULL && r->leg2->last_seen < last_seen)
+            last_seen = r->leg2->last_seen;
+        if (r->leg3 != NULL && r->leg3->last_seen < last_seen)
+            last_seen = r->leg3->last_seen;
+        fs_enc_key_lit(e, "last_seen");
+        enc_timestamp(e, last_seen);
+    }
+    if (FS_FIELD(f, FS_FIELD_R_SEGMENTS)) {
+        fs_enc_key_lit(e, "segments");
+        fs_enc_array_begin(e);
+        enc_segment(e, r->segment, first, r->leg_cabin[0], f);
+        if (r->leg2 != NULL)
+            enc_segment(e, r->segment2, r->leg2, r->leg_cabin[1], f);
+        if (r->leg3 != NULL)
+            enc_segment(e, r->segment3, r->leg3, r->leg_cabin[2], f);
+        fs_enc_array_end(e);
+    }
     fs_enc_map_end(e);
 }
 
 /* The airports a query searched, after city codes were expanded. */
-static void enc_airports(fs_enc_t *e, const fs_search_query_t *q, int with_destinations)
+static void enc_airports(fs_enc_t *e, const fs_search_query_t *q, int with_destinations, fs_fields_t f)
 {
-    fs_enc_key_lit(e, "origins");
-    fs_enc_array_begin(e);
-    for (unsigned i = 0; i < q->origin_count; i++)
-        enc_airport(e, q->origins[i]);
-    fs_enc_array_end(e);
-    if (!with_destinations)
+    if (FS_FIELD(f, FS_FIELD_ORIGINS)) {
+        fs_enc_key_lit(e, "origins");
+        fs_enc_array_begin(e);
+        for (unsigned i = 0; i < q->origin_count; i++)
+            enc_airport(e, q->origins[i]);
+        fs_enc_array_end(e);
+    }
+    if (!with_destinations || !FS_FIELD(f, FS_FIELD_DESTINATIONS))
         return;
     fs_enc_key_lit(e, "destinations");
     fs_enc_array_begin(e);
@@ -371,8 +427,10 @@ static int may_see_sources(h2o_req_t *req, fs_worker_t *w)
 
 /* "searched": which sources a query consulted, so an empty answer says what was searched. Without
  * the right to see names, each entry carries its leg count only. */
-static void enc_searched(fs_enc_t *e, const fs_generation_t *gen, const fs_search_query_t *q, int with_names)
+static void enc_searched(fs_enc_t *e, const fs_generation_t *gen, const fs_search_query_t *q, int with_names, fs_fields_t f)
 {
+    if (!FS_FIELD(f, FS_FIELD_SEARCHED))
+        return;
     fs_enc_key_lit(e, "searched");
     fs_enc_array_begin(e);
     for (unsigned i = 0; i < gen->segment_count; i++) {
@@ -380,20 +438,22 @@ static void enc_searched(fs_enc_t *e, const fs_generation_t *gen, const fs_searc
         if (!fs_query_wants_source(q, seg->source))
             continue;
         fs_enc_map_begin(e);
-        if (!with_names) {
+        if (with_names && FS_FIELD(f, FS_FIELD_SEARCHED_SOURCE)) {
+            fs_enc_key_lit(e, "source");
+            fs_enc_cstr(e, seg->source);
+        }
+        if (with_names && FS_FIELD(f, FS_FIELD_SEARCHED_SEQUENCE)) {
+            fs_enc_key_lit(e, "sequence");
+            fs_enc_uint(e, seg->sequence);
+        }
+        if (with_names && FS_FIELD(f, FS_FIELD_SEARCHED_UPDATED_AT)) {
+            fs_enc_key_lit(e, "updated_at");
+            enc_timestamp(e, seg->updated_at);
+        }
+        if (FS_FIELD(f, FS_FIELD_SEARCHED_LEGS)) {
             fs_enc_key_lit(e, "legs");
             fs_enc_uint(e, seg->leg_count);
-            fs_enc_map_end(e);
-            continue;
         }
-        fs_enc_key_lit(e, "source");
-        fs_enc_cstr(e, seg->source);
-        fs_enc_key_lit(e, "sequence");
-        fs_enc_uint(e, seg->sequence);
-        fs_enc_key_lit(e, "updated_at");
-        enc_timestamp(e, seg->updated_at);
-        fs_enc_key_lit(e, "legs");
-        fs_enc_uint(e, seg->leg_count);
         fs_enc_map_end(e);
     }
     fs_enc_array_end(e);
@@ -501,7 +561,7 @@ static int shed_if_overloaded(h2o_req_t *req, fs_worker_t *w, fs_conn_state_t *c
 
 /* -------------------------------------------------------------- reads */
 
-static int parse_or_fail(h2o_req_t *req, fs_endpoint_t ep, fs_search_query_t *q, uint64_t started_us)
+static int parse_or_fail(h2o_req_t *req, fs_endpoint_t ep, fs_search_query_t *q, fs_fields_t *fields, uint64_t started_us)
 {
     const char *qs = "";
     size_t qlen = 0;
@@ -510,7 +570,7 @@ static int parse_or_fail(h2o_req_t *req, fs_endpoint_t ep, fs_search_query_t *q,
         qlen = req->path.len - req->query_at - 1;
     }
     fs_param_error_t err;
-    if (fs_query_parse(ep, qs, qlen, q, &err) != 0) {
+    if (fs_query_parse_fields(ep, qs, qlen, q, fields, &err) != 0) {
         fs_send_error(req, 400, "invalid_parameter", err.parameter, err.message, ep, started_us);
         return -1;
     }
@@ -524,9 +584,9 @@ static int parse_or_fail(h2o_req_t *req, fs_endpoint_t ep, fs_search_query_t *q,
  * answered here.
  */
 static const fs_generation_t *begin_read(h2o_req_t *req, fs_worker_t *w, fs_endpoint_t ep, fs_search_query_t *q,
-                                         fs_enc_format_t *format, uint64_t started_us)
+                                         fs_fields_t *fields, fs_enc_format_t *format, uint64_t started_us)
 {
-    if (parse_or_fail(req, ep, q, started_us) != 0)
+    if (parse_or_fail(req, ep, q, fields, started_us) != 0)
         return NULL;
     *format = negotiate(req);
     const fs_generation_t *gen = fs_index_read_begin(w->shared->index, &w->index_thread);
@@ -540,15 +600,19 @@ static const fs_generation_t *begin_read(h2o_req_t *req, fs_worker_t *w, fs_endp
 /* The closing they share: generation, the airports searched, the sources consulted, leave the
  * read section (nothing of the index is used after it), took_us, send. */
 static int finish_read(h2o_req_t *req, fs_worker_t *w, fs_endpoint_t ep, const fs_generation_t *gen, const fs_search_query_t *q,
-                       fs_enc_t *e, int with_destinations, uint64_t started_us)
+                       fs_enc_t *e, int with_destinations, fs_fields_t f, uint64_t started_us)
 {
-    fs_enc_key_lit(e, "generation");
-    fs_enc_uint(e, gen->number);
-    enc_airports(e, q, with_destinations);
-    enc_searched(e, gen, q, may_see_sources(req, w));
+    if (FS_FIELD(f, FS_FIELD_GENERATION)) {
+        fs_enc_key_lit(e, "generation");
+        fs_enc_uint(e, gen->number);
+    }
+    enc_airports(e, q, with_destinations, f);
+    enc_searched(e, gen, q, may_see_sources(req, w), f);
     fs_index_read_end(w->shared->index, &w->index_thread);
-    fs_enc_key_lit(e, "took_us");
-    fs_enc_uint(e, now_us() - started_us);
+    if (FS_FIELD(f, FS_FIELD_TOOK_US)) {
+        fs_enc_key_lit(e, "took_us");
+        fs_enc_uint(e, now_us() - started_us);
+    }
     fs_enc_map_end(e);
     send_doc(req, 200, e, ep, started_us);
     return 0;
@@ -579,7 +643,7 @@ int fs_http_shed_if_overloaded(h2o_req_t *req, fs_worker_t *w, fs_conn_state_t *
 int fs_http_finish_read(h2o_req_t *req, fs_worker_t *w, fs_endpoint_t ep, const fs_generation_t *gen, const fs_search_query_t *q,
                         fs_enc_t *e, uint64_t started_us)
 {
-    return finish_read(req, w, ep, gen, q, e, 1, started_us);
+    return finish_read(req, w, ep, gen, q, e, 1, FS_FIELDS_ALL, started_us);
 }
 
 /* An upper estimate of a search answer's JSON, so the common answer is written without the buffer
@@ -596,8 +660,9 @@ static size_t search_answer_size(const fs_search_result_t *res)
 static int handle_search(h2o_req_t *req, fs_worker_t *w, uint64_t started_us)
 {
     fs_search_query_t q;
+    fs_fields_t f;
     fs_enc_format_t format;
-    const fs_generation_t *gen = begin_read(req, w, FS_EP_SEARCH, &q, &format, started_us);
+    const fs_generation_t *gen = begin_read(req, w, FS_EP_SEARCH, &q, &f, &format, started_us);
     if (gen == NULL)
         return 0;
     fs_search_result_t res;
@@ -609,31 +674,40 @@ static int handle_search(h2o_req_t *req, fs_worker_t *w, uint64_t started_us)
     fs_enc_t e;
     fs_enc_init(&e, format, &req->pool, search_answer_size(&res));
     fs_enc_map_begin(&e);
-    fs_enc_key_lit(&e, "results");
-    fs_enc_array_begin(&e);
-    for (unsigned i = 0; i < res.count; i++)
-        fs_enc_search_result(&e, &res.results[i]);
-    fs_enc_array_end(&e);
-    fs_enc_key_lit(&e, "count");
-    fs_enc_uint(&e, res.count);
-    fs_enc_key_lit(&e, "total");
-    fs_enc_uint(&e, res.total);
-    fs_enc_key_lit(&e, "next_cursor");
-    if (res.has_more && res.count > 0) {
-        char cursor[FS_CURSOR_TOKEN_MAX];
-        size_t n = fs_cursor_encode(q.sort, &res.results[res.count - 1], cursor, sizeof(cursor));
-        fs_enc_str(&e, cursor, n);
-    } else {
-        fs_enc_null(&e);
+    if (FS_FIELD(f, FS_FIELD_RESULTS)) {
+        fs_enc_key_lit(&e, "results");
+        fs_enc_array_begin(&e);
+        for (unsigned i = 0; i < res.count; i++)
+            fs_enc_search_result(&e, &res.results[i], f);
+        fs_enc_array_end(&e);
     }
-    return finish_read(req, w, FS_EP_SEARCH, gen, &q, &e, 1, started_us);
+    if (FS_FIELD(f, FS_FIELD_COUNT)) {
+        fs_enc_key_lit(&e, "count");
+        fs_enc_uint(&e, res.count);
+    }
+    if (FS_FIELD(f, FS_FIELD_TOTAL)) {
+        fs_enc_key_lit(&e, "total");
+        fs_enc_uint(&e, res.total);
+    }
+    if (FS_FIELD(f, FS_FIELD_NEXT_CURSOR)) {
+        fs_enc_key_lit(&e, "next_cursor");
+        if (res.has_more && res.count > 0) {
+            char cursor[FS_CURSOR_TOKEN_MAX];
+            size_t n = fs_cursor_encode(q.sort, &res.results[res.count - 1], cursor, sizeof(cursor));
+            fs_enc_str(&e, cursor, n);
+        } else {
+            fs_enc_null(&e);
+        }
+    }
+    return finish_read(req, w, FS_EP_SEARCH, gen, &q, &e, 1, f, started_us);
 }
 
 static int handle_calendar(h2o_req_t *req, fs_worker_t *w, uint64_t started_us)
 {
     fs_search_query_t q;
+    fs_fields_t f;
     fs_enc_format_t format;
-    const fs_generation_t *gen = begin_read(req, w, FS_EP_CALENDAR, &q, &format, started_us);
+    const fs_generation_t *gen = begin_read(req, w, FS_EP_CALENDAR, &q, &f, &format, started_us);
     if (gen == NULL)
         return 0;
     q.deadline_us = (int64_t)started_us + (int64_t)w->shared->config->search_budget_ms * 1000;
@@ -645,37 +719,48 @@ static int handle_calendar(h2o_req_t *req, fs_worker_t *w, uint64_t started_us)
     int32_t days = q.end_day - q.start_day + 1;
     fs_enc_init(&e, format, &req->pool, 256 + (size_t)days * 200);
     fs_enc_map_begin(&e);
-    fs_enc_key_lit(&e, "days");
-    fs_enc_array_begin(&e);
-    for (int32_t d = 0; d < days; d++) {
-        const fs_calendar_cell_t *row = &w->cells[(size_t)d * FS_CABIN_COUNT];
-        fs_enc_map_begin(&e);
-        fs_enc_key_lit(&e, "date");
-        enc_date(&e, q.start_day + d);
-        for (int c = 0; c < FS_CABIN_COUNT; c++) {
-            if (row[c].count == 0)
-                continue;
-            fs_enc_key(&e, fs_cabin_names[c], strlen(fs_cabin_names[c]));
+    if (FS_FIELD(f, FS_FIELD_DAYS)) {
+        fs_enc_key_lit(&e, "days");
+        fs_enc_array_begin(&e);
+        for (int32_t d = 0; d < days; d++) {
+            const fs_calendar_cell_t *row = &w->cells[(size_t)d * FS_CABIN_COUNT];
             fs_enc_map_begin(&e);
-            fs_enc_key_lit(&e, "min_miles");
-            fs_enc_uint(&e, row[c].min_miles);
-            fs_enc_key_lit(&e, "max_seats");
-            fs_enc_uint(&e, row[c].max_seats);
-            fs_enc_key_lit(&e, "count");
-            fs_enc_uint(&e, row[c].count);
+            if (FS_FIELD(f, FS_FIELD_DAY_DATE)) {
+                fs_enc_key_lit(&e, "date");
+                enc_date(&e, q.start_day + d);
+            }
+            for (int c = 0; c < FS_CABIN_COUNT; c++) {
+                if (row[c].count == 0 || !FS_FIELD(f, FS_FIELD_DAY_CABIN(c)))
+                    continue;
+                fs_enc_key(&e, fs_cabin_names[c], strlen(fs_cabin_names[c]));
+                fs_enc_map_begin(&e);
+                if (FS_FIELD(f, FS_FIELD_DAY_CABIN(c) + 1)) {
+                    fs_enc_key_lit(&e, "min_miles");
+                    fs_enc_uint(&e, row[c].min_miles);
+                }
+                if (FS_FIELD(f, FS_FIELD_DAY_CABIN(c) + 2)) {
+                    fs_enc_key_lit(&e, "max_seats");
+                    fs_enc_uint(&e, row[c].max_seats);
+                }
+                if (FS_FIELD(f, FS_FIELD_DAY_CABIN(c) + 3)) {
+                    fs_enc_key_lit(&e, "count");
+                    fs_enc_uint(&e, row[c].count);
+                }
+                fs_enc_map_end(&e);
+            }
             fs_enc_map_end(&e);
         }
-        fs_enc_map_end(&e);
+        fs_enc_array_end(&e);
     }
-    fs_enc_array_end(&e);
-    return finish_read(req, w, FS_EP_CALENDAR, gen, &q, &e, 1, started_us);
+    return finish_read(req, w, FS_EP_CALENDAR, gen, &q, &e, 1, f, started_us);
 }
 
 static int handle_routes(h2o_req_t *req, fs_worker_t *w, uint64_t started_us)
 {
     fs_search_query_t q;
+    fs_fields_t f;
     fs_enc_format_t format;
-    const fs_generation_t *gen = begin_read(req, w, FS_EP_ROUTES, &q, &format, started_us);
+    const fs_generation_t *gen = begin_read(req, w, FS_EP_ROUTES, &q, &f, &format, started_us);
     if (gen == NULL)
         return 0;
     q.deadline_us = (int64_t)started_us + (int64_t)w->shared->config->search_budget_ms * 1000;
@@ -687,26 +772,40 @@ static int handle_routes(h2o_req_t *req, fs_worker_t *w, uint64_t started_us)
     fs_enc_t e;
     fs_enc_init(&e, format, &req->pool, 256 + (size_t)(n > 0 ? n : 0) * 96);
     fs_enc_map_begin(&e);
-    fs_enc_key_lit(&e, "origin");
-    enc_airport(&e, q.origins[0]);
-    fs_enc_key_lit(&e, "destinations");
-    fs_enc_array_begin(&e);
-    for (int i = 0; i < n; i++) {
-        fs_enc_map_begin(&e);
-        fs_enc_key_lit(&e, "destination");
-        enc_airport(&e, w->routes[i].destination);
-        fs_enc_key_lit(&e, "legs");
-        fs_enc_uint(&e, w->routes[i].legs);
-        fs_enc_key_lit(&e, "first_date");
-        enc_date(&e, w->routes[i].first_day);
-        fs_enc_key_lit(&e, "last_date");
-        enc_date(&e, w->routes[i].last_day);
-        fs_enc_key_lit(&e, "stops");
-        fs_enc_uint(&e, (uint64_t)w->routes[i].stops);
-        fs_enc_map_end(&e);
+    if (FS_FIELD(f, FS_FIELD_ORIGIN)) {
+        fs_enc_key_lit(&e, "origin");
+        enc_airport(&e, q.origins[0]);
     }
-    fs_enc_array_end(&e);
-    return finish_read(req, w, FS_EP_ROUTES, gen, &q, &e, 0, started_us);
+    if (FS_FIELD(f, FS_FIELD_DESTINATIONS)) {
+        fs_enc_key_lit(&e, "destinations");
+        fs_enc_array_begin(&e);
+        for (int i = 0; i < n; i++) {
+            fs_enc_map_begin(&e);
+            if (FS_FIELD(f, FS_FIELD_D_DESTINATION)) {
+                fs_enc_key_lit(&e, "destination");
+                enc_airport(&e, w->routes[i].destination);
+            }
+            if (FS_FIELD(f, FS_FIELD_D_LEGS)) {
+                fs_enc_key_lit(&e, "legs");
+                fs_enc_uint(&e, w->routes[i].legs);
+            }
+            if (FS_FIELD(f, FS_FIELD_D_FIRST_DATE)) {
+                fs_enc_key_lit(&e, "first_date");
+                enc_date(&e, w->routes[i].first_day);
+            }
+            if (FS_FIELD(f, FS_FIELD_D_LAST_DATE)) {
+                fs_enc_key_lit(&e, "last_date");
+                enc_date(&e, w->routes[i].last_day);
+            }
+            if (FS_FIELD(f, FS_FIELD_D_STOPS)) {
+                fs_enc_key_lit(&e, "stops");
+                fs_enc_uint(&e, (uint64_t)w->routes[i].stops);
+            }
+            fs_enc_map_end(&e);
+        }
+        fs_enc_array_end(&e);
+    }
+    return finish_read(req, w, FS_EP_ROUTES, gen, &q, &e, 0, f, started_us);
 }
 
 static int handle_health(h2o_req_t *req, fs_worker_t *w, fs_endpoint_t ep, uint64_t started_us)

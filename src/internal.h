@@ -148,8 +148,9 @@ void fs_send_json(h2o_req_t *req, int status, const char *body, size_t len, fs_e
 int fs_send_error(h2o_req_t *req, int status, const char *code, const char *parameter, const char *message, fs_endpoint_t ep,
                   uint64_t started_us);
 
-/** Writes one search result (the shape of GET /v1/search's results); the watches reuse it. */
-void fs_enc_search_result(fs_enc_t *e, const fs_result_t *r);
+/** Writes one search result (the shape of GET /v1/search's results) with the fields of f that are
+ *  a result's (FS_FIELDS_ALL: every field); trips and the watches reuse it. */
+void fs_enc_search_result(fs_enc_t *e, const fs_result_t *r, fs_fields_t f);
 
 /** docs/openapi.yaml as JSON, and a quoted ETag of it: generated at build time (src/openapi_embed.py). */
 extern const char fs_openapi_json[];

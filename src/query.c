@@ -32,13 +32,14 @@ enum param {
     P_MAX_DURATION,
     P_DEPART_AFTER,
     P_DEPART_BEFORE,
+    P_FIELDS,
     P_COUNT
 };
 
 static const char *const param_names[P_COUNT] = {
     "origin",    "destination", "date",           "start_date",     "end_date",    "cabin",       "seats",
     "sources",   "carriers",    "max_stops",      "sort",           "limit",       "cursor",      "min_connection",
-    "max_connection", "mixed_cabin", "same_source", "max_duration", "depart_after", "depart_before"};
+    "max_connection", "mixed_cabin", "same_source", "max_duration", "depart_after", "depart_before", "fields"};
 
 /* The parameters that shape itineraries, valid wherever max_stops is. */
 #define ITINERARY_PARAMS                                                                                                   \
@@ -49,10 +50,12 @@ static const char *const param_names[P_COUNT] = {
 static const unsigned endpoint_params[FS_EP_COUNT] = {
     [FS_EP_SEARCH] = (1u << P_COUNT) - 1,
     [FS_EP_CALENDAR] = 1u << P_ORIGIN | 1u << P_DESTINATION | 1u << P_START_DATE | 1u << P_END_DATE | 1u << P_CABIN |
-                       1u << P_SEATS | 1u << P_SOURCES | 1u << P_CARRIERS | 1u << P_MAX_STOPS | ITINERARY_PARAMS,
+                       1u << P_SEATS | 1u << P_SOURCES | 1u << P_CARRIERS | 1u << P_MAX_STOPS | ITINERARY_PARAMS |
+                       1u << P_FIELDS,
     [FS_EP_ROUTES] = 1u << P_ORIGIN | 1u << P_START_DATE | 1u << P_END_DATE | 1u << P_SOURCES | 1u << P_CARRIERS |
-                     1u << P_MAX_STOPS,
-    [FS_EP_TRIPS] = ((1u << P_COUNT) - 1) & ~(1u << P_CURSOR), /* the trip cursor is src/trips_http.c's */
+                     1u << P_MAX_STOPS | 1u << P_FIELDS,
+    /* the trip cursor is src/trips_http.c's; a trip answer has no partial form */
+    [FS_EP_TRIPS] = ((1u << P_COUNT) - 1) & ~(1u << P_CURSOR | 1u << P_FIELDS),
     [FS_EP_CALENDAR_TRIPS] = 1u << P_ORIGIN | 1u << P_DESTINATION | 1u << P_START_DATE | 1u << P_END_DATE | 1u << P_CABIN |
                              1u << P_SEATS | 1u << P_SOURCES | 1u << P_CARRIERS | 1u << P_MAX_STOPS | ITINERARY_PARAMS,
     [FS_EP_WATCHES] = 1u << P_ORIGIN | 1u << P_DESTINATION | 1u << P_DATE | 1u << P_START_DATE | 1u << P_END_DATE |
@@ -240,9 +243,10 @@ static int parse_date_param(const char *name, const char *v, int32_t *day, fs_pa
     return 0;
 }
 
-static int query_parse(fs_endpoint_t ep, const char *qs, size_t len, fs_search_query_t *q, fs_param_error_t *err,
-                       unsigned max_codes)
+static int query_parse(fs_endpoint_t ep, const char *qs, size_t len, fs_search_query_t *q, fs_fields_t *fields,
+                       fs_param_error_t *err, unsigned max_codes)
 {
+    *fields = FS_FIELDS_ALL;
     fs_search_query_init(q);
     err->parameter[0] = err->message[0] = '\0';
 
@@ -414,6 +418,8 @@ static int query_parse(fs_endpoint_t ep, const char *qs, size_t len, fs_search_q
     const char *why = NULL;
     if (HAS(P_CURSOR) && fs_cursor_decode(q->sort, values[P_CURSOR], strlen(values[P_CURSOR]), &q->cursor, &why) != 0)
         return fail(err, "cursor", "cursor: %s", why);
+    if (HAS(P_FIELDS) && fs_fields_parse(ep, values[P_FIELDS], fields, err) != 0)
+        return FS_EINVAL;
 #undef HAS
     return 0;
 }
@@ -431,12 +437,20 @@ static int query_parse(fs_endpoint_t ep, const char *qs, size_t len, fs_search_q
 static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 int fs_query_parse(fs_endpoint_t ep, const char *qs, size_t len, fs_search_query_t *q, fs_param_error_t *err)
 {
-    return query_parse(ep, qs, len, q, err, MAX_CODES_PER_PARAM);
+    fs_fields_t fields;
+    return query_parse(ep, qs, len, q, &fields, err, MAX_CODES_PER_PARAM);
+}
+
+int fs_query_parse_fields(fs_endpoint_t ep, const char *qs, size_t len, fs_search_query_t *q, fs_fields_t *fields,
+                          fs_param_error_t *err)
+{
+    return query_parse(ep, qs, len, q, fields, err, MAX_CODES_PER_PARAM);
 }
 
 int fs_query_parse_stored(fs_endpoint_t ep, const char *qs, size_t len, fs_search_query_t *q, fs_param_error_t *err)
 {
-    return query_parse(ep, qs, len, q, err, FS_QUERY_MAX_AIRPORTS);
+    fs_fields_t fields;
+    return query_parse(ep, qs, len, q, &fields, err, FS_QUERY_MAX_AIRPORTS);
 }
 
 static const char sort_letters[] = {'m', 'd', 't'};

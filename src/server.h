@@ -101,6 +101,76 @@ int fs_query_parse(fs_endpoint_t ep, const char *qs, size_t len, fs_search_query
  *  city codes, up to FS_QUERY_MAX_AIRPORTS of them where a client may name 10 codes. */
 int fs_query_parse_stored(fs_endpoint_t ep, const char *qs, size_t len, fs_search_query_t *q, fs_param_error_t *err);
 
+/* ------------------------------------------------------------ fields
+ * Partial responses (docs/api.md "Partial responses"): `fields=results(id,miles),next_cursor`
+ * selects what a search, calendar or routes answer carries. A mask has one bit per field of the
+ * endpoint's answer; the top-level fields the three answers share have the same bits in all. */
+typedef uint64_t fs_fields_t;
+#define FS_FIELDS_ALL UINT64_MAX
+#define FS_FIELD(mask, bit) (((mask) >> (bit)) & 1u)
+enum fs_field {
+    /* every read answer */
+    FS_FIELD_GENERATION = 0,
+    FS_FIELD_ORIGINS,
+    FS_FIELD_DESTINATIONS, /* search, calendar: the airports searched; routes: the destination list */
+    FS_FIELD_SEARCHED,
+    FS_FIELD_SEARCHED_SOURCE,
+    FS_FIELD_SEARCHED_SEQUENCE,
+    FS_FIELD_SEARCHED_UPDATED_AT,
+    FS_FIELD_SEARCHED_LEGS,
+    FS_FIELD_TOOK_US,
+    /* search */
+    FS_FIELD_RESULTS = 9,
+    FS_FIELD_COUNT,
+    FS_FIELD_TOTAL,
+    FS_FIELD_NEXT_CURSOR,
+    FS_FIELD_R_ID, /* a result's fields, in the order they are written */
+    FS_FIELD_R_ORIGIN,
+    FS_FIELD_R_DESTINATION,
+    FS_FIELD_R_DATE,
+    FS_FIELD_R_DEPARTS_AT,
+    FS_FIELD_R_ARRIVES_AT,
+    FS_FIELD_R_DURATION_MIN,
+    FS_FIELD_R_STOPS,
+    FS_FIELD_R_CABIN,
+    FS_FIELD_R_MILES,
+    FS_FIELD_R_TAXES_CENTS,
+    FS_FIELD_R_CURRENCY,
+    FS_FIELD_R_SEATS,
+    FS_FIELD_R_SOURCE,
+    FS_FIELD_R_LAST_SEEN,
+    FS_FIELD_R_SEGMENTS,
+    FS_FIELD_S_CARRIER, /* a segment's */
+    FS_FIELD_S_FLIGHT,
+    FS_FIELD_S_ORIGIN,
+    FS_FIELD_S_DESTINATION,
+    FS_FIELD_S_DEPARTS_AT,
+    FS_FIELD_S_ARRIVES_AT,
+    FS_FIELD_S_DURATION_MIN,
+    FS_FIELD_S_CABIN,
+    FS_FIELD_S_SEATS,
+    FS_FIELD_S_MILES,
+    FS_FIELD_S_SOURCE,
+    /* calendar: a day's cabin c is FS_FIELD_DAY_CABIN(c), then its min_miles, max_seats, count */
+    FS_FIELD_DAYS = 9,
+    FS_FIELD_DAY_DATE,
+    /* routes */
+    FS_FIELD_ORIGIN = 9,
+    FS_FIELD_D_DESTINATION,
+    FS_FIELD_D_LEGS,
+    FS_FIELD_D_FIRST_DATE,
+    FS_FIELD_D_LAST_DATE,
+    FS_FIELD_D_STOPS,
+};
+#define FS_FIELD_DAY_CABIN(c) (11 + 4 * (c))
+
+/** Parses a `fields` value (NUL-terminated, already percent-decoded) for a search, calendar or
+ *  routes answer into a mask. 0, or FS_EINVAL with err naming `fields` and the field at fault. */
+int fs_fields_parse(fs_endpoint_t ep, const char *spec, fs_fields_t *out, fs_param_error_t *err);
+/** fs_query_parse with the `fields` parameter's mask (FS_FIELDS_ALL when absent). */
+int fs_query_parse_fields(fs_endpoint_t ep, const char *qs, size_t len, fs_search_query_t *q, fs_fields_t *fields,
+                          fs_param_error_t *err);
+
 /** Loads the built-in city codes, then FILE's (NULL: built-in only). Call once at start-up,
  *  before any thread parses a query. 0, or FS_E* with a message naming the file and line. */
 int fs_cities_load(const char *path, char *err, size_t errcap);

@@ -595,7 +595,7 @@ static void enc_trip(fs_enc_t *e, const fs_trip_t *t)
     fs_enc_key_lit(e, "slices");
     fs_enc_array_begin(e);
     for (unsigned k = 0; k < t->slice_count; k++)
-        fs_enc_search_result(e, &t->slices[k]);
+        fs_enc_search_result(e, &t->slices[k], FS_FIELDS_ALL);
     fs_enc_array_end(e);
     fs_enc_map_end(e);
 }

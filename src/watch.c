@@ -66,7 +66,7 @@ static entry_t *entry_new(const fs_result_t *r)
     size_t id_len = fs_result_id(r, id);
     fs_enc_t e;
     fs_enc_init(&e, FS_ENC_JSON, NULL, 1024);
-    fs_enc_search_result(&e, r);
+    fs_enc_search_result(&e, r, FS_FIELDS_ALL);
     h2o_iovec_t json = fs_enc_result(&e);
     entry_t *en = json.base != NULL ? malloc(sizeof(*en) + id_len + 1 + json.len + 1) : NULL;
     if (en != NULL) {

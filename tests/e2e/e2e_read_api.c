@@ -1177,6 +1177,111 @@ static void test_json(ctx_t *c, e2e_proto_t proto)
     check_same_document(c, proto, "/readyz", NULL);
 }
 
+/* ---------------------------------------------------------------- fields */
+
+/* Partial responses. The oracle: the full answer to the same query (which the tests above check
+ * against the model) projected by the paths each case lists by hand. A listed path keeps its whole
+ * value; a map key on the way to a listed path is kept and projected in turn; every other key must
+ * be absent. took_us is compared for presence only. */
+static int path_listed(const char *const *paths, const char *path, int below)
+{
+    size_t len = strlen(path);
+    for (int i = 0; paths[i] != NULL; i++) {
+        if (!below && strcmp(paths[i], path) == 0)
+            return 1;
+        if (below && strncmp(paths[i], path, len) == 0 && paths[i][len] == '.')
+            return 1;
+    }
+    return 0;
+}
+
+static void check_projection(const msgpack_object *full, const msgpack_object *part, const char *path, const char *const *paths,
+                             const char *url)
+{
+    if (full->type == MSGPACK_OBJECT_ARRAY) {
+        CHECK(part->type == MSGPACK_OBJECT_ARRAY && part->via.array.size == full->via.array.size);
+        if (part->type != MSGPACK_OBJECT_ARRAY || part->via.array.size != full->via.array.size) {
+            fprintf(stderr, "  %s: %s is not an array of %u\n", url, path, full->via.array.size);
+            return;
+        }
+        for (uint32_t i = 0; i < full->via.array.size; i++)
+            check_projection(&full->via.array.ptr[i], &part->via.array.ptr[i], path, paths, url);
+        return;
+    }
+    CHECK(full->type == MSGPACK_OBJECT_MAP && part->type == MSGPACK_OBJECT_MAP);
+    if (full->type != MSGPACK_OBJECT_MAP || part->type != MSGPACK_OBJECT_MAP)
+        return;
+    uint32_t expected_keys = 0;
+    for (uint32_t i = 0; i < full->via.map.size; i++) {
+        const msgpack_object_kv *kv = &full->via.map.ptr[i];
+        char key[64], sub[256];
+        snprintf(key, sizeof(key), "%.*s", (int)kv->key.via.str.size, kv->key.via.str.ptr);
+        snprintf(sub, sizeof(sub), "%s%s%s", path, path[0] ? "." : "", key);
+        const msgpack_object *got = e2e_mp_get(part, key);
+        if (path_listed(paths, sub, 0)) {
+            expected_keys++;
+            char where[256];
+            int same = got != NULL && (strcmp(sub, "took_us") == 0 || e2e_mp_equal(&kv->val, got, NULL, where, sizeof(where)));
+            CHECK(same);
+            if (!same)
+                fprintf(stderr, "  %s: %s %s\n", url, sub, got == NULL ? "is missing" : "differs from the full answer's");
+        } else if (path_listed(paths, sub, 1)) {
+            expected_keys++;
+            CHECK(got != NULL);
+            if (got == NULL)
+                fprintf(stderr, "  %s: %s is missing\n", url, sub);
+            else
+                check_projection(&kv->val, got, sub, paths, url);
+        } else {
+            CHECK(got == NULL);
+            if (got != NULL)
+                fprintf(stderr, "  %s: %s was not asked for\n", url, sub);
+        }
+    }
+    CHECK_EQ_INT(part->via.map.size, expected_keys); /* nothing the full answer lacks either */
+}
+
+static void check_fields(ctx_t *c, e2e_proto_t proto, const char *query, const char *fields, const char *const *paths)
+{
+    char url[1024];
+    snprintf(url, sizeof(url), "%s&fields=%s", query, fields);
+    e2e_mp_t full, part;
+    if (get_mp(c, proto, query, &full) != 0)
+        return;
+    if (get_mp(c, proto, url, &part) == 0) {
+        check_projection(full.root, part.root, "", paths, url);
+        e2e_mp_free(&part);
+    }
+    e2e_mp_free(&full);
+    check_same_document(c, proto, url, NULL); /* the JSON form carries the same */
+}
+
+static void test_fields(ctx_t *c, e2e_proto_t proto)
+{
+    static const char search[] = "/v1/search?origin=GRU,GIG&destination=LIS,JFK,LHR,GIG&" RANGE "&limit=3&max_stops=1";
+    static const char *const list_view[] = {"results.id", "results.miles", "results.seats", "results.departs_at", "next_cursor",
+                                            NULL};
+    check_fields(c, proto, search, "results(id,miles,seats,departs_at),next_cursor", list_view);
+    static const char *const segments[] = {"results.segments.carrier", "results.segments.flight", "total", NULL};
+    check_fields(c, proto, search, "results/segments(carrier,flight),total", segments);
+    check_fields(c, proto, search, "results(segments/carrier,segments/flight),total", segments);
+    static const char *const whole[] = {"results", "took_us", NULL};
+    check_fields(c, proto, search, "results,took_us", whole);
+    static const char *const meta[] = {"searched.source", "searched.legs", "generation", "origins", "destinations", "count", NULL};
+    check_fields(c, proto, search, "searched(source,legs),generation,origins,destinations,count", meta);
+    /* percent-encoded, as a browser's URLSearchParams sends it */
+    check_fields(c, proto, search, "results%28id%2Cstops%29", (const char *const[]){"results.id", "results.stops", NULL});
+
+    static const char calendar[] = "/v1/calendar?origin=GRU&destination=LIS&start_date=2026-11-30&end_date=2026-12-06";
+    static const char *const days[] = {"days.date", "days.business", NULL};
+    check_fields(c, proto, calendar, "days(date,business)", days);
+    static const char *const economy[] = {"days.economy.min_miles", NULL};
+    check_fields(c, proto, calendar, "days/economy/min_miles", economy);
+
+    static const char *const routes[] = {"destinations.destination", "destinations.stops", "origin", NULL};
+    check_fields(c, proto, "/v1/routes?origin=GRU&max_stops=1", "destinations(destination,stops),origin", routes);
+}
+
 /* ---------------------------------------------------------------- errors */
 
 /* An error answer: status, JSON whatever was asked, {"error": {"code", "message", "parameter"}}. */
@@ -1221,6 +1326,12 @@ static void test_errors(ctx_t *c, e2e_proto_t proto)
         const char *path, *parameter;
     } bad[] = {
         {"/v1/search?destination=LIS&date=2026-12-01", "origin"},
+        {S "date=2026-12-01&fields=results(milez)", "fields"},
+        {S "date=2026-12-01&fields=results(id", "fields"},
+        {S "date=2026-12-01&fields=total(x)", "fields"},
+        {S "date=2026-12-01&fields=results,", "fields"},
+        {"/v1/calendar?origin=GRU&destination=LIS&start_date=2026-12-01&end_date=2026-12-02&fields=results", "fields"},
+        {"/v1/routes?origin=GRU&fields=destinations(miles)", "fields"},
         {"/v1/search?origin=gru&destination=LIS&date=2026-12-01", "origin"},
         {"/v1/search?origin=GRU&destination=Lis&date=2026-12-01", "destination"},
         {"/v1/search?origin=GRU&date=2026-12-01", "destination"},
@@ -1393,6 +1504,7 @@ static void run_suite(ctx_t *c, e2e_proto_t proto)
     test_routes(c, proto);
     test_etag(c, proto);
     test_json(c, proto);
+    test_fields(c, proto);
     test_errors(c, proto);
     test_metrics(c, proto);
 }

@@ -9,7 +9,7 @@
  * seats 1..9, limit 1..FS_SEARCH_MAX_LIMIT, connections in order, ...); parsing is deterministic;
  * a refusal names a parameter and a sentence, NUL-terminated; a decoded cursor carries one or
  * two legs with valid source names and codes in range; encode then decode is the identity on the
- * cursor (fs_cursor_at of the result).
+ * cursor (fs_cursor_at of the result); a `fields` value gives a mask of the endpoint's fields only.
  */
 #include <string.h>
 
@@ -93,6 +93,17 @@ static void check_query(fs_endpoint_t ep, const char *qs, size_t len)
                 "departure window %d..%d", q.depart_after, q.depart_before);
     if (q.cursor.present)
         check_cursor_fields(&q.cursor);
+
+    /* fields: the same verdict through fs_query_parse_fields, and a mask inside the endpoint's
+     * answer (src/server.h: 40 fields of a search, 27 of a calendar, 15 of routes) */
+    fs_fields_t fields = 0;
+    fs_search_query_t q3;
+    FUZZ_ASSERT(fs_query_parse_fields(ep, qs, len, &q3, &fields, &err2) == 0, "fields: another verdict");
+    if (fields != FS_FIELDS_ALL) {
+        unsigned count = ep == FS_EP_SEARCH ? FS_FIELD_S_SOURCE + 1 : ep == FS_EP_CALENDAR ? FS_FIELD_DAY_CABIN(FS_CABIN_FIRST) + 4
+                                                                                          : FS_FIELD_D_STOPS + 1;
+        FUZZ_ASSERT(fields != 0 && (fields >> count) == 0, "fields mask %#llx for %u fields", (unsigned long long)fields, count);
+    }
 }
 
 /* A little reader over the input for the cursor round trip: zeros once it runs out. */

@@ -6,6 +6,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <msgpack.h>
 
 #include "index/index.h"
 #include "src/enc.h"
@@ -67,7 +68,7 @@ static void test_one_result(void)
 
     make_result(&seg, &leg, &r, 19782, -12); /* 2024-02-29, -03:00 */
     fs_enc_init(&e, FS_ENC_JSON, NULL, 0);
-    fs_enc_search_result(&e, &r);
+    fs_enc_search_result(&e, &r, FS_FIELDS_ALL);
     CHECK_EQ_STR(json_of(&e),
                  "{\"id\":\"tap-TP81-GRU-20240229-Y\",\"origin\":\"GRU\",\"destination\":\"LIS\",\"date\":\"2024-02-29\","
                  "\"departs_at\":\"2024-02-29T23:50:00-03:00\",\"arrives_at\":\"2024-03-01T12:50:00+00:00\","
@@ -110,7 +111,7 @@ static void test_dates(void)
     fs_enc_array_begin(&e);
     for (size_t i = 0; i < n; i++) {
         make_result(&seg[i], &leg[i], &r[i], cases[i].day, -38);
-        fs_enc_search_result(&e, &r[i]);
+        fs_enc_search_result(&e, &r[i], FS_FIELDS_ALL);
     }
     fs_enc_array_end(&e);
     const char *doc = json_of(&e);
@@ -126,11 +127,62 @@ static void test_dates(void)
 
     /* The same result in msgpack: the date strings are fixstr of 10 and 25 bytes. */
     fs_enc_init(&e, FS_ENC_MSGPACK, NULL, 0);
-    fs_enc_search_result(&e, &r[4]);
+    fs_enc_search_result(&e, &r[4], FS_FIELDS_ALL);
     h2o_iovec_t v = fs_enc_result(&e);
     static const char date[] = "\xaa" "2024-02-29", departs[] = "\xb9" "2024-02-29T23:50:00-09:30";
     CHECK(v.base != NULL && memmem(v.base, v.len, date, sizeof(date) - 1) != NULL);
     CHECK(v.base != NULL && memmem(v.base, v.len, departs, sizeof(departs) - 1) != NULL);
+    fs_enc_dispose(&e);
+}
+
+/* Partial results (`fields`): only the selected fields, in the full result's order; a selection
+ * inside segments applies to every segment. The msgpack map counts are the selected fields'. */
+static void test_fields(void)
+{
+    fs_segment_t seg;
+    fs_leg_t leg;
+    fs_result_t r;
+    fs_enc_t e;
+    make_result(&seg, &leg, &r, 19782, -12);
+    fs_fields_t f = (fs_fields_t)1 << FS_FIELD_R_MILES | (fs_fields_t)1 << FS_FIELD_R_ID |
+                    (fs_fields_t)1 << FS_FIELD_R_SEGMENTS | (fs_fields_t)1 << FS_FIELD_S_CARRIER |
+                    (fs_fields_t)1 << FS_FIELD_S_ARRIVES_AT;
+    fs_enc_init(&e, FS_ENC_JSON, NULL, 0);
+    fs_enc_search_result(&e, &r, f);
+    CHECK_EQ_STR(json_of(&e), "{\"id\":\"tap-TP81-GRU-20240229-Y\",\"miles\":35000,"
+                              "\"segments\":[{\"carrier\":\"TP\",\"arrives_at\":\"2024-03-01T12:50:00+00:00\"}]}");
+    fs_enc_dispose(&e);
+
+    fs_enc_init(&e, FS_ENC_JSON, NULL, 0);
+    fs_enc_search_result(&e, &r, (fs_fields_t)1 << FS_FIELD_R_LAST_SEEN | (fs_fields_t)1 << FS_FIELD_S_SOURCE);
+    CHECK_EQ_STR(json_of(&e), "{\"last_seen\":\"1970-01-01T00:00:00Z\"}"); /* segments' fields without segments: none */
+    fs_enc_dispose(&e);
+
+    fs_enc_init(&e, FS_ENC_JSON, NULL, 0);
+    fs_enc_search_result(&e, &r, 0);
+    CHECK_EQ_STR(json_of(&e), "{}");
+    fs_enc_dispose(&e);
+
+    fs_enc_init(&e, FS_ENC_MSGPACK, NULL, 0);
+    fs_enc_search_result(&e, &r, f);
+    h2o_iovec_t v = fs_enc_result(&e);
+    msgpack_unpacked doc;
+    msgpack_unpacked_init(&doc);
+    size_t off = 0;
+    int ok = v.base != NULL && msgpack_unpack_next(&doc, v.base, v.len, &off) == MSGPACK_UNPACK_SUCCESS && off == v.len;
+    CHECK(ok);
+    if (ok) {
+        const msgpack_object *root = &doc.data;
+        CHECK(root->type == MSGPACK_OBJECT_MAP && root->via.map.size == 3);
+        if (root->type == MSGPACK_OBJECT_MAP && root->via.map.size == 3) {
+            const msgpack_object *miles = &root->via.map.ptr[1].val;
+            CHECK(miles->type == MSGPACK_OBJECT_POSITIVE_INTEGER && miles->via.u64 == 35000);
+            const msgpack_object *segs = &root->via.map.ptr[2].val;
+            CHECK(segs->type == MSGPACK_OBJECT_ARRAY && segs->via.array.size == 1 &&
+                  segs->via.array.ptr[0].type == MSGPACK_OBJECT_MAP && segs->via.array.ptr[0].via.map.size == 2);
+        }
+    }
+    msgpack_unpacked_destroy(&doc);
     fs_enc_dispose(&e);
 }
 
@@ -141,5 +193,6 @@ int main(void)
     fare_page[0].taxes_cents = 12345;
     test_one_result();
     test_dates();
+    test_fields();
     TEST_DONE();
 }
