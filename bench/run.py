@@ -308,6 +308,8 @@ def micro(run):
         per_result = mi["enc"]["json_bytes"] / mi["enc"]["results_per_doc"]
         n = max(1, round((med - 450) / per_result))
         mi["enc_median"] = one([run.bin["micro_enc"], "--results", str(n), "--seconds", str(a.micro_s * 2)])
+    mi["enc_list_view"] = one([run.bin["micro_enc"], "--seconds", str(a.micro_s * 2), "--fields",
+                               mixmod.LIST_VIEW.split("=", 1)[1]])
     run.res["micro"] = mi
     x = mi["index_synthetic"]
     log(f"  index: {x['direct_1day_ns']:.0f} ns direct 1 day, {x['calendar_30day_ns']:.0f} ns calendar; "
@@ -456,22 +458,15 @@ def load_runs(run, mix):
             measure_pg(run, mix, "half_load", rate=p["rps"] * 0.5)
 
 
-def profile(run):
-    """perf record on the server during one direct-search run (h2c -m 10); top symbols by self time."""
-    if shutil.which("perf") is None:
-        run.res["perf"] = {"status": "perf not installed (apt-get install linux-perf)"}
-        return
-    ran = [m for m in mixmod.MIXES if m.name in run.res["mixes"]]
-    if not ran:
-        return
-    mix = ran[0]  # direct search when it ran
-    data = os.path.join(run.work, "perf.data")
+def _profile_one(run, mix, seconds):
+    """perf record on the server while h2load runs one mix at saturation (h2c -m 10); the top
+    symbols by self time and the rate while profiled."""
+    data = os.path.join(run.work, f"perf-{mix.name}.data")
     perf = ["perf", "record", "-e", "cpu-clock", "-F", "999", "-g", "-o", data, "-p", str(run.fs.pid)]
-    rec = subprocess.Popen(pinned(CLIENT_CORE, perf),
-                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    rec = subprocess.Popen(pinned(CLIENT_CORE, perf), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     time.sleep(0.3)
     r = loadgen.h2load(os.path.join(run.work, f"uris-{mix.name}.txt"), CLIENT_CORE, run.args.connections, 10,
-                       run.args.duration, run.args.warmup, run.work, "perf")
+                       seconds, run.args.warmup, run.work, f"perf-{mix.name}")
     rec.send_signal(signal.SIGINT)
     try:
         _, err = rec.communicate(timeout=60)
@@ -480,10 +475,10 @@ def profile(run):
         rec.communicate()
         raise RuntimeError("perf record did not stop")
     if not os.path.exists(data):
-        run.res["perf"] = {"status": "perf record failed: " + err.decode(errors="replace").strip()[-200:]}
-        return
+        return {"status": "perf record failed: " + err.decode(errors="replace").strip()[-200:]}
     out = subprocess.run(["perf", "report", "-i", data, "--no-children", "--sort", "dso,symbol", "--stdio", "-g", "none",
                           "--percent-limit", "0.5"], capture_output=True, text=True, timeout=300)
+    os.unlink(data)
     top = []
     for line in out.stdout.splitlines():
         p = line.split(None, 3)
@@ -494,10 +489,26 @@ def profile(run):
                 top.append({"percent": float(p[0][:-1]), "object": p[1], "symbol": symbol})
             except ValueError:
                 pass
-    run.res["perf"] = {"status": "ok", "mix": mix.name, "protocol": "h2c -m 10", "rps_while_profiled": loadgen.merge([r])["rps"],
-                       "top": top[:25]}
-    if top:
-        log(f"  top: " + ", ".join(f"{t['symbol']} {t['percent']:.1f}%" for t in top[:5]))
+    return {"status": "ok", "rps_while_profiled": loadgen.merge([r])["rps"], "top": top[:25]}
+
+
+def profile(run):
+    """perf record on the server during each mix (h2c -m 10, one saturation run's length each, at
+    most 5 s): where the time goes per mix, top symbols by self time."""
+    if shutil.which("perf") is None:
+        run.res["perf"] = {"status": "perf not installed (apt-get install linux-perf)"}
+        return
+    ran = [m for m in mixmod.MIXES if m.name in run.res["mixes"]]
+    if not ran:
+        return
+    seconds = min(run.args.duration, 5.0)
+    run.res["perf"] = {"status": "ok", "protocol": "h2c -m 10", "seconds": seconds, "mixes": {}}
+    for mix in ran:
+        p = _profile_one(run, mix, seconds)
+        run.res["perf"]["mixes"][mix.name] = p
+        top = p.get("top") or []
+        if top:
+            log(f"  {mix.name}: " + ", ".join(f"{t['symbol']} {t['percent']:.1f}%" for t in top[:4]))
 
 
 def deltas_section(run):
@@ -628,7 +639,7 @@ def main(argv):
             if mix.name in run.res["mixes"]:
                 run.step(f"load runs: {mix.title}", load_runs, run, mix)
         if "perf" not in a.skip:
-            run.step("profile: perf record during the first mix, h2c -m 10", profile, run)
+            run.step("profile: perf record during each mix, h2c -m 10", profile, run)
         if "deltas" not in a.skip:
             run.step("deltas: pushes, searches during ingest, memory and restart after deltas", deltas_section, run)
     except _Done:

@@ -30,11 +30,12 @@ LEG_COLUMNS = ("l.source, l.carrier, l.flight, l.origin, l.destination, l.dep_lo
 
 
 class Mix:
-    def __init__(self, name, title, endpoint, span, cabin, sql, check_sql, extra=""):
+    def __init__(self, name, title, endpoint, span, cabin, sql, check_sql, extra="", same_as=None):
         self.name, self.title, self.endpoint, self.span, self.cabin = name, title, endpoint, span, cabin
         self.sql = sql              # the statement pgbench runs; :i is the query-table row
         self.check_sql = check_sql  # one number comparable with flightsearch's answer (see answer_figure)
         self.extra = extra          # more query parameters, e.g. "&max_stops=1"
+        self.same_as = same_as      # another mix whose queries this one asks (with its own extra)
 
     def sql_for(self, i):
         """The statement with the query-table row filled in (for EXPLAIN and the answer check)."""
@@ -146,6 +147,10 @@ _GRID_SQL = (
     f"{_CABIN_RANK.format(c='b.cabin')}) AS cabin, min(a.miles + b.miles) AS min_miles, count(*) AS n "
     f"{_TRIP_PAIRS} GROUP BY 1, 2, 3 ORDER BY 1, 2, 3")
 
+# A list view's partial answer (docs/api.md "Partial responses"): what a result row shows, the
+# page's cursor and the count the view prints.
+LIST_VIEW = "&fields=results(id,miles,seats,departs_at),next_cursor,total"
+
 MIXES = [
     Mix("direct_1day", "direct search, 1 date, economy", "search", 1, "economy", _search_sql("bq_direct_1day", True),
         "SELECT coalesce(max(total), 0) FROM ({sql}) s"),
@@ -163,6 +168,14 @@ MIXES = [
         "SELECT coalesce(max(total), 0) FROM ({sql}) s"),
     Mix("trips_grid_31", "round-trip date grid, 31 x 31 dates", "calendar/trips", 31, None, _GRID_SQL,
         "SELECT coalesce(sum(n), 0) FROM ({sql}) s"),
+    # the same queries as direct_1day and direct_7day, answered as a list view; PostgreSQL's peer
+    # still returns every column (what a database behind a list view would be asked)
+    Mix("direct_1day_list", "direct search, 1 date, economy, list view (fields)", "search", 1, "economy",
+        _search_sql("bq_direct_1day_list", True), "SELECT coalesce(max(total), 0) FROM ({sql}) s", extra=LIST_VIEW,
+        same_as="direct_1day"),
+    Mix("direct_7day_list", "direct search, 7 dates, any cabin, list view (fields)", "search", 7, None,
+        _search_sql("bq_direct_7day_list", False), "SELECT coalesce(max(total), 0) FROM ({sql}) s", extra=LIST_VIEW,
+        same_as="direct_7day"),
 ]
 
 # Mixes the issue asked for that the server cannot answer yet; probed on every run.
@@ -184,7 +197,7 @@ def answer_figure(mix, body):
 
 def _is_empty(mix, doc):
     if mix.endpoint == "search":
-        return doc["count"] == 0
+        return not doc["results"]
     if mix.endpoint == "trips":
         return doc["count"] == 0
     if mix.endpoint == "calendar/trips":
@@ -284,6 +297,9 @@ def build_mixes(routes, empty_origins, count, seed):
     both_w = [route_w[k] for k, r in enumerate(ranked) if (r["d"], r["o"]) in back]
     out = {}
     for mix in MIXES:
+        if mix.same_as:  # MIXES lists the mix it copies first
+            out[mix.name] = [dict(q, path=mix.path(q)) for q in out[mix.same_as]]
+            continue
         qs = []
         for _ in range(count):
             empty = rng.random() < EMPTY_SHARE

@@ -122,10 +122,50 @@ def evaluate_targets(res):
         (f"; {rso:.2f} s from the store alone, without the seed snapshots" if rso is not None else "") +
         ("" if medium else f"; measured on {res.get('size')} data, the target applies to medium"))
     n = len(t)
+    _answer_targets(res, add)
+    for x in t[n:]:
+        x["section"] = "answers"
+    n = len(t)
     _deltas_targets(res, add)
     for x in t[n:]:
         x["section"] = "deltas"
     res["targets"] = t
+
+
+# Issue 11's targets: flightsearch over the floor of the same answer size, per mix and protocol,
+# (small data, medium data); None: no target for that mix.
+ANSWER_TARGETS = {
+    "direct_1day": {"h2c_m1": (0.7, 0.5), "h2c_m10": (0.7, 0.5)},
+    "direct_7day": {"h2c_m10": (0.5, 0.35)},
+    "calendar_30day": {"h2c_m10": (0.6, 0.5)},
+    "routes": {"h2c_m10": (0.7, 0.5)},
+    "search_1stop": {"h2c_m10": (0.5, 0.3)},
+}
+
+
+def _answer_targets(res, add):
+    """Issue 11's: the floor ratios above, flightsearch / PostgreSQL >= 10x on every mix, and the
+    p99 at 50% load within 1.5x the floor's p99 at 50% load (h2c -m 10)."""
+    medium = res.get("size") == "medium"
+    for mix, protos in ANSWER_TARGETS.items():
+        for proto, bounds in protos.items():
+            want = bounds[1] if medium else bounds[0]
+            v = _get(res, "mixes", mix, "ratios", "floor", proto)
+            pc = _get(res, "mixes", mix, "ratios", "floor_per_cpu", proto)
+            label = dict(PROTOCOLS)[proto]
+            add(f"{mix} vs floor, {label}", f">= {want}", v, None if v is None else v >= want, "x",
+                f"per CPU-second {pc:.2f}x" if pc else None)
+    for mix in MIXES:
+        v = _get(res, "mixes", mix.name, "ratios", "postgres")
+        if v is not None:
+            add(f"{mix.name} / PostgreSQL", ">= 10x", v, v >= 10, "x")
+    for mix in MIXES:
+        fs = _get(res, "mixes", mix.name, "flightsearch", "h2c_m10", "half_load")
+        fl = _get(res, "mixes", mix.name, "floor", "h2c_m10", "half_load")
+        if fs and fl and fs.get("ok") and fl.get("ok") and fs.get("p99_us") and fl.get("p99_us"):
+            r = fs["p99_us"] / fl["p99_us"]
+            add(f"{mix.name} p99 at 50% load / the floor's", "<= 1.5x", round(r, 2), r <= 1.5, "x",
+                f"{fs['p99_us']:,} us vs {fl['p99_us']:,} us")
 
 
 def _deltas_targets(res, add):
@@ -387,19 +427,31 @@ def markdown(res, chart_name=None):
             L.append(f"- encoder, search response of {x['results_per_doc']} results: JSON {x['json_bytes']:,} B in "
                      f"{x['json_ns_per_doc'] / 1000:.1f} µs ({x['json_mb_per_s']:.0f} MB/s); msgpack {x['msgpack_bytes']:,} B in "
                      f"{x['msgpack_ns_per_doc'] / 1000:.1f} µs ({x['msgpack_mb_per_s']:.0f} MB/s).")
+        x = mi.get("enc_list_view")
+        if x:
+            L.append(f"- encoder, the same {x['results_per_doc']} results as a list view (`fields={x.get('fields')}`): JSON "
+                     f"{x['json_bytes']:,} B in {x['json_ns_per_doc'] / 1000:.1f} µs; msgpack {x['msgpack_bytes']:,} B in "
+                     f"{x['msgpack_ns_per_doc'] / 1000:.1f} µs.")
         x = mi.get("enc_median")
         if x:
             L.append(f"- encoder, {x['results_per_doc']} results (about the direct-search median): JSON {x['json_bytes']:,} B in "
                      f"{x['json_ns_per_doc'] / 1000:.1f} µs.")
         L.append("")
     perf = res.get("perf") or {}
-    if perf.get("top"):
-        L.append(f"## Where the server's time goes ({perf['mix']}, {perf['protocol']}, perf, self time)")
+    if perf.get("mixes"):
+        L.append(f"## Where the server's time goes, per mix ({perf['protocol']}, perf, self time, "
+                 f"{perf.get('seconds', 0):g} s each)")
         L.append("")
-        L.append("| share | object | symbol |")
-        L.append("|---|---|---|")
-        for row in perf["top"][:15]:
-            L.append(f"| {row['percent']:.1f}% | {row['object']} | `{row['symbol']}` |")
+        for mix in MIXES:
+            p = perf["mixes"].get(mix.name)
+            if not p:
+                continue
+            if not p.get("top"):
+                L.append(f"- {mix.name}: {p.get('status')}")
+                continue
+            L.append(f"**{mix.title}** ({_fmt_n(p.get('rps_while_profiled'))} req/s while profiled): " +
+                     ", ".join(f"`{t['symbol']}` {t['percent']:.1f}%" for t in p["top"][:8]))
+            L.append("")
         L.append("")
     elif perf.get("status"):
         L.append(f"Profile: {perf['status']}")
