@@ -11,6 +11,7 @@
  * them. The tables list the answers' fields exactly as the writers write them: a name that is not
  * in the answer is an error naming it, never silently nothing.
  */
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -21,6 +22,16 @@ typedef struct field_node {
     int8_t bit;    /* the fs_fields_t bit of this field */
     int8_t parent; /* the bit of the field it sits in; -1 at the top of the answer */
 } field_node_t;
+
+/* What parsing needs of a table, derived once (fields_derive): each field's bits with everything
+ * inside it, the fields that have fields inside them, and each name's length. */
+typedef struct field_table {
+    const field_node_t *nodes;
+    size_t node_count;
+    fs_fields_t subtree[64];
+    fs_fields_t containers;
+    uint8_t name_len[64]; /* by node index */
+} field_table_t;
 
 /* The top-level fields all three answers share, in the order they are written: generation and
  * origins, then (search and calendar) destinations, then searched with its entries' fields. */
@@ -101,6 +112,7 @@ static const field_node_t routes_nodes[] = {
 typedef struct parser {
     const field_node_t *nodes;
     size_t node_count;
+    const field_table_t *table;
     const char *spec, *p;
     fs_fields_t out;
     fs_param_error_t *err;
@@ -125,25 +137,36 @@ static const char *name_of(const parser_t *ps, int bit)
     return "?";
 }
 
-static int parent_of(const parser_t *ps, int bit)
+static field_table_t tables[3]; /* search, calendar, routes */
+static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
+
+static int parent_in(const field_node_t *nodes, size_t n, int bit)
 {
-    for (size_t i = 0; i < ps->node_count; i++)
-        if (ps->nodes[i].bit == bit)
-            return ps->nodes[i].parent;
+    for (size_t i = 0; i < n; i++)
+        if (nodes[i].bit == bit)
+            return nodes[i].parent;
     return -1;
 }
 
-/* The bits of node bit and of everything inside it. */
-static fs_fields_t subtree(const parser_t *ps, int bit)
+static void derive(field_table_t *t, const field_node_t *nodes, size_t n)
 {
-    fs_fields_t m = (fs_fields_t)1 << bit;
-    for (size_t i = 0; i < ps->node_count; i++)
-        for (int up = ps->nodes[i].parent; up >= 0; up = parent_of(ps, up))
-            if (up == bit) {
-                m |= (fs_fields_t)1 << ps->nodes[i].bit;
-                break;
-            }
-    return m;
+    t->nodes = nodes;
+    t->node_count = n;
+    for (size_t i = 0; i < n; i++) {
+        t->name_len[i] = (uint8_t)strlen(nodes[i].name);
+        t->subtree[nodes[i].bit] |= (fs_fields_t)1 << nodes[i].bit;
+        for (int up = nodes[i].parent; up >= 0; up = parent_in(nodes, n, up)) {
+            t->subtree[up] |= (fs_fields_t)1 << nodes[i].bit;
+            t->containers |= (fs_fields_t)1 << up;
+        }
+    }
+}
+
+static void fields_derive(void)
+{
+    derive(&tables[0], search_nodes, sizeof(search_nodes) / sizeof(search_nodes[0]));
+    derive(&tables[1], calendar_nodes, sizeof(calendar_nodes) / sizeof(calendar_nodes[0]));
+    derive(&tables[2], routes_nodes, sizeof(routes_nodes) / sizeof(routes_nodes[0]));
 }
 
 /* "id, origin, ...": the fields inside parent, for an error message. */
@@ -177,7 +200,7 @@ static int parse_selector(parser_t *ps, int parent, int depth)
     }
     const field_node_t *node = NULL;
     for (size_t i = 0; i < ps->node_count && node == NULL; i++)
-        if (ps->nodes[i].parent == parent && strlen(ps->nodes[i].name) == len && memcmp(ps->nodes[i].name, start, len) == 0)
+        if (ps->nodes[i].parent == parent && ps->table->name_len[i] == len && memcmp(ps->nodes[i].name, start, len) == 0)
             node = &ps->nodes[i];
     if (node == NULL) {
         char known[160];
@@ -187,11 +210,8 @@ static int parse_selector(parser_t *ps, int parent, int depth)
         return fail(ps, "fields: unknown field '%.*s' in %s (its fields: %s)", (int)(len > 32 ? 32 : len), start,
                     name_of(ps, parent), known);
     }
-    int has_children = 0;
-    for (size_t i = 0; i < ps->node_count; i++)
-        has_children |= ps->nodes[i].parent == node->bit;
     if (*ps->p == '/' || *ps->p == '(') {
-        if (!has_children)
+        if (!FS_FIELD(ps->table->containers, node->bit))
             return fail(ps, "fields: %s has no fields inside it (at '%.20s')", node->name, ps->p);
         ps->out |= (fs_fields_t)1 << node->bit;
         if (*ps->p++ == '/')
@@ -203,7 +223,7 @@ static int parse_selector(parser_t *ps, int parent, int depth)
         ps->p++;
         return 0;
     }
-    ps->out |= subtree(ps, node->bit);
+    ps->out |= ps->table->subtree[node->bit];
     return 0;
 }
 
@@ -223,19 +243,22 @@ static int parse_list(parser_t *ps, int parent, int depth)
 int fs_fields_parse(fs_endpoint_t ep, const char *spec, fs_fields_t *out, fs_param_error_t *err)
 {
     parser_t ps = {.spec = spec, .p = spec, .err = err};
+    pthread_once(&tables_once, fields_derive);
     switch (ep) {
     case FS_EP_SEARCH:
-        ps.nodes = search_nodes, ps.node_count = sizeof(search_nodes) / sizeof(search_nodes[0]);
+        ps.table = &tables[0];
         break;
     case FS_EP_CALENDAR:
-        ps.nodes = calendar_nodes, ps.node_count = sizeof(calendar_nodes) / sizeof(calendar_nodes[0]);
+        ps.table = &tables[1];
         break;
     case FS_EP_ROUTES:
-        ps.nodes = routes_nodes, ps.node_count = sizeof(routes_nodes) / sizeof(routes_nodes[0]);
+        ps.table = &tables[2];
         break;
     default:
         return fail(&ps, "fields is not taken by %s", fs_endpoint_names[ep]);
     }
+    ps.nodes = ps.table->nodes;
+    ps.node_count = ps.table->node_count;
     if (parse_list(&ps, -1, 0) != 0)
         return FS_EINVAL;
     if (*ps.p == ')')
