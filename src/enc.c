@@ -448,7 +448,7 @@ static const char digit_pairs[201] = "00010203040506070809"
 /* Writes v in decimal ending just before end, two digits per division (half the divisions of
  * the one-digit loop, and integers are most of what a search response holds); returns the
  * first character. */
-static char *format_u64(uint64_t v, char *end)
+char *fs_enc_format_u64(uint64_t v, char *end)
 {
     char *p = end;
     while (v >= 100) {
@@ -468,7 +468,7 @@ static char *format_u64(uint64_t v, char *end)
 
 static void json_integer(fs_enc_t *e, uint64_t magnitude, int negative)
 {
-    char tmp[24], *end = tmp + sizeof(tmp), *p = format_u64(magnitude, end);
+    char tmp[24], *end = tmp + sizeof(tmp), *p = fs_enc_format_u64(magnitude, end);
 
     if (negative)
         *--p = '-';

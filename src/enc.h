@@ -80,6 +80,10 @@ void fs_enc_null(fs_enc_t *e);
  *  encoding (the watches' stored results). JSON writers only; a msgpack writer fails. */
 void fs_enc_raw_json(fs_enc_t *e, const char *json, size_t len);
 
+/** Writes v in decimal ending just before end (at most 20 characters, no NUL); returns the first
+ *  character. The writer's own integer formatting, for text built outside a document (cursors). */
+char *fs_enc_format_u64(uint64_t v, char *end);
+
 /** The finished document (all containers closed), or an empty iovec when failed. */
 h2o_iovec_t fs_enc_result(fs_enc_t *e);
 

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "loaders/loaders.h"
+#include "src/enc.h"
 #include "src/server.h"
 
 #define VALUE_MAX 512
@@ -459,19 +460,44 @@ static const char sort_letters[] = {'m', 'd', 't'};
 #define CURSOR_TEXT_MAX (3 + 2 * 21 + 3 * (FS_SOURCE_NAME_MAX + 2 + 4 + 5 + 5 + 5 + 1 + 5))
 _Static_assert((CURSOR_TEXT_MAX + 2) / 3 * 4 < FS_CURSOR_TOKEN_MAX, "a cursor token fits FS_CURSOR_TOKEN_MAX");
 
+/* "-"? decimal digits of v at p; returns the end (fs_enc_format_u64: no snprintf per page). */
+static char *put_i64(char *p, int64_t v)
+{
+    char digits[24], *end = digits + sizeof(digits), *d = fs_enc_format_u64(v < 0 ? 0 - (uint64_t)v : (uint64_t)v, end);
+    if (v < 0)
+        *p++ = '-';
+    memcpy(p, d, (size_t)(end - d));
+    return p + (end - d);
+}
+
 size_t fs_cursor_encode(enum fs_sort sort, const fs_result_t *last, char *out, size_t cap)
 {
     fs_cursor_t cur;
     fs_cursor_at(last, &cur);
-    char text[CURSOR_TEXT_MAX + 1];
-    int n = snprintf(text, sizeof(text), "%c%c.%lld.%lld", CURSOR_VERSION, sort_letters[sort], (long long)cur.sort_value,
-                     (long long)cur.departs_utc_min);
-    for (unsigned i = 0; i < cur.leg_count && n > 0 && (size_t)n < sizeof(text); i++) {
+    /* the longest text: 2 + 2 x 21 for the sort value and departure, then per leg a separator,
+     * the source and five numbers of at most 10 digits with their dots */
+    char text[2 + 2 * 21 + 3 * (2 + FS_SOURCE_NAME_MAX + 5 * 11)], *p = text;
+    *p++ = CURSOR_VERSION;
+    *p++ = sort_letters[sort];
+    *p++ = '.';
+    p = put_i64(p, cur.sort_value);
+    *p++ = '.';
+    p = put_i64(p, cur.departs_utc_min);
+    for (unsigned i = 0; i < cur.leg_count && i < 3; i++) {
         const fs_cursor_leg_t *l = &cur.legs[i];
-        n += snprintf(text + n, sizeof(text) - (size_t)n, ".%s.%u.%u.%u.%u.%u", l->source, (unsigned)l->carrier, (unsigned)l->flight,
-                      (unsigned)l->origin, (unsigned)l->day, (unsigned)l->cabin);
+        size_t len = strnlen(l->source, FS_SOURCE_NAME_MAX);
+        *p++ = '.';
+        memcpy(p, l->source, len);
+        p += len;
+        const unsigned fields[5] = {(unsigned)l->carrier, (unsigned)l->flight, (unsigned)l->origin, (unsigned)l->day,
+                                    (unsigned)l->cabin};
+        for (unsigned k = 0; k < 5; k++) {
+            *p++ = '.';
+            p = put_i64(p, fields[k]);
+        }
     }
-    if (n < 0 || (size_t)n >= sizeof(text) || cap == 0)
+    int n = (int)(p - text);
+    if ((size_t)n > CURSOR_TEXT_MAX || cap == 0)
         return 0; /* cannot happen with names of at most FS_SOURCE_NAME_MAX characters */
     size_t o = 0;
     for (int i = 0; i < n; i += 3) {

@@ -186,6 +186,35 @@ int main(void)
     static const char tok_min[] = "Mm0uLTUuLTkyMjMzNzIwMzY4NTQ3NzU4MDgudGFwLjEwNjkuODIuNDUxOC4yMDc4OC4w";
     CHECK_EQ_INT(fs_cursor_decode(FS_SORT_MILES, tok_min, strlen(tok_min), &cur, &why), 0);
     CHECK(cur.sort_value == -5 && cur.departs_utc_min == INT64_MIN);
+    /* and written: the same token from a nonstop result with those numbers (the digits are
+     * formatted by hand, INT64_MIN's magnitude included) */
+    {
+        fs_result_t neg = r;
+        neg.segment2 = NULL;
+        neg.leg2 = NULL;
+        neg.sort_value = -5;
+        neg.departs_utc_min = INT64_MIN;
+        n = fs_cursor_encode(FS_SORT_MILES, &neg, tok, sizeof(tok));
+        CHECK_EQ_STR(tok, tok_min);
+        CHECK_EQ_INT(n, strlen(tok_min));
+        /* the longest: three legs of 32-character sources, every number at its widest; under the
+         * 304 characters docs/api.md promises, and it decodes back */
+        fs_segment_t wide;
+        memset(&wide, 0, sizeof(wide));
+        memset(wide.source, 'z', FS_SOURCE_NAME_MAX);
+        fs_leg_t far = leg;
+        far.flight = FS_MAX_FLIGHT;
+        far.day = 65535;
+        neg.segment = neg.segment2 = neg.segment3 = &wide;
+        neg.leg = neg.leg2 = neg.leg3 = &far;
+        neg.leg_cabin[0] = neg.leg_cabin[1] = neg.leg_cabin[2] = FS_CABIN_FIRST;
+        neg.sort_value = INT64_MIN;
+        n = fs_cursor_encode(FS_SORT_DEPARTURE, &neg, tok, sizeof(tok));
+        CHECK(n > 0 && n <= 304);
+        CHECK_EQ_INT(fs_cursor_decode(FS_SORT_DEPARTURE, tok, n, &cur, &why), 0);
+        CHECK(cur.leg_count == 3 && cur.sort_value == INT64_MIN && cur.legs[2].flight == FS_MAX_FLIGHT &&
+              cur.legs[2].day == 65535 && strlen(cur.legs[2].source) == FS_SOURCE_NAME_MAX);
+    }
 
     /* cursor_other_sort: refused, saying so */
     why = NULL;
