@@ -630,6 +630,23 @@ void fs_enc_raw_json(fs_enc_t *e, const char *json, size_t len)
         put_raw(e, json, len);
 }
 
+char *fs_enc_raw_reserve(fs_enc_t *e, size_t max)
+{
+    if (e->format != FS_ENC_JSON) {
+        e->failed = 1;
+        return NULL;
+    }
+    if (before_value(e) != 0 || reserve(e, max) != 0)
+        return NULL;
+    return e->buf + e->len;
+}
+
+void fs_enc_raw_commit(fs_enc_t *e, size_t used)
+{
+    if (!e->failed)
+        e->len += used;
+}
+
 h2o_iovec_t fs_enc_result(fs_enc_t *e)
 {
     if (e->failed || e->depth != 0)

@@ -80,6 +80,14 @@ void fs_enc_null(fs_enc_t *e);
  *  encoding (the watches' stored results). JSON writers only; a msgpack writer fails. */
 void fs_enc_raw_json(fs_enc_t *e, const char *json, size_t len);
 
+/** JSON writers only (a msgpack writer fails): room for one value of at most max bytes that the
+ *  caller writes itself at the returned pointer (the separating comma, when one is due, is already
+ *  written), then fs_enc_raw_commit with the bytes it wrote. For a hot path that writes a whole
+ *  object at once (src/handlers.c, a search result); the caller guarantees valid JSON and the
+ *  bound. NULL when the writer has failed. */
+char *fs_enc_raw_reserve(fs_enc_t *e, size_t max);
+void fs_enc_raw_commit(fs_enc_t *e, size_t used);
+
 /** Writes v in decimal ending just before end (at most 20 characters, no NUL); returns the first
  *  character. The writer's own integer formatting, for text built outside a document (cursors). */
 char *fs_enc_format_u64(uint64_t v, char *end);

@@ -210,10 +210,10 @@ static inline void put2(char *p, unsigned v)
     p[1] = (char)('0' + v % 10);
 }
 
-/* As fs_datetime_format ("YYYY-MM-DDTHH:MM:00+HH:MM"), the date from the cache. */
-static void enc_localtime(fs_enc_t *e, fs_localtime_t t)
+/* As fs_datetime_format ("YYYY-MM-DDTHH:MM:00+HH:MM", 25 characters, no NUL), the date from
+ * the cache. */
+static void format_localtime(fs_enc_t *e, fs_localtime_t t, char buf[25])
 {
-    char buf[25];
     unsigned minute = t.minute % 1440u, off = (unsigned)(t.offset_min < 0 ? -t.offset_min : t.offset_min);
     memcpy(buf, enc_date_text(e, t.day), 10);
     buf[10] = 'T';
@@ -225,7 +225,39 @@ static void enc_localtime(fs_enc_t *e, fs_localtime_t t)
     put2(buf + 20, off / 60);
     buf[22] = ':';
     put2(buf + 23, off % 60);
+}
+
+static void enc_localtime(fs_enc_t *e, fs_localtime_t t)
+{
+    char buf[25];
+    format_localtime(e, t, buf);
     fs_enc_str_safe(e, buf, sizeof(buf));
+}
+
+/* A result's first departure and last arrival, formatted once for the result and again used by
+ * its first and last segments (the same instants: a nonstop's segment repeats both). */
+typedef struct result_times {
+    const fs_leg_t *first, *last;
+    char departs[25], arrives[25];
+    uint8_t have_departs, have_arrives;
+} result_times_t;
+
+static void enc_departs(fs_enc_t *e, result_times_t *t)
+{
+    if (!t->have_departs) {
+        format_localtime(e, fs_leg_departs(t->first), t->departs);
+        t->have_departs = 1;
+    }
+    fs_enc_str_safe(e, t->departs, sizeof(t->departs));
+}
+
+static void enc_arrives(fs_enc_t *e, result_times_t *t)
+{
+    if (!t->have_arrives) {
+        format_localtime(e, fs_leg_arrives(t->last), t->arrives);
+        t->have_arrives = 1;
+    }
+    fs_enc_str_safe(e, t->arrives, sizeof(t->arrives));
 }
 
 static void enc_timestamp(fs_enc_t *e, int64_t unix_seconds)
@@ -241,7 +273,10 @@ static void enc_airport(fs_enc_t *e, fs_airport_t a)
     fs_enc_str_safe(e, buf, 3);
 }
 
-static void enc_segment(fs_enc_t *e, const fs_segment_t *seg, const fs_leg_t *leg, unsigned cabin, fs_fields_t f)
+/* One segment. miles: the leg's fare when the caller knows it (a nonstop's is the result's), else
+ * UINT32_MAX to look it up. */
+static void enc_segment(fs_enc_t *e, const fs_segment_t *seg, const fs_leg_t *leg, unsigned cabin, uint32_t miles, fs_fields_t f,
+                        result_times_t *t)
 {
     char buf[8];
     fs_enc_map_begin(e);
@@ -264,11 +299,17 @@ static void enc_segment(fs_enc_t *e, const fs_segment_t *seg, const fs_leg_t *le
     }
     if (FS_FIELD(f, FS_FIELD_S_DEPARTS_AT)) {
         fs_enc_key_lit(e, "departs_at");
-        enc_localtime(e, fs_leg_departs(leg));
+        if (leg == t->first)
+            enc_departs(e, t);
+        else
+            enc_localtime(e, fs_leg_departs(leg));
     }
     if (FS_FIELD(f, FS_FIELD_S_ARRIVES_AT)) {
         fs_enc_key_lit(e, "arrives_at");
-        enc_localtime(e, fs_leg_arrives(leg));
+        if (leg == t->last)
+            enc_arrives(e, t);
+        else
+            enc_localtime(e, fs_leg_arrives(leg));
     }
     if (FS_FIELD(f, FS_FIELD_S_DURATION_MIN)) {
         fs_enc_key_lit(e, "duration_min");
@@ -284,7 +325,7 @@ static void enc_segment(fs_enc_t *e, const fs_segment_t *seg, const fs_leg_t *le
     }
     if (FS_FIELD(f, FS_FIELD_S_MILES)) {
         fs_enc_key_lit(e, "miles");
-        fs_enc_uint(e, fs_segment_fare(seg, FS_CABIN_FARE(leg->cabin[cabin]))->miles);
+        fs_enc_uint(e, miles != UINT32_MAX ? miles : fs_segment_fare(seg, FS_CABIN_FARE(leg->cabin[cabin]))->miles);
     }
     if (FS_FIELD(f, FS_FIELD_S_SOURCE)) {
         fs_enc_key_lit(e, "source");
@@ -293,10 +334,246 @@ static void enc_segment(fs_enc_t *e, const fs_segment_t *seg, const fs_leg_t *le
     fs_enc_map_end(e);
 }
 
+/* ------------------------------------------------- a result, JSON fast path
+ * JSON is most of what is asked, and a page is mostly results: a result is written straight into
+ * the buffer (fs_enc_raw_reserve), each key a copy of its compiler-built `,"key":` and each value
+ * formatted in place, with no per-value call into the writer. The bytes are exactly those of the
+ * general path below (which msgpack takes): test_src_results compares both with hand-written
+ * documents, e2e_read_api every answer's JSON with its msgpack. Every string here is a code, a
+ * date, a time, a cabin name or a source name (checked at the feed: [a-z0-9_-]), so none needs
+ * escaping. */
+
+/* The most a result of `legs` legs writes: 182 bytes of keys and 261 of values (an id of at most
+ * FS_ID_MAX, three source names of 32 and their '+', 20-digit taxes, ...) plus 264 a segment,
+ * rounded up. */
+#define RESULT_JSON_MAX(legs) (512 + FS_ID_MAX + 320 * (size_t)(legs))
+
+static inline char *json_key(char *p, int *first, const char *quoted, size_t len)
+{
+    size_t skip = *first ? 1 : 0; /* quoted is `,"key":`; the first key of an object has no comma */
+    *first = 0;
+    memcpy(p, quoted + skip, len - skip);
+    return p + len - skip;
+}
+#define JSON_KEY(p, first, lit) json_key((p), (first), ",\"" lit "\":", sizeof(",\"" lit "\":") - 1)
+
+static inline char *json_safe(char *p, const char *s, size_t len)
+{
+    *p++ = '"';
+    memcpy(p, s, len);
+    p[len] = '"';
+    return p + len + 1;
+}
+
+static inline char *json_uint(char *p, uint64_t v)
+{
+    char digits[24], *end = digits + sizeof(digits), *d = fs_enc_format_u64(v, end);
+    memcpy(p, d, (size_t)(end - d));
+    return p + (end - d);
+}
+
+static char *json_airport(char *p, fs_airport_t a)
+{
+    char buf[4];
+    fs_airport_format(a, buf);
+    return json_safe(p, buf, 3);
+}
+
+static char *json_departs(fs_enc_t *e, char *p, result_times_t *t)
+{
+    if (!t->have_departs) {
+        format_localtime(e, fs_leg_departs(t->first), t->departs);
+        t->have_departs = 1;
+    }
+    return json_safe(p, t->departs, sizeof(t->departs));
+}
+
+static char *json_arrives(fs_enc_t *e, char *p, result_times_t *t)
+{
+    if (!t->have_arrives) {
+        format_localtime(e, fs_leg_arrives(t->last), t->arrives);
+        t->have_arrives = 1;
+    }
+    return json_safe(p, t->arrives, sizeof(t->arrives));
+}
+
+static char *json_localtime(fs_enc_t *e, char *p, fs_localtime_t lt)
+{
+    char buf[25];
+    format_localtime(e, lt, buf);
+    return json_safe(p, buf, sizeof(buf));
+}
+
+static char *json_segment(fs_enc_t *e, char *p, const fs_segment_t *seg, const fs_leg_t *leg, unsigned cabin, uint32_t miles,
+                          fs_fields_t f, result_times_t *t)
+{
+    char buf[4];
+    int first = 1;
+    *p++ = '{';
+    if (FS_FIELD(f, FS_FIELD_S_CARRIER)) {
+        p = JSON_KEY(p, &first, "carrier");
+        fs_carrier_format(leg->carrier, buf);
+        p = json_safe(p, buf, 2);
+    }
+    if (FS_FIELD(f, FS_FIELD_S_FLIGHT)) {
+        p = JSON_KEY(p, &first, "flight");
+        p = json_uint(p, leg->flight);
+    }
+    if (FS_FIELD(f, FS_FIELD_S_ORIGIN)) {
+        p = JSON_KEY(p, &first, "origin");
+        p = json_airport(p, leg->origin);
+    }
+    if (FS_FIELD(f, FS_FIELD_S_DESTINATION)) {
+        p = JSON_KEY(p, &first, "destination");
+        p = json_airport(p, leg->destination);
+    }
+    if (FS_FIELD(f, FS_FIELD_S_DEPARTS_AT)) {
+        p = JSON_KEY(p, &first, "departs_at");
+        p = leg == t->first ? json_departs(e, p, t) : json_localtime(e, p, fs_leg_departs(leg));
+    }
+    if (FS_FIELD(f, FS_FIELD_S_ARRIVES_AT)) {
+        p = JSON_KEY(p, &first, "arrives_at");
+        p = leg == t->last ? json_arrives(e, p, t) : json_localtime(e, p, fs_leg_arrives(leg));
+    }
+    if (FS_FIELD(f, FS_FIELD_S_DURATION_MIN)) {
+        p = JSON_KEY(p, &first, "duration_min");
+        p = json_uint(p, leg->duration_min);
+    }
+    if (FS_FIELD(f, FS_FIELD_S_CABIN)) {
+        p = JSON_KEY(p, &first, "cabin");
+        p = json_safe(p, fs_cabin_names[cabin], strlen(fs_cabin_names[cabin]));
+    }
+    if (FS_FIELD(f, FS_FIELD_S_SEATS)) {
+        p = JSON_KEY(p, &first, "seats");
+        p = json_uint(p, FS_CABIN_SEATS(leg->cabin[cabin]));
+    }
+    if (FS_FIELD(f, FS_FIELD_S_MILES)) {
+        p = JSON_KEY(p, &first, "miles");
+        p = json_uint(p, miles != UINT32_MAX ? miles : fs_segment_fare(seg, FS_CABIN_FARE(leg->cabin[cabin]))->miles);
+    }
+    if (FS_FIELD(f, FS_FIELD_S_SOURCE)) {
+        p = JSON_KEY(p, &first, "source");
+        p = json_safe(p, seg->source, strlen(seg->source));
+    }
+    *p++ = '}';
+    return p;
+}
+
+static void json_result(fs_enc_t *e, const fs_result_t *r, fs_fields_t f)
+{
+    const fs_leg_t *first_leg = r->leg, *last = r->leg3 != NULL ? r->leg3 : r->leg2 != NULL ? r->leg2 : r->leg;
+    unsigned stops = r->leg3 != NULL ? 2 : r->leg2 != NULL ? 1 : 0;
+    char *start = fs_enc_raw_reserve(e, RESULT_JSON_MAX(stops + 1)), *p = start;
+    if (p == NULL)
+        return;
+    result_times_t t = {.first = first_leg, .last = last};
+    char buf[FS_ID_MAX];
+    int first = 1;
+    *p++ = '{';
+    if (FS_FIELD(f, FS_FIELD_R_ID)) {
+        p = JSON_KEY(p, &first, "id");
+        p = json_safe(p, buf, fs_result_id(r, buf));
+    }
+    if (FS_FIELD(f, FS_FIELD_R_ORIGIN)) {
+        p = JSON_KEY(p, &first, "origin");
+        p = json_airport(p, first_leg->origin);
+    }
+    if (FS_FIELD(f, FS_FIELD_R_DESTINATION)) {
+        p = JSON_KEY(p, &first, "destination");
+        p = json_airport(p, last->destination);
+    }
+    if (FS_FIELD(f, FS_FIELD_R_DATE)) {
+        p = JSON_KEY(p, &first, "date");
+        p = json_safe(p, enc_date_text(e, first_leg->day), 10);
+    }
+    if (FS_FIELD(f, FS_FIELD_R_DEPARTS_AT)) {
+        p = JSON_KEY(p, &first, "departs_at");
+        p = json_departs(e, p, &t);
+    }
+    if (FS_FIELD(f, FS_FIELD_R_ARRIVES_AT)) {
+        p = JSON_KEY(p, &first, "arrives_at");
+        p = json_arrives(e, p, &t);
+    }
+    if (FS_FIELD(f, FS_FIELD_R_DURATION_MIN)) {
+        p = JSON_KEY(p, &first, "duration_min");
+        p = json_uint(p, r->duration_min);
+    }
+    if (FS_FIELD(f, FS_FIELD_R_STOPS)) {
+        p = JSON_KEY(p, &first, "stops");
+        *p++ = (char)('0' + stops);
+    }
+    if (FS_FIELD(f, FS_FIELD_R_CABIN)) {
+        p = JSON_KEY(p, &first, "cabin");
+        p = json_safe(p, fs_cabin_names[r->cabin], strlen(fs_cabin_names[r->cabin]));
+    }
+    if (FS_FIELD(f, FS_FIELD_R_MILES)) {
+        p = JSON_KEY(p, &first, "miles");
+        p = json_uint(p, r->miles);
+    }
+    if (FS_FIELD(f, FS_FIELD_R_TAXES_CENTS)) {
+        p = JSON_KEY(p, &first, "taxes_cents");
+        p = json_uint(p, r->taxes_cents);
+    }
+    if (FS_FIELD(f, FS_FIELD_R_CURRENCY)) {
+        p = JSON_KEY(p, &first, "currency");
+        fs_currency_format(r->currency, buf);
+        p = json_safe(p, buf, 3);
+    }
+    if (FS_FIELD(f, FS_FIELD_R_SEATS)) {
+        p = JSON_KEY(p, &first, "seats");
+        p = json_uint(p, r->seats);
+    }
+    if (FS_FIELD(f, FS_FIELD_R_SOURCE)) {
+        p = JSON_KEY(p, &first, "source");
+        *p++ = '"';
+        const fs_segment_t *const segs[3] = {r->segment, r->segment2, r->segment3};
+        int several = (stops >= 1 && r->segment2 != r->segment) || (stops >= 2 && r->segment3 != r->segment);
+        for (unsigned i = 0; i <= (several ? stops : 0); i++) { /* every leg's, in flight order, when they differ */
+            size_t len = strlen(segs[i]->source);
+            if (i > 0)
+                *p++ = '+';
+            memcpy(p, segs[i]->source, len);
+            p += len;
+        }
+        *p++ = '"';
+    }
+    if (FS_FIELD(f, FS_FIELD_R_LAST_SEEN)) {
+        int64_t last_seen = first_leg->last_seen;
+        if (r->leg2 != NULL && r->leg2->last_seen < last_seen)
+            last_seen = r->leg2->last_seen;
+        if (r->leg3 != NULL && r->leg3->last_seen < last_seen)
+            last_seen = r->leg3->last_seen;
+        p = JSON_KEY(p, &first, "last_seen");
+        char ts[20];
+        p = json_safe(p, ts, fs_timestamp_format(last_seen, ts));
+    }
+    if (FS_FIELD(f, FS_FIELD_R_SEGMENTS)) {
+        p = JSON_KEY(p, &first, "segments");
+        *p++ = '[';
+        p = json_segment(e, p, r->segment, first_leg, r->leg_cabin[0], stops == 0 ? r->miles : UINT32_MAX, f, &t);
+        if (r->leg2 != NULL) {
+            *p++ = ',';
+            p = json_segment(e, p, r->segment2, r->leg2, r->leg_cabin[1], UINT32_MAX, f, &t);
+        }
+        if (r->leg3 != NULL) {
+            *p++ = ',';
+            p = json_segment(e, p, r->segment3, r->leg3, r->leg_cabin[2], UINT32_MAX, f, &t);
+        }
+        *p++ = ']';
+    }
+    *p++ = '}';
+    fs_enc_raw_commit(e, (size_t)(p - start));
+}
+
 void fs_enc_search_result(fs_enc_t *e, const fs_result_t *r, fs_fields_t f)
 {
+    if (e->format == FS_ENC_JSON) {
+        json_result(e, r, f);
+        return;
+    }
     const fs_leg_t *first = r->leg, *last = r->leg3 != NULL ? r->leg3 : r->leg2 != NULL ? r->leg2 : r->leg;
     unsigned stops = r->leg3 != NULL ? 2 : r->leg2 != NULL ? 1 : 0;
+    result_times_t t = {.first = first, .last = last};
     char buf[FS_ID_MAX];
     fs_enc_map_begin(e);
     if (FS_FIELD(f, FS_FIELD_R_ID)) {
@@ -317,11 +594,11 @@ void fs_enc_search_result(fs_enc_t *e, const fs_result_t *r, fs_fields_t f)
     }
     if (FS_FIELD(f, FS_FIELD_R_DEPARTS_AT)) {
         fs_enc_key_lit(e, "departs_at");
-        enc_localtime(e, fs_leg_departs(first));
+        enc_departs(e, &t);
     }
     if (FS_FIELD(f, FS_FIELD_R_ARRIVES_AT)) {
         fs_enc_key_lit(e, "arrives_at");
-        enc_localtime(e, fs_leg_arrives(last));
+        enc_arrives(e, &t);
     }
     if (FS_FIELD(f, FS_FIELD_R_DURATION_MIN)) {
         fs_enc_key_lit(e, "duration_min");
@@ -381,11 +658,12 @@ void fs_enc_search_result(fs_enc_t *e, const fs_result_t *r, fs_fields_t f)
     if (FS_FIELD(f, FS_FIELD_R_SEGMENTS)) {
         fs_enc_key_lit(e, "segments");
         fs_enc_array_begin(e);
-        enc_segment(e, r->segment, first, r->leg_cabin[0], f);
+        /* a nonstop's one segment costs what the result does: no fare lookup */
+        enc_segment(e, r->segment, first, r->leg_cabin[0], stops == 0 ? r->miles : UINT32_MAX, f, &t);
         if (r->leg2 != NULL)
-            enc_segment(e, r->segment2, r->leg2, r->leg_cabin[1], f);
+            enc_segment(e, r->segment2, r->leg2, r->leg_cabin[1], UINT32_MAX, f, &t);
         if (r->leg3 != NULL)
-            enc_segment(e, r->segment3, r->leg3, r->leg_cabin[2], f);
+            enc_segment(e, r->segment3, r->leg3, r->leg_cabin[2], UINT32_MAX, f, &t);
         fs_enc_array_end(e);
     }
     fs_enc_map_end(e);
@@ -646,14 +924,28 @@ int fs_http_finish_read(h2o_req_t *req, fs_worker_t *w, fs_endpoint_t ep, const 
     return finish_read(req, w, ep, gen, q, e, 1, FS_FIELDS_ALL, started_us);
 }
 
-/* An upper estimate of a search answer's JSON, so the common answer is written without the buffer
- * growing (and being copied): about 560 bytes a direct result, 900 a connection, plus the page
- * fields and the "searched" list. */
+/* The answers' size estimates: a little over what they write, so the common answer is written
+ * without the buffer growing (and being copied). A result: the bound its JSON writer reserves
+ * (about 560 bytes are written with one leg, 900 with two, 1,250 with three); a calendar day 22
+ * bytes and a cabin in it 60; a grid cell 64 and a cabin in it 40. */
+size_t fs_enc_result_size(const fs_result_t *r)
+{
+    return RESULT_JSON_MAX(r->leg3 != NULL ? 3 : r->leg2 != NULL ? 2 : 1);
+}
+
 static size_t search_answer_size(const fs_search_result_t *res)
 {
-    size_t size = 2048;
+    size_t size = 2048; /* the page fields and the "searched" list */
     for (unsigned i = 0; i < res->count; i++)
-        size += res->results[i].leg3 != NULL ? 1408 : res->results[i].leg2 != NULL ? 1024 : 640; /* 3, 2, 1 legs */
+        size += fs_enc_result_size(&res->results[i]);
+    return size;
+}
+
+static size_t calendar_answer_size(const fs_calendar_cell_t *cells, int32_t days)
+{
+    size_t size = 2048 + (size_t)days * 32;
+    for (size_t i = 0; i < (size_t)days * FS_CABIN_COUNT; i++)
+        size += cells[i].count > 0 ? 72 : 0;
     return size;
 }
 
@@ -702,6 +994,48 @@ static int handle_search(h2o_req_t *req, fs_worker_t *w, uint64_t started_us)
     return finish_read(req, w, FS_EP_SEARCH, gen, &q, &e, 1, f, started_us);
 }
 
+/* A calendar day in JSON, straight into the buffer as json_result does: the bytes of the general
+ * path below (msgpack's), at most 22 for the date and 84 a cabin ("business" and three 10-digit
+ * numbers with their keys). */
+static void json_calendar_day(fs_enc_t *e, int32_t day, const fs_calendar_cell_t *row, fs_fields_t f)
+{
+    static const char *const cabin_keys[FS_CABIN_COUNT] = {",\"economy\":{", ",\"premium\":{", ",\"business\":{",
+                                                           ",\"first\":{"};
+    char *start = fs_enc_raw_reserve(e, 32 + FS_CABIN_COUNT * 96), *p = start;
+    if (p == NULL)
+        return;
+    int first = 1;
+    *p++ = '{';
+    if (FS_FIELD(f, FS_FIELD_DAY_DATE)) {
+        p = JSON_KEY(p, &first, "date");
+        p = json_safe(p, enc_date_text(e, day), 10);
+    }
+    for (int c = 0; c < FS_CABIN_COUNT; c++) {
+        if (row[c].count == 0 || !FS_FIELD(f, FS_FIELD_DAY_CABIN(c)))
+            continue;
+        size_t len = strlen(cabin_keys[c]), skip = first ? 1 : 0;
+        first = 0;
+        memcpy(p, cabin_keys[c] + skip, len - skip);
+        p += len - skip;
+        int inner = 1;
+        if (FS_FIELD(f, FS_FIELD_DAY_CABIN(c) + 1)) {
+            p = JSON_KEY(p, &inner, "min_miles");
+            p = json_uint(p, row[c].min_miles);
+        }
+        if (FS_FIELD(f, FS_FIELD_DAY_CABIN(c) + 2)) {
+            p = JSON_KEY(p, &inner, "max_seats");
+            p = json_uint(p, row[c].max_seats);
+        }
+        if (FS_FIELD(f, FS_FIELD_DAY_CABIN(c) + 3)) {
+            p = JSON_KEY(p, &inner, "count");
+            p = json_uint(p, row[c].count);
+        }
+        *p++ = '}';
+    }
+    *p++ = '}';
+    fs_enc_raw_commit(e, (size_t)(p - start));
+}
+
 static int handle_calendar(h2o_req_t *req, fs_worker_t *w, uint64_t started_us)
 {
     fs_search_query_t q;
@@ -717,13 +1051,17 @@ static int handle_calendar(h2o_req_t *req, fs_worker_t *w, uint64_t started_us)
     }
     fs_enc_t e;
     int32_t days = q.end_day - q.start_day + 1;
-    fs_enc_init(&e, format, &req->pool, 256 + (size_t)days * 200);
+    fs_enc_init(&e, format, &req->pool, calendar_answer_size(w->cells, days));
     fs_enc_map_begin(&e);
     if (FS_FIELD(f, FS_FIELD_DAYS)) {
         fs_enc_key_lit(&e, "days");
         fs_enc_array_begin(&e);
         for (int32_t d = 0; d < days; d++) {
             const fs_calendar_cell_t *row = &w->cells[(size_t)d * FS_CABIN_COUNT];
+            if (format == FS_ENC_JSON) {
+                json_calendar_day(&e, q.start_day + d, row, f);
+                continue;
+            }
             fs_enc_map_begin(&e);
             if (FS_FIELD(f, FS_FIELD_DAY_DATE)) {
                 fs_enc_key_lit(&e, "date");

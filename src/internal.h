@@ -151,6 +151,8 @@ int fs_send_error(h2o_req_t *req, int status, const char *code, const char *para
 /** Writes one search result (the shape of GET /v1/search's results) with the fields of f that are
  *  a result's (FS_FIELDS_ALL: every field); trips and the watches reuse it. */
 void fs_enc_search_result(fs_enc_t *e, const fs_result_t *r, fs_fields_t f);
+/** A little over the bytes fs_enc_search_result writes for r in full (buffer sizing). */
+size_t fs_enc_result_size(const fs_result_t *r);
 
 /** docs/openapi.yaml as JSON, and a quoted ETag of it: generated at build time (src/openapi_embed.py). */
 extern const char fs_openapi_json[];

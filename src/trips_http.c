@@ -614,8 +614,14 @@ static int answer_trips(h2o_req_t *req, fs_worker_t *w, const fs_generation_t *g
         return fs_send_error(req, 503, "out_of_memory", NULL, "no memory for this trip query; retry later", FS_EP_TRIPS,
                              started_us);
     }
+    size_t size = 2048; /* the page fields and "searched"; then each trip's fields and slices */
+    for (unsigned i = 0; i < res.count; i++) {
+        size += 160;
+        for (unsigned k = 0; k < res.trips[i].slice_count; k++)
+            size += fs_enc_result_size(&res.trips[i].slices[k]);
+    }
     fs_enc_t e;
-    fs_enc_init(&e, format, &req->pool, 1024 + (size_t)res.count * q->slice_count * 700);
+    fs_enc_init(&e, format, &req->pool, size);
     fs_enc_map_begin(&e);
     fs_enc_key_lit(&e, "trips");
     fs_enc_array_begin(&e);
@@ -652,8 +658,15 @@ static int answer_grid(h2o_req_t *req, fs_worker_t *w, const fs_generation_t *ge
         return fs_send_error(req, 503, "out_of_memory", NULL, "no memory for this grid; retry later", FS_EP_CALENDAR_TRIPS,
                              started_us);
     }
+    size_t size = 2048; /* "searched" and the rest; then each cell that has a cabin, and its cabins */
+    for (size_t i = 0; i < (size_t)days0 * (size_t)days1; i++) {
+        size_t cabins = 0;
+        for (int c = 0; c < FS_CABIN_COUNT; c++)
+            cabins += cells[i * FS_CABIN_COUNT + (size_t)c].count > 0;
+        size += cabins > 0 ? 64 + cabins * 40 : 0;
+    }
     fs_enc_t e;
-    fs_enc_init(&e, format, &req->pool, 1024 + (size_t)days0 * (size_t)days1 * 120);
+    fs_enc_init(&e, format, &req->pool, size);
     fs_enc_map_begin(&e);
     fs_enc_key_lit(&e, "cells");
     fs_enc_array_begin(&e);

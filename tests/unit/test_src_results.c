@@ -186,6 +186,43 @@ static void test_fields(void)
     fs_enc_dispose(&e);
 }
 
+/* The buffer estimate covers what is written: results of one, two and three legs with the longest
+ * source names and numbers, in JSON and msgpack. */
+static void test_size_estimate(void)
+{
+    fs_segment_t seg[3];
+    fs_leg_t leg[3];
+    fs_result_t r[3], whole;
+    for (int i = 0; i < 3; i++) {
+        make_result(&seg[i], &leg[i], &r[i], 65534, -38);
+        memset(seg[i].source, 'a' + i, FS_SOURCE_NAME_MAX);
+        seg[i].source[FS_SOURCE_NAME_MAX] = '\0';
+        leg[i].flight = FS_MAX_FLIGHT;
+        leg[i].duration_min = 1799;
+        leg[i].cabin[FS_CABIN_ECONOMY] = 99u << 25;
+    }
+    whole = r[0];
+    whole.miles = UINT32_MAX;
+    whole.taxes_cents = UINT64_MAX;
+    whole.duration_min = UINT32_MAX;
+    for (int legs = 1; legs <= 3; legs++) {
+        whole.segment2 = legs > 1 ? &seg[1] : NULL;
+        whole.leg2 = legs > 1 ? &leg[1] : NULL;
+        whole.segment3 = legs > 2 ? &seg[2] : NULL;
+        whole.leg3 = legs > 2 ? &leg[2] : NULL;
+        for (int format = 0; format < 2; format++) {
+            fs_enc_t e;
+            fs_enc_init(&e, format ? FS_ENC_MSGPACK : FS_ENC_JSON, NULL, 0);
+            fs_enc_search_result(&e, &whole, FS_FIELDS_ALL);
+            h2o_iovec_t v = fs_enc_result(&e);
+            CHECK(v.base != NULL && v.len <= fs_enc_result_size(&whole));
+            if (v.base != NULL && v.len > fs_enc_result_size(&whole))
+                fprintf(stderr, "  %d legs: %zu bytes written, %zu estimated\n", legs, v.len, fs_enc_result_size(&whole));
+            fs_enc_dispose(&e);
+        }
+    }
+}
+
 int main(void)
 {
     CHECK(fs_currency_parse("EUR", 3, &fare_page[0].currency) == 0);
@@ -194,5 +231,6 @@ int main(void)
     test_one_result();
     test_dates();
     test_fields();
+    test_size_estimate();
     TEST_DONE();
 }
