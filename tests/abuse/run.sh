@@ -284,11 +284,13 @@ READS=("GET $SEARCH" "GET /v1/calendar?origin=GRU&destination=LIS&start_date=202
 FEEDS=("PUT /v1/feeds/tap/snapshot" "POST /v1/feeds/tap/deltas" "GET /v1/feeds" "GET /v1/feeds/tap" "DELETE /v1/feeds/tap")
 if want big-bodies; then
     head -c 1048576 /dev/zero | tr '\0' ' ' >"$WORK/body1m"
-    for r in "${READS[@]}"; do
-        check "1 MB body: $r" 413 "$(status_of -X "${r%% *}" -H 'Content-Type: application/json' --data-binary @"$WORK/body1m" "$U${r#* }")"
-    done
-    for r in "${FEEDS[@]}"; do
-        check "1 MB body: $r" 413 "$(status_of -X "${r%% *}" -H 'Content-Type: application/json' --data-binary @"$WORK/body1m" "$U${r#* }")"
+    # With Expect: 100-continue the 413 comes before any body byte is sent. Without it curl is
+    # still uploading when h2o answers 413 and closes, and the reset that closing a socket with
+    # unread bytes sends can reach curl before it reads the 413 ("got closed": seen once in a
+    # parallel ctest, on POST /v1/feeds/tap/deltas). The flood scenario below sends real bodies.
+    for r in "${READS[@]}" "${FEEDS[@]}"; do
+        check "1 MB body: $r" 413 "$(status_of -X "${r%% *}" -H 'Expect: 100-continue' -H 'Content-Type: application/json' \
+            --data-binary @"$WORK/body1m" "$U${r#* }")"
     done
 fi
 REQS=()
