@@ -19,8 +19,8 @@
 
 typedef struct field_node {
     const char *name;
-    int8_t bit;    /* the fs_fields_t bit of this field */
-    int8_t parent; /* the bit of the field it sits in; -1 at the top of the answer */
+    unsigned bit; /* the fs_fields_t bit of this field */
+    int parent;   /* the bit of the field it sits in; -1 at the top of the answer */
 } field_node_t;
 
 /* What parsing needs of a table, derived once (fields_derive): each field's bits with everything
@@ -132,9 +132,15 @@ static int fail(parser_t *ps, const char *fmt, ...)
 static const char *name_of(const parser_t *ps, int bit)
 {
     for (size_t i = 0; i < ps->node_count; i++)
-        if (ps->nodes[i].bit == bit)
+        if ((int)ps->nodes[i].bit == bit)
             return ps->nodes[i].name;
     return "?";
+}
+
+/* The mask of one field (every table's bits are below 64; the check is for the analyzer). */
+static fs_fields_t mask_of(unsigned bit)
+{
+    return bit < 64 ? (fs_fields_t)1 << bit : 0;
 }
 
 static field_table_t tables[3]; /* search, calendar, routes */
@@ -143,7 +149,7 @@ static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
 static int parent_in(const field_node_t *nodes, size_t n, int bit)
 {
     for (size_t i = 0; i < n; i++)
-        if (nodes[i].bit == bit)
+        if ((int)nodes[i].bit == bit)
             return nodes[i].parent;
     return -1;
 }
@@ -154,10 +160,10 @@ static void derive(field_table_t *t, const field_node_t *nodes, size_t n)
     t->node_count = n;
     for (size_t i = 0; i < n; i++) {
         t->name_len[i] = (uint8_t)strlen(nodes[i].name);
-        t->subtree[nodes[i].bit] |= (fs_fields_t)1 << nodes[i].bit;
+        t->subtree[nodes[i].bit] |= mask_of(nodes[i].bit);
         for (int up = nodes[i].parent; up >= 0; up = parent_in(nodes, n, up)) {
-            t->subtree[up] |= (fs_fields_t)1 << nodes[i].bit;
-            t->containers |= (fs_fields_t)1 << up;
+            t->subtree[up] |= mask_of(nodes[i].bit);
+            t->containers |= mask_of((unsigned)up);
         }
     }
 }
@@ -213,10 +219,10 @@ static int parse_selector(parser_t *ps, int parent, int depth)
     if (*ps->p == '/' || *ps->p == '(') {
         if (!FS_FIELD(ps->table->containers, node->bit))
             return fail(ps, "fields: %s has no fields inside it (at '%.20s')", node->name, ps->p);
-        ps->out |= (fs_fields_t)1 << node->bit;
+        ps->out |= mask_of(node->bit);
         if (*ps->p++ == '/')
-            return parse_selector(ps, node->bit, depth + 1);
-        if (parse_list(ps, node->bit, depth + 1) != 0)
+            return parse_selector(ps, (int)node->bit, depth + 1);
+        if (parse_list(ps, (int)node->bit, depth + 1) != 0)
             return FS_EINVAL;
         if (*ps->p != ')')
             return fail(ps, "fields: '(' after %s is not closed by ')'", node->name);

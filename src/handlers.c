@@ -472,7 +472,8 @@ static void json_result(fs_enc_t *e, const fs_result_t *r, fs_fields_t f)
     *p++ = '{';
     if (FS_FIELD(f, FS_FIELD_R_ID)) {
         p = JSON_KEY(p, &first, "id");
-        p = json_safe(p, buf, fs_result_id(r, buf));
+        size_t id_len = fs_result_id(r, buf);
+        p = json_safe(p, buf, id_len);
     }
     if (FS_FIELD(f, FS_FIELD_R_ORIGIN)) {
         p = JSON_KEY(p, &first, "origin");
@@ -545,7 +546,8 @@ static void json_result(fs_enc_t *e, const fs_result_t *r, fs_fields_t f)
             last_seen = r->leg3->last_seen;
         p = JSON_KEY(p, &first, "last_seen");
         char ts[20];
-        p = json_safe(p, ts, fs_timestamp_format(last_seen, ts));
+        size_t ts_len = fs_timestamp_format(last_seen, ts);
+        p = json_safe(p, ts, ts_len);
     }
     if (FS_FIELD(f, FS_FIELD_R_SEGMENTS)) {
         p = JSON_KEY(p, &first, "segments");
