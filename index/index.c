@@ -186,10 +186,13 @@ uint64_t fs_index_leg_count(fs_index_t *idx, fs_index_thread_t *th)
     return n;
 }
 
-uint64_t fs_index_generation_number(fs_index_t *idx)
+uint64_t fs_index_generation_number(fs_index_t *idx, fs_index_thread_t *th)
 {
-    const fs_generation_t *gen = __atomic_load_n(&idx->current, __ATOMIC_ACQUIRE);
-    return gen->number; /* immutable once published */
+    /* inside a section: a publisher frees the generation it replaced once no section holds it, so
+     * a pointer loaded outside one can be freed between the load and the read of its number */
+    uint64_t n = fs_index_read_begin(idx, th)->number;
+    fs_index_read_end(idx, th);
+    return n;
 }
 
 const fs_segment_t *fs_generation_source(const fs_generation_t *gen, const char *source)

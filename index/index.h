@@ -423,10 +423,9 @@ void fs_index_synchronize(fs_index_t *idx);
 
 /** Legs in the current generation (enters and leaves a read section). */
 uint64_t fs_index_leg_count(fs_index_t *idx, fs_index_thread_t *th);
-/** The number of the current generation, without entering a section: only where no generation can
- *  be reclaimed meanwhile (the thread that publishes, or before any publisher runs). Event-loop
- *  and other reader threads read fs_index_read_begin()->number instead, inside their section. */
-uint64_t fs_index_generation_number(fs_index_t *idx);
+/** The number of the current generation (enters and leaves a read section): safe on any thread
+ *  with a record while writers publish and reclaim (/readyz on an event loop). */
+uint64_t fs_index_generation_number(fs_index_t *idx, fs_index_thread_t *th);
 
 /** Sets the most sources the index may list (default FS_MAX_SOURCES_DEFAULT). Call before the
  *  first publish, on one thread. */

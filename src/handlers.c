@@ -1159,9 +1159,7 @@ static int handle_health(h2o_req_t *req, fs_worker_t *w, fs_endpoint_t ep, uint6
         int ready = ck_pr_load_int(&w->shared->ready) && !ck_pr_load_int(&w->shared->shutting_down);
         status = ready ? 200 : 503;
         fs_enc_cstr(&e, ready ? "ready" : ck_pr_load_int(&w->shared->shutting_down) ? "shutting_down" : "loading");
-        /* inside a read section: a publisher may reclaim the generation as soon as we leave it */
-        uint64_t generation = fs_index_read_begin(w->shared->index, &w->index_thread)->number;
-        fs_index_read_end(w->shared->index, &w->index_thread);
+        uint64_t generation = fs_index_generation_number(w->shared->index, &w->index_thread);
         fs_enc_key_lit(&e, "generation");
         fs_enc_uint(&e, generation);
     } else {

@@ -9,7 +9,8 @@
  *                           (FS_TEST_LOADER_DELAY_MS), a push still gets its 200: waiting on a
  *                           loader is not a stalled client
  *                           and a client that never reads (200 pipelined /metrics, 14 MB) is
- *                           still cut after the timeout
+ *                           still cut after the timeout (a slow but steady reader is not:
+ *                           e2e_slow_reader)
  *   private sources         with --private-sources, an anonymous search's "searched" and /metrics
  *                           name no source; a bearer token of scope * still sees the names
  *   404, invalid UTF-8      a path that decodes to bytes that are not UTF-8 is quoted as U+FFFD,

@@ -135,7 +135,7 @@ int main(void)
     CHECK_EQ_INT(total_bad, 0);
     CHECK(total_reads >= 2 * READERS * (PUBLISHES / 50)); /* readers ran throughout */
     CHECK(total_results > 0);
-    CHECK_EQ_INT(fs_index_generation_number(idx), PUBLISHES + PUBLISHES / 500);
+    CHECK_EQ_INT(fs_index_generation_number(idx, &writer), PUBLISHES + PUBLISHES / 500);
     fs_index_free(idx);
     TEST_DONE();
 }

@@ -87,7 +87,7 @@ static void test_alloc_failure(void)
     fs_publish_t p;
     CHECK_EQ_INT(fs_index_publish_prepare(idx, "y", &p), FS_ENOMEM);
     fs_index_inject_fault(0);
-    CHECK_EQ_INT(fs_index_generation_number(idx), g);
+    CHECK_EQ_INT(fs_index_generation_number(idx, th), g);
     const fs_generation_t *gen = fs_index_read_begin(idx, th);
     CHECK_EQ_INT(gen->segment_count, 1);
     fs_index_read_end(idx, th);
