@@ -242,22 +242,34 @@ typedef struct result_times {
     uint8_t have_departs, have_arrives;
 } result_times_t;
 
-static void enc_departs(fs_enc_t *e, result_times_t *t)
+/* The result's first departure and last arrival, formatted on first use (25 characters each);
+ * both writers below take them from here. */
+static const char *departs_text(fs_enc_t *e, result_times_t *t)
 {
     if (!t->have_departs) {
         format_localtime(e, fs_leg_departs(t->first), t->departs);
         t->have_departs = 1;
     }
-    fs_enc_str_safe(e, t->departs, sizeof(t->departs));
+    return t->departs;
 }
 
-static void enc_arrives(fs_enc_t *e, result_times_t *t)
+static const char *arrives_text(fs_enc_t *e, result_times_t *t)
 {
     if (!t->have_arrives) {
         format_localtime(e, fs_leg_arrives(t->last), t->arrives);
         t->have_arrives = 1;
     }
-    fs_enc_str_safe(e, t->arrives, sizeof(t->arrives));
+    return t->arrives;
+}
+
+static void enc_departs(fs_enc_t *e, result_times_t *t)
+{
+    fs_enc_str_safe(e, departs_text(e, t), sizeof(t->departs));
+}
+
+static void enc_arrives(fs_enc_t *e, result_times_t *t)
+{
+    fs_enc_str_safe(e, arrives_text(e, t), sizeof(t->arrives));
 }
 
 static void enc_timestamp(fs_enc_t *e, int64_t unix_seconds)
@@ -381,20 +393,12 @@ static char *json_airport(char *p, fs_airport_t a)
 
 static char *json_departs(fs_enc_t *e, char *p, result_times_t *t)
 {
-    if (!t->have_departs) {
-        format_localtime(e, fs_leg_departs(t->first), t->departs);
-        t->have_departs = 1;
-    }
-    return json_safe(p, t->departs, sizeof(t->departs));
+    return json_safe(p, departs_text(e, t), sizeof(t->departs));
 }
 
 static char *json_arrives(fs_enc_t *e, char *p, result_times_t *t)
 {
-    if (!t->have_arrives) {
-        format_localtime(e, fs_leg_arrives(t->last), t->arrives);
-        t->have_arrives = 1;
-    }
-    return json_safe(p, t->arrives, sizeof(t->arrives));
+    return json_safe(p, arrives_text(e, t), sizeof(t->arrives));
 }
 
 static char *json_localtime(fs_enc_t *e, char *p, fs_localtime_t lt)
